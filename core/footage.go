@@ -1,0 +1,117 @@
+package core
+
+import "time"
+
+// This file is the contract between core/ and recorder/. The recorder
+// implements Footage; core (and through it the console) only ever sees
+// footage through this interface, so tui/ never imports recorder/.
+
+// Footage is what the recorder offers to the rest of the appliance.
+type Footage interface {
+	// Coverage returns the recorded spans of a camera between from and to,
+	// in start order. Gaps between spans are gaps in the recording.
+	Coverage(camera string, from, to time.Time) ([]Span, error)
+	// Stats is a snapshot of live recorder and ring state. It never blocks
+	// on I/O.
+	Stats() RecorderStats
+	// CheckHold reports whether holding camera's [from, to) on top of the
+	// already active holds fits the configured hold share of capacity. It
+	// returns an error wrapping ErrHoldCapacity when it does not.
+	CheckHold(camera string, from, to time.Time, active []HoldRange) error
+}
+
+// Span is one contiguous stretch of recorded footage.
+type Span struct {
+	Camera string
+	Start  time.Time // UTC
+	End    time.Time // UTC, exclusive
+	Bytes  int64
+}
+
+// HoldRange is the part of a hold the recorder needs: what to keep, until when.
+type HoldRange struct {
+	HoldID string
+	Camera string
+	From   time.Time // UTC
+	To     time.Time // UTC, exclusive
+	Until  time.Time // UTC; the hold lapses at this time
+}
+
+// Erasure is the recorder's proof of deletion for one block of one camera:
+// footage of Camera from From to To was made unrecoverable at ErasedAt.
+// Block and Generation identify the ring block lap, which makes recording
+// the same erasure twice (a crash between erase and record) a no-op.
+type Erasure struct {
+	Camera     string
+	From       time.Time
+	To         time.Time
+	ErasedAt   time.Time
+	Block      uint32
+	Generation uint64
+	Bytes      int64
+	Reason     string // "retention" (past the policy's retention) or "overwrite" (ring full)
+}
+
+// RecordingEvent is something the recorder noticed that belongs in the
+// ledger: a clock jump, a timestamp discontinuity, a camera lost or back.
+type RecordingEvent struct {
+	Camera  string
+	Kind    string // "discontinuity", "clock-jump", "camera-down", "camera-up", "write-error"
+	At      time.Time
+	Details map[string]string
+}
+
+// RecorderStats is the live state shown on storage-health screens and in
+// `health --json`.
+type RecorderStats struct {
+	Ring    RingStats
+	Cameras []CameraStats
+}
+
+// RingStats describes the on-disk overwrite ring.
+type RingStats struct {
+	CapacityBytes   int64
+	UsedBytes       int64
+	HeldBytes       int64
+	HoldLimitBytes  int64
+	BlockSize       int64
+	Blocks          int
+	FreeBlocks      int
+	WriteBytesPerS  float64
+	FsyncLatencyP50 time.Duration
+	FsyncLatencyMax time.Duration
+	WriteErrors     uint64
+	LastWriteError  string
+	DiskFreeBytes   int64
+}
+
+// CameraStats describes one camera's ingest and retention.
+type CameraStats struct {
+	Camera          string
+	Connected       bool
+	State           string // "connecting", "recording", "stalled", "error", "stopped"
+	Codec           string // "H264", "H265"
+	Width, Height   int
+	FPS             float64
+	BitrateBps      float64
+	LastFrame       time.Time
+	Reconnects      uint64
+	LastError       string
+	Oldest          time.Time     // oldest footage still on disk
+	AchievedRetain  time.Duration // now - Oldest
+	TargetRetain    time.Duration
+	ClockJumps      uint64
+	Discontinuities uint64
+	DroppedFrames   uint64
+	BytesStored     int64
+}
+
+// ErrHoldCapacity is returned when a hold would exceed the share of the
+// ring that holds may use.
+var ErrHoldCapacity = holdCapacityError{}
+
+type holdCapacityError struct{}
+
+func (holdCapacityError) Error() string {
+	return "hold exceeds the share of storage reserved for holds"
+}
