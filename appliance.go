@@ -1,0 +1,91 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"golang.org/x/crypto/ssh"
+
+	"mimamori/config"
+	"mimamori/core"
+	"mimamori/keys"
+)
+
+// policyFor builds the core policy profile from the config: the named
+// profile, then the config's retention, hold share and overrides.
+func policyFor(cfg *config.Config) (core.Policy, error) {
+	p, err := core.PolicyByName(cfg.Policy)
+	if err != nil {
+		return core.Policy{}, err
+	}
+	if cfg.Retention.Days > 0 {
+		p.RetentionDays = cfg.Retention.Days
+	}
+	p.HoldShare = cfg.Storage.HoldShare
+	o := cfg.PolicyOverrides
+	if o.LiveView != nil {
+		p.LiveViewAllowed = *o.LiveView
+	}
+	if o.ViewerGrants != nil {
+		p.ViewerGrantsAllowed = *o.ViewerGrants
+	}
+	if o.MaxExtensionDays != nil {
+		p.MaxExtensionDays = *o.MaxExtensionDays
+	}
+	return p, nil
+}
+
+// coreCameras converts the configured cameras into register entries.
+func coreCameras(cfg *config.Config) []core.Camera {
+	out := make([]core.Camera, 0, len(cfg.Cameras))
+	for _, c := range cfg.Cameras {
+		out = append(out, core.Camera{
+			ID:              c.ID,
+			Number:          strconv.Itoa(c.Number),
+			Name:            c.Name,
+			Location:        c.Location,
+			Direction:       c.Direction,
+			URL:             c.URL,
+			SignPosted:      c.SignPosted,
+			PoliceConsulted: c.PoliceConsulted,
+		})
+	}
+	return out
+}
+
+// appliance is what serve (and demo) open before anything listens.
+type appliance struct {
+	cfg     *config.Config
+	store   *core.Store
+	hostKey ssh.Signer
+	hostFP  string
+}
+
+// openAppliance opens core on DATA_DIR/mimamori.db with the config's
+// policy, loads (or creates) the host key and syncs the camera register.
+func openAppliance(cfg *config.Config, log *slog.Logger) (*appliance, error) {
+	pol, err := policyFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := core.Open(dbPath(cfg.DataDir), core.Options{Logger: log, Policy: pol})
+	if err != nil {
+		return nil, err
+	}
+	signer, fp, created, err := keys.LoadOrCreateHostKey(cfg.DataDir)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if created {
+		log.Info("created SSH host key", "path", keys.HostKeyPath(cfg.DataDir), "fingerprint", fp)
+	}
+	if err := st.SyncCameras(core.SystemActor("config"), coreCameras(cfg)); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("camera register: %w", err)
+	}
+	return &appliance{cfg: cfg, store: st, hostKey: signer, hostFP: fp}, nil
+}
+
+func (a *appliance) Close() error { return a.store.Close() }

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	berrors "go.etcd.io/bbolt/errors"
+
+	"mimamori/core"
+	"mimamori/keys"
+)
+
+// dbPath is where core's database lives under a data directory.
+func dbPath(dataDir string) string { return filepath.Join(dataDir, "mimamori.db") }
+
+func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	sub, rest, code, done := subcommand("keys", map[string]string{
+		"add": "add --data DIR --role ROLE --name NAME PUBKEY_FILE",
+	}, args, stdout, stderr)
+	if done {
+		return code
+	}
+	switch sub {
+	case "add":
+		return runKeysAdd(ctx, rest, stdout, stderr)
+	}
+	return 2
+}
+
+func runKeysAdd(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	c := newCLI("keys add", "keys add --data DIR --role ROLE --name NAME PUBKEY_FILE", `
+Enrol an SSH public key offline, e.g. the first manager before the
+appliance has ever run. PUBKEY_FILE holds one authorized_keys line (such
+as ~/.ssh/id_ed25519.pub); "-" reads it from standard input. ROLE is
+manager, operator or technician (viewers are granted from the console).
+The enrolment is written to the ledger as done by "system:keys-add".
+The appliance must be stopped: the database is opened exclusively.`)
+	data := c.str("data", "", "DIR", "data directory (holds mimamori.db)")
+	roleName := c.str("role", "", "ROLE", "manager, operator or technician")
+	name := c.str("name", "", "NAME", "the person's name, as it appears in the ledger")
+	pos, code, done := c.parse(args, stdout, stderr)
+	if done {
+		return code
+	}
+	switch {
+	case *data == "":
+		return c.usageError(stderr, "--data is required")
+	case *roleName == "":
+		return c.usageError(stderr, "--role is required")
+	case *name == "":
+		return c.usageError(stderr, "--name is required")
+	case len(pos) != 1:
+		return c.usageError(stderr, "exactly one PUBKEY_FILE is required, got %d", len(pos))
+	}
+	role, err := core.ParseRole(*roleName)
+	if err != nil {
+		return c.usageError(stderr, "%v", err)
+	}
+	line, err := readPublicKey(pos[0])
+	if err != nil {
+		return c.fail(stderr, err)
+	}
+	pk, _, err := keys.ParseAuthorizedKey(line)
+	if err != nil {
+		return c.fail(stderr, fmt.Errorf("%s: %w", pos[0], err))
+	}
+	if err := os.MkdirAll(*data, 0o750); err != nil {
+		return c.fail(stderr, err)
+	}
+	st, err := core.Open(dbPath(*data), core.Options{})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return c.fail(stderr, fmt.Errorf("%s is in use: stop the appliance first, or enrol from the console", dbPath(*data)))
+	}
+	if err != nil {
+		return c.fail(stderr, err)
+	}
+	k, err := st.EnrollKey(core.SystemActor("keys-add"), *name, role, string(line))
+	if cerr := st.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return c.fail(stderr, err)
+	}
+	fmt.Fprintf(stdout, "enrolled %s as %s: %s %s\n", k.Name, k.Role, pk.Type(), k.Fingerprint)
+	return 0
+}
+
+// readPublicKey returns the single key line of an authorized_keys-style
+// file, skipping blank lines and comments.
+func readPublicKey(path string) ([]byte, error) {
+	var r io.Reader
+	if path == "-" {
+		r = os.Stdin
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	var found []byte
+	sc := bufio.NewScanner(io.LimitReader(r, 1<<20))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		l := bytes.TrimSpace(sc.Bytes())
+		if len(l) == 0 || l[0] == '#' {
+			continue
+		}
+		if found != nil {
+			return nil, fmt.Errorf("%s: holds more than one key; enrol them one at a time", path)
+		}
+		found = append([]byte(nil), l...)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if found == nil {
+		return nil, errors.New(path + ": no public key in it")
+	}
+	return found, nil
+}

@@ -1,0 +1,358 @@
+package core
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Camera is one entry of the camera register (000 §4, 001 §2, §8).
+type Camera struct {
+	ID              string
+	Number          string // number as on the layout plan / form 1
+	Name            string
+	Location        string // 設置箇所
+	Direction       string // direction and range of view
+	URL             string // stream URL (may carry credentials: never ledgered in clear)
+	SignPosted      bool
+	PoliceConsulted time.Time // 000 §4-2
+	Status          string    // active, maintenance, removed
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+const (
+	CameraActive      = "active"
+	CameraMaintenance = "maintenance"
+	CameraRemoved     = "removed"
+)
+
+func validID(field, id string) error {
+	if id == "" {
+		return Invalid(field, "required")
+	}
+	if len(id) > 64 {
+		return Invalid(field, "longer than 64 characters")
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return Invalid(field, "only letters, digits, '-', '_' and '.'")
+		}
+	}
+	return nil
+}
+
+func validText(field, v string, max int) error {
+	if len(v) > max {
+		return Invalid(field, fmt.Sprintf("longer than %d bytes", max))
+	}
+	for _, r := range v {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			return Invalid(field, "contains control characters")
+		}
+	}
+	return nil
+}
+
+func (c *Camera) normalise() error {
+	c.ID = strings.TrimSpace(c.ID)
+	c.Name = strings.TrimSpace(c.Name)
+	if err := validID("id", c.ID); err != nil {
+		return err
+	}
+	if c.Name == "" {
+		c.Name = c.ID
+	}
+	for _, f := range []struct{ n, v string }{{"number", c.Number}, {"name", c.Name}, {"location", c.Location}, {"direction", c.Direction}} {
+		if err := validText(f.n, f.v, 500); err != nil {
+			return err
+		}
+	}
+	if c.URL != "" {
+		u, err := url.Parse(c.URL)
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			return Invalid("url", "must be an absolute URL like rtsp://host/path")
+		}
+	}
+	switch c.Status {
+	case "":
+		c.Status = CameraActive
+	case CameraActive, CameraMaintenance, CameraRemoved:
+	default:
+		return Invalid("status", "must be active, maintenance or removed")
+	}
+	c.PoliceConsulted = c.PoliceConsulted.UTC()
+	return nil
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
+}
+
+// cameraFields flattens the register fields for diffs and ledger details.
+func cameraFields(c Camera) map[string]string {
+	return map[string]string{
+		"number": c.Number, "name": c.Name, "location": c.Location, "direction": c.Direction,
+		"url": redactURL(c.URL), "sign_posted": strconv.FormatBool(c.SignPosted),
+		"police_consulted": fmtTime(c.PoliceConsulted), "status": c.Status,
+	}
+}
+
+// cameraDiff returns "field" -> "old -> new" for changed fields; URL
+// changes are detected on the full URL but shown redacted.
+func cameraDiff(old, nu Camera) map[string]string {
+	a, b := cameraFields(old), cameraFields(nu)
+	d := map[string]string{}
+	for k, v := range b {
+		if a[k] != v {
+			d[k] = a[k] + " -> " + v
+		}
+	}
+	if old.URL != nu.URL && d["url"] == "" {
+		d["url"] = "changed (credentials)"
+	}
+	return d
+}
+
+func putCamera(tx *bolt.Tx, c Camera) error { return putJSON(tx.Bucket(bCameras), c.ID, c) }
+
+func getCamera(tx *bolt.Tx, id string) (Camera, error) {
+	var c Camera
+	found, err := getJSON(tx.Bucket(bCameras), id, &c)
+	if err != nil {
+		return c, err
+	}
+	if !found {
+		return c, notFound("camera", id)
+	}
+	return c, nil
+}
+
+// SyncCameras brings the register in line with the config file (system):
+// new cameras are added, changed fields updated, one entry per change.
+// Cameras missing from the config are left alone: removal is a manager's
+// recorded act.
+func (s *Store) SyncCameras(actor Actor, cams []Camera) error {
+	if !Allowed(actor.Role, ActionCameraSync) {
+		return s.deny(actor, ActionCameraSync, "")
+	}
+	in := make([]Camera, len(cams))
+	seen := map[string]bool{}
+	for i, c := range cams {
+		if err := c.normalise(); err != nil {
+			var fe *FieldError
+			if asField(err, &fe) {
+				return Invalid(fmt.Sprintf("cameras[%d].%s", i, fe.Field), fe.Reason)
+			}
+			return err
+		}
+		if seen[c.ID] {
+			return Invalid(fmt.Sprintf("cameras[%d].id", i), "duplicate id "+c.ID)
+		}
+		seen[c.ID] = true
+		in[i] = c
+	}
+	now := s.nowUTC()
+	_, err := s.mutate(actor, ActionCameraSync, "", func(tx *bolt.Tx) ([]draft, error) {
+		var drafts []draft
+		for _, c := range in {
+			old, err := getCamera(tx, c.ID)
+			switch {
+			case isNotFound(err):
+				c.CreatedAt, c.UpdatedAt = now, now
+				if err := putCamera(tx, c); err != nil {
+					return nil, err
+				}
+				det := cameraFields(c)
+				det["change"] = "add"
+				drafts = append(drafts, draft{Subject: c.ID, Details: det})
+			case err != nil:
+				return nil, err
+			default:
+				// Config owns the stream and description; status (e.g. removed,
+				// maintenance) and register dates stay as the manager set them
+				// unless the config sets them.
+				nu := old
+				nu.Name, nu.URL = c.Name, c.URL
+				if c.Number != "" {
+					nu.Number = c.Number
+				}
+				if c.Location != "" {
+					nu.Location = c.Location
+				}
+				if c.Direction != "" {
+					nu.Direction = c.Direction
+				}
+				if c.SignPosted {
+					nu.SignPosted = true
+				}
+				if !c.PoliceConsulted.IsZero() {
+					nu.PoliceConsulted = c.PoliceConsulted
+				}
+				d := cameraDiff(old, nu)
+				if len(d) == 0 {
+					continue
+				}
+				nu.UpdatedAt = now
+				if err := putCamera(tx, nu); err != nil {
+					return nil, err
+				}
+				d["change"] = "update"
+				drafts = append(drafts, draft{Subject: c.ID, Details: d})
+			}
+		}
+		return drafts, nil
+	})
+	return err
+}
+
+// AddCamera adds a camera to the register (manager).
+func (s *Store) AddCamera(actor Actor, c Camera) (Camera, error) {
+	if !Allowed(actor.Role, ActionCameraAdd) {
+		return Camera{}, s.deny(actor, ActionCameraAdd, c.ID)
+	}
+	if err := c.normalise(); err != nil {
+		return Camera{}, err
+	}
+	if c.URL == "" {
+		return Camera{}, Invalid("url", "required")
+	}
+	now := s.nowUTC()
+	c.CreatedAt, c.UpdatedAt = now, now
+	_, err := s.mutate(actor, ActionCameraAdd, c.ID, func(tx *bolt.Tx) ([]draft, error) {
+		if _, err := getCamera(tx, c.ID); err == nil {
+			return nil, fmt.Errorf("%w: camera %s already exists", ErrConflict, c.ID)
+		} else if !isNotFound(err) {
+			return nil, err
+		}
+		if err := putCamera(tx, c); err != nil {
+			return nil, err
+		}
+		return []draft{{Subject: c.ID, Details: cameraFields(c)}}, nil
+	})
+	if err != nil {
+		return Camera{}, err
+	}
+	return c, nil
+}
+
+// UpdateCamera replaces a camera's register fields (manager). Only changed
+// fields are ledgered; an unchanged update writes nothing.
+func (s *Store) UpdateCamera(actor Actor, c Camera) (Camera, error) {
+	if !Allowed(actor.Role, ActionCameraUpdate) {
+		return Camera{}, s.deny(actor, ActionCameraUpdate, c.ID)
+	}
+	if err := c.normalise(); err != nil {
+		return Camera{}, err
+	}
+	now := s.nowUTC()
+	var out Camera
+	_, err := s.mutate(actor, ActionCameraUpdate, c.ID, func(tx *bolt.Tx) ([]draft, error) {
+		old, err := getCamera(tx, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		nu := c
+		nu.CreatedAt, nu.UpdatedAt = old.CreatedAt, old.UpdatedAt
+		if nu.URL == "" {
+			nu.URL = old.URL
+		}
+		out = nu
+		d := cameraDiff(old, nu)
+		if len(d) == 0 {
+			return nil, nil
+		}
+		nu.UpdatedAt = now
+		out = nu
+		if err := putCamera(tx, nu); err != nil {
+			return nil, err
+		}
+		return []draft{{Subject: c.ID, Details: d}}, nil
+	})
+	if err != nil {
+		return Camera{}, err
+	}
+	return out, nil
+}
+
+// RemoveCamera marks a camera removed (manager); the register keeps it.
+func (s *Store) RemoveCamera(actor Actor, id, reason string) error {
+	if !Allowed(actor.Role, ActionCameraRemove) {
+		return s.deny(actor, ActionCameraRemove, id)
+	}
+	if err := validName("reason", reason, 1000); err != nil {
+		return err
+	}
+	now := s.nowUTC()
+	_, err := s.mutate(actor, ActionCameraRemove, id, func(tx *bolt.Tx) ([]draft, error) {
+		c, err := getCamera(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if c.Status == CameraRemoved {
+			return nil, fmt.Errorf("%w: camera %s is already removed", ErrConflict, id)
+		}
+		c.Status, c.UpdatedAt = CameraRemoved, now
+		if err := putCamera(tx, c); err != nil {
+			return nil, err
+		}
+		return []draft{{Subject: id, Details: map[string]string{"reason": reason}}}, nil
+	})
+	return err
+}
+
+// stateOnly strips what a technician may not see (stream URL and the
+// police consultation record).
+func stateOnly(c Camera) Camera {
+	return Camera{ID: c.ID, Number: c.Number, Name: c.Name, Location: c.Location, Direction: c.Direction,
+		SignPosted: c.SignPosted, Status: c.Status, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+// Cameras lists the register, by id. Technicians get state only.
+func (s *Store) Cameras(actor Actor) ([]Camera, error) {
+	if err := s.check(actor, ActionCamerasRead, ""); err != nil {
+		return nil, err
+	}
+	var out []Camera
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = listJSON[Camera](tx, bCameras)
+		return err
+	})
+	if actor.Role == RoleTechnician {
+		for i := range out {
+			out[i] = stateOnly(out[i])
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, err
+}
+
+// Camera returns one camera.
+func (s *Store) Camera(actor Actor, id string) (Camera, error) {
+	if err := s.check(actor, ActionCamerasRead, id); err != nil {
+		return Camera{}, err
+	}
+	var c Camera
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		c, err = getCamera(tx, id)
+		return err
+	})
+	if err != nil {
+		return Camera{}, err
+	}
+	if actor.Role == RoleTechnician {
+		c = stateOnly(c)
+	}
+	return c, nil
+}

@@ -1,0 +1,30 @@
+package core
+
+import "errors"
+
+// Sentinel errors. Callers test them with errors.Is; messages wrap them
+// with what exactly went wrong.
+var (
+	ErrForbidden = errors.New("forbidden")
+	ErrNotFound  = errors.New("not found")
+	ErrInvalid   = errors.New("invalid")
+	ErrConflict  = errors.New("conflict")
+	// ErrUnavailable: the recorder is not attached (yet).
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// FieldError names the input field that is wrong and why.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return "invalid " + e.Field + ": " + e.Reason }
+
+// Is makes errors.Is(err, ErrInvalid) true for every FieldError.
+func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+// Invalid returns a *FieldError.
+func Invalid(field, reason string) error { return &FieldError{Field: field, Reason: reason} }
+
+func asField(err error, fe **FieldError) bool { return errors.As(err, fe) }

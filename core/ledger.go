@@ -1,0 +1,246 @@
+package core
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Entry is one append-only, hash-chained ledger record.
+type Entry struct {
+	Seq      uint64
+	Time     time.Time // UTC
+	Actor    Actor
+	Action   Action
+	Subject  string
+	Details  map[string]string
+	PrevHash string // hex SHA-256 of the previous entry ("000…" for the first)
+	Hash     string // hex SHA-256 of this entry's canonical encoding
+}
+
+// Stored value layout. The canonical encoding (everything but the trailing
+// hash) is what is hashed, so verification needs no decoding:
+//
+//	[0]      format version (1)
+//	[1:9]    seq, big-endian
+//	[9:17]   time, Unix nanoseconds, big-endian
+//	[17:49]  previous entry's hash
+//	[49:]    uvarint-length strings: actor fingerprint, actor name,
+//	         role (1 byte), action, subject, then uvarint count and
+//	         sorted key/value pairs of details
+//	[n-32:]  SHA-256 of [0:n-32]
+const (
+	entryVersion = 1
+	offSeq       = 1
+	offTime      = 9
+	offPrev      = 17
+	offVar       = 49
+	hashLen      = 32
+)
+
+var errLedgerInjected = errors.New("ledger append failed (injected)")
+
+// encodeEntry builds the canonical encoding of e (without hash) into buf.
+func encodeEntry(buf []byte, seq uint64, t time.Time, prev []byte, a Actor, action Action, subject string, det map[string]string) []byte {
+	buf = append(buf, entryVersion)
+	buf = binary.BigEndian.AppendUint64(buf, seq)
+	buf = binary.BigEndian.AppendUint64(buf, uint64(t.UnixNano()))
+	buf = append(buf, prev[:hashLen]...)
+	buf = appendStr(buf, a.Fingerprint)
+	buf = appendStr(buf, a.Name)
+	buf = append(buf, byte(a.Role))
+	buf = appendStr(buf, string(action))
+	buf = appendStr(buf, subject)
+	buf = binary.AppendUvarint(buf, uint64(len(det)))
+	if len(det) > 0 {
+		keys := make([]string, 0, len(det))
+		for k := range det {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			buf = appendStr(buf, k)
+			buf = appendStr(buf, det[k])
+		}
+	}
+	return buf
+}
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// readHead returns the last seq and hash recorded in meta.
+func readHead(tx *bolt.Tx) (uint64, [hashLen]byte) {
+	var h [hashLen]byte
+	v := tx.Bucket(bMeta).Get(kLedgerHead)
+	if len(v) != 8+hashLen {
+		return 0, h
+	}
+	copy(h[:], v[8:])
+	return binary.BigEndian.Uint64(v[:8]), h
+}
+
+// appendEntry writes the next ledger entry and moves the head, in tx.
+func (s *Store) appendEntry(tx *bolt.Tx, actor Actor, action Action, subject string, det map[string]string) (Entry, error) {
+	if s.failAppend != nil {
+		if err := s.failAppend(); err != nil {
+			return Entry{}, err
+		}
+	}
+	return appendEntryAt(tx, s.nowUTC(), actor, action, subject, det)
+}
+
+func appendEntryAt(tx *bolt.Tx, now time.Time, actor Actor, action Action, subject string, det map[string]string) (Entry, error) {
+	seq, prev := readHead(tx)
+	seq++
+	buf := encodeEntry(make([]byte, 0, 160+len(subject)), seq, now, prev[:], actor, action, subject, det)
+	sum := sha256.Sum256(buf)
+	buf = append(buf, sum[:]...)
+	b := tx.Bucket(bLedger)
+	b.FillPercent = 1 // append-only, sequential keys
+	if err := b.Put(be64(seq), buf); err != nil {
+		return Entry{}, fmt.Errorf("ledger append: %w", err)
+	}
+	head := make([]byte, 0, 8+hashLen)
+	head = binary.BigEndian.AppendUint64(head, seq)
+	head = append(head, sum[:]...)
+	if err := tx.Bucket(bMeta).Put(kLedgerHead, head); err != nil {
+		return Entry{}, fmt.Errorf("ledger head: %w", err)
+	}
+	d := make(map[string]string, len(det))
+	for k, v := range det {
+		d[k] = v
+	}
+	return Entry{
+		Seq: seq, Time: time.Unix(0, now.UnixNano()).UTC(), Actor: actor, Action: action,
+		Subject: subject, Details: d, PrevHash: hex.EncodeToString(prev[:]), Hash: hex.EncodeToString(sum[:]),
+	}, nil
+}
+
+// decodeEntry parses a stored value. It never panics on bad input.
+func decodeEntry(v []byte) (Entry, error) {
+	var e Entry
+	if len(v) < offVar+hashLen || v[0] != entryVersion {
+		return e, fmt.Errorf("%w: malformed ledger entry", ErrInvalid)
+	}
+	e.Seq = binary.BigEndian.Uint64(v[offSeq:])
+	e.Time = time.Unix(0, int64(binary.BigEndian.Uint64(v[offTime:]))).UTC()
+	e.PrevHash = hex.EncodeToString(v[offPrev:offVar])
+	e.Hash = hex.EncodeToString(v[len(v)-hashLen:])
+	r := reader{b: v[offVar : len(v)-hashLen]}
+	e.Actor.Fingerprint = r.str()
+	e.Actor.Name = r.str()
+	e.Actor.Role = Role(r.byte())
+	e.Action = Action(r.str())
+	e.Subject = r.str()
+	n := r.uvarint()
+	if n > uint64(len(v)) {
+		r.err = true
+	}
+	if !r.err && n > 0 {
+		e.Details = make(map[string]string, n)
+		for i := uint64(0); i < n && !r.err; i++ {
+			k := r.str()
+			e.Details[k] = r.str()
+		}
+	}
+	if r.err || len(r.b) != 0 {
+		return Entry{}, fmt.Errorf("%w: malformed ledger entry %d", ErrInvalid, e.Seq)
+	}
+	return e, nil
+}
+
+type reader struct {
+	b   []byte
+	err bool
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) str() string {
+	n := r.uvarint()
+	if r.err || n > uint64(len(r.b)) {
+		r.err = true
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *reader) byte() byte {
+	if r.err || len(r.b) == 0 {
+		r.err = true
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+const (
+	defaultLedgerLimit = 1000
+	maxLedgerLimit     = 10000
+)
+
+// Ledger returns entries with Seq >= since, at most limit (default 1000,
+// at most 10000). Managers see everything; operators only their own
+// entries; everyone else is refused.
+func (s *Store) Ledger(actor Actor, since uint64, limit int) ([]Entry, error) {
+	if err := s.check(actor, ActionLedgerRead, ""); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = defaultLedgerLimit
+	}
+	if limit > maxLedgerLimit {
+		limit = maxLedgerLimit
+	}
+	all := actor.Role == RoleManager
+	var out []Entry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bLedger).Cursor()
+		for k, v := c.Seek(be64(since)); k != nil && len(out) < limit; k, v = c.Next() {
+			e, err := decodeEntry(v)
+			if err != nil {
+				return err
+			}
+			if !all && e.Actor.Fingerprint != actor.Fingerprint {
+				continue
+			}
+			out = append(out, e)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// LedgerHead returns the last sequence number (0 when empty). No actor:
+// it reveals nothing but a count, and the console polls it.
+func (s *Store) LedgerHead() uint64 {
+	var seq uint64
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		seq, _ = readHead(tx)
+		return nil
+	})
+	return seq
+}

@@ -1,0 +1,144 @@
+package core
+
+import (
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Maintenance kinds (001 §8) and disposal (001 §5-4).
+const (
+	MaintInspection    = "inspection"
+	MaintReplacement   = "replacement"
+	MaintCameraRemoval = "camera-removal"
+	MaintSignRemoval   = "sign-removal"
+	MaintDisposal      = "disposal"
+)
+
+// MaintenanceRecord is an inspection, replacement, removal or media
+// disposal record.
+type MaintenanceRecord struct {
+	ID        string
+	Kind      string
+	Camera    string // empty for appliance-wide work
+	Date      time.Time
+	Performer string // who did the work (contractor, staff)
+	Notes     string
+	Media     string // disposal: which medium (serial, label)
+	Method    string // disposal: how it was made unreadable
+	CreatedBy string
+	CreatedAt time.Time
+}
+
+// MaintenanceInput records maintenance work.
+type MaintenanceInput struct {
+	Kind      string // inspection | replacement | camera-removal | sign-removal
+	Camera    string
+	Date      time.Time // zero = now
+	Performer string
+	Notes     string
+}
+
+// DisposalInput records disposal of a storage medium, made unreadable.
+type DisposalInput struct {
+	Media     string
+	Method    string // e.g. "physically destroyed", "overwritten with zeros"
+	Date      time.Time
+	Performer string
+	Notes     string
+}
+
+// RecordMaintenance records inspection, replacement or removal work
+// (technician, manager).
+func (s *Store) RecordMaintenance(actor Actor, in MaintenanceInput) (MaintenanceRecord, error) {
+	if !Allowed(actor.Role, ActionMaintenance) {
+		return MaintenanceRecord{}, s.deny(actor, ActionMaintenance, in.Camera)
+	}
+	if err := oneOf("kind", in.Kind, []string{MaintInspection, MaintReplacement, MaintCameraRemoval, MaintSignRemoval}); err != nil {
+		return MaintenanceRecord{}, err
+	}
+	if (in.Kind == MaintCameraRemoval || in.Kind == MaintSignRemoval) && in.Camera == "" {
+		return MaintenanceRecord{}, Invalid("camera", "required for "+in.Kind)
+	}
+	if in.Camera != "" {
+		if err := validID("camera", in.Camera); err != nil {
+			return MaintenanceRecord{}, err
+		}
+	}
+	if err := validName("performer", in.Performer, 500); err != nil {
+		return MaintenanceRecord{}, err
+	}
+	if err := validText("notes", in.Notes, 8000); err != nil {
+		return MaintenanceRecord{}, err
+	}
+	rec := MaintenanceRecord{Kind: in.Kind, Camera: in.Camera, Date: in.Date, Performer: in.Performer, Notes: in.Notes}
+	return s.putMaintenance(actor, ActionMaintenance, rec)
+}
+
+// RecordDisposal records disposal of a medium "made unreadable" (manager).
+func (s *Store) RecordDisposal(actor Actor, in DisposalInput) (MaintenanceRecord, error) {
+	if !Allowed(actor.Role, ActionDisposal) {
+		return MaintenanceRecord{}, s.deny(actor, ActionDisposal, in.Media)
+	}
+	for _, f := range []struct{ n, v string }{{"media", in.Media}, {"method", in.Method}, {"performer", in.Performer}} {
+		if err := validName(f.n, f.v, 500); err != nil {
+			return MaintenanceRecord{}, err
+		}
+	}
+	if err := validText("notes", in.Notes, 8000); err != nil {
+		return MaintenanceRecord{}, err
+	}
+	rec := MaintenanceRecord{Kind: MaintDisposal, Date: in.Date, Performer: in.Performer, Notes: in.Notes,
+		Media: in.Media, Method: in.Method}
+	return s.putMaintenance(actor, ActionDisposal, rec)
+}
+
+func (s *Store) putMaintenance(actor Actor, action Action, rec MaintenanceRecord) (MaintenanceRecord, error) {
+	now := s.nowUTC()
+	if rec.Date.IsZero() {
+		rec.Date = now
+	}
+	rec.Date = rec.Date.UTC()
+	rec.CreatedBy, rec.CreatedAt = actor.label(), now
+	_, err := s.mutate(actor, action, rec.Camera, func(tx *bolt.Tx) ([]draft, error) {
+		if rec.Camera != "" {
+			if _, err := getCamera(tx, rec.Camera); err != nil {
+				return nil, err
+			}
+		}
+		id, err := nextID(tx, "M", now)
+		if err != nil {
+			return nil, err
+		}
+		rec.ID = id
+		if err := putJSON(tx.Bucket(bMaintenance), id, rec); err != nil {
+			return nil, err
+		}
+		det := map[string]string{"kind": rec.Kind, "camera": rec.Camera, "date": fmtTime(rec.Date),
+			"performer": rec.Performer, "notes": rec.Notes}
+		if rec.Kind == MaintDisposal {
+			det["media"], det["method"] = rec.Media, rec.Method
+		}
+		return []draft{{Subject: id, Details: det}}, nil
+	})
+	if err != nil {
+		return MaintenanceRecord{}, err
+	}
+	return rec, nil
+}
+
+// MaintenanceRecords lists maintenance and disposal records, newest first.
+func (s *Store) MaintenanceRecords(actor Actor) ([]MaintenanceRecord, error) {
+	if err := s.check(actor, ActionMaintenanceRead, ""); err != nil {
+		return nil, err
+	}
+	var out []MaintenanceRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = listJSON[MaintenanceRecord](tx, bMaintenance)
+		return err
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
+	return out, err
+}

@@ -1,0 +1,92 @@
+package core
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/crypto/argon2"
+)
+
+// kdfParams are argon2id parameters, stored with the hash so they can be
+// raised later without invalidating the stored passphrase.
+type kdfParams struct {
+	Time    uint32
+	MemKiB  uint32
+	Threads uint8
+}
+
+var defaultKDF = kdfParams{Time: 3, MemKiB: 64 * 1024, Threads: 2}
+
+type storedPass struct {
+	KDF  string
+	P    kdfParams
+	Salt []byte
+	Hash []byte
+}
+
+const minPassphrase = 10
+
+// SetExportPassphrase stores a slow hash of the manager-held export
+// passphrase (000 §7-4). The ledger records that it changed, never what.
+func (s *Store) SetExportPassphrase(actor Actor, pass []byte) error {
+	if !Allowed(actor.Role, ActionExportPassphrase) {
+		return s.deny(actor, ActionExportPassphrase, "")
+	}
+	if utf8.RuneCount(pass) < minPassphrase {
+		return Invalid("passphrase", fmt.Sprintf("at least %d characters", minPassphrase))
+	}
+	if len(pass) > 1024 {
+		return Invalid("passphrase", "longer than 1024 bytes")
+	}
+	salt := make([]byte, 16)
+	if _, err := rand.Read(salt); err != nil {
+		return err
+	}
+	p := s.kdf
+	sp := storedPass{KDF: "argon2id", P: p, Salt: salt, Hash: argon2.IDKey(pass, salt, p.Time, p.MemKiB, p.Threads, 32)}
+	raw, err := json.Marshal(sp)
+	if err != nil {
+		return err
+	}
+	_, err = s.mutate(actor, ActionExportPassphrase, "export-passphrase", func(tx *bolt.Tx) ([]draft, error) {
+		meta := tx.Bucket(bMeta)
+		replaced := meta.Get(kPassphrase) != nil
+		if err := meta.Put(kPassphrase, raw); err != nil {
+			return nil, err
+		}
+		return []draft{{Subject: "export-passphrase", Details: map[string]string{
+			"kdf": "argon2id", "replaced": fmt.Sprint(replaced)}}}, nil
+	})
+	return err
+}
+
+// CheckExportPassphrase compares in constant time against the stored hash.
+// False when none is set.
+func (s *Store) CheckExportPassphrase(pass []byte) bool {
+	var sp storedPass
+	var found bool
+	err := s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bMeta).Get(kPassphrase)
+		if raw == nil {
+			return nil
+		}
+		found = true
+		return json.Unmarshal(raw, &sp)
+	})
+	if err != nil || !found || sp.KDF != "argon2id" || len(sp.Hash) == 0 || sp.P.Time == 0 || sp.P.Threads == 0 || sp.P.Time > 100 || sp.P.MemKiB > 4<<20 {
+		return false
+	}
+	got := argon2.IDKey(pass, sp.Salt, sp.P.Time, sp.P.MemKiB, sp.P.Threads, uint32(len(sp.Hash)))
+	return subtle.ConstantTimeCompare(got, sp.Hash) == 1
+}
+
+// HasExportPassphrase reports whether a passphrase has been set.
+func (s *Store) HasExportPassphrase() bool {
+	var ok bool
+	_ = s.db.View(func(tx *bolt.Tx) error { ok = tx.Bucket(bMeta).Get(kPassphrase) != nil; return nil })
+	return ok
+}

@@ -1,0 +1,153 @@
+package core
+
+import "sort"
+
+// Action names one kind of thing that can be done. It is what the
+// permission table is keyed by and what a ledger entry records.
+type Action string
+
+const (
+	ActionLogin  Action = "login"
+	ActionLogout Action = "logout"
+	ActionView   Action = "view"
+
+	ActionCameraAdd    Action = "camera.add"
+	ActionCameraUpdate Action = "camera.update"
+	ActionCameraRemove Action = "camera.remove"
+	ActionCameraSync   Action = "camera.sync" // from the config file at start
+	ActionCamerasRead  Action = "cameras.read"
+
+	ActionKeyEnroll      Action = "key.enroll"
+	ActionKeyRevoke      Action = "key.revoke"
+	ActionKeyRoleChange  Action = "key.role-change"
+	ActionKeysRead       Action = "keys.read"
+	ActionRefusedKey     Action = "key.refused" // recorded by the SSH layer, not in the ledger
+	ActionRefusedKeyRead Action = "key.refused-read"
+
+	ActionRequestRegister Action = "request.register"
+	ActionRequestInstruct Action = "request.instruct"
+	ActionRequestResult   Action = "request.result"
+	ActionRequestApprove  Action = "request.approve"
+	ActionRequestDeny     Action = "request.deny"
+	ActionRequestExport   Action = "request.export"
+	ActionRequestProvide  Action = "request.provide"
+	ActionRequestClose    Action = "request.close"
+	ActionRequestsRead    Action = "requests.read"
+
+	ActionHoldAdd     Action = "hold.add"
+	ActionHoldRelease Action = "hold.release"
+	ActionHoldsRead   Action = "holds.read"
+
+	ActionErasure        Action = "erasure"
+	ActionRecordingEvent Action = "recording.event"
+	ActionRecordingsRead Action = "recordings.read"
+	ActionHealthRead     Action = "health.read"
+
+	ActionLedgerRead   Action = "ledger.read"
+	ActionLedgerVerify Action = "ledger.verify"
+	ActionLedgerExport Action = "ledger.export"
+
+	ActionInquiryRegister Action = "inquiry.register"
+	ActionInquiryAnswer   Action = "inquiry.answer"
+	ActionInquiryClose    Action = "inquiry.close"
+	ActionInquiriesRead   Action = "inquiries.read"
+
+	ActionMaintenance     Action = "maintenance.record"
+	ActionDisposal        Action = "disposal.record"
+	ActionMaintenanceRead Action = "maintenance.read"
+
+	ActionViewerGrant  Action = "viewer.grant"
+	ActionViewerRevoke Action = "viewer.revoke"
+	ActionGrantsRead   Action = "grants.read"
+
+	ActionExportPassphrase Action = "export-passphrase.set"
+
+	// ActionDenied is not a permission: it is the ledger entry written
+	// when someone attempts an action their role does not allow.
+	ActionDenied Action = "denied"
+)
+
+const (
+	pM  = 1 << RoleManager
+	pO   = 1 << RoleOperator
+	pT = 1 << RoleTechnician
+	pV = 1 << RoleViewer
+	pS  = 1 << RoleSystem
+)
+
+// permissions is THE permission table: action -> set of roles (bit per role).
+// Everything else in core asks Allowed; nothing compares roles directly.
+var permissions = map[Action]uint8{
+	ActionLogin:  pM | pO | pT | pV,
+	ActionLogout: pM | pO | pT | pV,
+	ActionView:   pM | pO | pV, // viewers only within a grant (checked in RecordView)
+
+	ActionCameraAdd:    pM,
+	ActionCameraUpdate: pM,
+	ActionCameraRemove: pM,
+	ActionCameraSync:   pS,
+	ActionCamerasRead:  pM | pO | pT, // technician: state only (see Cameras)
+
+	ActionKeyEnroll:      pM | pS, // system: offline bootstrap with access to the data dir
+	ActionKeyRevoke:      pM,
+	ActionKeyRoleChange:  pM,
+	ActionKeysRead:       pM,
+	ActionRefusedKey:     pS,
+	ActionRefusedKeyRead: pM,
+
+	ActionRequestRegister: pM | pO,
+	ActionRequestInstruct: pM,
+	ActionRequestResult:   pM | pO,
+	ActionRequestApprove:  pM,
+	ActionRequestDeny:     pM,
+	ActionRequestExport:   pM | pO,
+	ActionRequestProvide:  pM,
+	ActionRequestClose:    pM,
+	ActionRequestsRead:    pM | pO,
+
+	ActionHoldAdd:     pM,
+	ActionHoldRelease: pM,
+	ActionHoldsRead:   pM | pO,
+
+	ActionErasure:        pS,
+	ActionRecordingEvent: pS,
+	ActionRecordingsRead: pM | pO,
+	ActionHealthRead:     pM | pT,
+
+	ActionLedgerRead:   pM | pO, // operator: own entries only (see Ledger)
+	ActionLedgerVerify: pM,
+	ActionLedgerExport: pM,
+
+	ActionInquiryRegister: pM | pO,
+	ActionInquiryAnswer:   pM,
+	ActionInquiryClose:    pM,
+	ActionInquiriesRead:   pM | pO,
+
+	ActionMaintenance:     pM | pT,
+	ActionDisposal:        pM,
+	ActionMaintenanceRead: pM | pT,
+
+	ActionViewerGrant:  pM,
+	ActionViewerRevoke: pM,
+	ActionGrantsRead:   pM,
+
+	ActionExportPassphrase: pM,
+}
+
+// Allowed reports whether role r may perform action a.
+func Allowed(r Role, a Action) bool {
+	if r > RoleSystem {
+		return false
+	}
+	return permissions[a]&(1<<r) != 0
+}
+
+// Actions lists every action in the permission table, sorted.
+func Actions() []Action {
+	out := make([]Action, 0, len(permissions))
+	for a := range permissions {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}

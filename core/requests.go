@@ -1,0 +1,557 @@
+package core
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// RequestState is where a request is in its paperwork (000 §8-9, 001 §6).
+type RequestState string
+
+const (
+	StateRegistered RequestState = "registered"
+	StateInstructed RequestState = "instructed" // manager instructed a search
+	StateSearched   RequestState = "searched"   // operator recorded the result (form 3)
+	StateApproved   RequestState = "approved"
+	StateDenied     RequestState = "denied"
+	StateExported   RequestState = "exported"
+	StateProvided   RequestState = "provided"
+	StateClosed     RequestState = "closed"
+)
+
+// Purposes and legal grounds (form 2).
+var (
+	Purposes = []string{"arrest", "investigation", "other"}
+	Grounds  = []string{"law", "investigation", "life", "consent", "other"}
+)
+
+// RequestInput is form 2 (利用申請書) as received.
+type RequestInput struct {
+	ReceivedAt       time.Time // zero = now
+	ApplicantAddress string
+	Agency           string
+	Representative   string
+	ContactPerson    string
+	Phone            string
+	Purpose          string // arrest | investigation | other
+	PurposeReason    string // required for "other"
+	Ground           string // law | investigation | life | consent | other
+	GroundNote       string // required for "other"
+	Cameras          []string
+	From, To         time.Time
+	Notes            string
+	WrittenRef       string // reference of the written request
+}
+
+// SearchResult is the operator's finding (form 3 検索簿).
+type SearchResult struct {
+	Outcome string // found | not-found | other
+	Note    string
+	By      string
+	At      time.Time
+}
+
+// Decision is the manager's approval or denial.
+type Decision struct {
+	Approved bool
+	By       string
+	At       time.Time
+	Reason   string
+}
+
+// ExportFile is one file of an export package.
+type ExportFile struct {
+	Name   string
+	Camera string
+	SHA256 string
+	Bytes  int64
+}
+
+// ExportRecord is what the recorder produced for an approved request.
+type ExportRecord struct {
+	Path         string
+	Files        []ExportFile
+	ManifestHash string // SHA-256 of the manifest
+	By           string // set by core
+	At           time.Time
+}
+
+// Provision is the handover to the requester, with identity check.
+type Provision struct {
+	Recipient  string
+	Agency     string
+	IDDocType  string // identity document checked
+	Date       time.Time
+	WrittenRef string // written request's reference (if not given at registration)
+	By         string // set by core
+	At         time.Time
+}
+
+// Transition is one step of the request's history.
+type Transition struct {
+	State RequestState
+	By    string
+	At    time.Time
+	Note  string
+}
+
+// Request is a third-party (police) request for footage.
+type Request struct {
+	ID string
+	RequestInput
+	State            RequestState
+	AssignedOperator string
+	Result           *SearchResult `json:",omitempty"`
+	Decision         *Decision     `json:",omitempty"`
+	Export           *ExportRecord `json:",omitempty"`
+	Provision        *Provision    `json:",omitempty"`
+	HoldIDs          []string
+	CreatedBy        string
+	CreatedAt        time.Time
+	History          []Transition
+}
+
+func oneOf(field, v string, set []string) error {
+	for _, s := range set {
+		if v == s {
+			return nil
+		}
+	}
+	return Invalid(field, fmt.Sprintf("must be one of %s", strings.Join(set, ", ")))
+}
+
+func (in *RequestInput) validate(now time.Time) error {
+	if in.ReceivedAt.IsZero() {
+		in.ReceivedAt = now
+	}
+	in.ReceivedAt = in.ReceivedAt.UTC()
+	required := []struct{ f, v string }{
+		{"agency", in.Agency}, {"address", in.ApplicantAddress}, {"representative", in.Representative},
+		{"contact", in.ContactPerson}, {"phone", in.Phone},
+	}
+	for _, r := range required {
+		if err := validName(r.f, r.v, 500); err != nil {
+			return err
+		}
+	}
+	if err := oneOf("purpose", in.Purpose, Purposes); err != nil {
+		return err
+	}
+	if in.Purpose == "other" && strings.TrimSpace(in.PurposeReason) == "" {
+		return Invalid("reason", "required when purpose is other")
+	}
+	if err := oneOf("ground", in.Ground, Grounds); err != nil {
+		return err
+	}
+	if in.Ground == "other" && strings.TrimSpace(in.GroundNote) == "" {
+		return Invalid("ground_note", "required when ground is other")
+	}
+	for _, f := range []struct{ n, v string }{{"reason", in.PurposeReason}, {"ground_note", in.GroundNote},
+		{"notes", in.Notes}, {"written_ref", in.WrittenRef}} {
+		if err := validText(f.n, f.v, 4000); err != nil {
+			return err
+		}
+	}
+	if len(in.Cameras) == 0 {
+		return Invalid("cameras", "at least one camera")
+	}
+	seen := map[string]bool{}
+	for _, c := range in.Cameras {
+		if err := validID("cameras", c); err != nil {
+			return err
+		}
+		if seen[c] {
+			return Invalid("cameras", "duplicate camera "+c)
+		}
+		seen[c] = true
+	}
+	if in.From.IsZero() {
+		return Invalid("from", "required")
+	}
+	if in.To.IsZero() {
+		return Invalid("to", "required")
+	}
+	if !in.From.Before(in.To) {
+		return Invalid("to", "must be after from")
+	}
+	in.From, in.To = in.From.UTC(), in.To.UTC()
+	return nil
+}
+
+func getRequest(tx *bolt.Tx, id string) (Request, error) {
+	var r Request
+	found, err := getJSON(tx.Bucket(bRequests), id, &r)
+	if err != nil {
+		return r, err
+	}
+	if !found {
+		return r, notFound("request", id)
+	}
+	return r, nil
+}
+
+func putRequest(tx *bolt.Tx, r Request) error { return putJSON(tx.Bucket(bRequests), r.ID, r) }
+
+func stateConflict(r Request, step string) error {
+	return fmt.Errorf("%w: request %s is %s; cannot %s", ErrConflict, r.ID, r.State, step)
+}
+
+// RegisterRequest registers form 2 and places a provisional hold on every
+// named camera's range so the footage outlives the paperwork.
+func (s *Store) RegisterRequest(actor Actor, in RequestInput) (Request, error) {
+	if !Allowed(actor.Role, ActionRequestRegister) {
+		return Request{}, s.deny(actor, ActionRequestRegister, "")
+	}
+	now := s.nowUTC()
+	if err := in.validate(now); err != nil {
+		return Request{}, err
+	}
+	in.Cameras = append([]string(nil), in.Cameras...)
+	days := s.policy.ProvisionalHoldDays
+	if days <= 0 {
+		days = 60
+	}
+	until := now.Add(time.Duration(days) * 24 * time.Hour)
+
+	s.holdMu.Lock()
+	defer s.holdMu.Unlock()
+	// A request is registered even if the ring's hold share is exhausted;
+	// the ledger says which provisional holds could not be placed.
+	capNote := map[string]string{}
+	if f := s.foot(); f != nil {
+		active := s.ActiveHolds(now)
+		for _, c := range in.Cameras {
+			if err := f.CheckHold(c, in.From, in.To, active); err != nil {
+				capNote[c] = err.Error()
+			} else {
+				active = append(active, HoldRange{Camera: c, From: in.From, To: in.To, Until: until})
+			}
+		}
+	}
+	var out Request
+	_, err := s.mutate(actor, ActionRequestRegister, "", func(tx *bolt.Tx) ([]draft, error) {
+		for _, c := range in.Cameras {
+			cam, err := getCamera(tx, c)
+			if isNotFound(err) {
+				return nil, Invalid("cameras", "unknown camera "+c)
+			}
+			if err != nil {
+				return nil, err
+			}
+			_ = cam
+		}
+		id, err := nextID(tx, "R", now)
+		if err != nil {
+			return nil, err
+		}
+		r := Request{ID: id, RequestInput: in, State: StateRegistered, CreatedBy: actor.label(), CreatedAt: now,
+			History: []Transition{{State: StateRegistered, By: actor.label(), At: now}}}
+		var drafts []draft
+		det := map[string]string{
+			"agency": in.Agency, "purpose": in.Purpose, "ground": in.Ground, "cameras": strings.Join(in.Cameras, ","),
+			"from": fmtTime(in.From), "to": fmtTime(in.To), "received": fmtTime(in.ReceivedAt),
+		}
+		drafts = append(drafts, draft{Subject: id, Details: det})
+		for _, c := range in.Cameras {
+			if note, refused := capNote[c]; refused {
+				det["hold_refused_"+c] = note
+				continue
+			}
+			hid, err := nextID(tx, "H", now)
+			if err != nil {
+				return nil, err
+			}
+			h := Hold{ID: hid, Camera: c, Reason: "provisional hold for request " + id, Kind: HoldProvisional,
+				RequestID: id, CreatedBy: actor.label(), From: in.From, To: in.To, Until: until, CreatedAt: now}
+			if err := putJSON(tx.Bucket(bHolds), hid, h); err != nil {
+				return nil, err
+			}
+			r.HoldIDs = append(r.HoldIDs, hid)
+			drafts = append(drafts, draft{Action: ActionHoldAdd, Subject: hid, Details: holdDetails(h)})
+		}
+		if err := putRequest(tx, r); err != nil {
+			return nil, err
+		}
+		out = r
+		return drafts, nil
+	})
+	if err != nil {
+		return Request{}, err
+	}
+	s.refreshHolds()
+	return out, nil
+}
+
+// step is one state-machine transition: from-states, the new state and a
+// mutation of the request. All checks run inside the transaction, so of
+// two racing callers exactly one wins.
+func (s *Store) step(actor Actor, action Action, id, verb string, from []RequestState, to RequestState,
+	apply func(r *Request, now time.Time) (map[string]string, error), afterHolds bool) (Request, error) {
+	if !Allowed(actor.Role, action) {
+		return Request{}, s.deny(actor, action, id)
+	}
+	now := s.nowUTC()
+	var out Request
+	_, err := s.mutate(actor, action, id, func(tx *bolt.Tx) ([]draft, error) {
+		r, err := getRequest(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		ok := false
+		for _, f := range from {
+			ok = ok || r.State == f
+		}
+		if !ok {
+			return nil, stateConflict(r, verb)
+		}
+		det, err := apply(&r, now)
+		if err != nil {
+			return nil, err
+		}
+		if det == nil {
+			det = map[string]string{}
+		}
+		det["from_state"], det["state"] = string(r.State), string(to)
+		note := det["note"]
+		if note == "" {
+			note = det["reason"]
+		}
+		r.State = to
+		r.History = append(r.History, Transition{State: to, By: actor.label(), At: now, Note: note})
+		drafts := []draft{{Subject: id, Details: det}}
+		if afterHolds {
+			hd, err := s.lapseProvisional(tx, r, now)
+			if err != nil {
+				return nil, err
+			}
+			drafts = append(drafts, hd...)
+		}
+		if err := putRequest(tx, r); err != nil {
+			return nil, err
+		}
+		out = r
+		return drafts, nil
+	})
+	if err != nil {
+		return Request{}, err
+	}
+	if afterHolds {
+		s.refreshHolds()
+	}
+	return out, nil
+}
+
+// lapseProvisional shortens the request's provisional holds to end after
+// the policy's grace period (footage no longer needed once denied/closed).
+func (s *Store) lapseProvisional(tx *bolt.Tx, r Request, now time.Time) ([]draft, error) {
+	until := now.Add(s.policy.ProvisionalHoldGrace)
+	var drafts []draft
+	b := tx.Bucket(bHolds)
+	for _, hid := range r.HoldIDs {
+		var h Hold
+		found, err := getJSON(b, hid, &h)
+		if err != nil {
+			return nil, err
+		}
+		if !found || !h.ReleasedAt.IsZero() || h.Kind != HoldProvisional || !h.Until.After(until) {
+			continue
+		}
+		h.Until = until
+		if err := putJSON(b, hid, h); err != nil {
+			return nil, err
+		}
+		drafts = append(drafts, draft{Action: ActionHoldRelease, Subject: hid, Details: map[string]string{
+			"camera": h.Camera, "request": r.ID, "until": fmtTime(until),
+			"reason": "request " + string(r.State) + "; provisional hold lapses after grace period"}})
+	}
+	return drafts, nil
+}
+
+// InstructSearch: the manager instructs an operator to search.
+func (s *Store) InstructSearch(actor Actor, id, operatorName string) (Request, error) {
+	if err := validName("operator", operatorName, 200); err != nil && Allowed(actor.Role, ActionRequestInstruct) {
+		return Request{}, err
+	}
+	return s.step(actor, ActionRequestInstruct, id, "instruct a search", []RequestState{StateRegistered, StateInstructed}, StateInstructed,
+		func(r *Request, now time.Time) (map[string]string, error) {
+			if r.State == StateInstructed && r.AssignedOperator == operatorName {
+				return nil, stateConflict(*r, "instruct the same operator again")
+			}
+			r.AssignedOperator = operatorName
+			return map[string]string{"operator": operatorName}, nil
+		}, false)
+}
+
+func normOutcome(v string) (string, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "found", "yes":
+		return "found", nil
+	case "not-found", "notfound", "no":
+		return "not-found", nil
+	case "other":
+		return "other", nil
+	}
+	return "", Invalid("found", "must be found (yes), not-found (no) or other")
+}
+
+// RecordResult: the operator records the search result (form 3).
+func (s *Store) RecordResult(actor Actor, id, found, note string) (Request, error) {
+	outcome, err := normOutcome(found)
+	if err == nil && outcome == "other" && strings.TrimSpace(note) == "" {
+		err = Invalid("note", "required when the result is other")
+	}
+	if err == nil {
+		err = validText("note", note, 4000)
+	}
+	if err != nil && Allowed(actor.Role, ActionRequestResult) {
+		return Request{}, err
+	}
+	return s.step(actor, ActionRequestResult, id, "record a result", []RequestState{StateInstructed}, StateSearched,
+		func(r *Request, now time.Time) (map[string]string, error) {
+			r.Result = &SearchResult{Outcome: outcome, Note: note, By: actor.label(), At: now}
+			return map[string]string{"outcome": outcome, "note": note}, nil
+		}, false)
+}
+
+// Approve: the manager approves the export of what was found.
+func (s *Store) Approve(actor Actor, id string) (Request, error) {
+	return s.step(actor, ActionRequestApprove, id, "approve", []RequestState{StateSearched}, StateApproved,
+		func(r *Request, now time.Time) (map[string]string, error) {
+			if r.Result == nil || r.Result.Outcome == "not-found" {
+				return nil, fmt.Errorf("%w: request %s: nothing was found to approve", ErrConflict, r.ID)
+			}
+			r.Decision = &Decision{Approved: true, By: actor.label(), At: now}
+			return map[string]string{"cameras": strings.Join(r.Cameras, ","), "from": fmtTime(r.From), "to": fmtTime(r.To)}, nil
+		}, false)
+}
+
+// Deny: the manager denies, with a reason; provisional holds lapse after
+// the grace period.
+func (s *Store) Deny(actor Actor, id, reason string) (Request, error) {
+	if err := validName("reason", reason, 4000); err != nil && Allowed(actor.Role, ActionRequestDeny) {
+		return Request{}, err
+	}
+	return s.step(actor, ActionRequestDeny, id, "deny", []RequestState{StateRegistered, StateInstructed, StateSearched}, StateDenied,
+		func(r *Request, now time.Time) (map[string]string, error) {
+			r.Decision = &Decision{Approved: false, By: actor.label(), At: now, Reason: reason}
+			return map[string]string{"reason": reason}, nil
+		}, true)
+}
+
+// RecordExport records the export package written for an approved request.
+func (s *Store) RecordExport(actor Actor, id string, rec ExportRecord) (Request, error) {
+	if Allowed(actor.Role, ActionRequestExport) {
+		if err := validName("path", rec.Path, 4096); err != nil {
+			return Request{}, err
+		}
+		if len(rec.Files) == 0 {
+			return Request{}, Invalid("files", "at least one file")
+		}
+		if len(rec.ManifestHash) != 64 {
+			return Request{}, Invalid("manifest_hash", "must be a hex SHA-256")
+		}
+	}
+	rec.Files = append([]ExportFile(nil), rec.Files...)
+	return s.step(actor, ActionRequestExport, id, "record an export", []RequestState{StateApproved}, StateExported,
+		func(r *Request, now time.Time) (map[string]string, error) {
+			rec.By, rec.At = actor.label(), now
+			r.Export = &rec
+			var bytes int64
+			for _, f := range rec.Files {
+				bytes += f.Bytes
+			}
+			return map[string]string{"path": rec.Path, "files": strconv.Itoa(len(rec.Files)),
+				"bytes": strconv.FormatInt(bytes, 10), "manifest_sha256": rec.ManifestHash}, nil
+		}, false)
+}
+
+// RecordProvision records the handover with identity check (manager).
+func (s *Store) RecordProvision(actor Actor, id string, p Provision) (Request, error) {
+	if Allowed(actor.Role, ActionRequestProvide) {
+		for _, f := range []struct{ n, v string }{{"recipient", p.Recipient}, {"agency", p.Agency}, {"id_doc", p.IDDocType}} {
+			if err := validName(f.n, f.v, 500); err != nil {
+				return Request{}, err
+			}
+		}
+	}
+	return s.step(actor, ActionRequestProvide, id, "record the provision", []RequestState{StateExported}, StateProvided,
+		func(r *Request, now time.Time) (map[string]string, error) {
+			if p.WrittenRef == "" {
+				p.WrittenRef = r.WrittenRef
+			}
+			if strings.TrimSpace(p.WrittenRef) == "" {
+				return nil, Invalid("written_ref", "the written request's reference is required (at registration or here)")
+			}
+			if p.Date.IsZero() {
+				p.Date = now
+			}
+			p.Date = p.Date.UTC()
+			p.By, p.At = actor.label(), now
+			r.Provision = &p
+			return map[string]string{"recipient": p.Recipient, "agency": p.Agency, "id_doc": p.IDDocType,
+				"written_ref": p.WrittenRef, "date": fmtTime(p.Date)}, nil
+		}, false)
+}
+
+// CloseRequest closes a request that was provided, denied, or searched
+// with nothing to export (manager). Provisional holds lapse after grace.
+func (s *Store) CloseRequest(actor Actor, id string) (Request, error) {
+	return s.step(actor, ActionRequestClose, id, "close", []RequestState{StateProvided, StateDenied, StateSearched}, StateClosed,
+		func(r *Request, now time.Time) (map[string]string, error) {
+			if r.State == StateSearched && r.Result != nil && r.Result.Outcome != "not-found" {
+				return nil, fmt.Errorf("%w: request %s found footage; approve or deny it before closing", ErrConflict, r.ID)
+			}
+			return nil, nil
+		}, true)
+}
+
+// Request returns one request.
+func (s *Store) Request(actor Actor, id string) (Request, error) {
+	if err := s.check(actor, ActionRequestsRead, id); err != nil {
+		return Request{}, err
+	}
+	var r Request
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		r, err = getRequest(tx, id)
+		return err
+	})
+	return r, err
+}
+
+// Requests lists all requests, newest first.
+func (s *Store) Requests(actor Actor) ([]Request, error) {
+	if err := s.check(actor, ActionRequestsRead, ""); err != nil {
+		return nil, err
+	}
+	var out []Request
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = listJSON[Request](tx, bRequests)
+		return err
+	})
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.After(out[j].CreatedAt)
+		}
+		return out[i].ID > out[j].ID
+	})
+	return out, err
+}
+
+// ApprovedRange tells the recorder what an approved request may export.
+func (s *Store) ApprovedRange(actor Actor, id string) (cameras []string, from, to time.Time, err error) {
+	r, err := s.Request(actor, id)
+	if err != nil {
+		return nil, time.Time{}, time.Time{}, err
+	}
+	if r.State != StateApproved {
+		return nil, time.Time{}, time.Time{}, stateConflict(r, "export")
+	}
+	return r.Cameras, r.From, r.To, nil
+}

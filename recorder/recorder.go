@@ -1,0 +1,181 @@
+// Package recorder ties RTSP ingest to the overwrite ring and offers the
+// result to core/ as core.Footage. It knows nothing about SSH or screens.
+package recorder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"mimamori/core"
+	"mimamori/recorder/ingest"
+	"mimamori/recorder/ring"
+)
+
+// Camera is one stream to record.
+type Camera struct {
+	ID        string
+	URL       string
+	Transport string // "tcp" (default) or "udp"
+}
+
+// Ledger is what the recorder needs from core/: somewhere to prove
+// erasures, to note events, and to learn what is held.
+type Ledger interface {
+	RecordErasure(core.Erasure) error
+	RecordEvent(core.RecordingEvent) error
+	ActiveHolds(now time.Time) []core.HoldRange
+}
+
+// Options configure a Recorder.
+type Options struct {
+	DataDir      string
+	Capacity     int64
+	BlockSize    int64
+	HoldShare    float64
+	Retention    time.Duration
+	SyncInterval time.Duration
+	Cameras      []Camera
+	Ledger       Ledger
+	Now          func() time.Time
+	Logger       *slog.Logger
+}
+
+// Recorder records every configured camera into one ring.
+type Recorder struct {
+	opts    Options
+	log     *slog.Logger
+	ring    *ring.Ring
+	cameras []*ingest.Camera
+	byID    map[string]*ingest.Camera
+
+}
+
+// New opens (and recovers) the ring. Recording starts with Run.
+func New(o Options) (*Recorder, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Ledger == nil {
+		return nil, errors.New("recorder: a Ledger is required")
+	}
+	seen := map[string]bool{}
+	for _, c := range o.Cameras {
+		if c.ID == "" || seen[c.ID] {
+			return nil, fmt.Errorf("recorder: camera id %q empty or duplicate", c.ID)
+		}
+		seen[c.ID] = true
+	}
+	log := o.Logger.With("component", "recorder")
+	rg, err := ring.Open(ring.Options{
+		Dir:          o.DataDir,
+		Capacity:     o.Capacity,
+		BlockSize:    o.BlockSize,
+		Retention:    o.Retention,
+		HoldShare:    o.HoldShare,
+		SyncInterval: o.SyncInterval,
+		Now:          o.Now,
+		Erasures:     o.Ledger,
+		Holds:        o.Ledger,
+		Logger:       log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r := &Recorder{opts: o, log: log, ring: rg, byID: map[string]*ingest.Camera{}}
+	sink := ringSink{ring: rg}
+	for _, c := range o.Cameras {
+		cam := ingest.New(ingest.Options{
+			Camera:    c.ID,
+			URL:       c.URL,
+			Transport: c.Transport,
+			Sink:      sink,
+			Events:    o.Ledger,
+			Now:       o.Now,
+			Logger:    log.With("camera", c.ID),
+		})
+		r.cameras = append(r.cameras, cam)
+		r.byID[c.ID] = cam
+	}
+	return r, nil
+}
+
+// Run records until ctx is done, then flushes the ring. It returns after
+// every camera goroutine has stopped.
+func (r *Recorder) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	ringCtx, stopRing := context.WithCancel(context.Background())
+	ringDone := make(chan struct{})
+	go func() { defer close(ringDone); r.ring.Run(ringCtx) }()
+	for _, c := range r.cameras {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.Run(ctx) }()
+	}
+	<-ctx.Done()
+	wg.Wait()
+	// The ring outlives the cameras so their last fragments are synced.
+	stopRing()
+	<-ringDone
+}
+
+// Close flushes and closes the ring. Call after Run has returned.
+func (r *Recorder) Close() error { return r.ring.Close() }
+
+// Ring exposes the storage for playback and exports.
+func (r *Recorder) Ring() *ring.Ring { return r.ring }
+
+// Coverage implements core.Footage.
+func (r *Recorder) Coverage(camera string, from, to time.Time) ([]core.Span, error) {
+	return r.ring.Coverage(camera, from, to)
+}
+
+// CheckHold implements core.Footage.
+func (r *Recorder) CheckHold(camera string, from, to time.Time, active []core.HoldRange) error {
+	return r.ring.CheckHold(camera, from, to, active)
+}
+
+// Stats implements core.Footage: ingest state joined with what the ring
+// holds for each camera.
+func (r *Recorder) Stats() core.RecorderStats {
+	now := r.opts.Now()
+	st := core.RecorderStats{Ring: r.ring.Stats()}
+	for _, c := range r.cameras {
+		cs := c.Stats()
+		oldest, bytes := r.ring.CameraRetention(cs.Camera)
+		cs.Oldest = oldest
+		cs.BytesStored = bytes
+		cs.TargetRetain = r.opts.Retention
+		if !oldest.IsZero() {
+			cs.AchievedRetain = now.Sub(oldest)
+		}
+		st.Cameras = append(st.Cameras, cs)
+	}
+	sort.Slice(st.Cameras, func(i, j int) bool { return st.Cameras[i].Camera < st.Cameras[j].Camera })
+	return st
+}
+
+// ringSink adapts the ring to what ingest writes.
+type ringSink struct{ ring *ring.Ring }
+
+func (s ringSink) WriteInit(camera string, init []byte) (uint32, error) {
+	return s.ring.AppendInit(camera, init)
+}
+
+func (s ringSink) WriteFragment(f ingest.Fragment) error {
+	return s.ring.AppendFragment(ring.Fragment{
+		Camera:        f.Camera,
+		Start:         f.Start,
+		Duration:      f.Duration,
+		Keyframe:      f.Keyframe,
+		Discontinuity: f.Discontinuity,
+		InitID:        f.InitID,
+		Payload:       f.Payload,
+	})
+}

@@ -1,0 +1,296 @@
+package ring
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Fragment is one fMP4 fragment (moof+mdat) of a camera, stored bit exact.
+type Fragment struct {
+	Camera        string
+	Start         time.Time
+	Duration      time.Duration
+	Keyframe      bool
+	Discontinuity bool
+	InitID        uint32 // from AppendInit: the init segment this fragment decodes with
+	Payload       []byte
+}
+
+// camera returns the camera's state, registering it in the index on first
+// use. Registration commits at once: it is rare, and later records carry
+// the camera number.
+func (r *Ring) camera(name string) (*camera, error) {
+	if name == "" {
+		return nil, fmt.Errorf("%w: empty camera name", ErrInvalid)
+	}
+	r.mu.Lock()
+	c, closed := r.cams[name], r.closed
+	r.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if c != nil {
+		return c, nil
+	}
+	r.regMu.Lock()
+	defer r.regMu.Unlock()
+	r.mu.Lock()
+	c = r.cams[name]
+	r.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	var cr cameraRec
+	err := r.db.Update(func(tx *bolt.Tx) error {
+		seq, err := tx.Bucket(bktCameras).NextSequence()
+		if err != nil {
+			return err
+		}
+		cr = cameraRec{num: uint32(seq), nextSeq: 1}
+		if _, err := tx.Bucket(bktFrags).CreateBucketIfNotExists(u32key(cr.num)); err != nil {
+			return err
+		}
+		return tx.Bucket(bktCameras).Put([]byte(name), cr.encode())
+	})
+	if err != nil {
+		return nil, r.noteWriteError("register camera", err)
+	}
+	c = newCamera(name, cr)
+	r.mu.Lock()
+	r.cams[name] = c
+	r.camByNum[c.num] = c
+	r.mu.Unlock()
+	return c, nil
+}
+
+func (r *Ring) lookupCamera(name string) (*camera, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.cams[name]
+	return c, ok
+}
+
+// AppendInit stores a camera's init segment (ftyp+moov) as a record in the
+// ring and in index.db, and returns its id. The same bytes again return the
+// same id. The index copy outlives the ring block so playback always has it.
+func (r *Ring) AppendInit(cameraName string, init []byte) (uint32, error) {
+	if len(init) == 0 {
+		return 0, fmt.Errorf("%w: empty init segment", ErrInvalid)
+	}
+	c, err := r.camera(cameraName)
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sum := sha256.Sum256(init)
+	r.mu.Lock()
+	id, ok := c.initBySHA[sum]
+	if ok {
+		_, ok = c.inits[id]
+	}
+	next := c.lastInit + 1
+	r.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	id = next
+	if _, _, err := r.appendRecord(c, kindInit, 0, r.o.Now().UnixNano(), 0, id, init, nil); err != nil {
+		return 0, err
+	}
+	r.regMu.Lock()
+	err = r.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bktInits).Put(initKey(c.num, id), init); err != nil {
+			return err
+		}
+		r.mu.Lock()
+		cr := cameraRec{num: c.num, nextSeq: c.nextSeq, lastInit: id}
+		r.mu.Unlock()
+		return tx.Bucket(bktCameras).Put([]byte(c.name), cr.encode())
+	})
+	r.regMu.Unlock()
+	if err != nil {
+		return 0, r.noteWriteError("store init", err)
+	}
+	r.mu.Lock()
+	c.lastInit = id
+	c.inits[id] = struct{}{}
+	c.initBySHA[sum] = id
+	r.mu.Unlock()
+	return id, nil
+}
+
+// AppendFragment writes f into the camera's open block. It is durable and
+// visible to Fragments after the next Sync (at most SyncInterval later).
+// Errors (full ring, I/O) are returned; nothing is dropped silently.
+func (r *Ring) AppendFragment(f Fragment) error {
+	if len(f.Payload) == 0 || f.Duration < 0 || f.Start.IsZero() {
+		return fmt.Errorf("%w: fragment needs a payload, a start and a non-negative duration", ErrInvalid)
+	}
+	c, err := r.camera(f.Camera)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r.mu.Lock()
+	_, known := c.inits[f.InitID]
+	r.mu.Unlock()
+	if !known {
+		return fmt.Errorf("%w: camera %s init %d", ErrUnknownInit, f.Camera, f.InitID)
+	}
+	var flags uint16
+	if f.Keyframe {
+		flags |= flagKeyframe
+	}
+	if f.Discontinuity {
+		flags |= flagDiscontinuity
+	}
+	start, dur := f.Start.UnixNano(), int64(f.Duration)
+	sum := sha256.Sum256(f.Payload)
+	_, _, err = r.appendRecord(c, kindFragment, flags, start, dur, f.InitID, f.Payload,
+		func(b uint32, off int64, m *blockMeta, seq uint64) {
+			if !m.hasFragments() {
+				m.first, m.last = start, start+dur
+			} else {
+				m.first, m.last = min(m.first, start), max(m.last, start+dur)
+			}
+			m.addInit(f.InitID)
+			e := fragEntry{block: b, offset: off, length: uint32(len(f.Payload)), dur: dur,
+				flags: flags, initID: f.InitID, sha: sum, gen: m.gen}
+			r.pending = append(r.pending, pendingEntry{cam: c.num, block: b,
+				key: timeKey(start, seq), val: e.encode()})
+			c.rate.add(int64(len(f.Payload)), dur)
+		})
+	return err
+}
+
+// appendRecord writes one record into c's open block (taking a new block
+// when needed) and returns where. Caller holds c.mu. The block's used size
+// advances only after a successful write, in the same r.mu section as
+// written (which queues the index entry) so a Sync never sees one without
+// the other.
+func (r *Ring) appendRecord(c *camera, kind uint8, flags uint16, start, dur int64, initID uint32, payload []byte,
+	written func(b uint32, off int64, m *blockMeta, seq uint64)) (uint32, int64, error) {
+	size := recordSize(len(payload))
+	if size > r.bs {
+		return 0, 0, fmt.Errorf("%w: %d bytes, block is %d", ErrTooLarge, size, r.bs)
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return 0, 0, ErrClosed
+	}
+	need := c.open < 0
+	if !need {
+		m := r.blocks[c.open]
+		span := int64(r.o.MaxBlockSpan)
+		need = m.used+size > r.bs ||
+			(kind == kindFragment && m.hasFragments() && (start-m.first >= span || start < m.first))
+	}
+	r.mu.Unlock()
+	if need {
+		if err := r.takeBlock(c); err != nil {
+			return 0, 0, err
+		}
+	}
+	r.mu.Lock()
+	b := uint32(c.open)
+	m := r.blocks[b]
+	seq := c.nextSeq
+	r.mu.Unlock()
+	c.buf = encodeRecord(c.buf, recHeader{Kind: kind, Flags: flags, Camera: c.num, Gen: m.gen,
+		Seq: seq, Start: start, Dur: dur, InitID: initID}, payload)
+	if _, err := r.f.WriteAt(c.buf, int64(b)*r.bs+m.used); err != nil {
+		return 0, 0, r.noteWriteError("append", err)
+	}
+	r.written.Add(size)
+	r.mu.Lock()
+	r.blocks[b].used = m.used + size
+	if written != nil {
+		written(b, m.used, &r.blocks[b], seq)
+	}
+	r.dirty[b] = struct{}{}
+	c.nextSeq++
+	r.camDirty[c.num] = struct{}{}
+	r.mu.Unlock()
+	return b, m.used, nil
+}
+
+// takeBlock seals c's open block and gives c a new one: a free block, or
+// else the oldest sealed block no hold protects, erased first ("overwrite").
+// Caller holds c.mu.
+func (r *Ring) takeBlock(c *camera) error {
+	r.mu.Lock()
+	r.sealLocked(c)
+	if r.assignFreeLocked(c) {
+		r.mu.Unlock()
+		return nil
+	}
+	r.mu.Unlock()
+
+	now := r.o.Now()
+	holds := r.activeHolds(now)
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+	for {
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return ErrClosed
+		}
+		if r.assignFreeLocked(c) {
+			r.mu.Unlock()
+			return nil
+		}
+		v := -1
+		for i, m := range r.blocks {
+			if m.state != stateSealed || r.heldLocked(m, holds, now) {
+				continue
+			}
+			if v < 0 || m.last < r.blocks[v].last {
+				v = i
+			}
+		}
+		if v < 0 {
+			r.mu.Unlock()
+			return r.noteWriteError("allocate block", fmt.Errorf("%w (camera %s)", ErrRingFull, c.name))
+		}
+		r.blocks[v].state = stateErasing
+		r.blocks[v].reason = reasonOverwrite
+		r.mu.Unlock()
+		if err := r.eraseBlock(uint32(v)); err != nil {
+			// The block stays in erasing; the sweeper retries it. Try another.
+			r.log.Error("overwrite erasure failed", "block", v, "err", err)
+			continue
+		}
+	}
+}
+
+// sealLocked closes c's open block for appends. Caller holds r.mu.
+func (r *Ring) sealLocked(c *camera) {
+	if c.open < 0 {
+		return
+	}
+	r.blocks[c.open].state = stateSealed
+	r.dirty[uint32(c.open)] = struct{}{}
+	c.open = -1
+}
+
+// assignFreeLocked gives c the lowest free block. Caller holds r.mu.
+func (r *Ring) assignFreeLocked(c *camera) bool {
+	for i := range r.blocks {
+		m := &r.blocks[i]
+		if m.state != stateFree {
+			continue
+		}
+		*m = blockMeta{state: stateOpen, camera: c.num, gen: m.gen}
+		r.dirty[uint32(i)] = struct{}{}
+		c.open = int64(i)
+		return true
+	}
+	return false
+}

@@ -1,0 +1,266 @@
+package ring
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"mimamori/core"
+)
+
+// eraseBlock makes block b unrecoverable and records the proof. The caller
+// holds syncMu and has put the block in stateErasing (with a reason) in
+// memory. Steps, each redone from the persisted state after a crash:
+//
+//  1. index tx: block -> erasing, its fragment entries deleted;
+//  2. zeros over [0, used), fdatasync;
+//  3. Erasures.RecordErasure (core dedups by Block, Generation, Camera);
+//  4. index tx: block -> free with generation+1.
+//
+// On error the block stays erasing and a later sweep retries.
+func (r *Ring) eraseBlock(b uint32) error {
+	r.mu.Lock()
+	m := r.blocks[b].clone()
+	delete(r.dirty, b)
+	kept := r.pending[:0]
+	for _, e := range r.pending {
+		if e.block != b {
+			kept = append(kept, e)
+		}
+	}
+	clear(r.pending[len(kept):])
+	r.pending = kept
+	var camName string
+	if c := r.camByNum[m.camera]; c != nil {
+		camName = c.name
+	}
+	r.mu.Unlock()
+	if m.state != stateErasing {
+		return fmt.Errorf("ring: erase block %d in state %s", b, m.state)
+	}
+
+	err := r.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bktBlocks).Put(u32key(b), m.encode()); err != nil {
+			return err
+		}
+		bk := tx.Bucket(bktFrags).Bucket(u32key(m.camera))
+		if bk == nil || !m.hasFragments() {
+			return nil
+		}
+		// Entries of this block start within [first, last]; collect then
+		// delete (deleting under a moving cursor skips keys).
+		var del [][]byte
+		cur := bk.Cursor()
+		for k, v := cur.Seek(timeKey(m.first, 0)); k != nil && keyStart(k) <= m.last; k, v = cur.Next() {
+			if e, err := decodeFragEntry(v); err == nil && e.block == b {
+				del = append(del, append([]byte(nil), k...))
+			}
+		}
+		for _, k := range del {
+			if err := bk.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return r.noteWriteError("erase: mark block", err)
+	}
+	if err := r.zeroRange(int64(b)*r.bs, m.used); err != nil {
+		return r.noteWriteError("erase: zero block", err)
+	}
+	if err := r.fdatasync(); err != nil {
+		return r.noteWriteError("erase: fdatasync", err)
+	}
+	if r.o.Erasures != nil && (m.used > 0 || m.hasFragments()) {
+		now := r.o.Now().UTC()
+		from, to := now, now
+		if m.hasFragments() {
+			from, to = time.Unix(0, m.first).UTC(), time.Unix(0, m.last).UTC()
+		}
+		er := core.Erasure{Camera: camName, From: from, To: to, ErasedAt: now,
+			Block: b, Generation: m.gen, Bytes: m.used, Reason: reasonString(m.reason)}
+		if err := r.o.Erasures.RecordErasure(er); err != nil {
+			return fmt.Errorf("ring: record erasure of block %d: %w", b, err)
+		}
+	}
+	free := blockMeta{state: stateFree, gen: m.gen + 1}
+	err = r.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bktBlocks).Put(u32key(b), free.encode())
+	})
+	if err != nil {
+		return r.noteWriteError("erase: free block", err)
+	}
+	r.mu.Lock()
+	r.blocks[b] = free
+	r.mu.Unlock()
+	r.log.Debug("block erased", "block", b, "camera", camName, "gen", m.gen, "bytes", m.used, "reason", reasonString(m.reason))
+	return nil
+}
+
+func (r *Ring) activeHolds(now time.Time) []core.HoldRange {
+	if r.o.Holds == nil {
+		return nil
+	}
+	return r.o.Holds.ActiveHolds(now)
+}
+
+// heldLocked reports whether a hold of the block's camera overlaps it.
+// Caller holds r.mu.
+func (r *Ring) heldLocked(m blockMeta, holds []core.HoldRange, now time.Time) bool {
+	if !m.hasFragments() {
+		return false
+	}
+	c := r.camByNum[m.camera]
+	if c == nil {
+		return false
+	}
+	for _, h := range holds {
+		if h.Camera != c.name || (!h.Until.IsZero() && !now.Before(h.Until)) {
+			continue
+		}
+		if h.From.UnixNano() < m.last && h.To.UnixNano() > m.first {
+			return true
+		}
+	}
+	return false
+}
+
+// Sweep enforces retention at wall time now: it seals idle open blocks,
+// erases every sealed, unheld block whose newest footage ended before
+// now-Retention, retries unfinished erasures, and drops init segments no
+// fragment references. After a clock jump (backwards, or forward more than
+// an hour since the previous sweep) it erases nothing for retention.
+func (r *Ring) Sweep(now time.Time) error {
+	if r.isClosed() {
+		return ErrClosed
+	}
+	holds := r.activeHolds(now)
+
+	// Seal blocks of cameras that stopped sending, so they can expire.
+	r.mu.Lock()
+	cams := make([]*camera, 0, len(r.cams))
+	for _, c := range r.cams {
+		cams = append(cams, c)
+	}
+	r.mu.Unlock()
+	span := int64(r.o.MaxBlockSpan)
+	for _, c := range cams {
+		c.mu.Lock()
+		r.mu.Lock()
+		if c.open >= 0 {
+			m := r.blocks[c.open]
+			if m.hasFragments() && now.UnixNano()-m.first >= span {
+				r.sealLocked(c)
+			}
+		}
+		r.mu.Unlock()
+		c.mu.Unlock()
+	}
+
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return ErrClosed
+	}
+	jumped := !r.lastSweep.IsZero() && (now.Before(r.lastSweep) || now.Sub(r.lastSweep) > clockJumpLimit)
+	prev := r.lastSweep
+	r.lastSweep = now
+	var todo []uint32
+	cutoff := now.Add(-r.o.Retention).UnixNano()
+	for i, m := range r.blocks {
+		switch {
+		case m.state == stateErasing:
+			todo = append(todo, uint32(i))
+		case m.state == stateSealed && r.o.Retention > 0 && !jumped &&
+			m.last < cutoff && !r.heldLocked(m, holds, now):
+			r.blocks[i].state = stateErasing
+			r.blocks[i].reason = reasonRetention
+			todo = append(todo, uint32(i))
+		}
+	}
+	var held int64
+	for _, m := range r.blocks {
+		if m.state != stateFree && r.heldLocked(m, holds, now) {
+			held += r.bs
+		}
+	}
+	r.heldBytes = held
+	r.mu.Unlock()
+	if jumped {
+		r.skippedSweeps.Add(1)
+		r.log.Warn("wall clock jumped; retention erasure skipped this sweep", "previous", prev, "now", now)
+	}
+
+	var errs []error
+	for _, b := range todo {
+		if err := r.eraseBlock(b); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := r.gcInitsLocked(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// gcInitsLocked deletes cached init segments that no block references and
+// that are not a camera's current init. Caller holds syncMu.
+func (r *Ring) gcInitsLocked() error {
+	r.mu.Lock()
+	keep := map[uint32]map[uint32]struct{}{}
+	for _, c := range r.cams {
+		keep[c.num] = map[uint32]struct{}{c.lastInit: {}}
+	}
+	for _, m := range r.blocks {
+		if m.state == stateFree {
+			continue
+		}
+		if keep[m.camera] == nil {
+			keep[m.camera] = map[uint32]struct{}{}
+		}
+		for _, id := range m.inits {
+			keep[m.camera][id] = struct{}{}
+		}
+	}
+	type dead struct{ cam, id uint32 }
+	var drop []dead
+	for _, c := range r.cams {
+		for id := range c.inits {
+			if _, ok := keep[c.num][id]; !ok {
+				drop = append(drop, dead{c.num, id})
+			}
+		}
+	}
+	r.mu.Unlock()
+	if len(drop) == 0 {
+		return nil
+	}
+	err := r.db.Update(func(tx *bolt.Tx) error {
+		for _, d := range drop {
+			if err := tx.Bucket(bktInits).Delete(initKey(d.cam, d.id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return r.noteWriteError("drop unused init segments", err)
+	}
+	r.mu.Lock()
+	for _, d := range drop {
+		c := r.camByNum[d.cam]
+		delete(c.inits, d.id)
+		for sum, id := range c.initBySHA {
+			if id == d.id {
+				delete(c.initBySHA, sum)
+			}
+		}
+	}
+	r.mu.Unlock()
+	return nil
+}

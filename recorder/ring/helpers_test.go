@@ -1,0 +1,236 @@
+package ring
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"mimamori/core"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+// fakeErasures is the ledger. Strict by default (every call is kept, so a
+// double record shows); with dedup it behaves like core, ignoring a repeat
+// of (Block, Generation, Camera). failAfter records first, then fails: a
+// crash between recording and freeing the block.
+type fakeErasures struct {
+	mu        sync.Mutex
+	got       []core.Erasure
+	calls     int
+	fail      error
+	failAfter bool
+	dedup     bool
+}
+
+func (f *fakeErasures) RecordErasure(e core.Erasure) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.fail != nil && !f.failAfter {
+		return f.fail
+	}
+	dup := false
+	for _, g := range f.got {
+		dup = dup || (g.Block == e.Block && g.Generation == e.Generation && g.Camera == e.Camera)
+	}
+	if !dup || !f.dedup {
+		f.got = append(f.got, e)
+	}
+	return f.fail
+}
+
+func (f *fakeErasures) list() []core.Erasure {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]core.Erasure(nil), f.got...)
+}
+
+func (f *fakeErasures) setFail(err error) {
+	f.mu.Lock()
+	f.fail = err
+	f.mu.Unlock()
+}
+
+type fakeHolds struct {
+	mu    sync.Mutex
+	holds []core.HoldRange
+}
+
+func (f *fakeHolds) ActiveHolds(time.Time) []core.HoldRange {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]core.HoldRange(nil), f.holds...)
+}
+
+func (f *fakeHolds) set(h ...core.HoldRange) {
+	f.mu.Lock()
+	f.holds = h
+	f.mu.Unlock()
+}
+
+type env struct {
+	dir   string
+	clock *fakeClock
+	er    *fakeErasures
+	holds *fakeHolds
+}
+
+func newEnv(t testing.TB) *env {
+	return &env{dir: t.TempDir(), clock: &fakeClock{t: t0}, er: &fakeErasures{}, holds: &fakeHolds{}}
+}
+
+// tinyOpts: 16 blocks of 64 KiB.
+func (e *env) tinyOpts() Options {
+	return Options{
+		Dir: e.dir, Capacity: 16 * 64 << 10, BlockSize: 64 << 10,
+		Now: e.clock.Now, Erasures: e.er, Holds: e.holds,
+		SyncInterval: time.Hour, // tests call Sync themselves
+	}
+}
+
+func mustOpen(t testing.TB, o Options) *Ring {
+	t.Helper()
+	r, err := Open(o)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return r
+}
+
+// payloadFor is deterministic content for camera/index so reads can be
+// checked bit for bit without keeping copies.
+func payloadFor(cam string, i, n int) []byte {
+	seed := uint64(i)
+	for _, c := range []byte(cam) {
+		seed = seed*131 + uint64(c)
+	}
+	rng := rand.New(rand.NewPCG(seed, 42))
+	b := make([]byte, n)
+	for j := 0; j+8 <= n; j += 8 {
+		binary.LittleEndian.PutUint64(b[j:], rng.Uint64())
+	}
+	for j := n &^ 7; j < n; j++ {
+		b[j] = byte(rng.Uint32())
+	}
+	return b
+}
+
+func initFor(cam string) []byte { return append([]byte("ftypmoov-"+cam+"-"), payloadFor(cam, -1, 300)...) }
+
+// appendSeq appends fragments i in [from, to) of one second each starting
+// at t0+i s and keeps the fake clock at the newest fragment end.
+func appendSeq(t testing.TB, r *Ring, e *env, cam string, initID uint32, from, to, size int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		st := t0.Add(time.Duration(i) * time.Second)
+		e.clock.Set(st.Add(time.Second))
+		err := r.AppendFragment(Fragment{Camera: cam, Start: st, Duration: time.Second,
+			Keyframe: i%2 == 0, InitID: initID, Payload: payloadFor(cam, i, size)})
+		if err != nil {
+			t.Fatalf("append %s #%d: %v", cam, i, err)
+		}
+	}
+}
+
+func fragIndex(f FragmentRef) int { return int(f.Start.Sub(t0) / time.Second) }
+
+// verifyAll reads back every indexed fragment of cam and checks it bit for
+// bit against payloadFor.
+func verifyAll(t testing.TB, r *Ring, cam string, size int) []FragmentRef {
+	t.Helper()
+	refs, err := r.Fragments(cam, t0.Add(-time.Hour), t0.Add(1000*time.Hour))
+	if err != nil {
+		t.Fatalf("Fragments: %v", err)
+	}
+	for _, f := range refs {
+		got, err := r.ReadFragment(f)
+		if err != nil {
+			t.Fatalf("ReadFragment %s #%d: %v", cam, fragIndex(f), err)
+		}
+		if !bytes.Equal(got, payloadFor(cam, fragIndex(f), size)) {
+			t.Fatalf("%s #%d: payload differs", cam, fragIndex(f))
+		}
+	}
+	return refs
+}
+
+// readBlock reads a block straight from ring.dat.
+func readBlock(t testing.TB, dir string, b uint32, bs int64) []byte {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "ring.dat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, bs)
+	if _, err := f.ReadAt(buf, int64(b)*bs); err != nil {
+		t.Fatal(err)
+	}
+	return buf
+}
+
+// checkTailsZero asserts that beyond each block's used bytes ring.dat
+// holds only zeros: nothing of an earlier lap survives.
+func checkTailsZero(t testing.TB, r *Ring, dir string) {
+	t.Helper()
+	r.mu.Lock()
+	blocks := make([]blockMeta, len(r.blocks))
+	copy(blocks, r.blocks)
+	r.mu.Unlock()
+	for i, m := range blocks {
+		buf := readBlock(t, dir, uint32(i), r.bs)
+		if !allZero(buf[m.used:]) {
+			t.Fatalf("block %d (%s, used %d): stale bytes after used", i, m.state, m.used)
+		}
+	}
+}
+
+// checkErasuresUnique asserts one ledger entry per (block, generation, camera).
+func checkErasuresUnique(t testing.TB, ers []core.Erasure) {
+	t.Helper()
+	type key struct {
+		b   uint32
+		g   uint64
+		cam string
+	}
+	seen := map[key]bool{}
+	for _, e := range ers {
+		k := key{e.Block, e.Generation, e.Camera}
+		if seen[k] {
+			t.Fatalf("erasure recorded twice: %+v", e)
+		}
+		seen[k] = true
+		if e.Camera == "" || e.ErasedAt.IsZero() || e.Bytes <= 0 || e.To.Before(e.From) {
+			t.Fatalf("bad erasure record: %+v", e)
+		}
+	}
+}
+
+// crash abandons the ring: files closed, nothing synced or committed.
+func crash(r *Ring) { r.abandon() }
+
+var errLedgerDown = errors.New("ledger unavailable")

@@ -1,0 +1,230 @@
+package ring
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// index.db layout (bbolt):
+//
+//	meta:    "blockSize", "blocks" (u64 BE) – geometry check on reopen
+//	blocks:  u32 BE block -> blockMeta
+//	cameras: name -> camera number u32, next seq u64, last init id u32
+//	frags:   nested bucket per camera number (u32 BE); key = start ns (sign
+//	         flipped, BE) + seq (BE) -> fragEntry
+//	inits:   camera u32 BE + init id u32 BE -> init segment bytes
+var (
+	bktMeta    = []byte("meta")
+	bktBlocks  = []byte("blocks")
+	bktCameras = []byte("cameras")
+	bktFrags   = []byte("frags")
+	bktInits   = []byte("inits")
+)
+
+type blockState uint8
+
+const (
+	stateFree blockState = iota
+	stateOpen
+	stateSealed
+	stateErasing
+)
+
+func (s blockState) String() string {
+	switch s {
+	case stateFree:
+		return "free"
+	case stateOpen:
+		return "open"
+	case stateSealed:
+		return "sealed"
+	case stateErasing:
+		return "erasing"
+	}
+	return fmt.Sprintf("state(%d)", uint8(s))
+}
+
+// Erasure reasons, persisted with a block in state erasing so a redo after
+// a crash reports the original reason.
+const (
+	reasonNone      uint8 = 0
+	reasonRetention uint8 = 1
+	reasonOverwrite uint8 = 2
+)
+
+func reasonString(r uint8) string {
+	if r == reasonRetention {
+		return "retention"
+	}
+	return "overwrite"
+}
+
+// blockMeta is one block's state. first/last are unix ns of the earliest
+// fragment start and the latest fragment end; 0 when the block holds no
+// fragment yet.
+type blockMeta struct {
+	state  blockState
+	reason uint8
+	camera uint32
+	gen    uint64
+	used   int64
+	first  int64
+	last   int64
+	inits  []uint32 // init ids referenced by fragments in this block
+}
+
+func (m blockMeta) hasFragments() bool { return m.last != 0 || m.first != 0 }
+
+func (m blockMeta) clone() blockMeta {
+	m.inits = append([]uint32(nil), m.inits...)
+	return m
+}
+
+func (m *blockMeta) addInit(id uint32) {
+	for _, x := range m.inits {
+		if x == id {
+			return
+		}
+	}
+	m.inits = append(m.inits, id)
+}
+
+func (m blockMeta) encode() []byte {
+	b := make([]byte, 44+4*len(m.inits))
+	be := binary.BigEndian
+	b[0] = byte(m.state)
+	b[1] = m.reason
+	be.PutUint32(b[4:], m.camera)
+	be.PutUint64(b[8:], m.gen)
+	be.PutUint64(b[16:], uint64(m.used))
+	be.PutUint64(b[24:], uint64(m.first))
+	be.PutUint64(b[32:], uint64(m.last))
+	be.PutUint32(b[40:], uint32(len(m.inits)))
+	for i, id := range m.inits {
+		be.PutUint32(b[44+4*i:], id)
+	}
+	return b
+}
+
+func decodeBlockMeta(b []byte) (blockMeta, error) {
+	if len(b) < 44 {
+		return blockMeta{}, fmt.Errorf("%w: block meta of %d bytes", ErrCorrupt, len(b))
+	}
+	be := binary.BigEndian
+	m := blockMeta{
+		state:  blockState(b[0]),
+		reason: b[1],
+		camera: be.Uint32(b[4:]),
+		gen:    be.Uint64(b[8:]),
+		used:   int64(be.Uint64(b[16:])),
+		first:  int64(be.Uint64(b[24:])),
+		last:   int64(be.Uint64(b[32:])),
+	}
+	n := int(be.Uint32(b[40:]))
+	if m.state > stateErasing || n > (len(b)-44)/4 {
+		return blockMeta{}, fmt.Errorf("%w: block meta", ErrCorrupt)
+	}
+	for i := range n {
+		m.inits = append(m.inits, be.Uint32(b[44+4*i:]))
+	}
+	return m, nil
+}
+
+func u32key(v uint32) []byte {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], v)
+	return b[:]
+}
+
+func u64bytes(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+// timeKey sorts signed nanoseconds bytewise by flipping the sign bit.
+func timeKey(ns int64, seq uint64) []byte {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:], uint64(ns)^(1<<63))
+	binary.BigEndian.PutUint64(b[8:], seq)
+	return b[:]
+}
+
+func keyStart(k []byte) int64 { return int64(binary.BigEndian.Uint64(k) ^ (1 << 63)) }
+
+// fragEntry is one fragment's index value (72 bytes).
+type fragEntry struct {
+	block  uint32
+	offset int64 // record start within the block
+	length uint32
+	dur    int64
+	flags  uint16
+	initID uint32
+	sha    [32]byte
+	gen    uint64
+}
+
+func (e fragEntry) encode() []byte {
+	b := make([]byte, 72)
+	be := binary.BigEndian
+	be.PutUint32(b[0:], e.block)
+	be.PutUint64(b[4:], uint64(e.offset))
+	be.PutUint32(b[12:], e.length)
+	be.PutUint64(b[16:], uint64(e.dur))
+	be.PutUint16(b[24:], e.flags)
+	be.PutUint32(b[28:], e.initID)
+	copy(b[32:64], e.sha[:])
+	be.PutUint64(b[64:], e.gen)
+	return b
+}
+
+func decodeFragEntry(b []byte) (fragEntry, error) {
+	if len(b) != 72 {
+		return fragEntry{}, fmt.Errorf("%w: fragment entry of %d bytes", ErrCorrupt, len(b))
+	}
+	be := binary.BigEndian
+	e := fragEntry{
+		block:  be.Uint32(b[0:]),
+		offset: int64(be.Uint64(b[4:])),
+		length: be.Uint32(b[12:]),
+		dur:    int64(be.Uint64(b[16:])),
+		flags:  be.Uint16(b[24:]),
+		initID: be.Uint32(b[28:]),
+		gen:    be.Uint64(b[64:]),
+	}
+	copy(e.sha[:], b[32:64])
+	return e, nil
+}
+
+// cameraRec is the cameras bucket value.
+type cameraRec struct {
+	num      uint32
+	nextSeq  uint64
+	lastInit uint32
+}
+
+func (c cameraRec) encode() []byte {
+	b := make([]byte, 16)
+	binary.BigEndian.PutUint32(b[0:], c.num)
+	binary.BigEndian.PutUint64(b[4:], c.nextSeq)
+	binary.BigEndian.PutUint32(b[12:], c.lastInit)
+	return b
+}
+
+func decodeCameraRec(b []byte) (cameraRec, error) {
+	if len(b) != 16 {
+		return cameraRec{}, fmt.Errorf("%w: camera record", ErrCorrupt)
+	}
+	return cameraRec{
+		num:      binary.BigEndian.Uint32(b[0:]),
+		nextSeq:  binary.BigEndian.Uint64(b[4:]),
+		lastInit: binary.BigEndian.Uint32(b[12:]),
+	}, nil
+}
+
+func initKey(cam, id uint32) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint32(b[:], cam)
+	binary.BigEndian.PutUint32(b[4:], id)
+	return b[:]
+}

@@ -1,0 +1,384 @@
+package ring
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
+)
+
+// Ring is the overwrite ring. All methods are safe for concurrent use;
+// appends of different cameras run in parallel.
+//
+// Lock order: camera.mu -> syncMu -> mu. statsMu is a leaf.
+type Ring struct {
+	o       Options
+	log     *slog.Logger
+	f       *os.File
+	fd      int
+	db      *bolt.DB
+	bs      int64
+	nblocks int
+	zeros   []byte // read-only zero buffer for erasure
+
+	regMu  sync.Mutex // serializes camera registration and init commits
+	syncMu sync.Mutex // serializes Sync with erasures and sweeps (index txs that must not interleave)
+
+	mu        sync.Mutex // ring lock: everything below
+	closed    bool
+	blocks    []blockMeta
+	dirty     map[uint32]struct{} // blocks whose meta changed since the last commit
+	pending   []pendingEntry      // written records not yet indexed
+	camDirty  map[uint32]struct{}
+	cams      map[string]*camera
+	camByNum  map[uint32]*camera
+	lastSweep time.Time
+	heldBytes int64
+
+	written       atomic.Int64 // bytes pwritten, for the write rate
+	skippedSweeps atomic.Uint64
+
+	statsMu   sync.Mutex
+	fsyncLat  [64]time.Duration
+	fsyncN    int
+	fsyncMax  time.Duration
+	writeErrs uint64
+	lastErr   string
+	rate      float64
+	rateAt    time.Time
+	rateBytes int64
+	diskFree  int64
+}
+
+type pendingEntry struct {
+	cam   uint32
+	block uint32
+	key   []byte
+	val   []byte
+}
+
+// camera is the per-camera state. mu serializes this camera's appends; the
+// other fields are guarded by Ring.mu.
+type camera struct {
+	mu  sync.Mutex
+	buf []byte // encode buffer, guarded by mu
+
+	name      string
+	num       uint32
+	open      int64 // open block or -1
+	nextSeq   uint64
+	lastInit  uint32
+	initBySHA map[[32]byte]uint32
+	inits     map[uint32]struct{}
+	rate      rateWindow
+}
+
+// rateWindow estimates a camera's byte rate from its recent fragments.
+type rateWindow struct {
+	bytes [32]int64
+	dur   [32]int64
+	n     int
+}
+
+func (w *rateWindow) add(bytes, dur int64) {
+	i := w.n % len(w.bytes)
+	w.bytes[i], w.dur[i] = bytes, dur
+	w.n++
+}
+
+// bytesPerSec returns 0 when nothing is known.
+func (w *rateWindow) bytesPerSec() float64 {
+	var b, d int64
+	for i := range min(w.n, len(w.bytes)) {
+		b += w.bytes[i]
+		d += w.dur[i]
+	}
+	if d <= 0 {
+		return 0
+	}
+	return float64(b) / (float64(d) / float64(time.Second))
+}
+
+// Open opens or creates the ring in o.Dir and recovers it: records written
+// after the last index commit are indexed, a torn tail is zeroed, and
+// interrupted erasures are finished.
+func Open(o Options) (*Ring, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("ring: %w", err)
+	}
+	r := &Ring{
+		o:        o,
+		log:      o.Logger.With("component", "ring"),
+		bs:       o.BlockSize,
+		nblocks:  int(o.Capacity / o.BlockSize),
+		dirty:    map[uint32]struct{}{},
+		camDirty: map[uint32]struct{}{},
+		cams:     map[string]*camera{},
+		camByNum: map[uint32]*camera{},
+	}
+	r.zeros = make([]byte, min(r.bs, 1<<20))
+	if err := r.openData(); err != nil {
+		return nil, err
+	}
+	db, err := bolt.Open(filepath.Join(o.Dir, "index.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		r.f.Close()
+		return nil, fmt.Errorf("ring: open index: %w", err)
+	}
+	r.db = db
+	if err := r.load(); err != nil {
+		r.abandon()
+		return nil, err
+	}
+	if err := r.preallocate(); err != nil {
+		r.abandon()
+		return nil, err
+	}
+	if err := r.recover(); err != nil {
+		r.abandon()
+		return nil, err
+	}
+	r.rateAt = time.Now()
+	r.refreshDiskFree()
+	return r, nil
+}
+
+func (r *Ring) size() int64 { return int64(r.nblocks) * r.bs }
+
+// openData opens ring.dat and preallocates it to the ring size.
+func (r *Ring) openData() error {
+	path := filepath.Join(r.o.Dir, "ring.dat")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("ring: %w", err)
+	}
+	r.f, r.fd = f, int(f.Fd())
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("ring: %w", err)
+	}
+	if fi.Size() > r.size() {
+		f.Close()
+		return fmt.Errorf("%w: ring.dat is %d bytes, options give %d", ErrGeometry, fi.Size(), r.size())
+	}
+	return nil
+}
+
+// preallocate grows ring.dat to the ring size once the index agreed.
+func (r *Ring) preallocate() error {
+	f := r.f
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("ring: %w", err)
+	}
+	if fi.Size() == r.size() {
+		return nil
+	}
+	if err := unix.Fallocate(r.fd, 0, 0, r.size()); err != nil {
+		// Without fallocate, write the zeros ourselves so the space is
+		// really taken now rather than failing with ENOSPC mid-recording.
+		r.log.Warn("fallocate failed; writing zeros instead", "err", err)
+		for off := fi.Size(); off < r.size(); {
+			n := min(int64(len(r.zeros)), r.size()-off)
+			if _, err := f.WriteAt(r.zeros[:n], off); err != nil {
+				return fmt.Errorf("ring: preallocate ring.dat: %w", err)
+			}
+			off += n
+		}
+	}
+	if err := unix.Fsync(r.fd); err != nil {
+		return fmt.Errorf("ring: sync ring.dat: %w", err)
+	}
+	if d, err := os.Open(r.o.Dir); err == nil {
+		_ = d.Sync() // make the new file's directory entry durable
+		d.Close()
+	}
+	return nil
+}
+
+// load creates or checks the index and reads block and camera state.
+func (r *Ring) load() error {
+	r.blocks = make([]blockMeta, r.nblocks)
+	return r.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bktMeta, bktBlocks, bktCameras, bktFrags, bktInits} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bktMeta)
+		if v := meta.Get([]byte("blockSize")); v != nil {
+			bs, nb := beU64(v), beU64(meta.Get([]byte("blocks")))
+			if int64(bs) != r.bs || int(nb) != r.nblocks {
+				return fmt.Errorf("%w: index has %d blocks of %d bytes, options give %d of %d",
+					ErrGeometry, nb, bs, r.nblocks, r.bs)
+			}
+		} else {
+			if err := meta.Put([]byte("blockSize"), u64bytes(uint64(r.bs))); err != nil {
+				return err
+			}
+			if err := meta.Put([]byte("blocks"), u64bytes(uint64(r.nblocks))); err != nil {
+				return err
+			}
+			// A random generation base per index: records left in ring.dat by
+			// an earlier index (its generations) can never validate.
+			base := uint64(rand.Uint32()|1) << 32
+			for i := range r.nblocks {
+				m := blockMeta{state: stateFree, gen: base}
+				if err := tx.Bucket(bktBlocks).Put(u32key(uint32(i)), m.encode()); err != nil {
+					return err
+				}
+			}
+		}
+		for i := range r.nblocks {
+			m, err := decodeBlockMeta(tx.Bucket(bktBlocks).Get(u32key(uint32(i))))
+			if err != nil {
+				return fmt.Errorf("block %d: %w", i, err)
+			}
+			r.blocks[i] = m
+		}
+		inits := tx.Bucket(bktInits)
+		return tx.Bucket(bktCameras).ForEach(func(k, v []byte) error {
+			cr, err := decodeCameraRec(v)
+			if err != nil {
+				return err
+			}
+			c := newCamera(string(k), cr)
+			prefix := u32key(cr.num)
+			cur := inits.Cursor()
+			for ik, iv := cur.Seek(prefix); ik != nil && string(ik[:4]) == string(prefix); ik, iv = cur.Next() {
+				id := beU32(ik[4:])
+				c.inits[id] = struct{}{}
+				c.initBySHA[sha256.Sum256(iv)] = id
+			}
+			r.cams[c.name] = c
+			r.camByNum[c.num] = c
+			return nil
+		})
+	})
+}
+
+func newCamera(name string, cr cameraRec) *camera {
+	return &camera{
+		name:      name,
+		num:       cr.num,
+		open:      -1,
+		nextSeq:   cr.nextSeq,
+		lastInit:  cr.lastInit,
+		initBySHA: map[[32]byte]uint32{},
+		inits:     map[uint32]struct{}{},
+	}
+}
+
+// Close syncs and indexes everything written, then closes the files.
+func (r *Ring) Close() error {
+	r.syncMu.Lock()
+	defer r.syncMu.Unlock()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return ErrClosed
+	}
+	r.mu.Unlock()
+	err := r.syncLocked()
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	return errors.Join(err, r.db.Close(), r.f.Close())
+}
+
+// abandon closes the files without syncing or committing: a crash, as far
+// as the ring's own state is concerned.
+func (r *Ring) abandon() {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	r.db.Close()
+	r.f.Close()
+}
+
+func (r *Ring) isClosed() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.closed
+}
+
+// noteWriteError counts an I/O failure for Stats and returns err.
+func (r *Ring) noteWriteError(what string, err error) error {
+	r.statsMu.Lock()
+	r.writeErrs++
+	r.lastErr = fmt.Sprintf("%s: %v", what, err)
+	r.statsMu.Unlock()
+	r.log.Error("ring write error", "op", what, "err", err)
+	return fmt.Errorf("ring: %s: %w", what, err)
+}
+
+// fdatasync syncs ring.dat and records the latency.
+func (r *Ring) fdatasync() error {
+	t0 := time.Now()
+	err := unix.Fdatasync(r.fd)
+	d := time.Since(t0)
+	r.statsMu.Lock()
+	r.fsyncLat[r.fsyncN%len(r.fsyncLat)] = d
+	r.fsyncN++
+	r.fsyncMax = max(r.fsyncMax, d)
+	r.statsMu.Unlock()
+	return err
+}
+
+// zeroRange overwrites [off, off+n) of ring.dat with zeros (no sync).
+func (r *Ring) zeroRange(off, n int64) error {
+	for n > 0 {
+		c := min(n, int64(len(r.zeros)))
+		if _, err := r.f.WriteAt(r.zeros[:c], off); err != nil {
+			return err
+		}
+		off += c
+		n -= c
+	}
+	return nil
+}
+
+func (r *Ring) readAt(b []byte, off int64) error {
+	_, err := r.f.ReadAt(b, off)
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func (r *Ring) refreshDiskFree() {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(r.fd, &st); err != nil {
+		return
+	}
+	r.statsMu.Lock()
+	r.diskFree = int64(st.Bavail) * int64(st.Bsize)
+	r.statsMu.Unlock()
+}
+
+func beU64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
+		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
+}
+
+func beU32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}

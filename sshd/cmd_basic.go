@@ -1,0 +1,223 @@
+package sshd
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+
+	"mimamori/core"
+)
+
+// BuiltinCommands are the script commands sshd itself provides.
+func BuiltinCommands() []Command {
+	return []Command{
+		{Name: "help", Summary: "list commands", SummaryJa: "コマンド一覧", Run: runHelp},
+		{Name: "whoami", Usage: "[--json]", Summary: "who you are logged in as", SummaryJa: "ログイン中の利用者と役割", Run: runWhoami},
+		{Name: "health", Usage: "[--json]", Summary: "storage and camera health", SummaryJa: "ストレージとカメラの状態", Run: runHealth},
+		{Name: "cameras", Usage: "[--json]", Summary: "camera register", SummaryJa: "カメラ台帳", Run: runCameras},
+		{Name: "recordings", Usage: "CAMERA --from T --to T [--json]", Summary: "recorded spans of a camera", SummaryJa: "カメラの録画区間", Run: runRecordings},
+		{Name: "ledger", Usage: "[--json] [--since SEQ] [--limit N] | ledger verify [--json]", Summary: "the ledger, or verify its chain", SummaryJa: "操作記録簿の表示と検証", Run: runLedger},
+	}
+}
+
+func runHelp(env *Env, args []string) int {
+	if env.Commands != nil {
+		env.Commands.printUsage(env, env.Stdout)
+	}
+	return ExitOK
+}
+
+func roleLabel(lang string, r core.Role) string {
+	if lang != LangJA {
+		return r.String()
+	}
+	switch r {
+	case core.RoleManager:
+		return "manager (管理責任者)"
+	case core.RoleOperator:
+		return "operator (取扱担当者)"
+	case core.RoleTechnician:
+		return "technician (保守技術者)"
+	case core.RoleViewer:
+		return "viewer (一時閲覧者)"
+	}
+	return r.String()
+}
+
+type whoamiJSON struct {
+	Name        string `json:"name"`
+	Role        string `json:"role"`
+	Fingerprint string `json:"fingerprint"`
+	Session     string `json:"session,omitempty"`
+	Remote      string `json:"remote,omitempty"`
+}
+
+func runWhoami(env *Env, args []string) int {
+	f := NewFlags()
+	asJSON := f.Bool("json")
+	if pos, err := f.Parse(args); err != nil || len(pos) > 0 {
+		return env.UsageError("whoami", errText(err, pos))
+	}
+	if *asJSON {
+		return env.JSON(whoamiJSON{Name: env.Actor.Name, Role: env.Actor.Role.String(),
+			Fingerprint: env.Actor.Fingerprint, Session: env.SessionID, Remote: env.Remote})
+	}
+	t := newTable()
+	t.row(env.T("name", "名前"), dash(env.Actor.Name))
+	t.row(env.T("role", "役割"), roleLabel(env.Lang, env.Actor.Role))
+	t.row(env.T("fingerprint", "鍵指紋"), env.Actor.Fingerprint)
+	if env.SessionID != "" {
+		t.row(env.T("session", "セッション"), env.SessionID)
+	}
+	if env.Remote != "" {
+		t.row(env.T("from", "接続元"), env.Remote)
+	}
+	t.write(env.Stdout)
+	return ExitOK
+}
+
+func errText(err error, extra []string) string {
+	if err != nil {
+		return err.Error()
+	}
+	if len(extra) > 0 {
+		return fmt.Sprintf("unexpected argument %q", extra[0])
+	}
+	return ""
+}
+
+type cameraJSON struct {
+	ID              string `json:"id"`
+	Number          string `json:"number,omitempty"`
+	Name            string `json:"name"`
+	Location        string `json:"location,omitempty"`
+	Direction       string `json:"direction,omitempty"`
+	URL             string `json:"url,omitempty"`
+	SignPosted      bool   `json:"sign_posted"`
+	PoliceConsulted string `json:"police_consulted,omitempty"`
+	Status          string `json:"status"`
+	CreatedAt       string `json:"created_at,omitempty"`
+	UpdatedAt       string `json:"updated_at,omitempty"`
+}
+
+// safeURL drops credentials from a stream URL before it is shown.
+func safeURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		if err != nil {
+			return ""
+		}
+		return s
+	}
+	u.User = nil
+	return u.String()
+}
+
+func runCameras(env *Env, args []string) int {
+	f := NewFlags()
+	asJSON := f.Bool("json")
+	if pos, err := f.Parse(args); err != nil || len(pos) > 0 {
+		return env.UsageError("cameras", errText(err, pos))
+	}
+	cams, err := env.Core.Cameras(env.Actor)
+	if err != nil {
+		return env.Fail(core.ActionCamerasRead, err)
+	}
+	if *asJSON {
+		out := make([]cameraJSON, 0, len(cams))
+		for _, c := range cams {
+			out = append(out, cameraJSON{ID: c.ID, Number: c.Number, Name: c.Name, Location: c.Location,
+				Direction: c.Direction, URL: safeURL(c.URL), SignPosted: c.SignPosted,
+				PoliceConsulted: jsonTime(c.PoliceConsulted), Status: c.Status,
+				CreatedAt: jsonTime(c.CreatedAt), UpdatedAt: jsonTime(c.UpdatedAt)})
+		}
+		return env.JSON(out)
+	}
+	if len(cams) == 0 {
+		fmt.Fprintln(env.Stdout, msg(env.Lang, msgNoCameras))
+		return ExitOK
+	}
+	t := newTable()
+	t.row("ID", env.T("NO", "番号"), env.T("NAME", "名称"), env.T("LOCATION", "設置箇所"),
+		env.T("DIRECTION", "撮影方向"), env.T("SIGN", "表示"), env.T("STATUS", "状態"))
+	for _, c := range cams {
+		sign := env.T("no", "なし")
+		if c.SignPosted {
+			sign = env.T("yes", "あり")
+		}
+		t.row(clean(c.ID), dash(c.Number), dash(c.Name), dash(c.Location), dash(c.Direction), sign, dash(c.Status))
+	}
+	t.write(env.Stdout)
+	return ExitOK
+}
+
+type spanJSON struct {
+	Camera string  `json:"camera"`
+	Start  string  `json:"start"`
+	End    string  `json:"end"`
+	Secs   float64 `json:"seconds"`
+	Bytes  int64   `json:"bytes"`
+}
+
+type recordingsJSON struct {
+	Camera   string     `json:"camera"`
+	From     string     `json:"from"`
+	To       string     `json:"to"`
+	Recorded float64    `json:"recorded_seconds"`
+	Spans    []spanJSON `json:"spans"`
+}
+
+func runRecordings(env *Env, args []string) int {
+	f := NewFlags()
+	asJSON := f.Bool("json")
+	fromS, toS := f.String("from"), f.String("to")
+	pos, err := f.Parse(args)
+	if err != nil || len(pos) != 1 || *fromS == "" || *toS == "" {
+		if err == nil && len(pos) > 1 {
+			err = fmt.Errorf("unexpected argument %q", pos[1])
+		}
+		if err == nil {
+			err = fmt.Errorf("CAMERA, --from and --to are required")
+		}
+		return env.UsageError("recordings", err.Error())
+	}
+	from, err := ParseTime("from", *fromS)
+	if err != nil {
+		return env.UsageError("recordings", err.Error())
+	}
+	to, err := ParseTime("to", *toS)
+	if err != nil {
+		return env.UsageError("recordings", err.Error())
+	}
+	if !to.After(from) {
+		return env.UsageError("recordings", "--to must be after --from")
+	}
+	spans, err := env.Core.Recordings(env.Actor, pos[0], from, to)
+	if err != nil {
+		return env.Fail(core.ActionRecordingsRead, err)
+	}
+	var total time.Duration
+	out := recordingsJSON{Camera: pos[0], From: jsonTime(from), To: jsonTime(to), Spans: []spanJSON{}}
+	for _, sp := range spans {
+		d := sp.End.Sub(sp.Start)
+		total += d
+		out.Spans = append(out.Spans, spanJSON{Camera: sp.Camera, Start: jsonTime(sp.Start), End: jsonTime(sp.End),
+			Secs: d.Seconds(), Bytes: sp.Bytes})
+	}
+	out.Recorded = total.Seconds()
+	if *asJSON {
+		return env.JSON(out)
+	}
+	if len(spans) == 0 {
+		fmt.Fprintln(env.Stdout, msg(env.Lang, msgNoRecordings))
+		return ExitOK
+	}
+	t := newTable()
+	t.row(env.T("START", "開始"), env.T("END", "終了"), env.T("LENGTH", "長さ"), env.T("SIZE", "容量"))
+	for _, sp := range spans {
+		t.row(env.Time(sp.Start), env.Time(sp.End), humanDuration(sp.End.Sub(sp.Start)), humanBytes(sp.Bytes))
+	}
+	t.write(env.Stdout)
+	fmt.Fprintf(env.Stdout, msg(env.Lang, msgCovered)+"\n", humanDuration(total), humanDuration(to.Sub(from)), len(spans))
+	return ExitOK
+}

@@ -1,0 +1,136 @@
+package sshd
+
+import (
+	"fmt"
+	"strconv"
+
+	"mimamori/core"
+)
+
+type ringJSON struct {
+	CapacityBytes   int64   `json:"capacity_bytes"`
+	UsedBytes       int64   `json:"used_bytes"`
+	HeldBytes       int64   `json:"held_bytes"`
+	HoldLimitBytes  int64   `json:"hold_limit_bytes"`
+	BlockSize       int64   `json:"block_size"`
+	Blocks          int     `json:"blocks"`
+	FreeBlocks      int     `json:"free_blocks"`
+	WriteBytesPerS  float64 `json:"write_bytes_per_second"`
+	FsyncP50Seconds float64 `json:"fsync_p50_seconds"`
+	FsyncMaxSeconds float64 `json:"fsync_max_seconds"`
+	WriteErrors     uint64  `json:"write_errors"`
+	LastWriteError  string  `json:"last_write_error,omitempty"`
+	DiskFreeBytes   int64   `json:"disk_free_bytes"`
+}
+
+type cameraHealthJSON struct {
+	Camera          string  `json:"camera"`
+	Connected       bool    `json:"connected"`
+	State           string  `json:"state"`
+	Codec           string  `json:"codec,omitempty"`
+	Width           int     `json:"width,omitempty"`
+	Height          int     `json:"height,omitempty"`
+	FPS             float64 `json:"fps"`
+	BitrateBps      float64 `json:"bitrate_bps"`
+	LastFrame       string  `json:"last_frame,omitempty"`
+	Reconnects      uint64  `json:"reconnects"`
+	LastError       string  `json:"last_error,omitempty"`
+	Oldest          string  `json:"oldest,omitempty"`
+	AchievedSeconds float64 `json:"achieved_retention_seconds"`
+	TargetSeconds   float64 `json:"target_retention_seconds"`
+	ClockJumps      uint64  `json:"clock_jumps"`
+	Discontinuities uint64  `json:"discontinuities"`
+	DroppedFrames   uint64  `json:"dropped_frames"`
+	BytesStored     int64   `json:"bytes_stored"`
+}
+
+type healthJSON struct {
+	Ring    ringJSON           `json:"ring"`
+	Cameras []cameraHealthJSON `json:"cameras"`
+}
+
+func healthToJSON(st core.RecorderStats) healthJSON {
+	r := st.Ring
+	out := healthJSON{Ring: ringJSON{
+		CapacityBytes: r.CapacityBytes, UsedBytes: r.UsedBytes, HeldBytes: r.HeldBytes,
+		HoldLimitBytes: r.HoldLimitBytes, BlockSize: r.BlockSize, Blocks: r.Blocks, FreeBlocks: r.FreeBlocks,
+		WriteBytesPerS: r.WriteBytesPerS, FsyncP50Seconds: r.FsyncLatencyP50.Seconds(),
+		FsyncMaxSeconds: r.FsyncLatencyMax.Seconds(), WriteErrors: r.WriteErrors,
+		LastWriteError: r.LastWriteError, DiskFreeBytes: r.DiskFreeBytes,
+	}, Cameras: []cameraHealthJSON{}}
+	for _, c := range st.Cameras {
+		out.Cameras = append(out.Cameras, cameraHealthJSON{
+			Camera: c.Camera, Connected: c.Connected, State: c.State, Codec: c.Codec, Width: c.Width,
+			Height: c.Height, FPS: c.FPS, BitrateBps: c.BitrateBps, LastFrame: jsonTime(c.LastFrame),
+			Reconnects: c.Reconnects, LastError: c.LastError, Oldest: jsonTime(c.Oldest),
+			AchievedSeconds: c.AchievedRetain.Seconds(), TargetSeconds: c.TargetRetain.Seconds(),
+			ClockJumps: c.ClockJumps, Discontinuities: c.Discontinuities, DroppedFrames: c.DroppedFrames,
+			BytesStored: c.BytesStored,
+		})
+	}
+	return out
+}
+
+func pct(part, whole int64) string {
+	if whole <= 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(100*float64(part)/float64(whole), 'f', 1, 64) + "%"
+}
+
+func runHealth(env *Env, args []string) int {
+	f := NewFlags()
+	asJSON := f.Bool("json")
+	if pos, err := f.Parse(args); err != nil || len(pos) > 0 {
+		return env.UsageError("health", errText(err, pos))
+	}
+	st, err := env.Core.Health(env.Actor)
+	if err != nil {
+		return env.Fail(core.ActionHealthRead, err)
+	}
+	if *asJSON {
+		return env.JSON(healthToJSON(st))
+	}
+	r := st.Ring
+	t := newTable()
+	t.row(env.T("capacity", "容量"), humanBytes(r.CapacityBytes))
+	t.row(env.T("used", "使用"), humanBytes(r.UsedBytes)+" ("+pct(r.UsedBytes, r.CapacityBytes)+")")
+	t.row(env.T("held", "保全"), humanBytes(r.HeldBytes)+" / "+humanBytes(r.HoldLimitBytes))
+	t.row(env.T("free blocks", "空きブロック"), fmt.Sprintf("%d / %d", r.FreeBlocks, r.Blocks))
+	t.row(env.T("disk free", "ディスク空き"), humanBytes(r.DiskFreeBytes))
+	t.row(env.T("write rate", "書込速度"), humanBytes(int64(r.WriteBytesPerS))+"/s")
+	t.row(env.T("fsync p50/max", "fsync 中央値/最大"), r.FsyncLatencyP50.String()+" / "+r.FsyncLatencyMax.String())
+	we := strconv.FormatUint(r.WriteErrors, 10)
+	if r.LastWriteError != "" {
+		we += " (" + clean(r.LastWriteError) + ")"
+	}
+	t.row(env.T("write errors", "書込エラー"), we)
+	t.write(env.Stdout)
+	if len(st.Cameras) == 0 {
+		return ExitOK
+	}
+	fmt.Fprintln(env.Stdout)
+	ct := newTable()
+	ct.row(env.T("CAMERA", "カメラ"), env.T("STATE", "状態"), env.T("CODEC", "方式"), env.T("SIZE", "解像度"),
+		"FPS", env.T("BITRATE", "ビットレート"), env.T("LAST FRAME", "最終フレーム"),
+		env.T("RETAINED", "保存期間"), env.T("TARGET", "目標"), env.T("RECONN", "再接続"),
+		env.T("CLOCK", "時刻跳躍"), env.T("GAPS", "不連続"), env.T("DROPPED", "欠落"))
+	for _, c := range st.Cameras {
+		size := "-"
+		if c.Width > 0 {
+			size = fmt.Sprintf("%dx%d", c.Width, c.Height)
+		}
+		ct.row(clean(c.Camera), dash(c.State), dash(c.Codec), size, strconv.FormatFloat(c.FPS, 'f', 1, 64),
+			humanBytes(int64(c.BitrateBps/8))+"/s", env.Time(c.LastFrame),
+			humanDuration(c.AchievedRetain), humanDuration(c.TargetRetain),
+			strconv.FormatUint(c.Reconnects, 10), strconv.FormatUint(c.ClockJumps, 10),
+			strconv.FormatUint(c.Discontinuities, 10), strconv.FormatUint(c.DroppedFrames, 10))
+	}
+	ct.write(env.Stdout)
+	for _, c := range st.Cameras {
+		if c.LastError != "" {
+			fmt.Fprintf(env.Stdout, "%s: %s\n", clean(c.Camera), clean(c.LastError))
+		}
+	}
+	return ExitOK
+}

@@ -1,0 +1,109 @@
+package sshd
+
+import (
+	"fmt"
+	"strconv"
+
+	"mimamori/core"
+)
+
+type actorJSON struct {
+	Name        string `json:"name"`
+	Fingerprint string `json:"fingerprint"`
+	Role        string `json:"role"`
+}
+
+type entryJSON struct {
+	Seq      uint64            `json:"seq"`
+	Time     string            `json:"time"`
+	Actor    actorJSON         `json:"actor"`
+	Action   string            `json:"action"`
+	Subject  string            `json:"subject,omitempty"`
+	Details  map[string]string `json:"details,omitempty"`
+	PrevHash string            `json:"prev_hash"`
+	Hash     string            `json:"hash"`
+}
+
+type verifyJSON struct {
+	OK        bool   `json:"ok"`
+	Entries   uint64 `json:"entries"`
+	BrokenSeq uint64 `json:"broken_seq,omitempty"`
+	Problem   string `json:"problem,omitempty"`
+}
+
+func runLedger(env *Env, args []string) int {
+	if len(args) > 0 && args[0] == "verify" {
+		return runLedgerVerify(env, args[1:])
+	}
+	f := NewFlags()
+	asJSON := f.Bool("json")
+	sinceS, limitS := f.String("since"), f.String("limit")
+	pos, err := f.Parse(args)
+	if err != nil || len(pos) > 0 {
+		return env.UsageError("ledger", errText(err, pos))
+	}
+	var since uint64
+	if *sinceS != "" {
+		if since, err = strconv.ParseUint(*sinceS, 10, 64); err != nil {
+			return env.UsageError("ledger", fmt.Sprintf("--since: not a sequence number: %q", *sinceS))
+		}
+	}
+	limit := 0 // core's default
+	if *limitS != "" {
+		if limit, err = strconv.Atoi(*limitS); err != nil || limit <= 0 {
+			return env.UsageError("ledger", fmt.Sprintf("--limit: not a positive number: %q", *limitS))
+		}
+	}
+	entries, err := env.Core.Ledger(env.Actor, since, limit)
+	if err != nil {
+		return env.Fail(core.ActionLedgerRead, err)
+	}
+	if *asJSON {
+		out := make([]entryJSON, 0, len(entries))
+		for _, e := range entries {
+			out = append(out, entryJSON{Seq: e.Seq, Time: jsonTime(e.Time),
+				Actor:  actorJSON{Name: e.Actor.Name, Fingerprint: e.Actor.Fingerprint, Role: e.Actor.Role.String()},
+				Action: string(e.Action), Subject: e.Subject, Details: e.Details, PrevHash: e.PrevHash, Hash: e.Hash})
+		}
+		return env.JSON(out)
+	}
+	if len(entries) == 0 {
+		fmt.Fprintln(env.Stdout, msg(env.Lang, msgNoEntries))
+		return ExitOK
+	}
+	t := newTable()
+	t.row(env.T("SEQ", "番号"), env.T("TIME", "日時"), env.T("ACTOR", "実施者"), env.T("ROLE", "役割"),
+		env.T("ACTION", "操作"), env.T("SUBJECT", "対象"), env.T("DETAILS", "詳細"))
+	for _, e := range entries {
+		t.row(strconv.FormatUint(e.Seq, 10), env.Time(e.Time), dash(e.Actor.Name), e.Actor.Role.String(),
+			string(e.Action), dash(e.Subject), kv(e.Details))
+	}
+	t.write(env.Stdout)
+	return ExitOK
+}
+
+func runLedgerVerify(env *Env, args []string) int {
+	f := NewFlags()
+	asJSON := f.Bool("json")
+	if pos, err := f.Parse(args); err != nil || len(pos) > 0 {
+		return env.UsageError("ledger", errText(err, pos))
+	}
+	rep, err := env.Core.VerifyLedger(env.Actor)
+	if err != nil {
+		return env.Fail(core.ActionLedgerVerify, err)
+	}
+	if *asJSON {
+		if code := env.JSON(verifyJSON{OK: rep.OK, Entries: rep.Entries, BrokenSeq: rep.BrokenSeq, Problem: rep.Problem}); code != ExitOK {
+			return code
+		}
+	} else if rep.OK {
+		fmt.Fprintf(env.Stdout, msg(env.Lang, msgLedgerIntact)+"\n", rep.Entries)
+	} else {
+		fmt.Fprintf(env.Stdout, msg(env.Lang, msgLedgerBroken)+"\n", rep.BrokenSeq, rep.Entries, clean(rep.Problem))
+	}
+	if !rep.OK {
+		fmt.Fprintf(env.Stderr, "ledger broken at seq %d: %s\n", rep.BrokenSeq, clean(rep.Problem))
+		return ExitError
+	}
+	return ExitOK
+}

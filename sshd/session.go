@@ -1,0 +1,111 @@
+package sshd
+
+import (
+	"fmt"
+	"strconv"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/ssh"
+	"github.com/charmbracelet/wish"
+	bm "github.com/charmbracelet/wish/bubbletea"
+	"github.com/muesli/termenv"
+	gossh "golang.org/x/crypto/ssh"
+
+	"mimamori/core"
+)
+
+// sessionMiddleware registers the session (cap, revocation), writes the
+// login and logout ledger entries and runs the TUI or the command.
+func (s *Server) sessionMiddleware(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		defer next(sess)
+		info, ok := InfoFromContext(sess.Context())
+		if !ok {
+			wish.Fatalln(sess, "mimamori: not authenticated")
+			return
+		}
+		if s.isClosing() {
+			wish.Fatalln(sess, "mimamori: the appliance is shutting down")
+			return
+		}
+		conn, _ := sess.Context().Value(ssh.ContextKeyConn).(*gossh.ServerConn)
+		l := &liveSession{
+			id:      shortID(info.SessionID) + "-" + strconv.FormatUint(s.seq.Add(1), 10),
+			actor:   info.Actor,
+			remote:  info.Remote,
+			conn:    conn,
+			started: s.o.Now().UTC(),
+		}
+		if !s.reg.add(l, s.o.MaxSessions) {
+			s.log.Warn("session refused: too many sessions", "remote", info.Remote, "max", s.o.MaxSessions)
+			wish.Fatalln(sess, "mimamori: too many open sessions; try again later")
+			return
+		}
+		defer s.reg.remove(l)
+		// The key may have been revoked after the handshake and before the
+		// registry could see this session; the watcher covers every later
+		// revocation.
+		if _, err := s.o.Core.LookupKey(info.Actor.Fingerprint); err != nil {
+			wish.Fatalln(sess, "mimamori: key not enrolled")
+			return
+		}
+
+		kind, name := "console", ""
+		if cmd := sess.Command(); len(cmd) > 0 {
+			kind, name = "command", cmd[0]
+		} else if sess.RawCommand() != "" {
+			kind = "command"
+		}
+		details := map[string]string{"session": l.id, "kind": kind}
+		if name != "" {
+			details["command"] = name
+		}
+		if err := s.o.Core.RecordSession(info.Actor, core.ActionLogin, info.Remote, details); err != nil {
+			// No login without its ledger entry.
+			info.Logger.Error("session refused: cannot record login", "err", err)
+			wish.Fatalln(sess, "mimamori: login could not be recorded: "+err.Error())
+			return
+		}
+		defer func() {
+			out := make(map[string]string, len(details)+1)
+			for k, v := range details {
+				out[k] = v
+			}
+			if r := l.endReason(); r != "" {
+				out["reason"] = r
+			}
+			if err := s.o.Core.RecordSession(info.Actor, core.ActionLogout, info.Remote, out); err != nil {
+				info.Logger.Error("cannot record logout", "err", err)
+			}
+		}()
+
+		if kind == "command" {
+			code := s.runCommand(sess, info, l.id)
+			_ = sess.Exit(code)
+			return
+		}
+		s.runConsole(sess, info, l)
+	}
+}
+
+// runConsole gives a pty session the TUI.
+func (s *Server) runConsole(sess ssh.Session, info Info, l *liveSession) {
+	if _, _, ok := sess.Pty(); !ok {
+		fmt.Fprintln(sess.Stderr(), msg(info.Lang, msgNeedTerminal))
+		_ = sess.Exit(2)
+		return
+	}
+	if s.o.NewProgram == nil {
+		fmt.Fprintln(sess.Stderr(), msg(info.Lang, msgNoConsole))
+		_ = sess.Exit(1)
+		return
+	}
+	handler := func(sess ssh.Session) *tea.Program {
+		p := s.o.NewProgram(sess, info.Actor)
+		if p != nil {
+			l.setProgram(p)
+		}
+		return p
+	}
+	bm.MiddlewareWithProgramHandler(handler, termenv.ANSI256)(func(ssh.Session) {})(sess)
+}

@@ -1,0 +1,165 @@
+package tui
+
+import (
+	"context"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"mimamori/core"
+)
+
+// ledgerPage is how many entries one Ledger call asks for.
+const ledgerPage = 1000
+
+// maxLedgerInMemory bounds a session's copy of the ledger; older entries
+// are dropped from the view (the chain check still covers them).
+const maxLedgerInMemory = 50000
+
+func (s *session) loadCameras() tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		cams, err := b.Cameras(a)
+		return camerasMsg{cams: cams, err: err}
+	}
+}
+
+func (s *session) loadHealth() tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		st, err := b.Health(a)
+		return healthMsg{stats: st, err: err}
+	}
+}
+
+func (s *session) loadHolds() tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		h, err := b.Holds(a)
+		return holdsMsg{holds: h, err: err}
+	}
+}
+
+func (s *session) loadRequests() tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		r, err := b.Requests(a)
+		return requestsMsg{reqs: r, err: err}
+	}
+}
+
+func (s *session) loadRequest(id string) tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		r, err := b.Request(a, id)
+		return requestMsg{req: r, err: err}
+	}
+}
+
+func (s *session) loadLedger(since uint64) tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		e, err := b.Ledger(a, since, ledgerPage)
+		return ledgerMsg{entries: e, since: since, more: err == nil && len(e) >= ledgerPage, err: err}
+	}
+}
+
+func (s *session) verifyLedger() tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		r, err := b.VerifyLedger(a)
+		return verifyMsg{report: r, err: err}
+	}
+}
+
+func (s *session) loadKeys() tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		k, err := b.Keys(a)
+		if err != nil {
+			return keysMsg{err: err}
+		}
+		r, err := b.RefusedKeys(a)
+		return keysMsg{keys: k, refused: r, err: err}
+	}
+}
+
+// loadCoverage asks for every camera's spans over [from, to).
+func (s *session) loadCoverage(cams []string, from, to time.Time) tea.Cmd {
+	b, a, ctx := s.c.Core, s.c.Actor, s.c.Ctx
+	return func() tea.Msg {
+		out := make(map[string][]core.Span, len(cams))
+		for _, c := range cams {
+			if ctx.Err() != nil {
+				return nil
+			}
+			sp, err := b.Coverage(a, c, from, to)
+			if err != nil {
+				return coverageMsg{from: from, to: to, spans: out, err: err}
+			}
+			out[c] = sp
+		}
+		return coverageMsg{from: from, to: to, spans: out}
+	}
+}
+
+func (s *session) enrollKey(name string, role core.Role, authorizedKey string) tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		k, err := b.EnrollKey(a, name, role, authorizedKey)
+		return keyActionMsg{what: "keys.done.enrolled", name: k.Name, err: err}
+	}
+}
+
+func (s *session) revokeKey(fp, name, reason string) tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		return keyActionMsg{what: "keys.done.revoked", name: name, err: b.RevokeKey(a, fp, reason)}
+	}
+}
+
+func (s *session) changeKeyRole(fp, name string, role core.Role) tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		return keyActionMsg{what: "keys.done.role", name: name, err: b.ChangeKeyRole(a, fp, role)}
+	}
+}
+
+func subscribe(ctx context.Context, b Backend) tea.Cmd {
+	return func() tea.Msg { return subscribedMsg{ch: b.Subscribe(ctx)} }
+}
+
+// waitForChange is re-armed after every message. It gives up when the
+// session's context ends, so it never outlives the session.
+func waitForChange(ctx context.Context, ch <-chan core.Change) tea.Cmd {
+	return func() tea.Msg {
+		var first core.Change
+		select {
+		case <-ctx.Done():
+			return nil
+		case c, ok := <-ch:
+			if !ok {
+				return subClosedMsg{}
+			}
+			first = c
+		}
+		// Coalesce a burst into one message: one reload per burst.
+		out := changesMsg{first}
+		for len(out) < 256 {
+			select {
+			case c, ok := <-ch:
+				if !ok {
+					return out
+				}
+				out = append(out, c)
+			default:
+				return out
+			}
+		}
+		return out
+	}
+}
+
+func tick() tea.Cmd {
+	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return tickMsg(t) })
+}

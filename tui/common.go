@@ -1,0 +1,94 @@
+// Package tui is the mimamori console: one bubbletea program per SSH
+// session, built for the role the session's key carries. It never touches
+// storage; every read and write goes through Backend (core), inside a
+// tea.Cmd, and core checks every permission again.
+package tui
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+
+	"mimamori/core"
+)
+
+// Common is what a session's console needs. sshd fills it per session.
+type Common struct {
+	Ctx      context.Context    // the session's context; the console stops with it
+	Renderer *lipgloss.Renderer // bm.MakeRenderer(s): colours for this client
+	Actor    core.Actor
+	Core     Backend
+	Lang     string         // "ja" or "en"
+	Location *time.Location // times are shown here (Asia/Tokyo by default)
+	Width    int
+	Height   int
+	Logger   *slog.Logger
+
+	// Optional.
+	Appliance string           // name in the header; "mimamori" if empty
+	Now       func() time.Time // clock; time.Now if nil (tests fix it)
+}
+
+// session is the per-program state every page shares: never global.
+type session struct {
+	c    Common
+	st   *Styles
+	lang string
+	keys KeyMap
+	data data
+}
+
+func newSession(c Common) *session {
+	if c.Ctx == nil {
+		c.Ctx = context.Background()
+	}
+	if c.Renderer == nil {
+		c.Renderer = lipgloss.NewRenderer(io.Discard)
+	}
+	if c.Location == nil {
+		c.Location = defaultLocation()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Appliance == "" {
+		c.Appliance = "mimamori"
+	}
+	if c.Width <= 0 {
+		c.Width = 80
+	}
+	if c.Height <= 0 {
+		c.Height = 24
+	}
+	s := &session{c: c, st: DefaultStyles(c.Renderer)}
+	s.setLang(c.Lang)
+	return s
+}
+
+func defaultLocation() *time.Location {
+	if l, err := time.LoadLocation("Asia/Tokyo"); err == nil {
+		return l
+	}
+	return time.FixedZone("JST", 9*60*60)
+}
+
+func (s *session) setLang(l string) {
+	if l != "en" {
+		l = "ja"
+	}
+	s.lang = l
+	s.keys = newKeyMap(s.T)
+}
+
+func (s *session) now() time.Time { return s.c.Now() }
+
+func (s *session) allowed(a core.Action) bool { return core.Allowed(s.c.Actor.Role, a) }
+
+// local converts a stored UTC time for display.
+func (s *session) local(t time.Time) time.Time { return t.In(s.c.Location) }

@@ -1,0 +1,94 @@
+package tui
+
+import (
+	"time"
+
+	"mimamori/core"
+)
+
+// data is the session's latest snapshot of what it has read from core.
+// Pages render from it; only Update writes it.
+type data struct {
+	policy    core.Policy
+	hasPolicy bool
+
+	cams       []core.Camera
+	camsErr    error
+	camsLoaded bool
+
+	stats       core.RecorderStats
+	statsErr    error
+	statsLoaded bool
+
+	holds    []core.Hold
+	holdsErr error
+
+	reqs       []core.Request
+	reqsErr    error
+	reqsLoaded bool
+
+	ledger       []core.Entry
+	ledgerErr    error
+	ledgerLoaded bool
+
+	verify       core.VerifyReport
+	verifyErr    error
+	verifyLoaded bool
+
+	keys       []core.Key
+	refused    []core.RefusedKey
+	keysErr    error
+	keysLoaded bool
+
+	cover          map[string][]core.Span
+	coverFrom      time.Time
+	coverTo        time.Time
+	coverErr       error
+	coverLoaded    bool
+	coverLoadedAt  time.Time
+}
+
+// retention is the policy's target, or the recorder's if the policy is
+// unknown, or a week (seed 000) as a last resort.
+func (d *data) retention() time.Duration {
+	if d.hasPolicy && d.policy.RetentionDays > 0 {
+		return d.policy.Retention()
+	}
+	for _, c := range d.stats.Cameras {
+		if c.TargetRetain > 0 {
+			return c.TargetRetain
+		}
+	}
+	return 7 * 24 * time.Hour
+}
+
+// camStats finds a camera's live stats.
+func (d *data) camStats(id string) (core.CameraStats, bool) {
+	for _, c := range d.stats.Cameras {
+		if c.Camera == id {
+			return c, true
+		}
+	}
+	return core.CameraStats{}, false
+}
+
+// camera finds a camera in the register.
+func (d *data) camera(id string) (core.Camera, bool) {
+	for _, c := range d.cams {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return core.Camera{}, false
+}
+
+// activeHolds lists the holds on a camera still in force at now.
+func (d *data) activeHolds(cam string, now time.Time) []core.Hold {
+	var out []core.Hold
+	for _, h := range d.holds {
+		if h.Camera == cam && h.ActiveAt(now) {
+			out = append(out, h)
+		}
+	}
+	return out
+}

@@ -1,0 +1,62 @@
+package tui
+
+import "github.com/charmbracelet/bubbles/key"
+
+// KeyMap holds every binding of the console. Pages pick theirs for help.
+type KeyMap struct {
+	Quit     key.Binding
+	NextTab  key.Binding
+	PrevTab  key.Binding
+	GotoTab  key.Binding
+	Lang     key.Binding
+	Help     key.Binding
+	Up       key.Binding
+	Down     key.Binding
+	PageUp   key.Binding
+	PageDown key.Binding
+	Top      key.Binding
+	Bottom   key.Binding
+	Open     key.Binding
+	Back     key.Binding
+	Filter   key.Binding
+	Focus    key.Binding
+	Enroll   key.Binding
+	Paste    key.Binding
+	Role     key.Binding
+	Revoke   key.Binding
+	Confirm  key.Binding
+	Cancel   key.Binding
+	Submit   key.Binding
+}
+
+// newKeyMap builds the bindings with help text in the session language.
+func newKeyMap(t func(string) string) KeyMap {
+	b := func(keys []string, label, desc string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(label, t(desc)))
+	}
+	return KeyMap{
+		Quit:     b([]string{"q", "ctrl+c"}, "q", "key.quit"),
+		NextTab:  b([]string{"tab"}, "tab", "key.next"),
+		PrevTab:  b([]string{"shift+tab"}, "S-tab", "key.prev"),
+		GotoTab:  b([]string{"1", "2", "3", "4", "5", "6"}, "1-6", "key.goto"),
+		Lang:     b([]string{"L"}, "L", "key.lang"),
+		Help:     b([]string{"?"}, "?", "key.help"),
+		Up:       b([]string{"up", "k"}, "k/up", "key.up"),
+		Down:     b([]string{"down", "j"}, "j/down", "key.down"),
+		PageUp:   b([]string{"pgup"}, "pgup", "key.pgup"),
+		PageDown: b([]string{"pgdown", " "}, "pgdn", "key.pgdown"),
+		Top:      b([]string{"home", "g"}, "g", "key.top"),
+		Bottom:   b([]string{"end", "G"}, "G", "key.bottom"),
+		Open:     b([]string{"enter"}, "enter", "key.open"),
+		Back:     b([]string{"esc"}, "esc", "key.back"),
+		Filter:   b([]string{"/"}, "/", "key.filter"),
+		Focus:    b([]string{"left", "right", "h", "l"}, "h/l", "key.focus"),
+		Enroll:   b([]string{"e"}, "e", "key.enroll"),
+		Paste:    b([]string{"a"}, "a", "key.paste"),
+		Role:     b([]string{"r"}, "r", "key.role"),
+		Revoke:   b([]string{"x"}, "x", "key.revoke"),
+		Confirm:  b([]string{"y"}, "y", "key.confirm"),
+		Cancel:   b([]string{"esc", "n"}, "esc", "key.cancel"),
+		Submit:   b([]string{"enter"}, "enter", "key.submit"),
+	}
+}

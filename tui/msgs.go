@@ -1,0 +1,78 @@
+package tui
+
+import (
+	"time"
+
+	"mimamori/core"
+)
+
+// Typed messages: every core call returns one of these from a tea.Cmd.
+
+type camerasMsg struct {
+	cams []core.Camera
+	err  error
+}
+
+type healthMsg struct {
+	stats core.RecorderStats
+	err   error
+}
+
+type holdsMsg struct {
+	holds []core.Hold
+	err   error
+}
+
+type requestsMsg struct {
+	reqs []core.Request
+	err  error
+}
+
+type requestMsg struct {
+	req core.Request
+	err error
+}
+
+// ledgerMsg carries entries with Seq >= since; reset replaces the list.
+type ledgerMsg struct {
+	entries []core.Entry
+	since   uint64
+	more    bool // a full page came back: ask for the next one
+	err     error
+}
+
+type verifyMsg struct {
+	report core.VerifyReport
+	err    error
+}
+
+type keysMsg struct {
+	keys    []core.Key
+	refused []core.RefusedKey
+	err     error
+}
+
+type coverageMsg struct {
+	from, to time.Time
+	spans    map[string][]core.Span
+	err      error
+}
+
+// keyActionMsg is the outcome of enrol / revoke / role change.
+type keyActionMsg struct {
+	what string // i18n key of the done message
+	name string
+	err  error
+}
+
+// subscribedMsg hands the change channel to Update, which arms the pump.
+type subscribedMsg struct{ ch <-chan core.Change }
+
+// changesMsg is one or more committed changes, coalesced.
+type changesMsg []core.Change
+
+// subClosedMsg: the store closed the subscription (shutdown).
+type subClosedMsg struct{}
+
+// tickMsg drives the 1 s health refresh and the header clock.
+type tickMsg time.Time

@@ -1,0 +1,195 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"mimamori/core"
+)
+
+// camerasPage is the register (000 §4, 001 §2) with live ingest state.
+type camerasPage struct {
+	s    *session
+	tbl  *listTable
+	w, h int
+}
+
+const camDetailLines = 4
+
+func camerasSpecs() []colSpec {
+	return []colSpec{
+		{title: "col.num", min: 4, max: 6, prio: 9},
+		{title: "col.name", min: 10, max: 24, flex: 2, prio: 10},
+		{title: "col.location", min: 10, max: 30, flex: 3, prio: 5},
+		{title: "col.direction", min: 8, max: 24, flex: 2, prio: 1},
+		{title: "col.sign", min: 4, prio: 2},
+		{title: "col.police", min: 10, prio: 1},
+		{title: "col.state", min: 8, max: 10, prio: 8},
+		{title: "col.fps", min: 5, prio: 6, right: true},
+		{title: "col.bitrate", min: 9, prio: 6, right: true},
+		{title: "col.lastframe", min: 8, prio: 4},
+		{title: "col.reconn", min: 4, prio: 3, right: true},
+		{title: "col.lasterr", min: 10, max: 40, flex: 3, prio: 2},
+	}
+}
+
+func newCamerasPage(s *session) *camerasPage {
+	return &camerasPage{s: s, tbl: newListTable(s, camerasSpecs())}
+}
+
+func (p *camerasPage) SetSize(w, h int) {
+	p.w, p.h = w, h
+	p.tbl.specs = titled(p.s, camerasSpecs())
+	p.tbl.SetSize(w, max(h-camDetailLines-1, 2))
+	p.rebuild()
+}
+
+// titled widens each column's minimum to its title in this language.
+func titled(s *session, specs []colSpec) []colSpec {
+	for i := range specs {
+		if tw := width(s.T(specs[i].title)); tw > specs[i].min {
+			specs[i].min = tw
+		}
+	}
+	return specs
+}
+
+func (p *camerasPage) Capturing() bool { return false }
+
+func (p *camerasPage) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case camerasMsg, healthMsg:
+		p.rebuild()
+	case tea.KeyMsg:
+		return p.tbl.Update(msg)
+	}
+	return nil
+}
+
+func (p *camerasPage) rebuild() {
+	d := &p.s.data
+	rows := make([][]string, 0, len(d.cams))
+	for _, c := range d.cams {
+		st, live := d.camStats(c.ID)
+		row := []string{
+			c.Number, c.Name, oneLine(c.Location), oneLine(c.Direction),
+			p.s.yesNo(c.SignPosted), p.s.fmtDate(c.PoliceConsulted),
+			p.stateText(c, st, live), "-", "-", "-", "-", "",
+		}
+		if live {
+			row[7] = fmt.Sprintf("%.1f", st.FPS)
+			row[8] = fmtBitrate(st.BitrateBps)
+			row[9] = p.s.fmtClock(st.LastFrame)
+			row[10] = fmt.Sprint(st.Reconnects)
+			row[11] = oneLine(st.LastError)
+		}
+		rows = append(rows, row)
+	}
+	p.tbl.SetRows(rows)
+}
+
+// stateText: the register's status wins (maintenance, removed), then the
+// recorder's ingest state.
+func (p *camerasPage) stateText(c core.Camera, st core.CameraStats, live bool) string {
+	if c.Status != "" && c.Status != core.CameraActive {
+		return p.s.T("cam." + c.Status)
+	}
+	if !live {
+		return "-"
+	}
+	if st.State == "" {
+		if st.Connected {
+			return p.s.T("state.recording")
+		}
+		return p.s.T("state.error")
+	}
+	return p.s.T("state." + st.State)
+}
+
+func (p *camerasPage) View() string {
+	d := &p.s.data
+	if !d.camsLoaded {
+		return block("\n  "+p.loadingText(), p.w, p.h)
+	}
+	if len(d.cams) == 0 {
+		return block("\n  "+p.s.T("cam.none"), p.w, p.h)
+	}
+	return p.tbl.View() + "\n" + p.detail()
+}
+
+func (p *camerasPage) loadingText() string {
+	if d := &p.s.data; d.camsErr != nil {
+		return p.s.errText(d.camsErr)
+	}
+	return p.s.T("loading")
+}
+
+// detail shows every register field of the selected camera, and its
+// live state, under the table.
+func (p *camerasPage) detail() string {
+	s, d, st := p.s, &p.s.data, p.s.st
+	i := p.tbl.Cursor()
+	lines := []string{strings.Repeat("-", p.w)}
+	if i >= 0 && i < len(d.cams) {
+		c := d.cams[i]
+		kv := func(k, v string) string { return st.Label.Render(s.T(k)+": ") + v }
+		lines = append(lines,
+			st.Title.Render(c.ID)+"  "+kv("col.num", c.Number)+"  "+kv("col.name", c.Name)+"  "+kv("col.status", s.T("cam."+orDefault(c.Status, core.CameraActive))),
+			kv("col.location", oneLine(c.Location))+"  "+kv("col.direction", oneLine(c.Direction)),
+			kv("col.sign", s.yesNo(c.SignPosted))+"  "+kv("col.police", s.fmtDate(c.PoliceConsulted)),
+		)
+		if cs, ok := d.camStats(c.ID); ok {
+			live := kv("col.state", p.stateText(c, cs, true))
+			if cs.Codec != "" {
+				live += fmt.Sprintf("  %s %dx%d", cs.Codec, cs.Width, cs.Height)
+			}
+			live += fmt.Sprintf("  %.1f fps  %s  ", cs.FPS, fmtBitrate(cs.BitrateBps)) +
+				kv("col.lastframe", s.fmtClock(cs.LastFrame)) + "  " + kv("col.reconn", fmt.Sprint(cs.Reconnects))
+			if cs.LastError != "" {
+				live += "  " + st.Error.Render(s.T("col.lasterr")+": "+oneLine(cs.LastError))
+			}
+			lines = append(lines, live)
+		} else if !s.allowed(core.ActionHealthRead) {
+			lines = append(lines, st.Dim.Render(s.T("cam.nolive")))
+		}
+	}
+	return block(strings.Join(lines, "\n"), p.w, camDetailLines+1)
+}
+
+func (p *camerasPage) ShortHelp() []key.Binding {
+	k := p.s.keys
+	return []key.Binding{k.Up, k.Down}
+}
+
+func (p *camerasPage) FullHelp() [][]key.Binding {
+	k := p.s.keys
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}}
+}
+
+// oneLine flattens user or device text so it cannot break the layout
+// or smuggle terminal escapes: control characters become spaces.
+func oneLine(s string) string {
+	clean := true
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
+		return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == ' '
+	}), " ")
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

@@ -1,0 +1,338 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"mimamori/core"
+)
+
+// keysPage: enrolled keys and refused attempts (manager). A refused key
+// is enrolled with one keystroke (e), then a role and a name.
+type keysPage struct {
+	s       *session
+	keys    *listTable
+	refused *listTable
+	focus   int // 0 enrolled, 1 refused
+	w, h    int
+
+	mode    keysMode
+	pending keysPending
+	input   textinput.Model
+}
+
+type keysMode int
+
+const (
+	modeList keysMode = iota
+	modePaste
+	modeRole
+	modeName
+	modeRevokeReason
+	modeRevokeConfirm
+)
+
+// keysPending is the action being put together in the dialog.
+type keysPending struct {
+	change      bool // role change of an enrolled key (else enrolment)
+	fingerprint string
+	name        string
+	authorized  string
+	role        core.Role
+	reason      string
+}
+
+const keysDialogH = 3
+
+func keysSpecs() []colSpec {
+	return []colSpec{
+		{title: "col.keyname", min: 10, max: 24, flex: 2, prio: 10},
+		{title: "col.role", min: 10, prio: 9},
+		{title: "col.keytype", min: 11, prio: 3},
+		{title: "col.fingerprint", min: 16, max: 50, flex: 3, prio: 8},
+		{title: "col.enrolled", min: 16, prio: 4},
+		{title: "col.by", min: 8, max: 16, flex: 1, prio: 2},
+		{title: "col.keystate", min: 6, prio: 7},
+	}
+}
+
+func refusedSpecs() []colSpec {
+	return []colSpec{
+		{title: "col.fingerprint", min: 16, max: 50, flex: 3, prio: 10},
+		{title: "col.keytype", min: 11, prio: 4},
+		{title: "col.address", min: 15, max: 40, flex: 1, prio: 8},
+		{title: "col.first", min: 11, prio: 3},
+		{title: "col.last", min: 11, prio: 9},
+		{title: "col.count", min: 5, prio: 7, right: true},
+	}
+}
+
+func newKeysPage(s *session) *keysPage {
+	p := &keysPage{s: s, keys: newListTable(s, keysSpecs()), refused: newListTable(s, refusedSpecs())}
+	p.refused.Blur()
+	p.input = newInput(s, "> ", 8192)
+	return p
+}
+
+func (p *keysPage) SetSize(w, h int) {
+	p.w, p.h = w, h
+	p.input.Width = max(w-4, 1)
+	p.keys.specs = titled(p.s, keysSpecs())
+	p.refused.specs = titled(p.s, refusedSpecs())
+	p.layoutTables()
+	p.rebuild()
+}
+
+// layoutTables splits the height between the two lists (and the dialog).
+func (p *keysPage) layoutTables() {
+	avail := p.h - 2 // two section titles
+	if p.mode != modeList {
+		avail -= keysDialogH
+	}
+	kh := max(avail*3/5, 2)
+	rh := max(avail-kh, 2)
+	p.keys.SetSize(p.w, kh)
+	p.refused.SetSize(p.w, rh)
+}
+
+func (p *keysPage) Capturing() bool { return p.mode != modeList }
+
+func (p *keysPage) setMode(m keysMode) tea.Cmd {
+	was := p.mode
+	p.mode = m
+	if (was == modeList) != (m == modeList) {
+		p.layoutTables()
+	}
+	switch m {
+	case modePaste, modeName, modeRevokeReason:
+		p.input.SetValue("")
+		switch m {
+		case modePaste:
+			p.input.Placeholder = "ssh-ed25519 AAAA… name@host"
+		case modeName:
+			p.input.Placeholder = p.s.T("keys.name.ph")
+		default:
+			p.input.Placeholder = p.s.T("keys.reason.ph")
+		}
+		return p.input.Focus()
+	}
+	p.input.Blur()
+	return nil
+}
+
+func (p *keysPage) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case keysMsg:
+		p.rebuild()
+	case tea.KeyMsg:
+		if p.mode != modeList {
+			return p.dialogKey(msg)
+		}
+		return p.listKey(msg)
+	}
+	return nil
+}
+
+func (p *keysPage) listKey(msg tea.KeyMsg) tea.Cmd {
+	k, d := p.s.keys, &p.s.data
+	switch {
+	case key.Matches(msg, k.Focus):
+		p.focus = 1 - p.focus
+		if p.focus == 0 {
+			p.keys.Focus()
+			p.refused.Blur()
+		} else {
+			p.refused.Focus()
+			p.keys.Blur()
+		}
+		return nil
+	case key.Matches(msg, k.Enroll):
+		i := p.refused.Cursor()
+		if p.focus != 1 || i < 0 || i >= len(d.refused) {
+			return statusCmd(p.s.T("keys.pick.refused"), true)
+		}
+		r := d.refused[i]
+		p.pending = keysPending{fingerprint: r.Fingerprint, authorized: r.AuthorizedKey}
+		return p.setMode(modeRole)
+	case key.Matches(msg, k.Paste):
+		p.pending = keysPending{}
+		return p.setMode(modePaste)
+	case key.Matches(msg, k.Role), key.Matches(msg, k.Revoke):
+		i := p.keys.Cursor()
+		if p.focus != 0 || i < 0 || i >= len(d.keys) {
+			return statusCmd(p.s.T("keys.pick.key"), true)
+		}
+		kk := d.keys[i]
+		if !kk.RevokedAt.IsZero() {
+			return statusCmd(p.s.T("keys.already"), true)
+		}
+		p.pending = keysPending{change: true, fingerprint: kk.Fingerprint, name: kk.Name, role: kk.Role}
+		if key.Matches(msg, k.Role) {
+			return p.setMode(modeRole)
+		}
+		return p.setMode(modeRevokeReason)
+	}
+	if p.focus == 0 {
+		return p.keys.Update(msg)
+	}
+	return p.refused.Update(msg)
+}
+
+func statusCmd(text string, isErr bool) tea.Cmd {
+	return func() tea.Msg { return statusMsg{text: text, err: isErr} }
+}
+
+// roleKeys are the roles a key can be enrolled with from the console.
+var roleKeys = map[string]core.Role{"m": core.RoleManager, "o": core.RoleOperator, "t": core.RoleTechnician}
+
+func (p *keysPage) dialogKey(msg tea.KeyMsg) tea.Cmd {
+	s := p.s
+	if msg.Type == tea.KeyEsc {
+		p.pending = keysPending{}
+		return tea.Batch(p.setMode(modeList), statusCmd(s.T("keys.cancelled"), false))
+	}
+	switch p.mode {
+	case modeRole:
+		r, ok := roleKeys[msg.String()]
+		if !ok {
+			return nil
+		}
+		p.pending.role = r
+		if p.pending.change {
+			pd := p.pending
+			p.setMode(modeList)
+			return s.changeKeyRole(pd.fingerprint, pd.name, pd.role)
+		}
+		return p.setMode(modeName)
+	case modeRevokeConfirm:
+		switch msg.String() {
+		case "y", "Y":
+			pd := p.pending
+			p.setMode(modeList)
+			return s.revokeKey(pd.fingerprint, pd.name, pd.reason)
+		case "n", "N":
+			p.pending = keysPending{}
+			return tea.Batch(p.setMode(modeList), statusCmd(s.T("keys.cancelled"), false))
+		}
+		return nil
+	}
+	if msg.Type == tea.KeyEnter {
+		v := strings.TrimSpace(p.input.Value())
+		if v == "" {
+			return nil
+		}
+		switch p.mode {
+		case modePaste:
+			p.pending.authorized = v
+			return p.setMode(modeRole)
+		case modeName:
+			pd := p.pending
+			p.setMode(modeList)
+			return s.enrollKey(v, pd.role, pd.authorized)
+		case modeRevokeReason:
+			p.pending.reason = v
+			return p.setMode(modeRevokeConfirm)
+		}
+		return nil
+	}
+	var cmd tea.Cmd
+	p.input, cmd = p.input.Update(msg)
+	return cmd
+}
+
+func (p *keysPage) rebuild() {
+	s, d := p.s, &p.s.data
+	now := s.now()
+	rows := make([][]string, 0, len(d.keys))
+	for _, k := range d.keys {
+		state := s.T("key.active")
+		switch {
+		case !k.RevokedAt.IsZero():
+			state = s.T("key.revoked")
+		case !k.Active(now):
+			state = s.T("key.expired")
+		}
+		rows = append(rows, []string{k.Name, s.roleName(k.Role), k.Type, k.Fingerprint,
+			s.fmtDateTime(k.EnrolledAt), k.EnrolledBy, state})
+	}
+	p.keys.SetRows(rows)
+	rows = make([][]string, 0, len(d.refused))
+	for _, r := range d.refused {
+		rows = append(rows, []string{r.Fingerprint, r.KeyType, r.RemoteAddr,
+			s.fmtShort(r.FirstSeen), s.fmtShort(r.LastSeen), fmt.Sprint(r.Count)})
+	}
+	p.refused.SetRows(rows)
+}
+
+func (p *keysPage) View() string {
+	s, d, st := p.s, &p.s.data, p.s.st
+	if !d.keysLoaded {
+		msg := s.T("loading")
+		if d.keysErr != nil {
+			msg = s.errText(d.keysErr)
+		}
+		return block("\n  "+msg, p.w, p.h)
+	}
+	title := func(k string, n int, focused bool) string {
+		t := fmt.Sprintf("%s (%d)", s.T(k), n)
+		if focused {
+			return st.Title.Render("* " + t)
+		}
+		return st.Dim.Render("  " + t)
+	}
+	parts := []string{
+		fit(title("keys.enrolled", len(d.keys), p.focus == 0), p.w),
+		p.keys.View(),
+		fit(title("keys.refused", len(d.refused), p.focus == 1), p.w),
+		p.refused.View(),
+	}
+	if p.mode != modeList {
+		parts = append(parts, p.dialogView())
+	}
+	return block(strings.Join(parts, "\n"), p.w, p.h)
+}
+
+func (p *keysPage) dialogView() string {
+	s, st, pd := p.s, p.s.st, p.pending
+	who := pd.name
+	if who == "" {
+		who = pd.fingerprint
+	}
+	var l1, l2 string
+	switch p.mode {
+	case modePaste:
+		l1, l2 = s.T("keys.paste"), p.input.View()
+	case modeRole:
+		l1 = fmt.Sprintf(s.T("keys.role.for"), trunc(who, 50))
+		l2 = fmt.Sprintf("[m] %s  [o] %s  [t] %s   esc %s",
+			s.roleName(core.RoleManager), s.roleName(core.RoleOperator), s.roleName(core.RoleTechnician), s.T("key.cancel"))
+	case modeName:
+		l1, l2 = fmt.Sprintf(s.T("keys.name.for"), s.roleName(pd.role), trunc(pd.fingerprint, 50)), p.input.View()
+	case modeRevokeReason:
+		l1, l2 = fmt.Sprintf(s.T("keys.revoke.reason"), who), p.input.View()
+	case modeRevokeConfirm:
+		l1 = st.Bad.Render(fmt.Sprintf(s.T("keys.revoke.confirm"), who, pd.fingerprint))
+		l2 = s.T("keys.reason") + ": " + oneLine(pd.reason) + "   [y] " + s.T("key.confirm") + "  [n] " + s.T("key.cancel")
+	}
+	return block(strings.Repeat("-", p.w)+"\n"+st.Title.Render(l1)+"\n"+l2, p.w, keysDialogH)
+}
+
+func (p *keysPage) ShortHelp() []key.Binding {
+	k := p.s.keys
+	if p.mode != modeList {
+		return []key.Binding{k.Submit, k.Cancel}
+	}
+	if p.focus == 1 {
+		return []key.Binding{k.Up, k.Down, k.Focus, k.Enroll, k.Paste}
+	}
+	return []key.Binding{k.Up, k.Down, k.Focus, k.Role, k.Revoke, k.Paste}
+}
+
+func (p *keysPage) FullHelp() [][]key.Binding {
+	k := p.s.keys
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Focus, k.Enroll, k.Paste, k.Role, k.Revoke}}
+}

@@ -1,0 +1,268 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"mimamori/core"
+)
+
+// requestsPage is the queue of third-party requests (form 2) with where
+// each one stands; Enter opens every field and the history.
+type requestsPage struct {
+	s    *session
+	tbl  *listTable
+	w, h int
+
+	open    string // id of the request shown in full, "" for the list
+	req     core.Request
+	reqErr  error
+	loaded  bool
+	detail  []string
+	scrollY int
+}
+
+func requestsSpecs() []colSpec {
+	return []colSpec{
+		{title: "col.id", min: 11, prio: 10},
+		{title: "col.received", min: 10, prio: 6},
+		{title: "col.agency", min: 10, max: 30, flex: 2, prio: 7},
+		{title: "col.purpose", min: 6, prio: 2},
+		{title: "col.state", min: 8, max: 12, prio: 9},
+		{title: "col.age", min: 6, prio: 5, right: true},
+		{title: "col.next", min: 10, max: 30, flex: 2, prio: 8},
+		{title: "col.whose", min: 8, max: 20, flex: 1, prio: 8},
+		{title: "col.cameras", min: 8, max: 30, flex: 1, prio: 1},
+	}
+}
+
+func newRequestsPage(s *session) *requestsPage {
+	return &requestsPage{s: s, tbl: newListTable(s, requestsSpecs())}
+}
+
+func (p *requestsPage) SetSize(w, h int) {
+	p.w, p.h = w, h
+	p.tbl.specs = titled(p.s, requestsSpecs())
+	p.tbl.SetSize(w, h)
+	p.rebuild()
+	p.buildDetail()
+}
+
+func (p *requestsPage) Capturing() bool { return false }
+
+func (p *requestsPage) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case requestsMsg:
+		p.rebuild()
+	case requestMsg:
+		if p.open != "" {
+			p.req, p.reqErr, p.loaded = msg.req, msg.err, true
+			p.buildDetail()
+		}
+	case changesMsg:
+		if p.open != "" {
+			for _, c := range msg {
+				if c.Subject == p.open {
+					return p.s.loadRequest(p.open)
+				}
+			}
+		}
+	case tea.KeyMsg:
+		k := p.s.keys
+		if p.open != "" {
+			switch {
+			case key.Matches(msg, k.Back):
+				p.open = ""
+			case key.Matches(msg, k.Up):
+				p.scroll(-1)
+			case key.Matches(msg, k.Down):
+				p.scroll(1)
+			case key.Matches(msg, k.PageUp):
+				p.scroll(-p.h + 1)
+			case key.Matches(msg, k.PageDown):
+				p.scroll(p.h - 1)
+			}
+			return nil
+		}
+		if key.Matches(msg, k.Open) {
+			reqs := p.s.data.reqs
+			if i := p.tbl.Cursor(); i >= 0 && i < len(reqs) {
+				p.open, p.loaded, p.scrollY = reqs[i].ID, false, 0
+				p.req = reqs[i] // shown at once; the fresh read replaces it
+				p.buildDetail()
+				return p.s.loadRequest(p.open)
+			}
+			return nil
+		}
+		return p.tbl.Update(msg)
+	}
+	return nil
+}
+
+func (p *requestsPage) scroll(n int) {
+	p.scrollY = min(max(p.scrollY+n, 0), max(len(p.detail)-p.h, 0))
+}
+
+func (p *requestsPage) rebuild() {
+	s := p.s
+	now := s.now()
+	rows := make([][]string, 0, len(s.data.reqs))
+	for _, r := range s.data.reqs {
+		next, whose := p.nextStep(r)
+		rows = append(rows, []string{
+			r.ID, s.fmtDate(r.ReceivedAt), r.Agency, s.T("purpose." + r.Purpose),
+			s.T("rstate." + string(r.State)), s.dur(now.Sub(r.CreatedAt)), next, whose,
+			strings.Join(r.Cameras, ","),
+		})
+	}
+	p.tbl.SetRows(rows)
+}
+
+// nextStep is what the paperwork waits for and whose move it is
+// (000 §8-9, 001 §6).
+func (p *requestsPage) nextStep(r core.Request) (string, string) {
+	s := p.s
+	mgr, op := s.T("role.manager"), s.T("role.operator")
+	if r.AssignedOperator != "" {
+		op = r.AssignedOperator
+	}
+	switch r.State {
+	case core.StateRegistered:
+		return s.T("next.instruct"), mgr
+	case core.StateInstructed:
+		return s.T("next.search"), op
+	case core.StateSearched:
+		if r.Result != nil && r.Result.Outcome == "not-found" {
+			return s.T("next.close"), mgr
+		}
+		return s.T("next.decide"), mgr
+	case core.StateApproved:
+		return s.T("next.export"), op
+	case core.StateDenied, core.StateProvided:
+		return s.T("next.close"), mgr
+	case core.StateExported:
+		return s.T("next.provide"), mgr
+	}
+	return "-", "-"
+}
+
+// buildDetail lays out every field of form 2, the result, decision,
+// export, provision and the history.
+func (p *requestsPage) buildDetail() {
+	if p.open == "" {
+		p.detail = nil
+		return
+	}
+	s, st, r := p.s, p.s.st, p.req
+	var out []string
+	kv := func(k, v string) {
+		out = append(out, st.Label.Render(fit(s.T(k), 18))+" "+oneLine(v))
+	}
+	head := func(k string) {
+		out = append(out, "", st.Title.Render(s.T(k)))
+	}
+	next, whose := p.nextStep(r)
+	out = append(out, st.Title.Render(r.ID)+"  "+s.T("rstate."+string(r.State))+"  "+
+		st.Dim.Render(s.T("col.next")+": "+next+" ("+whose+")"))
+	if p.reqErr != nil {
+		out = append(out, st.Error.Render(s.errText(p.reqErr)))
+	}
+	head("req.form2")
+	kv("req.received", s.fmtDateTime(r.ReceivedAt))
+	kv("req.address", r.ApplicantAddress)
+	kv("req.agency", r.Agency)
+	kv("req.representative", r.Representative)
+	kv("req.contact", r.ContactPerson)
+	kv("req.phone", r.Phone)
+	purpose := s.T("purpose." + r.Purpose)
+	if r.PurposeReason != "" {
+		purpose += " (" + r.PurposeReason + ")"
+	}
+	kv("req.purpose", purpose)
+	ground := s.T("ground." + r.Ground)
+	if r.GroundNote != "" {
+		ground += " (" + r.GroundNote + ")"
+	}
+	kv("req.ground", ground)
+	kv("req.cameras", strings.Join(r.Cameras, ", "))
+	kv("req.range", s.fmtDateTime(r.From)+" ~ "+s.fmtDateTime(r.To))
+	kv("req.notes", r.Notes)
+	kv("req.writtenref", r.WrittenRef)
+	kv("req.operator", r.AssignedOperator)
+	kv("req.holds", strings.Join(r.HoldIDs, ", "))
+	kv("req.createdby", r.CreatedBy+"  "+s.fmtDateTime(r.CreatedAt))
+	if x := r.Result; x != nil {
+		head("req.result")
+		kv("req.outcome", s.T("outcome."+x.Outcome))
+		kv("req.note", x.Note)
+		kv("req.by", x.By+"  "+s.fmtDateTime(x.At))
+	}
+	if x := r.Decision; x != nil {
+		head("req.decision")
+		kv("req.decided", s.yesNo(x.Approved))
+		kv("req.reason", x.Reason)
+		kv("req.by", x.By+"  "+s.fmtDateTime(x.At))
+	}
+	if x := r.Export; x != nil {
+		head("req.export")
+		kv("req.path", x.Path)
+		kv("req.manifest", x.ManifestHash)
+		for _, f := range x.Files {
+			kv("req.file", fmt.Sprintf("%s  %s  %s  sha256:%s", f.Camera, f.Name, fmtBytes(f.Bytes), f.SHA256))
+		}
+		kv("req.by", x.By+"  "+s.fmtDateTime(x.At))
+	}
+	if x := r.Provision; x != nil {
+		head("req.provision")
+		kv("req.recipient", x.Recipient+"  "+x.Agency)
+		kv("req.iddoc", x.IDDocType)
+		kv("req.date", s.fmtDate(x.Date))
+		kv("req.writtenref", x.WrittenRef)
+		kv("req.by", x.By+"  "+s.fmtDateTime(x.At))
+	}
+	head("req.history")
+	for _, t := range r.History {
+		line := s.fmtDateTime(t.At) + "  " + fit(s.T("rstate."+string(t.State)), 12) + " " + t.By
+		if t.Note != "" {
+			line += "  " + t.Note
+		}
+		out = append(out, "  "+oneLine(line))
+	}
+	p.detail = out
+	p.scroll(0)
+}
+
+func (p *requestsPage) View() string {
+	s, d := p.s, &p.s.data
+	if p.open != "" {
+		end := min(p.scrollY+p.h, len(p.detail))
+		return block(strings.Join(p.detail[p.scrollY:end], "\n"), p.w, p.h)
+	}
+	if !d.reqsLoaded {
+		msg := s.T("loading")
+		if d.reqsErr != nil {
+			msg = s.errText(d.reqsErr)
+		}
+		return block("\n  "+msg, p.w, p.h)
+	}
+	if len(d.reqs) == 0 {
+		return block("\n  "+s.T("req.none"), p.w, p.h)
+	}
+	return p.tbl.View()
+}
+
+func (p *requestsPage) ShortHelp() []key.Binding {
+	k := p.s.keys
+	if p.open != "" {
+		return []key.Binding{k.Up, k.Down, k.Back}
+	}
+	return []key.Binding{k.Up, k.Down, k.Open}
+}
+
+func (p *requestsPage) FullHelp() [][]key.Binding {
+	k := p.s.keys
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Open, k.Back}}
+}

@@ -1,0 +1,203 @@
+package tui
+
+import (
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/table"
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// colSpec describes a column: its title (i18n key), the width it needs,
+// how much of the spare width it takes, and when to drop it on a narrow
+// terminal (lower prio goes first).
+type colSpec struct {
+	title string
+	min   int
+	max   int // 0: no cap
+	flex  int // share of spare width
+	prio  int // higher stays longer
+	right bool
+}
+
+// listTable wraps bubbles' table: columns laid out for the width with
+// cell widths measured in terminal cells, session styles, and a ">"
+// cursor column so the selection shows even without colour.
+type listTable struct {
+	s      *session
+	t      table.Model
+	specs  []colSpec
+	shown  []int // index into specs of the columns that fit
+	widths []int // width of each shown column
+	raw    [][]string
+	mark   int
+	w, h   int
+}
+
+func newListTable(s *session, specs []colSpec) *listTable {
+	km := table.KeyMap{
+		LineUp:       s.keys.Up,
+		LineDown:     s.keys.Down,
+		PageUp:       s.keys.PageUp,
+		PageDown:     s.keys.PageDown,
+		GotoTop:      s.keys.Top,
+		GotoBottom:   s.keys.Bottom,
+		HalfPageUp:   key.NewBinding(key.WithDisabled()),
+		HalfPageDown: key.NewBinding(key.WithDisabled()),
+	}
+	t := table.New(table.WithStyles(s.st.Table), table.WithKeyMap(km), table.WithFocused(true))
+	return &listTable{s: s, t: t, specs: specs, mark: -1}
+}
+
+// layout picks the columns that fit w (each takes width+1 for the gap)
+// and shares the spare width among the flexible ones.
+func layout(specs []colSpec, w int) (shown []int, widths []int) {
+	keep := make([]bool, len(specs))
+	// The cursor column takes 2 cells (mark + gap).
+	used := 2
+	for {
+		best := -1
+		for i, c := range specs {
+			if !keep[i] && (best < 0 || c.prio > specs[best].prio) {
+				best = i
+			}
+		}
+		if best < 0 || used+specs[best].min+1 > w {
+			break
+		}
+		keep[best] = true
+		used += specs[best].min + 1
+	}
+	totalFlex := 0
+	for i, c := range specs {
+		if keep[i] {
+			shown = append(shown, i)
+			widths = append(widths, c.min)
+			totalFlex += c.flex
+		}
+	}
+	spare := w - used
+	// Hand out spare cells by flex weight, respecting max; loop until
+	// nothing changes so a capped column's share goes to the others.
+	for spare > 0 && totalFlex > 0 {
+		given := 0
+		for j, i := range shown {
+			c := specs[i]
+			if c.flex == 0 || (c.max > 0 && widths[j] >= c.max) {
+				continue
+			}
+			add := spare * c.flex / totalFlex
+			if add == 0 {
+				add = 1
+			}
+			if c.max > 0 && widths[j]+add > c.max {
+				add = c.max - widths[j]
+			}
+			if add > spare-given {
+				add = spare - given
+			}
+			widths[j] += add
+			given += add
+		}
+		if given == 0 {
+			break
+		}
+		spare -= given
+	}
+	return shown, widths
+}
+
+func (lt *listTable) SetSize(w, h int) {
+	lt.w, lt.h = w, h
+	lt.shown, lt.widths = layout(lt.specs, w)
+	cols := make([]table.Column, 0, len(lt.shown)+1)
+	cols = append(cols, table.Column{Title: " ", Width: 1})
+	for j, i := range lt.shown {
+		title := lt.s.T(lt.specs[i].title)
+		if lt.specs[i].right {
+			title = fitRight(title, lt.widths[j])
+		} else {
+			title = fit(title, lt.widths[j])
+		}
+		cols = append(cols, table.Column{Title: title, Width: lt.widths[j]})
+	}
+	// Rows are rebuilt first so they always match the columns.
+	lt.t.SetRows(nil)
+	lt.t.SetColumns(cols)
+	lt.t.SetWidth(w)
+	lt.t.SetHeight(max(h, 2))
+	lt.apply()
+}
+
+// SetRows takes cells for every spec column (shown or not).
+func (lt *listTable) SetRows(raw [][]string) {
+	lt.raw = raw
+	lt.apply()
+}
+
+func (lt *listTable) apply() {
+	cur := lt.t.Cursor()
+	if cur >= len(lt.raw) {
+		cur = len(lt.raw) - 1
+	}
+	if cur < 0 && len(lt.raw) > 0 {
+		cur = 0
+	}
+	rows := make([]table.Row, len(lt.raw))
+	for r, cells := range lt.raw {
+		row := make(table.Row, 0, len(lt.shown)+1)
+		if r == cur {
+			row = append(row, ">")
+		} else {
+			row = append(row, " ")
+		}
+		for j, i := range lt.shown {
+			v := ""
+			if i < len(cells) {
+				v = oneLine(cells[i])
+			}
+			if lt.specs[i].right {
+				v = fitRight(v, lt.widths[j])
+			} else {
+				v = fit(v, lt.widths[j])
+			}
+			row = append(row, v)
+		}
+		rows[r] = row
+	}
+	lt.t.SetRows(rows)
+	if lt.t.Cursor() != cur {
+		lt.t.SetCursor(cur)
+	}
+	lt.mark = cur
+}
+
+func (lt *listTable) Update(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	lt.t, cmd = lt.t.Update(msg)
+	if c := lt.t.Cursor(); c != lt.mark {
+		rows := lt.t.Rows()
+		if lt.mark >= 0 && lt.mark < len(rows) {
+			rows[lt.mark][0] = " "
+		}
+		if c >= 0 && c < len(rows) {
+			rows[c][0] = ">"
+		}
+		lt.t.SetRows(rows)
+		lt.mark = c
+	}
+	return cmd
+}
+
+func (lt *listTable) Cursor() int { return lt.t.Cursor() }
+
+func (lt *listTable) Len() int { return len(lt.raw) }
+
+func (lt *listTable) SetCursor(i int) {
+	lt.t.SetCursor(i)
+	lt.apply()
+}
+
+// View is exactly w×h.
+func (lt *listTable) View() string { return block(lt.t.View(), lt.w, lt.h) }
+
+func (lt *listTable) Focus() { lt.t.Focus() }
+func (lt *listTable) Blur()  { lt.t.Blur() }

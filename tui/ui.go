@@ -1,0 +1,436 @@
+package tui
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"mimamori/core"
+)
+
+// tabID names a page of the console.
+type tabID int
+
+const (
+	tabCameras tabID = iota
+	tabRecordings
+	tabStorage
+	tabRequests
+	tabLedger
+	tabKeys
+)
+
+func (t tabID) titleKey() string {
+	return [...]string{"tab.cameras", "tab.recordings", "tab.storage", "tab.requests", "tab.ledger", "tab.keys"}[t]
+}
+
+// tabsFor is the console's role table: a tab a role may not see is never
+// built. Core checks every call again.
+func tabsFor(r core.Role) []tabID {
+	switch r {
+	case core.RoleManager:
+		return []tabID{tabCameras, tabRecordings, tabStorage, tabRequests, tabLedger, tabKeys}
+	case core.RoleOperator:
+		return []tabID{tabCameras, tabRecordings, tabStorage, tabRequests, tabLedger}
+	case core.RoleTechnician:
+		return []tabID{tabStorage}
+	}
+	return nil
+}
+
+// page is one tab: a model that renders exactly the size it was given.
+type page interface {
+	help.KeyMap
+	Update(msg tea.Msg) tea.Cmd
+	View() string
+	SetSize(w, h int)
+	// Capturing is true while a text input has the keyboard, so global
+	// keys (q, L, 1-6) type into it instead.
+	Capturing() bool
+}
+
+// chrome: header, tab bar, status line and help line.
+const chromeLines = 4
+
+// UI is the root router of one session.
+type UI struct {
+	s      *session
+	tabs   []tabID
+	pages  []page
+	active int
+	help   help.Model
+	full   bool
+
+	status    string
+	statusErr bool
+
+	loads       map[loadKind]*loadState
+	sub         <-chan core.Change
+	lastVerify  time.Time
+	verifyDirty bool
+	ticks       int
+}
+
+// New builds the console for c.Actor's role.
+func New(c Common) tea.Model {
+	s := newSession(c)
+	u := &UI{s: s, loads: map[loadKind]*loadState{}}
+	u.tabs = tabsFor(c.Actor.Role)
+	for _, t := range u.tabs {
+		u.pages = append(u.pages, u.newPage(t))
+	}
+	u.help = help.New()
+	u.help.Styles = s.st.Help
+	u.resize()
+	return u
+}
+
+func (u *UI) newPage(t tabID) page {
+	switch t {
+	case tabCameras:
+		return newCamerasPage(u.s)
+	case tabRecordings:
+		return newRecordingsPage(u.s)
+	case tabStorage:
+		return newStoragePage(u.s)
+	case tabRequests:
+		return newRequestsPage(u.s)
+	case tabLedger:
+		return newLedgerPage(u.s)
+	default:
+		return newKeysPage(u.s)
+	}
+}
+
+// Tabs lists the tabs this console was built with (for tests and sshd).
+func (u *UI) Tabs() []string {
+	out := make([]string, len(u.tabs))
+	for i, t := range u.tabs {
+		out[i] = strings.TrimPrefix(t.titleKey(), "tab.")
+	}
+	return out
+}
+
+func (u *UI) has(t tabID) bool {
+	for _, x := range u.tabs {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+func (u *UI) activeTab() (tabID, bool) {
+	if len(u.tabs) == 0 {
+		return 0, false
+	}
+	return u.tabs[u.active], true
+}
+
+func (u *UI) Init() tea.Cmd {
+	cmds := []tea.Cmd{subscribe(u.s.c.Ctx, u.s.c.Core), tick()}
+	if pb, ok := u.s.c.Core.(policyBackend); ok {
+		cmds = append(cmds, func() tea.Msg { return policyMsg{p: pb.Policy()} })
+	}
+	for _, k := range u.neededLoads() {
+		cmds = append(cmds, u.want(k))
+	}
+	return tea.Batch(cmds...)
+}
+
+type policyMsg struct{ p core.Policy }
+
+func (u *UI) resize() {
+	w, h := u.s.c.Width, u.s.c.Height-chromeLines
+	if h < 1 {
+		h = 1
+	}
+	for _, p := range u.pages {
+		p.SetSize(w, h)
+	}
+	u.help.Width = w
+}
+
+func (u *UI) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	var cmds []tea.Cmd
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		u.s.c.Width, u.s.c.Height = msg.Width, msg.Height
+		u.resize()
+		return u, nil
+	case tea.KeyMsg:
+		if msg.String() == "ctrl+c" {
+			return u, tea.Quit
+		}
+		if p := u.page(); p != nil && p.Capturing() {
+			return u, p.Update(msg)
+		}
+		km := u.s.keys
+		switch {
+		case key.Matches(msg, km.Quit):
+			return u, tea.Quit
+		case key.Matches(msg, km.Lang):
+			if u.s.lang == "ja" {
+				u.s.setLang("en")
+			} else {
+				u.s.setLang("ja")
+			}
+			u.resize()
+			return u, nil
+		case key.Matches(msg, km.Help):
+			u.full = !u.full
+			return u, nil
+		case key.Matches(msg, km.NextTab):
+			return u, u.switchTo(u.active + 1)
+		case key.Matches(msg, km.PrevTab):
+			return u, u.switchTo(u.active - 1 + len(u.tabs))
+		case key.Matches(msg, km.GotoTab):
+			n := int(msg.String()[0] - '1')
+			if n < len(u.tabs) {
+				return u, u.switchTo(n)
+			}
+			return u, nil
+		}
+		if p := u.page(); p != nil {
+			return u, p.Update(msg)
+		}
+		return u, nil
+
+	case subscribedMsg:
+		u.sub = msg.ch
+		return u, waitForChange(u.s.c.Ctx, u.sub)
+	case changesMsg:
+		cmds = append(cmds, u.onChanges(msg), waitForChange(u.s.c.Ctx, u.sub))
+		return u, tea.Batch(cmds...)
+	case subClosedMsg:
+		u.sub = nil
+		return u, nil
+	case tickMsg:
+		return u, u.onTick()
+
+	case policyMsg:
+		u.s.data.policy, u.s.data.hasPolicy = msg.p, true
+		cmds = append(cmds, u.want(loadCoverage))
+	case camerasMsg:
+		d := &u.s.data
+		d.camsErr = msg.err
+		if msg.err == nil {
+			d.cams, d.camsLoaded = msg.cams, true
+		}
+		cmds = append(cmds, u.done(loadCameras), u.want(loadCoverage))
+	case healthMsg:
+		d := &u.s.data
+		d.statsErr = msg.err
+		if msg.err == nil {
+			d.stats, d.statsLoaded = msg.stats, true
+		}
+		cmds = append(cmds, u.done(loadHealth))
+	case holdsMsg:
+		u.s.data.holdsErr = msg.err
+		if msg.err == nil {
+			u.s.data.holds = msg.holds
+		}
+		cmds = append(cmds, u.done(loadHolds))
+	case requestsMsg:
+		d := &u.s.data
+		d.reqsErr = msg.err
+		if msg.err == nil {
+			d.reqs, d.reqsLoaded = msg.reqs, true
+		}
+		cmds = append(cmds, u.done(loadRequests))
+	case ledgerMsg:
+		cmds = append(cmds, u.onLedger(msg))
+	case verifyMsg:
+		d := &u.s.data
+		d.verifyErr = msg.err
+		if msg.err == nil {
+			d.verify, d.verifyLoaded = msg.report, true
+		}
+		u.lastVerify = u.s.now()
+		cmds = append(cmds, u.done(loadVerify))
+	case keysMsg:
+		d := &u.s.data
+		d.keysErr = msg.err
+		if msg.err == nil {
+			d.keys, d.refused, d.keysLoaded = msg.keys, msg.refused, true
+		}
+		cmds = append(cmds, u.done(loadKeys))
+	case coverageMsg:
+		d := &u.s.data
+		if msg.spans != nil {
+			d.coverErr = msg.err
+			d.cover, d.coverFrom, d.coverTo = msg.spans, msg.from, msg.to
+			d.coverLoaded, d.coverLoadedAt = true, u.s.now()
+		}
+		cmds = append(cmds, u.done(loadCoverage))
+	case keyActionMsg:
+		if msg.err != nil {
+			u.setStatus(u.s.T("err.action")+": "+u.s.errText(msg.err), true)
+		} else {
+			u.setStatus(fmt.Sprintf(u.s.T(msg.what), msg.name), false)
+		}
+		cmds = append(cmds, u.want(loadKeys))
+	case statusMsg:
+		u.setStatus(msg.text, msg.err)
+		return u, nil
+	}
+	if err := msgErr(msg); err != nil {
+		u.setStatus(u.s.T("err.load")+": "+u.s.errText(err), true)
+	}
+	// Data goes to every page: each rebuilds what it shows from it.
+	for _, p := range u.pages {
+		cmds = append(cmds, p.Update(msg))
+	}
+	return u, tea.Batch(cmds...)
+}
+
+// statusMsg lets a page put a line in the status bar.
+type statusMsg struct {
+	text string
+	err  bool
+}
+
+func (u *UI) setStatus(s string, isErr bool) { u.status, u.statusErr = s, isErr }
+
+// msgErr pulls a load error out of a data message (forbidden is not
+// shown as an error: the page says what the role may not see).
+func msgErr(msg tea.Msg) error {
+	var err error
+	switch m := msg.(type) {
+	case camerasMsg:
+		err = m.err
+	case healthMsg:
+		err = m.err
+	case holdsMsg:
+		err = m.err
+	case requestsMsg:
+		err = m.err
+	case requestMsg:
+		err = m.err
+	case ledgerMsg:
+		err = m.err
+	case verifyMsg:
+		err = m.err
+	case keysMsg:
+		err = m.err
+	case coverageMsg:
+		err = m.err
+	}
+	if err == nil || errors.Is(err, core.ErrForbidden) || errors.Is(err, core.ErrUnavailable) {
+		return nil
+	}
+	return err
+}
+
+func (u *UI) page() page {
+	if len(u.pages) == 0 {
+		return nil
+	}
+	return u.pages[u.active]
+}
+
+func (u *UI) switchTo(i int) tea.Cmd {
+	if len(u.tabs) == 0 {
+		return nil
+	}
+	u.active = i % len(u.tabs)
+	u.full = false
+	if t, _ := u.activeTab(); t == tabRecordings && u.coverageStale() {
+		return u.want(loadCoverage)
+	}
+	if t, _ := u.activeTab(); t == tabKeys {
+		return u.want(loadKeys) // refused attempts are not pushed as changes
+	}
+	return nil
+}
+
+func (u *UI) onLedger(msg ledgerMsg) tea.Cmd {
+	d := &u.s.data
+	d.ledgerErr = msg.err
+	if msg.err != nil {
+		return u.done(loadLedger)
+	}
+	d.ledgerLoaded = true
+	for _, e := range msg.entries {
+		if n := len(d.ledger); n > 0 && e.Seq <= d.ledger[n-1].Seq {
+			continue
+		}
+		d.ledger = append(d.ledger, e)
+	}
+	if over := len(d.ledger) - maxLedgerInMemory; over > 0 {
+		d.ledger = append([]core.Entry(nil), d.ledger[over:]...)
+	}
+	if msg.more && len(msg.entries) > 0 {
+		// Still in flight: fetch the next page straight away.
+		return u.s.loadLedger(msg.entries[len(msg.entries)-1].Seq + 1)
+	}
+	return u.done(loadLedger)
+}
+
+// onChanges decides what to re-read after committed changes.
+func (u *UI) onChanges(cs changesMsg) tea.Cmd {
+	var cmds []tea.Cmd
+	seen := map[loadKind]bool{}
+	add := func(k loadKind) {
+		if !seen[k] {
+			seen[k] = true
+			cmds = append(cmds, u.want(k))
+		}
+	}
+	for _, c := range cs {
+		a := string(c.Action)
+		switch {
+		case strings.HasPrefix(a, "camera."):
+			add(loadCameras)
+		case strings.HasPrefix(a, "hold."):
+			add(loadHolds)
+		case strings.HasPrefix(a, "request."):
+			add(loadRequests)
+			add(loadHolds) // registering places a provisional hold
+		case strings.HasPrefix(a, "key."):
+			add(loadKeys)
+		case a == string(core.ActionErasure) || a == string(core.ActionRecordingEvent):
+			u.s.data.coverLoadedAt = time.Time{} // stale: reloaded when seen
+		}
+		add(loadLedger)
+		u.verifyDirty = true
+	}
+	for _, p := range u.pages {
+		cmds = append(cmds, p.Update(cs))
+	}
+	return tea.Batch(cmds...)
+}
+
+const (
+	verifyEvery   = 10 * time.Second
+	coverageEvery = 30 * time.Second
+)
+
+func (u *UI) coverageStale() bool {
+	at := u.s.data.coverLoadedAt
+	return at.IsZero() || u.s.now().Sub(at) >= coverageEvery
+}
+
+// onTick refreshes health every second and the slower things when due.
+func (u *UI) onTick() tea.Cmd {
+	u.ticks++
+	cmds := []tea.Cmd{tick(), u.want(loadHealth)}
+	if u.verifyDirty && u.s.now().Sub(u.lastVerify) >= verifyEvery {
+		u.verifyDirty = false
+		cmds = append(cmds, u.want(loadVerify))
+	}
+	if t, ok := u.activeTab(); ok {
+		switch {
+		case t == tabRecordings && u.coverageStale():
+			cmds = append(cmds, u.want(loadCoverage))
+		case t == tabKeys && u.ticks%5 == 0:
+			cmds = append(cmds, u.want(loadKeys))
+		}
+	}
+	return tea.Batch(cmds...)
+}
