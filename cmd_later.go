@@ -9,17 +9,6 @@ import (
 // The demo and export verification are wired by the lead once the
 // recorder and export packages land.
 
-func runDemo(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	c := newCLI("demo", "demo", `
-Start simulated cameras, the appliance and demo keys for a manager, an
-operator and a technician, then print the ssh commands to log in as each.`)
-	if _, code, done := c.parse(args, stdout, stderr); done {
-		return code
-	}
-	fmt.Fprintln(stderr, "mimamori demo: not available yet")
-	return 2
-}
-
 func runVerify(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newCLI("verify", "verify PATH [--passphrase-file F] [--extract DIR]", `
 Check an export package: decrypt it, check the appliance's signature on the

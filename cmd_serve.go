@@ -37,8 +37,12 @@ with its key and line. Stops cleanly on SIGINT or SIGTERM.`)
 	log.Info("mimamori started",
 		"config", cfg.File, "data_dir", cfg.DataDir, "policy", cfg.Policy,
 		"cameras", len(cfg.Cameras), "ssh_listen", cfg.SSH.Listen, "host_key", app.hostFP)
-	log.Warn("recorder and SSH console are not wired into serve yet; waiting for a signal")
+	r, err := app.start(ctx, log)
+	if err != nil {
+		return c.fail(stderr, err)
+	}
 	<-ctx.Done()
 	log.Info("mimamori stopping")
+	r.stop(log)
 	return 0
 }

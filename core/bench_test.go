@@ -18,6 +18,7 @@ func benchMutations(b *testing.B, writers int) {
 	s.now = time.Now
 	b.ReportAllocs()
 	b.ResetTimer()
+	c0 := s.commits.Load()
 	start := time.Now()
 	var wg sync.WaitGroup
 	per := (b.N + writers - 1) / writers
@@ -44,6 +45,7 @@ func benchMutations(b *testing.B, writers int) {
 	default:
 	}
 	b.ReportMetric(float64(per*writers)/el.Seconds(), "entries/s")
+	b.ReportMetric(float64(per*writers)/float64(s.commits.Load()-c0), "entries/commit")
 	if rep := verifyStore(b, s); !rep.OK || rep.Entries != uint64(per*writers) {
 		b.Fatalf("ledger after benchmark: %+v", rep)
 	}

@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -18,7 +19,10 @@ import (
 // fails, the transaction is rolled back, the failing function is re-run
 // alone (so its error is its own) and the others are retried together.
 
-const maxGroup = 256
+const (
+	maxGroup  = 256
+	groupWait = 200 * time.Microsecond // far below one commit's fsyncs
+)
 
 var errStoreClosed = errors.New("store is closed")
 
@@ -52,6 +56,9 @@ func (s *Store) write(fn func(*bolt.Tx) error) error {
 
 func (s *Store) committer() {
 	defer close(s.committerDone)
+	last := 1 // size of the previous group
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		var first *call
 		select {
@@ -69,6 +76,27 @@ func (s *Store) committer() {
 				break drain
 			}
 		}
+		// Writers released by the previous commit are still waking up;
+		// give them a moment to join so the group (and its fsync) is shared.
+		if len(group) < last {
+			timer.Reset(groupWait)
+		wait:
+			for len(group) < last {
+				select {
+				case c := <-s.calls:
+					group = append(group, c)
+				case <-timer.C:
+					break wait
+				}
+			}
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+		}
+		last = len(group)
 		s.runGroup(group)
 	}
 }
@@ -76,6 +104,7 @@ func (s *Store) committer() {
 func (s *Store) runGroup(group []*call) {
 	for len(group) > 0 {
 		failed := -1
+		s.commits.Add(1)
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			for i, c := range group {
 				if err := safeCall(c.fn, tx); err != nil {

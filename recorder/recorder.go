@@ -52,7 +52,6 @@ type Recorder struct {
 	ring    *ring.Ring
 	cameras []*ingest.Camera
 	byID    map[string]*ingest.Camera
-
 }
 
 // New opens (and recovers) the ring. Recording starts with Run.

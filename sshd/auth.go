@@ -45,7 +45,7 @@ func (s *Server) publicKeyHandler(ctx ssh.Context, pk ssh.PublicKey) bool {
 		return false
 	}
 	now := s.o.Now().UTC()
-	var rerr error; _ = (core.RefusedKey{
+	rerr := s.o.Core.RecordRefusedKey(core.RefusedKey{
 		Fingerprint:   fp,
 		KeyType:       pk.Type(),
 		AuthorizedKey: strings.TrimSpace(string(gossh.MarshalAuthorizedKey(pk))),

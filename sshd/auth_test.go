@@ -155,9 +155,9 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	}
 	defer st.Close()
 	for name, o := range map[string]Options{
-		"no core":     {DataDir: dir},
-		"no data dir": {Core: st},
-		"bad lang":    {DataDir: dir, Core: st, Lang: "fr"},
+		"no core":              {DataDir: dir},
+		"no data dir":          {Core: st},
+		"bad lang":             {DataDir: dir, Core: st, Lang: "fr"},
 		"dup-free bad command": {DataDir: dir, Core: st, Commands: []Command{{Name: "two words", Run: func(*Env, []string) int { return 0 }}}},
 	} {
 		if s, err := New(o); err == nil {

@@ -9,8 +9,8 @@ import (
 	"mimamori/core"
 )
 
-// ledgerPage is how many entries one Ledger call asks for.
-const ledgerPage = 1000
+// ledgerBatch is how many entries one Ledger call asks for.
+const ledgerBatch = 1000
 
 // maxLedgerInMemory bounds a session's copy of the ledger; older entries
 // are dropped from the view (the chain check still covers them).
@@ -59,8 +59,8 @@ func (s *session) loadRequest(id string) tea.Cmd {
 func (s *session) loadLedger(since uint64) tea.Cmd {
 	b, a := s.c.Core, s.c.Actor
 	return func() tea.Msg {
-		e, err := b.Ledger(a, since, ledgerPage)
-		return ledgerMsg{entries: e, since: since, more: err == nil && len(e) >= ledgerPage, err: err}
+		e, err := b.Ledger(a, since, ledgerBatch)
+		return ledgerMsg{entries: e, since: since, more: err == nil && len(e) >= ledgerBatch, err: err}
 	}
 }
 

@@ -40,12 +40,12 @@ type data struct {
 	keysErr    error
 	keysLoaded bool
 
-	cover          map[string][]core.Span
-	coverFrom      time.Time
-	coverTo        time.Time
-	coverErr       error
-	coverLoaded    bool
-	coverLoadedAt  time.Time
+	cover         map[string][]core.Span
+	coverFrom     time.Time
+	coverTo       time.Time
+	coverErr      error
+	coverLoaded   bool
+	coverLoadedAt time.Time
 }
 
 // retention is the policy's target, or the recorder's if the policy is

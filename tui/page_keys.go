@@ -186,8 +186,18 @@ func statusCmd(text string, isErr bool) tea.Cmd {
 	return func() tea.Msg { return statusMsg{text: text, err: isErr} }
 }
 
-// roleKeys are the roles a key can be enrolled with from the console.
-var roleKeys = map[string]core.Role{"m": core.RoleManager, "o": core.RoleOperator, "t": core.RoleTechnician}
+// roleKey maps the dialog's keys to the roles a key can be enrolled with.
+func roleKey(k string) (core.Role, bool) {
+	switch k {
+	case "m":
+		return core.RoleManager, true
+	case "o":
+		return core.RoleOperator, true
+	case "t":
+		return core.RoleTechnician, true
+	}
+	return core.RoleNone, false
+}
 
 func (p *keysPage) dialogKey(msg tea.KeyMsg) tea.Cmd {
 	s := p.s
@@ -197,7 +207,7 @@ func (p *keysPage) dialogKey(msg tea.KeyMsg) tea.Cmd {
 	}
 	switch p.mode {
 	case modeRole:
-		r, ok := roleKeys[msg.String()]
+		r, ok := roleKey(msg.String())
 		if !ok {
 			return nil
 		}

@@ -74,6 +74,10 @@ type UI struct {
 	lastVerify  time.Time
 	verifyDirty bool
 	ticks       int
+
+	// quiet (tests only): Init starts no tick and no subscription, so a
+	// synchronous driver can run every other Cmd to completion.
+	quiet bool
 }
 
 // New builds the console for c.Actor's role.
@@ -133,7 +137,10 @@ func (u *UI) activeTab() (tabID, bool) {
 }
 
 func (u *UI) Init() tea.Cmd {
-	cmds := []tea.Cmd{subscribe(u.s.c.Ctx, u.s.c.Core), tick()}
+	var cmds []tea.Cmd
+	if !u.quiet {
+		cmds = append(cmds, subscribe(u.s.c.Ctx, u.s.c.Core), tick())
+	}
 	if pb, ok := u.s.c.Core.(policyBackend); ok {
 		cmds = append(cmds, func() tea.Msg { return policyMsg{p: pb.Policy()} })
 	}
@@ -419,7 +426,10 @@ func (u *UI) coverageStale() bool {
 // onTick refreshes health every second and the slower things when due.
 func (u *UI) onTick() tea.Cmd {
 	u.ticks++
-	cmds := []tea.Cmd{tick(), u.want(loadHealth)}
+	cmds := []tea.Cmd{u.want(loadHealth)}
+	if !u.quiet {
+		cmds = append(cmds, tick())
+	}
 	if u.verifyDirty && u.s.now().Sub(u.lastVerify) >= verifyEvery {
 		u.verifyDirty = false
 		cmds = append(cmds, u.want(loadVerify))

@@ -177,6 +177,13 @@ func (f *fragmenter) endConnection() {
 	f.resetConnection()
 }
 
+func (f *fragmenter) maxNALUs() int {
+	if f.codec == codecH265 {
+		return h265.MaxNALUsPerAccessUnit
+	}
+	return h264.MaxNALUsPerAccessUnit
+}
+
 func (f *fragmenter) isKey(au [][]byte) bool {
 	if f.codec == codecH265 {
 		return h265.IsRandomAccess(au)
@@ -249,8 +256,15 @@ func (f *fragmenter) writeAU(au [][]byte, pts int64) {
 		}
 		au = clean
 	}
+	if nonEmpty > f.maxNALUs() {
+		// mediacommon cannot read such a sample back (the RTP decoders
+		// refuse them too); store nothing rather than something unreadable.
+		f.startDropping()
+		f.markDiscontinuity("too-many-nal-units", map[string]string{"nal_units": strconv.Itoa(nonEmpty)})
+		return
+	}
 	if size > MaxAccessUnitSize {
-		f.drop(true)
+		f.startDropping()
 		f.markDiscontinuity("oversized-access-unit", map[string]string{"bytes": strconv.Itoa(size)})
 		return
 	}
@@ -263,7 +277,9 @@ func (f *fragmenter) writeAU(au [][]byte, pts int64) {
 	}
 	key := f.isKey(au)
 	if f.needKey && !key {
-		f.drop(false) // waiting for the first (or next usable) keyframe
+		// Waiting for a keyframe: the first one (not counted) or the next
+		// one after a loss (counted).
+		f.drop(f.anchored)
 		return
 	}
 
@@ -296,8 +312,7 @@ func (f *fragmenter) writeAU(au [][]byte, pts int64) {
 		f.st.decodeErrors.Add(1)
 		f.st.setError(fmt.Errorf("DTS: %w", err))
 		f.resetDTS()
-		f.needKey = true
-		f.drop(true)
+		f.startDropping()
 		f.markDiscontinuity("dts-error", map[string]string{"error": err.Error()})
 		return
 	}
@@ -314,8 +329,7 @@ func (f *fragmenter) writeAU(au [][]byte, pts int64) {
 		f.completeHeld(dts)
 		f.flush()
 		if !key {
-			f.needKey = true
-			f.drop(true)
+			f.startDropping()
 			return
 		}
 		if err := f.writeInit(); err != nil {
@@ -338,6 +352,15 @@ func (f *fragmenter) writeAU(au [][]byte, pts int64) {
 	}
 	f.appendSample(au, dts, pts, key)
 	f.st.frame(f.wallOf(dts), size, f.mono())
+}
+
+// startDropping drops the current AU and everything up to the next
+// keyframe; what is buffered is written first, so the loss is a gap.
+func (f *fragmenter) startDropping() {
+	f.drop(true)
+	f.completeHeldGuess()
+	f.flush()
+	f.needKey = true
 }
 
 func (f *fragmenter) drop(counted bool) {
@@ -369,8 +392,8 @@ func (f *fragmenter) completeHeld(nextDTS int64) {
 // completeHeldGuess ends the held sample when no successor will come: it
 // gets the previous sample's duration.
 func (f *fragmenter) completeHeldGuess() {
-	if f.heldIndex() >= 0 {
-		f.setHeldDur(f.frameDur())
+	if i := f.heldIndex(); i >= 0 {
+		f.completeHeld(f.samples[i].dts + f.frameDur())
 	}
 }
 

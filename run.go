@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/ssh"
+
+	"mimamori/recorder"
+	"mimamori/sshd"
+	"mimamori/tui"
+)
+
+// retention converts the policy's days into a duration.
+func (a *appliance) retention() time.Duration {
+	return time.Duration(a.store.Policy().RetentionDays * float64(24*time.Hour))
+}
+
+// running is an appliance whose recorder and console are up.
+type running struct {
+	rec     *recorder.Recorder
+	ssh     *sshd.Server
+	recDone chan struct{}
+	sshDone chan error
+}
+
+// start opens the ring, starts recording every configured camera and
+// serves the console. Stop it with stop.
+func (a *appliance) start(ctx context.Context, log *slog.Logger) (*running, error) {
+	cfg := a.cfg
+	var cams []recorder.Camera
+	for _, c := range cfg.Cameras {
+		cams = append(cams, recorder.Camera{ID: c.ID, URL: c.URL, Transport: c.Transport})
+	}
+	rec, err := recorder.New(recorder.Options{
+		DataDir:   cfg.DataDir,
+		Capacity:  cfg.Storage.Capacity,
+		BlockSize: cfg.Storage.BlockSize,
+		HoldShare: cfg.Storage.HoldShare,
+		Retention: a.retention(),
+		Cameras:   cams,
+		Ledger:    a.store,
+		Logger:    log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recorder: %w", err)
+	}
+	a.store.SetFootage(rec)
+	srv, err := sshd.New(sshd.Options{
+		Listen:      cfg.SSH.Listen,
+		DataDir:     cfg.DataDir,
+		Core:        a.store,
+		IdleTimeout: cfg.SSH.IdleTimeout,
+		MaxSessions: cfg.SSH.MaxSessions,
+		Logger:      log,
+		Lang:        cfg.Lang,
+		Location:    cfg.Location,
+		NewProgram: sshd.TUIProgram(func(ts sshd.TUISession) tea.Model {
+			return tui.New(tui.Common{
+				Ctx: ts.Ctx, Renderer: ts.Renderer, Actor: ts.Actor, Core: a.store,
+				Lang: ts.Lang, Location: ts.Location, Width: ts.Width, Height: ts.Height,
+				Logger: ts.Logger, Appliance: cfg.ApplianceID,
+			})
+		}),
+	})
+	if err != nil {
+		_ = rec.Close()
+		return nil, fmt.Errorf("ssh: %w", err)
+	}
+	r := &running{rec: rec, ssh: srv, recDone: make(chan struct{}), sshDone: make(chan error, 1)}
+	go func() { defer close(r.recDone); rec.Run(ctx) }()
+	go func() { r.sshDone <- srv.ListenAndServe() }()
+	// Surface a listen error (port taken) at start rather than silently.
+	select {
+	case err := <-r.sshDone:
+		<-r.recDone
+		_ = rec.Close()
+		return nil, fmt.Errorf("ssh listen %s: %w", cfg.SSH.Listen, err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	return r, nil
+}
+
+// stop ends the console (sessions get a moment to close), waits for the
+// recorder to flush (its context must already be done) and closes the ring.
+func (r *running) stop(log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.ssh.Shutdown(ctx); err != nil && !errors.Is(err, ssh.ErrServerClosed) {
+		log.Warn("ssh shutdown", "err", err)
+		_ = r.ssh.Close()
+	}
+	<-r.recDone
+	if err := r.rec.Close(); err != nil {
+		log.Warn("closing the ring", "err", err)
+	}
+}
