@@ -99,7 +99,9 @@ type fakeFootage struct {
 func (f *fakeFootage) Coverage(camera string, from, to time.Time) ([]Span, error) {
 	return []Span{{Camera: camera, Start: from, End: to, Bytes: 1}}, nil
 }
-func (f *fakeFootage) Stats() RecorderStats { return RecorderStats{Ring: RingStats{CapacityBytes: 1 << 30}} }
+func (f *fakeFootage) Stats() RecorderStats {
+	return RecorderStats{Ring: RingStats{CapacityBytes: 1 << 30}}
+}
 func (f *fakeFootage) CheckHold(camera string, from, to time.Time, active []HoldRange) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

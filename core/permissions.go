@@ -68,11 +68,11 @@ const (
 )
 
 const (
-	pM  = 1 << RoleManager
-	pO   = 1 << RoleOperator
+	pM = 1 << RoleManager
+	pO = 1 << RoleOperator
 	pT = 1 << RoleTechnician
 	pV = 1 << RoleViewer
-	pS  = 1 << RoleSystem
+	pS = 1 << RoleSystem
 )
 
 // permissions is THE permission table: action -> set of roles (bit per role).

@@ -43,7 +43,9 @@ func (s *Store) recordErasure(actor Actor, e Erasure) error {
 
 // RecordEvent ledgers something the recorder noticed (clock jump,
 // discontinuity, camera down/up, write error).
-func (s *Store) RecordEvent(ev RecordingEvent) error { return s.recordEvent(SystemActor("recorder"), ev) }
+func (s *Store) RecordEvent(ev RecordingEvent) error {
+	return s.recordEvent(SystemActor("recorder"), ev)
+}
 
 func (s *Store) recordEvent(actor Actor, ev RecordingEvent) error {
 	if !Allowed(actor.Role, ActionRecordingEvent) {

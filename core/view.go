@@ -262,3 +262,8 @@ func (s *Store) Recordings(actor Actor, camera string, from, to time.Time) ([]Sp
 	}
 	return f.Coverage(camera, from.UTC(), to.UTC())
 }
+
+// Coverage is Recordings under the name the console uses.
+func (s *Store) Coverage(actor Actor, camera string, from, to time.Time) ([]Span, error) {
+	return s.Recordings(actor, camera, from, to)
+}
