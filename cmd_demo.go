@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"mimamori/appliance"
 	"mimamori/config"
 	"mimamori/core"
 	"mimamori/keys"
@@ -67,16 +68,16 @@ kept, so a second run finds the first run's recordings and ledger.`)
 	if err != nil {
 		return c.fail(stderr, err)
 	}
-	app, err := openAppliance(cfg, log)
+	app, err := appliance.Open(cfg, log)
 	if err != nil {
 		return c.fail(stderr, err)
 	}
 	defer app.Close()
-	logins, err := demoKeys(app.store, dir)
+	logins, err := demoKeys(app.Store, dir)
 	if err != nil {
 		return c.fail(stderr, err)
 	}
-	r, err := app.start(ctx, log)
+	r, err := app.Start(ctx, log)
 	if err != nil {
 		return c.fail(stderr, err)
 	}
@@ -84,7 +85,7 @@ kept, so a second run finds the first run's recordings and ledger.`)
 	host, port, _ := splitHostPort(*listen)
 	fmt.Fprintf(stdout, "mimamori demo: %d simulated cameras at rtsp://%s/cam1..cam%d, recording into %s\n",
 		len(demoCameras), *rtsp, len(demoCameras), dir)
-	fmt.Fprintf(stdout, "SSH host key %s\n\nLog in as:\n", app.hostFP)
+	fmt.Fprintf(stdout, "SSH host key %s\n\nLog in as:\n", app.HostFP)
 	for _, l := range logins {
 		fmt.Fprintf(stdout, "  %-10s ssh -i %s -p %s -o UserKnownHostsFile=%s -o StrictHostKeyChecking=accept-new %s\n",
 			l.role, l.keyPath, port, filepath.Join(dir, "known_hosts"), host)
@@ -92,7 +93,7 @@ kept, so a second run finds the first run's recordings and ledger.`)
 	fmt.Fprintf(stdout, "\nScripts: add a command, e.g. ... %s health --json\nCtrl-C stops the demo.\n", host)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nmimamori demo: stopping")
-	r.stop(log)
+	r.Stop(log)
 	return 0
 }
 

@@ -8,16 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	berrors "go.etcd.io/bbolt/errors"
 
+	"mimamori/appliance"
 	"mimamori/core"
 	"mimamori/keys"
 )
 
-// dbPath is where core's database lives under a data directory.
-func dbPath(dataDir string) string { return filepath.Join(dataDir, "mimamori.db") }
 
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sub, rest, code, done := subcommand("keys", map[string]string{
@@ -73,9 +71,9 @@ The appliance must be stopped: the database is opened exclusively.`)
 	if err := os.MkdirAll(*data, 0o750); err != nil {
 		return c.fail(stderr, err)
 	}
-	st, err := core.Open(dbPath(*data), core.Options{})
+	st, err := core.Open(appliance.DBPath(*data), core.Options{})
 	if errors.Is(err, berrors.ErrTimeout) {
-		return c.fail(stderr, fmt.Errorf("%s is in use: stop the appliance first, or enrol from the console", dbPath(*data)))
+		return c.fail(stderr, fmt.Errorf("%s is in use: stop the appliance first, or enrol from the console", appliance.DBPath(*data)))
 	}
 	if err != nil {
 		return c.fail(stderr, err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"mimamori/appliance"
 	"mimamori/core"
 )
 
@@ -42,7 +43,7 @@ appliance first (or use "ledger verify" in the console while it runs).`)
 	if len(pos) != 0 {
 		return c.usageError(stderr, "unexpected argument %q", pos[0])
 	}
-	path := dbPath(*data)
+	path := appliance.DBPath(*data)
 	if _, err := os.Stat(path); err != nil {
 		return c.fail(stderr, fmt.Errorf("no database in %s: %w", *data, err))
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 
+	"mimamori/appliance"
 	"mimamori/config"
 )
 
@@ -29,20 +30,20 @@ with its key and line. Stops cleanly on SIGINT or SIGTERM.`)
 		return c.fail(stderr, err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	app, err := openAppliance(cfg, log)
+	app, err := appliance.Open(cfg, log)
 	if err != nil {
 		return c.fail(stderr, err)
 	}
 	defer app.Close()
 	log.Info("mimamori started",
 		"config", cfg.File, "data_dir", cfg.DataDir, "policy", cfg.Policy,
-		"cameras", len(cfg.Cameras), "ssh_listen", cfg.SSH.Listen, "host_key", app.hostFP)
-	r, err := app.start(ctx, log)
+		"cameras", len(cfg.Cameras), "ssh_listen", cfg.SSH.Listen, "host_key", app.HostFP)
+	r, err := app.Start(ctx, log)
 	if err != nil {
 		return c.fail(stderr, err)
 	}
 	<-ctx.Done()
 	log.Info("mimamori stopping")
-	r.stop(log)
+	r.Stop(log)
 	return 0
 }

@@ -14,6 +14,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"mimamori/appliance"
 	"mimamori/config"
 	"mimamori/core"
 	"mimamori/keys"
@@ -59,7 +60,7 @@ func TestKeysAddThenLedgerVerifyThenTamper(t *testing.T) {
 	}
 
 	// The enrolled key resolves to its person and role.
-	st, err := core.Open(dbPath(data), core.Options{})
+	st, err := core.Open(appliance.DBPath(data), core.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func TestKeysAddThenLedgerVerifyThenTamper(t *testing.T) {
 	}
 
 	// Change one byte in the middle of the first ledger entry.
-	db, err := bolt.Open(dbPath(data), 0o600, &bolt.Options{Timeout: time.Second})
+	db, err := bolt.Open(appliance.DBPath(data), 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func TestKeysAddRejects(t *testing.T) {
 			}
 		})
 	}
-	if _, err := os.Stat(dbPath(data)); err == nil {
+	if _, err := os.Stat(appliance.DBPath(data)); err == nil {
 		if code, out, _ := runCmd(t, ctx, "ledger", "verify", "--data", data); code != 0 || !strings.Contains(out, "ledger intact: 0 entries") {
 			t.Errorf("refused enrolments left ledger entries: %s", out)
 		}
@@ -244,7 +245,7 @@ func TestPolicyFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := policyFor(c)
+	p, err := appliance.PolicyFor(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +254,7 @@ func TestPolicyFor(t *testing.T) {
 		t.Errorf("policy = %+v", p)
 	}
 	c2, _ := config.Parse(nil, t.TempDir())
-	p2, _ := policyFor(c2)
+	p2, _ := appliance.PolicyFor(c2)
 	if p2.Name != core.CityStandard().Name || p2.RetentionDays != core.CityStandard().RetentionDays {
 		t.Errorf("default policy = %+v", p2)
 	}
@@ -293,7 +294,7 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestNotYetAvailable(t *testing.T) {
-	for _, args := range [][]string{{"demo"}, {"verify", "x.pkg"}} {
+	for _, args := range [][]string{{"verify", "x.pkg"}} {
 		if code, _, errOut := runCmd(t, context.Background(), args...); code != 2 || !strings.Contains(errOut, "not available yet") {
 			t.Errorf("%v: code %d stderr %q", args, code, errOut)
 		}

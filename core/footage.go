@@ -1,6 +1,9 @@
 package core
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // This file is the contract between core/ and recorder/. The recorder
 // implements Footage; core (and through it the console) only ever sees
@@ -114,4 +117,26 @@ type holdCapacityError struct{}
 
 func (holdCapacityError) Error() string {
 	return "hold exceeds the share of storage reserved for holds"
+}
+
+// Exporter builds the export package of an approved request. The recorder
+// implements it; core calls it from ExportRequest after every check
+// (role, state, approved range, the manager's passphrase) has passed.
+type Exporter interface {
+	Export(ctx context.Context, job ExportJob, progress func(done, total int64)) (ExportRecord, error)
+}
+
+// ExportJob is everything an export package states about itself.
+type ExportJob struct {
+	Request     Request
+	Cameras     []string
+	From, To    time.Time // the approved range, UTC
+	Passphrase  []byte    // the manager's export passphrase (age scrypt)
+	Recipients  []string  // optional age or SSH public keys to encrypt to as well
+	Dir         string    // export_dir
+	Operator    string    // who runs the export
+	Approver    string
+	LedgerSeq   uint64 // head of the ledger when the export began
+	ApplianceID string
+	Version     string
 }

@@ -174,7 +174,7 @@ func newFake(n int) *fakeBackend {
 		}
 		f.cams = append(f.cams, c)
 
-		oldest := testNow.Add(-week + time.Duration(i%6)*time.Hour)
+		oldest := testNow.Add(-week + time.Duration(i%6)*7*time.Minute)
 		cs := core.CameraStats{
 			Camera: id, Connected: true, State: "recording", Codec: "H264", Width: 1920, Height: 1080,
 			FPS: 15, BitrateBps: 4_000_000, LastFrame: testNow.Add(-time.Second), Reconnects: uint64(i % 3),

@@ -50,6 +50,10 @@ func (s *session) dur(d time.Duration) string {
 	mins := int(d % time.Hour / time.Minute)
 	ja := s.lang == "ja"
 	switch {
+	case days > 0 && hours == 0 && ja:
+		return fmt.Sprintf("%d日", days)
+	case days > 0 && hours == 0:
+		return fmt.Sprintf("%dd", days)
 	case days > 0 && ja:
 		return fmt.Sprintf("%d日%d時間", days, hours)
 	case days > 0:

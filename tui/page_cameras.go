@@ -27,7 +27,7 @@ func camerasSpecs() []colSpec {
 		{title: "col.direction", min: 8, max: 24, flex: 2, prio: 1},
 		{title: "col.sign", min: 4, prio: 2},
 		{title: "col.police", min: 10, prio: 1},
-		{title: "col.state", min: 8, max: 10, prio: 8},
+		{title: "col.state", min: 10, prio: 8},
 		{title: "col.fps", min: 5, prio: 6, right: true},
 		{title: "col.bitrate", min: 9, prio: 6, right: true},
 		{title: "col.lastframe", min: 8, prio: 4},
@@ -42,7 +42,13 @@ func newCamerasPage(s *session) *camerasPage {
 
 func (p *camerasPage) SetSize(w, h int) {
 	p.w, p.h = w, h
-	p.tbl.specs = titled(p.s, camerasSpecs())
+	specs := titled(p.s, camerasSpecs())
+	if !p.s.allowed(core.ActionHealthRead) {
+		for i := 7; i < len(specs); i++ { // fps … last error: live state only
+			specs[i].hide = true
+		}
+	}
+	p.tbl.specs = specs
 	p.tbl.SetSize(w, max(h-camDetailLines-1, 2))
 	p.rebuild()
 }

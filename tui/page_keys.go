@@ -56,7 +56,7 @@ func keysSpecs() []colSpec {
 		{title: "col.fingerprint", min: 16, max: 50, flex: 3, prio: 8},
 		{title: "col.enrolled", min: 16, prio: 4},
 		{title: "col.by", min: 8, max: 16, flex: 1, prio: 2},
-		{title: "col.keystate", min: 6, prio: 7},
+		{title: "col.keystate", min: 8, prio: 7},
 	}
 }
 
@@ -337,9 +337,9 @@ func (p *keysPage) ShortHelp() []key.Binding {
 		return []key.Binding{k.Submit, k.Cancel}
 	}
 	if p.focus == 1 {
-		return []key.Binding{k.Up, k.Down, k.Focus, k.Enroll, k.Paste}
+		return []key.Binding{k.Focus, k.Enroll, k.Paste}
 	}
-	return []key.Binding{k.Up, k.Down, k.Focus, k.Role, k.Revoke, k.Paste}
+	return []key.Binding{k.Focus, k.Role, k.Revoke, k.Paste}
 }
 
 func (p *keysPage) FullHelp() [][]key.Binding {

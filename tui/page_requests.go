@@ -28,11 +28,11 @@ type requestsPage struct {
 func requestsSpecs() []colSpec {
 	return []colSpec{
 		{title: "col.id", min: 11, prio: 10},
-		{title: "col.received", min: 10, prio: 6},
+		{title: "col.received", min: 10, prio: 3},
 		{title: "col.agency", min: 10, max: 30, flex: 2, prio: 7},
 		{title: "col.purpose", min: 6, prio: 2},
-		{title: "col.state", min: 8, max: 12, prio: 9},
-		{title: "col.age", min: 6, prio: 5, right: true},
+		{title: "col.state", min: 10, prio: 9},
+		{title: "col.age", min: 9, prio: 5, right: true},
 		{title: "col.next", min: 10, max: 30, flex: 2, prio: 8},
 		{title: "col.whose", min: 8, max: 20, flex: 1, prio: 8},
 		{title: "col.cameras", min: 8, max: 30, flex: 1, prio: 1},

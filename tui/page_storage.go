@@ -23,18 +23,18 @@ type storagePage struct {
 	widths []int
 }
 
-const storageHeadH = 6 // ring bar, numbers, rates, last error, separator, column titles
+const storageHeadH = 7 // ring bar, space, rates, errors, last error, separator, column titles
 
 func storageSpecs() []colSpec {
 	return []colSpec{
 		{title: "col.camera", min: 10, max: 22, flex: 2, prio: 10},
-		{title: "col.state", min: 8, max: 10, prio: 9},
+		{title: "col.state", min: 10, prio: 9},
 		{title: "col.fps", min: 5, prio: 5, right: true},
 		{title: "col.bitrate", min: 9, prio: 4, right: true},
 		{title: "col.reconn", min: 4, prio: 3, right: true},
 		{title: "col.jumps", min: 4, prio: 2, right: true},
-		{title: "col.achieved", min: 9, prio: 8, right: true},
-		{title: "col.target", min: 6, prio: 7, right: true},
+		{title: "col.achieved", min: 10, prio: 8, right: true},
+		{title: "col.target", min: 9, prio: 7, right: true},
 		{title: "col.result", min: 4, prio: 8},
 		{title: "col.retbar", min: 10, max: 60, flex: 3, prio: 1},
 	}
@@ -113,13 +113,13 @@ func (p *storagePage) ringLines() []string {
 		downTxt = st.Bad.Render(downTxt)
 	}
 	rates := kv("health.write", fmtByteRate(r.WriteBytesPerS)) + "  " +
-		kv("health.fsync", fmtMillis(r.FsyncLatencyP50)+" / "+s.T("health.max")+" "+fmtMillis(r.FsyncLatencyMax)) + "  " +
-		kv("health.errors", errs) + "  " + kv("health.jumps", fmt.Sprint(jumps)) + "  " + kv("health.down", downTxt)
+		kv("health.fsync", fmtMillis(r.FsyncLatencyP50)+" / "+s.T("health.max")+" "+fmtMillis(r.FsyncLatencyMax))
+	faults := kv("health.errors", errs) + "  " + kv("health.jumps", fmt.Sprint(jumps)) + "  " + kv("health.down", downTxt)
 	last := st.Dim.Render(s.T("health.nolasterr"))
 	if r.LastWriteError != "" {
 		last = st.Error.Render(s.T("health.lasterr") + ": " + oneLine(r.LastWriteError))
 	}
-	return []string{bar, used, rates, last}
+	return []string{bar, used, rates, faults, last}
 }
 
 // ringBar: held footage, other used space, free space, over capacity.

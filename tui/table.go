@@ -16,6 +16,7 @@ type colSpec struct {
 	flex  int // share of spare width
 	prio  int // higher stays longer
 	right bool
+	hide  bool // never shown (e.g. data the role cannot read)
 }
 
 // listTable wraps bubbles' table: columns laid out for the width with
@@ -56,7 +57,7 @@ func layout(specs []colSpec, w int) (shown []int, widths []int) {
 	for {
 		best := -1
 		for i, c := range specs {
-			if !keep[i] && (best < 0 || c.prio > specs[best].prio) {
+			if !keep[i] && !c.hide && (best < 0 || c.prio > specs[best].prio) {
 				best = i
 			}
 		}

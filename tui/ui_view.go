@@ -47,7 +47,7 @@ func (u *UI) headerView(w int) string {
 	}
 	left := st.HeaderName.Render(s.c.Appliance) + "  " +
 		st.Header.Render(name) + st.HeaderDim.Render(" ("+s.roleName(a.Role)+")")
-	right := s.local(s.now()).Format("2006-01-02 15:04:05 MST")
+	right := s.local(s.now()).Format("2006-01-02 15:04 MST")
 	if chain := u.chainView(); chain != "" {
 		right = chain + "  " + right
 	}

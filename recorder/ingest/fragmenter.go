@@ -102,7 +102,6 @@ type fragmenter struct {
 	lastEnd  time.Time
 	wroteAny bool
 
-	out     seekablebuffer.Buffer
 	fsamp   []fmp4.Sample
 	fsampP  []*fmp4.Sample
 	partTrk fmp4.PartTrack
@@ -546,8 +545,10 @@ func (f *fragmenter) flush() {
 	f.seq++
 	f.partTrk = fmp4.PartTrack{ID: 1, BaseTime: uint64(f.anchorTick + first.dts - f.firstDTS), Samples: f.fsampP}
 	part := fmp4.Part{SequenceNumber: f.seq, Tracks: []*fmp4.PartTrack{&f.partTrk}}
-	f.out.Reset()
-	err := part.Marshal(&f.out)
+	// A fresh buffer per fragment, sized up front: the sink owns Payload.
+	var out seekablebuffer.Buffer
+	out.Grow(len(f.arena) + 256 + 16*n)
+	err := part.Marshal(&out)
 
 	frag := Fragment{
 		Camera:        f.camera,
@@ -574,7 +575,7 @@ func (f *fragmenter) flush() {
 		f.writeError(fmt.Errorf("marshal fragment: %w", err))
 		return
 	}
-	frag.Payload = bytes.Clone(f.out.Bytes())
+	frag.Payload = out.Bytes()
 	if err := f.sink.WriteFragment(frag); err != nil {
 		f.writeError(err)
 		return

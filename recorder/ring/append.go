@@ -209,6 +209,9 @@ func (r *Ring) appendRecord(c *camera, kind uint8, flags uint16, start, dur int6
 	}
 	r.written.Add(size)
 	r.mu.Lock()
+	if m.used == 0 {
+		r.blocks[b].openedAt = r.o.Now().UnixNano()
+	}
 	r.blocks[b].used = m.used + size
 	if written != nil {
 		written(b, m.used, &r.blocks[b], seq)

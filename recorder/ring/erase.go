@@ -152,7 +152,7 @@ func (r *Ring) Sweep(now time.Time) error {
 		r.mu.Lock()
 		if c.open >= 0 {
 			m := r.blocks[c.open]
-			if m.hasFragments() && now.UnixNano()-m.first >= span {
+			if m.used > 0 && now.UnixNano()-m.openedAt >= span {
 				r.sealLocked(c)
 			}
 		}

@@ -71,6 +71,10 @@ type blockMeta struct {
 	first  int64
 	last   int64
 	inits  []uint32 // init ids referenced by fragments in this block
+
+	// openedAt is the wall time (unix ns) of the block's first record, in
+	// memory only: the sweeper seals blocks of idle cameras by it.
+	openedAt int64
 }
 
 func (m blockMeta) hasFragments() bool { return m.last != 0 || m.first != 0 }

@@ -13,6 +13,7 @@ import (
 // camera, and finishes interrupted erasures. Runs single-threaded in Open.
 func (r *Ring) recover() error {
 	changed := map[uint32]struct{}{}
+	adopted := map[uint32]bool{}
 	// A free block whose first record carries its current generation was
 	// taken after the last commit: it is that camera's open block.
 	hdr := make([]byte, hdrSize)
@@ -29,6 +30,7 @@ func (r *Ring) recover() error {
 		}
 		r.blocks[i] = blockMeta{state: stateOpen, camera: h.Camera, gen: m.gen}
 		changed[uint32(i)] = struct{}{}
+		adopted[uint32(i)] = true
 	}
 
 	var entries []pendingEntry
@@ -52,6 +54,12 @@ func (r *Ring) recover() error {
 		if n > 0 || z {
 			changed[uint32(i)] = struct{}{}
 		}
+		if n == 0 && adopted[uint32(i)] {
+			// Nothing valid in it after all: it stays free.
+			r.blocks[i] = blockMeta{state: stateFree, gen: m.gen}
+			continue
+		}
+		r.blocks[i].openedAt = r.o.Now().UnixNano()
 	}
 
 	// One open block per camera: the newest; older ones are sealed.

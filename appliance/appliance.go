@@ -1,8 +1,11 @@
-package main
+// Package appliance wires the parts of mimamori together: the core
+// store, the recorder and the SSH console, as serve and demo run them.
+package appliance
 
 import (
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 
 	"golang.org/x/crypto/ssh"
@@ -12,9 +15,9 @@ import (
 	"mimamori/keys"
 )
 
-// policyFor builds the core policy profile from the config: the named
+// PolicyFor builds the core policy profile from the config: the named
 // profile, then the config's retention, hold share and overrides.
-func policyFor(cfg *config.Config) (core.Policy, error) {
+func PolicyFor(cfg *config.Config) (core.Policy, error) {
 	p, err := core.PolicyByName(cfg.Policy)
 	if err != nil {
 		return core.Policy{}, err
@@ -54,22 +57,25 @@ func coreCameras(cfg *config.Config) []core.Camera {
 	return out
 }
 
-// appliance is what serve (and demo) open before anything listens.
-type appliance struct {
-	cfg     *config.Config
-	store   *core.Store
-	hostKey ssh.Signer
-	hostFP  string
+// DBPath is where core's database lives under a data directory.
+func DBPath(dataDir string) string { return filepath.Join(dataDir, "mimamori.db") }
+
+// Appliance is what serve (and demo) open before anything listens.
+type Appliance struct {
+	Config  *config.Config
+	Store   *core.Store
+	HostKey ssh.Signer
+	HostFP  string
 }
 
-// openAppliance opens core on DATA_DIR/mimamori.db with the config's
+// Open opens core on DATA_DIR/mimamori.db with the config's
 // policy, loads (or creates) the host key and syncs the camera register.
-func openAppliance(cfg *config.Config, log *slog.Logger) (*appliance, error) {
-	pol, err := policyFor(cfg)
+func Open(cfg *config.Config, log *slog.Logger) (*Appliance, error) {
+	pol, err := PolicyFor(cfg)
 	if err != nil {
 		return nil, err
 	}
-	st, err := core.Open(dbPath(cfg.DataDir), core.Options{Logger: log, Policy: pol})
+	st, err := core.Open(DBPath(cfg.DataDir), core.Options{Logger: log, Policy: pol})
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +91,8 @@ func openAppliance(cfg *config.Config, log *slog.Logger) (*appliance, error) {
 		st.Close()
 		return nil, fmt.Errorf("camera register: %w", err)
 	}
-	return &appliance{cfg: cfg, store: st, hostKey: signer, hostFP: fp}, nil
+	return &Appliance{Config: cfg, Store: st, HostKey: signer, HostFP: fp}, nil
 }
 
-func (a *appliance) Close() error { return a.store.Close() }
+// Close closes the store. Stop a Running first.
+func (a *Appliance) Close() error { return a.Store.Close() }

@@ -1,10 +1,11 @@
-package main
+package appliance
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -16,22 +17,22 @@ import (
 )
 
 // retention converts the policy's days into a duration.
-func (a *appliance) retention() time.Duration {
-	return time.Duration(a.store.Policy().RetentionDays * float64(24*time.Hour))
+func (a *Appliance) retention() time.Duration {
+	return time.Duration(a.Store.Policy().RetentionDays * float64(24*time.Hour))
 }
 
-// running is an appliance whose recorder and console are up.
-type running struct {
+// Running is an appliance whose recorder and console are up.
+type Running struct {
 	rec     *recorder.Recorder
 	ssh     *sshd.Server
 	recDone chan struct{}
 	sshDone chan error
 }
 
-// start opens the ring, starts recording every configured camera and
-// serves the console. Stop it with stop.
-func (a *appliance) start(ctx context.Context, log *slog.Logger) (*running, error) {
-	cfg := a.cfg
+// Start opens the ring, starts recording every configured camera and
+// serves the console. Stop it with Stop after ctx is done.
+func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, error) {
+	cfg := a.Config
 	var cams []recorder.Camera
 	for _, c := range cfg.Cameras {
 		cams = append(cams, recorder.Camera{ID: c.ID, URL: c.URL, Transport: c.Transport})
@@ -43,17 +44,17 @@ func (a *appliance) start(ctx context.Context, log *slog.Logger) (*running, erro
 		HoldShare: cfg.Storage.HoldShare,
 		Retention: a.retention(),
 		Cameras:   cams,
-		Ledger:    a.store,
+		Ledger:    a.Store,
 		Logger:    log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("recorder: %w", err)
 	}
-	a.store.SetFootage(rec)
+	a.Store.SetFootage(rec)
 	srv, err := sshd.New(sshd.Options{
 		Listen:      cfg.SSH.Listen,
 		DataDir:     cfg.DataDir,
-		Core:        a.store,
+		Core:        a.Store,
 		IdleTimeout: cfg.SSH.IdleTimeout,
 		MaxSessions: cfg.SSH.MaxSessions,
 		Logger:      log,
@@ -61,7 +62,7 @@ func (a *appliance) start(ctx context.Context, log *slog.Logger) (*running, erro
 		Location:    cfg.Location,
 		NewProgram: sshd.TUIProgram(func(ts sshd.TUISession) tea.Model {
 			return tui.New(tui.Common{
-				Ctx: ts.Ctx, Renderer: ts.Renderer, Actor: ts.Actor, Core: a.store,
+				Ctx: ts.Ctx, Renderer: ts.Renderer, Actor: ts.Actor, Core: a.Store,
 				Lang: ts.Lang, Location: ts.Location, Width: ts.Width, Height: ts.Height,
 				Logger: ts.Logger, Appliance: cfg.ApplianceID,
 			})
@@ -71,7 +72,7 @@ func (a *appliance) start(ctx context.Context, log *slog.Logger) (*running, erro
 		_ = rec.Close()
 		return nil, fmt.Errorf("ssh: %w", err)
 	}
-	r := &running{rec: rec, ssh: srv, recDone: make(chan struct{}), sshDone: make(chan error, 1)}
+	r := &Running{rec: rec, ssh: srv, recDone: make(chan struct{}), sshDone: make(chan error, 1)}
 	go func() { defer close(r.recDone); rec.Run(ctx) }()
 	go func() { r.sshDone <- srv.ListenAndServe() }()
 	// Surface a listen error (port taken) at start rather than silently.
@@ -85,9 +86,9 @@ func (a *appliance) start(ctx context.Context, log *slog.Logger) (*running, erro
 	return r, nil
 }
 
-// stop ends the console (sessions get a moment to close), waits for the
+// Stop ends the console (sessions get a moment to close), waits for the
 // recorder to flush (its context must already be done) and closes the ring.
-func (r *running) stop(log *slog.Logger) {
+func (r *Running) Stop(log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := r.ssh.Shutdown(ctx); err != nil && !errors.Is(err, ssh.ErrServerClosed) {
@@ -99,3 +100,9 @@ func (r *running) stop(log *slog.Logger) {
 		log.Warn("closing the ring", "err", err)
 	}
 }
+
+// SSHAddr is where the console listens (useful with port 0).
+func (r *Running) SSHAddr() net.Addr { return r.ssh.Addr() }
+
+// Recorder is the running recorder, for tests and benchmarks.
+func (r *Running) Recorder() *recorder.Recorder { return r.rec }
