@@ -16,7 +16,6 @@ import (
 	"mimamori/keys"
 )
 
-
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sub, rest, code, done := subcommand("keys", map[string]string{
 		"add": "add --data DIR --role ROLE --name NAME PUBKEY_FILE",
