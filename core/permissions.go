@@ -112,7 +112,7 @@ var permissions = map[Action]uint8{
 	ActionErasure:        pS,
 	ActionRecordingEvent: pS,
 	ActionRecordingsRead: pM | pO,
-	ActionHealthRead:     pM | pT,
+	ActionHealthRead:     pM | pO | pT,
 
 	ActionLedgerRead:   pM | pO, // operator: own entries only (see Ledger)
 	ActionLedgerVerify: pM,

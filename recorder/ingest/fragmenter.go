@@ -30,6 +30,9 @@ const (
 // errNoParams means no SPS/PPS (or VPS) has been seen: no init can be built.
 var errNoParams = errors.New("no parameter sets (SPS/PPS) received yet")
 
+// errBadSPS means an in-band SPS did not parse; its access unit is dropped.
+var errBadSPS = errors.New("invalid NAL unit header or parameter set in the stream")
+
 type codecKind int
 
 const (
@@ -70,6 +73,7 @@ type fragmenter struct {
 	event   func(kind string, at time.Time, details map[string]string)
 
 	vps, sps, pps             []byte // latest parameter sets seen
+	spsID                     int    // H.264 seq_parameter_set_id of sps, -1 unknown
 	initVPS, initSPS, initPPS []byte // the ones the current init holds
 	initID                    uint32
 	haveInit                  bool
@@ -113,7 +117,7 @@ func newFragmenter(camera string, codec codecKind, maxFrag time.Duration, sink S
 ) *fragmenter {
 	f := &fragmenter{
 		camera: camera, codec: codec, sink: sink, now: now, mono: mono, st: st, event: event,
-		maxFrag: durToTicks(maxFrag),
+		maxFrag: durToTicks(maxFrag), spsID: -1,
 	}
 	if f.maxFrag <= 0 {
 		f.maxFrag = clockRate
@@ -129,7 +133,7 @@ func (f *fragmenter) setCodec(k codecKind) {
 	}
 	f.endConnection()
 	f.codec = k
-	f.vps, f.sps, f.pps = nil, nil, nil
+	f.vps, f.sps, f.pps, f.spsID = nil, nil, nil, -1
 	f.haveInit = false
 	f.resetDTS()
 }
@@ -141,6 +145,9 @@ func (f *fragmenter) setParams(vps, sps, pps []byte) {
 	}
 	if len(sps) > 0 {
 		f.sps = bytes.Clone(sps)
+		if f.codec == codecH264 {
+			f.spsID = h264SPSID(sps)
+		}
 	}
 	if len(pps) > 0 {
 		f.pps = bytes.Clone(pps)
@@ -191,26 +198,52 @@ func (f *fragmenter) isKey(au [][]byte) bool {
 }
 
 // scanParams picks up in-band parameter sets; it copies only on change.
-func (f *fragmenter) scanParams(au [][]byte) {
+// A changed SPS that does not parse is refused (garbage must not replace
+// the init); the AU is then dropped.
+func (f *fragmenter) scanParams(au [][]byte) bool {
 	for _, n := range au {
 		if f.codec == codecH265 {
 			switch h265.NALUType((n[0] >> 1) & 0x3f) {
 			case h265.NALUType_VPS_NUT:
 				setIfChanged(&f.vps, n)
 			case h265.NALUType_SPS_NUT:
-				setIfChanged(&f.sps, n)
+				if !bytes.Equal(f.sps, n) {
+					var sps h265.SPS
+					if sps.Unmarshal(n) != nil {
+						return false
+					}
+					f.sps = bytes.Clone(n)
+				}
 			case h265.NALUType_PPS_NUT:
-				setIfChanged(&f.pps, n)
+				if !bytes.Equal(f.pps, n) {
+					if !h265PPSOK(n) {
+						return false
+					}
+					f.pps = bytes.Clone(n)
+				}
 			}
 			continue
 		}
 		switch h264.NALUType(n[0] & 0x1f) {
 		case h264.NALUTypeSPS:
-			setIfChanged(&f.sps, n)
+			if !bytes.Equal(f.sps, n) {
+				var sps h264.SPS
+				if sps.Unmarshal(n) != nil {
+					return false
+				}
+				f.sps = bytes.Clone(n)
+				f.spsID = int(sps.ID)
+			}
 		case h264.NALUTypePPS:
-			setIfChanged(&f.pps, n)
+			if !bytes.Equal(f.pps, n) {
+				if !h264PPSOK(n, f.spsID) {
+					return false
+				}
+				f.pps = bytes.Clone(n)
+			}
 		}
 	}
+	return true
 }
 
 func setIfChanged(dst *[]byte, n []byte) {
@@ -268,7 +301,14 @@ func (f *fragmenter) writeAU(au [][]byte, pts int64) {
 		return
 	}
 
-	f.scanParams(au)
+	if !f.nalHeadersOK(au) || !f.scanParams(au) {
+		f.st.decodeErrors.Add(1)
+		f.st.setError(errBadSPS)
+		if f.anchored {
+			f.startDropping()
+		}
+		return
+	}
 	if !f.haveParams() {
 		f.st.setError(errNoParams)
 		f.drop(false)

@@ -139,7 +139,9 @@ func payloadFor(cam string, i, n int) []byte {
 	return b
 }
 
-func initFor(cam string) []byte { return append([]byte("ftypmoov-"+cam+"-"), payloadFor(cam, -1, 300)...) }
+func initFor(cam string) []byte {
+	return append([]byte("ftypmoov-"+cam+"-"), payloadFor(cam, -1, 300)...)
+}
 
 // appendSeq appends fragments i in [from, to) of one second each starting
 // at t0+i s and keeps the fake clock at the newest fragment end.

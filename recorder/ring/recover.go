@@ -164,23 +164,17 @@ func (r *Ring) scanTail(b uint32, c *camera, entries *[]pendingEntry) (int, bool
 	if len(rest) == 0 {
 		return n, false, nil
 	}
-	// How far the torn record reaches: its claimed size if the header is
-	// readable, else up to the first all-zero 4 KiB stretch.
-	span := int64(len(rest))
-	if h, err := decodeHeader(rest); err == nil && recordSize(int(h.Length)) <= span {
-		span = recordSize(int(h.Length))
-	} else {
-		const chunk = 4096
-		for off := int64(0); off < int64(len(rest)); off += chunk {
-			if allZero(rest[off:min(off+chunk, int64(len(rest)))]) {
-				span = off
-				break
-			}
-		}
+	// Zero everything after the tail that is not zero yet: the torn record
+	// and anything a power loss left beyond a hole (a later write that
+	// reached the disk when an earlier one did not).
+	end := int64(len(rest))
+	for end > 0 && rest[end-1] == 0 {
+		end--
 	}
-	if span == 0 || allZero(rest[:span]) {
+	if end == 0 {
 		return n, false, nil
 	}
+	span := min((end+4095)&^4095, int64(len(rest)))
 	r.log.Warn("torn or stale record at block tail; zeroing it", "block", b, "offset", tailAt, "bytes", span)
 	if err := r.zeroRange(base+tailAt, span); err != nil {
 		return n, false, r.noteWriteError("recovery zero tail", err)

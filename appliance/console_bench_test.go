@@ -1,0 +1,226 @@
+package appliance
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+	"golang.org/x/crypto/ssh"
+
+	"mimamori/config"
+	"mimamori/core"
+	"mimamori/simcam"
+)
+
+const simcamChildEnv = "MIMAMORI_SIMCAM_CHILD"
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(simcamChildEnv); spec != "" {
+		f := strings.Split(spec, "|")
+		n, _ := strconv.Atoi(f[1])
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+		defer stop()
+		if err := simcam.Run(ctx, simcam.Options{Listen: f[0], Cameras: n, Codec: "h264", Bitrate: 4_000_000}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// screen collects what one console session draws, with escape sequences
+// removed, so a test can wait for text to appear.
+type screen struct {
+	mu   sync.Mutex
+	text strings.Builder
+	seen chan struct{}
+}
+
+func (s *screen) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	s.text.WriteString(ansi.Strip(string(p)))
+	s.mu.Unlock()
+	select {
+	case s.seen <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+func (s *screen) reset() {
+	s.mu.Lock()
+	s.text.Reset()
+	s.mu.Unlock()
+}
+
+func (s *screen) has(want string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Contains(s.text.String(), want)
+}
+
+// waitFor returns when want has been drawn since the last reset.
+func (s *screen) waitFor(want string, timeout time.Duration) bool {
+	deadline := time.After(timeout)
+	for !s.has(want) {
+		select {
+		case <-s.seen:
+		case <-deadline:
+			return false
+		}
+	}
+	return true
+}
+
+// BenchmarkConsoleKeypress measures keypress-to-redraw over real SSH:
+// 8 console sessions switch tabs while 16 simulated 4 Mbit/s cameras
+// (served from a child process) are recorded by the same appliance.
+// Reports p50/p99 latency from sending the key to the new tab's text
+// arriving at the client. Run with -benchtime 1x.
+func BenchmarkConsoleKeypress(b *testing.B) {
+	const sessions, cameras, presses = 8, 16, 100
+	rtsp := freeAddr(b)
+	child := exec.Command(os.Args[0], "-test.run=^$", "-test.bench=^$")
+	child.Env = append(os.Environ(), fmt.Sprintf("%s=%s|%d", simcamChildEnv, rtsp, cameras))
+	child.Stderr = os.Stderr
+	if err := child.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = child.Process.Signal(syscall.SIGTERM); _ = child.Wait() }()
+	time.Sleep(time.Second)
+
+	cfg := config.Default()
+	cfg.DataDir = b.TempDir()
+	cfg.ExportDir = b.TempDir()
+	cfg.SSH.Listen = "127.0.0.1:0"
+	cfg.SSH.MaxSessions = 64
+	cfg.Storage.Capacity = 2 << 30
+	cfg.Lang = "en"
+	cfg.Location, _ = time.LoadLocation("Asia/Tokyo")
+	for i := 1; i <= cameras; i++ {
+		cfg.Cameras = append(cfg.Cameras, config.Camera{ID: fmt.Sprintf("cam%d", i), Number: i, Name: fmt.Sprintf("cam%d", i),
+			URL: fmt.Sprintf("rtsp://%s/cam%d", rtsp, i)})
+	}
+	log := slog.New(slog.DiscardHandler)
+	app, err := Open(cfg, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer app.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	run, err := app.Start(ctx, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { cancel(); run.Stop(log) }()
+
+	var signers []ssh.Signer
+	for i := range sessions {
+		_, priv, _ := ed25519.GenerateKey(rand.Reader)
+		signer, _ := ssh.NewSignerFromKey(priv)
+		line := string(ssh.MarshalAuthorizedKey(signer.PublicKey()))
+		if _, err := app.Store.EnrollKey(core.SystemActor("bench"), fmt.Sprintf("operator %d", i), core.RoleOperator, line); err != nil {
+			b.Fatal(err)
+		}
+		signers = append(signers, signer)
+	}
+	time.Sleep(3 * time.Second) // cameras connect
+
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	errs := make(chan error, sessions)
+	b.ResetTimer()
+	for i := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := pressKeys(run.SSHAddr().String(), signers[i], presses)
+			if err != nil {
+				errs <- err
+				return
+			}
+			mu.Lock()
+			lat = append(lat, d...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(pct(0.5), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(pct(1), "max-ms")
+	b.ReportMetric(float64(len(lat)), "keypresses")
+}
+
+// pressKeys opens a console at 80x24 and alternates between the Cameras
+// and Storage tabs, timing each switch until the new tab is drawn.
+func pressKeys(addr string, signer ssh.Signer, n int) ([]time.Duration, error) {
+	client, err := ssh.Dial("tcp", addr, &ssh.ClientConfig{User: "bench", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	sess, err := client.NewSession()
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	if err := sess.RequestPty("xterm-256color", 24, 80, ssh.TerminalModes{}); err != nil {
+		return nil, err
+	}
+	scr := &screen{seen: make(chan struct{}, 1)}
+	sess.Stdout = scr
+	in, err := sess.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := sess.Shell(); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	if !scr.waitFor("Cameras", 30*time.Second) {
+		return nil, fmt.Errorf("console did not draw within 10 s; got %q", scr.text.String())
+	}
+	fmt.Fprintf(os.Stderr, "first draw after %v\n", time.Since(t0))
+	time.Sleep(500 * time.Millisecond)
+	tabs := []struct{ key, marker string }{{"3", "[3 Storage]"}, {"1", "[1 Cameras]"}}
+	var out []time.Duration
+	for i := range n {
+		tab := tabs[i%2]
+		scr.reset()
+		start := time.Now()
+		if _, err := io.WriteString(in, tab.key); err != nil {
+			return nil, err
+		}
+		if !scr.waitFor(tab.marker, 5*time.Second) {
+			return nil, fmt.Errorf("tab %s not drawn within 5 s", tab.marker)
+		}
+		out = append(out, time.Since(start))
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, _ = io.WriteString(in, "q")
+	return out, nil
+}

@@ -1,0 +1,185 @@
+package clip
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"mimamori/recorder/ring"
+)
+
+// Piece is one playable fMP4 file: an init segment and the fragments that
+// decode with it, in order. Its bytes are produced on demand from the
+// Source; a Piece holds no footage in memory.
+type Piece struct {
+	Camera string
+	InitID uint32
+	Refs   []ring.FragmentRef
+
+	src       Source
+	init      []byte
+	timescale uint32
+	offsets   []int64  // offsets[i]: where Refs[i] begins in the file
+	tfdts     []uint64 // rewritten base media decode time of Refs[i]
+	size      int64
+}
+
+func newPiece(src Source, camera string, init []byte, refs []ring.FragmentRef) (Piece, error) {
+	p := Piece{Camera: camera, InitID: refs[0].InitID, Refs: refs, src: src, init: init,
+		timescale: initTimescale(init)}
+	p.offsets = make([]int64, len(refs))
+	p.tfdts = make([]uint64, len(refs))
+	off := int64(len(init))
+	for i, r := range refs {
+		p.offsets[i] = off
+		off += r.Length
+		// The timeline follows the index's wall-clock starts, so gaps in
+		// the recording stay gaps; it never runs backwards.
+		t := p.ticks(r.Start.Sub(refs[0].Start))
+		if i > 0 {
+			if prevEnd := p.tfdts[i-1] + p.ticks(refs[i-1].Duration); t < prevEnd && prevEnd-t <= p.ticks(time.Second) {
+				// Rounding between the index's nanoseconds and the stream's
+				// ticks; close up rather than overlap.
+				t = prevEnd
+			} else if t < prevEnd {
+				return Piece{}, fmt.Errorf("clip: %s fragment at %s overlaps the previous one", camera, r.Start.Format(time.RFC3339Nano))
+			}
+		}
+		p.tfdts[i] = t
+	}
+	p.size = off
+	return p, nil
+}
+
+func (p Piece) ticks(d time.Duration) uint64 {
+	if d <= 0 {
+		return 0
+	}
+	ts := uint64(p.timescale)
+	return uint64(d/time.Second)*ts + uint64(d%time.Second)*ts/uint64(time.Second)
+}
+
+// Size is the length of the file in bytes.
+func (p Piece) Size() int64 { return p.size }
+
+// Start is the wall-clock time of the first frame (a keyframe).
+func (p Piece) Start() time.Time { return p.Refs[0].Start }
+
+// End is when the last fragment ends.
+func (p Piece) End() time.Time {
+	last := p.Refs[len(p.Refs)-1]
+	return last.Start.Add(last.Duration)
+}
+
+// InitSegment returns the init segment (ftyp+moov) bytes. Do not modify.
+func (p Piece) InitSegment() []byte { return p.init }
+
+// fragment reads fragment i (the ring verifies its SHA-256) and renumbers
+// its timing boxes for this file.
+func (p Piece) fragment(i int) ([]byte, error) {
+	b, err := p.src.ReadFragment(p.Refs[i])
+	if err != nil {
+		return nil, fmt.Errorf("clip: %s fragment at %s: %w", p.Camera, p.Refs[i].Start.Format(time.RFC3339Nano), err)
+	}
+	if int64(len(b)) != p.Refs[i].Length {
+		return nil, fmt.Errorf("clip: %s fragment at %s: %d bytes, index says %d", p.Camera,
+			p.Refs[i].Start.Format(time.RFC3339Nano), len(b), p.Refs[i].Length)
+	}
+	if err := retime(b, uint32(i+1), p.tfdts[i]); err != nil {
+		return nil, fmt.Errorf("clip: %s fragment at %s: %w", p.Camera, p.Refs[i].Start.Format(time.RFC3339Nano), err)
+	}
+	return b, nil
+}
+
+// WriteTo streams the file to w.
+func (p Piece) WriteTo(w io.Writer) (int64, error) {
+	return p.Copy(context.Background(), w, nil)
+}
+
+// Copy streams the file to w, stopping when ctx is done. progress, if
+// set, is called with the byte count of each chunk written.
+func (p Piece) Copy(ctx context.Context, w io.Writer, progress func(n int64)) (int64, error) {
+	n, err := w.Write(p.init)
+	total := int64(n)
+	if err != nil {
+		return total, err
+	}
+	if progress != nil {
+		progress(int64(n))
+	}
+	for i := range p.Refs {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		b, err := p.fragment(i)
+		if err != nil {
+			return total, err
+		}
+		n, err := w.Write(b)
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+		if progress != nil {
+			progress(int64(n))
+		}
+	}
+	return total, nil
+}
+
+// ReaderAt returns random access to the file's bytes (for HTTP range
+// requests: io.NewSectionReader(p.ReaderAt(), 0, p.Size())). It keeps the
+// last fragment read, so sequential small reads cost one ring read per
+// fragment. Safe for concurrent use.
+func (p Piece) ReaderAt() io.ReaderAt { return &pieceReader{p: p, cached: -1} }
+
+// NewReader returns a seekable reader over the file's bytes.
+func (p Piece) NewReader() io.ReadSeeker { return io.NewSectionReader(p.ReaderAt(), 0, p.size) }
+
+type pieceReader struct {
+	p      Piece
+	mu     sync.Mutex
+	cached int
+	buf    []byte
+}
+
+func (r *pieceReader) ReadAt(b []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("clip: negative offset %d", off)
+	}
+	n := 0
+	for n < len(b) {
+		pos := off + int64(n)
+		if pos >= r.p.size {
+			return n, io.EOF
+		}
+		if pos < int64(len(r.p.init)) {
+			n += copy(b[n:], r.p.init[pos:])
+			continue
+		}
+		i := sort.Search(len(r.p.offsets), func(i int) bool { return r.p.offsets[i] > pos }) - 1
+		frag, err := r.frag(i)
+		if err != nil {
+			return n, err
+		}
+		n += copy(b[n:], frag[pos-r.p.offsets[i]:])
+	}
+	return n, nil
+}
+
+func (r *pieceReader) frag(i int) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cached == i {
+		return r.buf, nil
+	}
+	b, err := r.p.fragment(i)
+	if err != nil {
+		return nil, err
+	}
+	r.cached, r.buf = i, b
+	return b, nil
+}
