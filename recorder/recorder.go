@@ -52,6 +52,7 @@ type Recorder struct {
 	ring    *ring.Ring
 	cameras []*ingest.Camera
 	byID    map[string]*ingest.Camera
+	live    *Live // fragments as they are recorded (live.go)
 }
 
 // New opens (and recovers) the ring. Recording starts with Run.
@@ -88,8 +89,8 @@ func New(o Options) (*Recorder, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Recorder{opts: o, log: log, ring: rg, byID: map[string]*ingest.Camera{}}
-	sink := ringSink{ring: rg}
+	r := &Recorder{opts: o, log: log, ring: rg, byID: map[string]*ingest.Camera{}, live: NewLive()}
+	sink := ringSink{ring: rg, live: r.live}
 	for _, c := range o.Cameras {
 		cam := ingest.New(ingest.Options{
 			Camera:    c.ID,
@@ -161,13 +162,17 @@ func (r *Recorder) Stats() core.RecorderStats {
 }
 
 // ringSink adapts the ring to what ingest writes.
-type ringSink struct{ ring *ring.Ring }
+type ringSink struct {
+	ring *ring.Ring
+	live *Live
+}
 
 func (s ringSink) WriteInit(camera string, init []byte) (uint32, error) {
 	return s.ring.AppendInit(camera, init)
 }
 
 func (s ringSink) WriteFragment(f ingest.Fragment) error {
+	s.publishLive(f) // live view (live.go) does not wait for the disk
 	return s.ring.AppendFragment(ring.Fragment{
 		Camera:        f.Camera,
 		Start:         f.Start,

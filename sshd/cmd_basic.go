@@ -16,6 +16,9 @@ func BuiltinCommands() []Command {
 		{Name: "health", Usage: "[--json]", Summary: "storage and camera health", SummaryJa: "ストレージとカメラの状態", Run: runHealth},
 		{Name: "cameras", Usage: "[--json]", Summary: "camera register", SummaryJa: "カメラ台帳", Run: runCameras},
 		{Name: "recordings", Usage: "CAMERA --from T --to T [--json]", Summary: "recorded spans of a camera", SummaryJa: "カメラの録画区間", Run: runRecordings},
+		{Name: "request", Usage: requestUsage, Summary: "police requests: register, instruct, result, approve/deny, export, provide, close", SummaryJa: "外部提供の申請 (受付・検索指示・結果・承認/不承認・書出し・提供・完了)", Run: runRequest},
+		{Name: "hold", Usage: holdUsage, Summary: "retention holds: add, list, release", SummaryJa: "保存期間の延長 (保全) の設定・一覧・解除", Run: runHold},
+		{Name: "export-passphrase", Usage: "set   (new passphrase on stdin)", Summary: "set the manager-held export passphrase", SummaryJa: "書出しパスワードの設定 (管理責任者)", Run: runExportPassphrase},
 		{Name: "ledger", Usage: "[--json] [--since SEQ] [--limit N] | ledger verify [--json]", Summary: "the ledger, or verify its chain", SummaryJa: "操作記録簿の表示と検証", Run: runLedger},
 	}
 }

@@ -52,6 +52,7 @@ type Env struct {
 	SessionID string      // this session's id, as in the login entry
 	Remote    string      // client address
 	Commands  *Commands
+	ExportDir string // where request export writes packages (config export_dir)
 }
 
 // Commands is a set of commands by name.
@@ -168,6 +169,7 @@ func (s *Server) runCommand(sess ssh.Session, info Info, sessionID string) int {
 		Session:   sess,
 		SessionID: sessionID,
 		Remote:    info.Remote,
+		ExportDir: s.o.ExportDir,
 	}
 	args := sess.Command()
 	if len(args) == 0 {

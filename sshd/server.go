@@ -68,6 +68,7 @@ type Options struct {
 	// LocalPortForwardingCallback for view links).
 	ServerOptions []ssh.Option
 	Now           func() time.Time // clock; default time.Now
+	ExportDir     string           // export_dir: request export writes packages here
 }
 
 // Server is the SSH console.

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -30,6 +31,7 @@ type fakeCam struct {
 	speed  float64
 	jumpAt int   // after this many AUs sent, shift RTP timestamps by jump
 	jump   int64 // ticks
+	udpRTP int   // when set, also serve RTP over UDP on this (even) port and the next
 
 	srv    *gortsplib.Server
 	smu    sync.Mutex // stream is set after the server starts
@@ -47,6 +49,32 @@ type sentAU struct {
 	nalus [][]byte
 	dts   int64 // container DTS plus loop offset
 	key   bool
+}
+
+// freeUDPPair finds an even UDP port whose successor is free too.
+func freeUDPPair(tb testing.TB) int {
+	tb.Helper()
+	for range 50 {
+		a, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			tb.Fatal(err)
+		}
+		p := a.LocalAddr().(*net.UDPAddr).Port &^ 1
+		a.Close()
+		x, err1 := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p))
+		y, err2 := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p+1))
+		if x != nil {
+			x.Close()
+		}
+		if y != nil {
+			y.Close()
+		}
+		if err1 == nil && err2 == nil {
+			return p
+		}
+	}
+	tb.Fatal("no free UDP port pair")
+	return 0
 }
 
 func freeAddr(tb testing.TB) string {
@@ -99,6 +127,10 @@ func (c *fakeCam) start() {
 		c.speed = 1
 	}
 	c.srv = &gortsplib.Server{Handler: c, RTSPAddress: c.addr}
+	if c.udpRTP != 0 {
+		c.srv.UDPRTPAddress = fmt.Sprintf("127.0.0.1:%d", c.udpRTP)
+		c.srv.UDPRTCPAddress = fmt.Sprintf("127.0.0.1:%d", c.udpRTP+1)
+	}
 	if err := c.srv.Start(); err != nil {
 		c.tb.Fatal(err)
 	}

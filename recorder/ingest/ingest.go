@@ -5,6 +5,31 @@
 // most Options.MaxFragment. Fragments and init segments go to a Sink (the
 // ring); things worth a ledger entry go to an EventSink. Run supervises the
 // connection and reconnects with backoff until its context ends.
+//
+// What is stored: every access unit from the first IDR on, with all its NAL
+// units as gortsplib's rtph264/rtph265 decoders return them, in AVCC form.
+// The decoders (v4.16.2) strip nothing: AUD, SEI, SPS/PPS/VPS and filler
+// pass through. They only re-frame: STAP-A/AP and FU-A/FU are undone, an
+// Annex-B stream wrapped inside RTP has its start codes removed, and STAP-A
+// zero padding is discarded. They refuse access units of more than 8 MiB
+// or more than 25 (H.264) / 21 (H.265) NAL units, counted as decode
+// errors; the fragmenter applies the same limits to whatever it is fed.
+// Empty NAL units are not stored (AVCC cannot carry them back).
+// Access units with an illegal NAL header (forbidden_zero_bit, H.264
+// SPS/PPS/IDR with nal_ref_idc 0) or an in-band SPS/PPS that does not parse
+// are dropped as corrupt, so garbage never replaces the init.
+//
+// Time: once per connection, wall = Now() and mono = Mono() are taken at
+// the first frame; a frame's wall time is that anchor plus its DTS offset.
+// A timestamp jump (PTS back by more than 1 s or forward by more than 5 s)
+// starts a new anchor and flags a discontinuity; a wall-clock step against
+// Mono() is recorded as a clock jump but not acted on until the next
+// connection (Moonfire's choice). There is no drift correction: over a
+// long connection footage time follows the camera's clock (about 20 ppm);
+// each reconnection re-anchors. Fragment start times never go back: an
+// anchor before the end of the last written fragment is clamped to it.
+// fMP4 tfdt is the fragment's wall start in 90 kHz ticks since the Unix
+// epoch, so concatenated fragments of a camera play in order.
 package ingest
 
 import (
@@ -44,7 +69,7 @@ type Fragment struct {
 	Start         time.Time     // UTC wall time of the first sample
 	Duration      time.Duration // sum of the sample durations
 	Keyframe      bool          // the first sample is a random access point
-	Discontinuity bool          // timeline break before this fragment
+	Discontinuity bool          // timeline break before it: reconnect, timestamp jump, frames dropped, or a lost fragment
 	InitID        uint32        // the init segment these samples need
 	Payload       []byte        // moof+mdat, samples in AVCC form
 }

@@ -296,3 +296,41 @@ func TestCheckHold(t *testing.T) {
 		t.Fatalf("10 s future hold: %v", err)
 	}
 }
+
+// An init segment stays in index.db while any fragment in the ring decodes
+// with it, even after the block holding its own record is gone, and is
+// dropped once the last such fragment expires.
+func TestInitKeptWhileReferenced(t *testing.T) {
+	e := newEnv(t)
+	o := e.tinyOpts()
+	o.Retention = time.Minute
+	r := mustOpen(t, o)
+	defer r.Close()
+	old, _ := r.AppendInit("cam1", initFor("cam1"))
+	appendSeq(t, r, e, "cam1", old, 0, 12, fragSize) // blocks 0-1, init record in block 0
+	newer, err := r.AppendInit("cam1", []byte("ftypmoov-after-reconnect"))
+	if err != nil || newer == old {
+		t.Fatalf("new init: id %d err %v", newer, err)
+	}
+	appendSeq(t, r, e, "cam1", newer, 12, 30, fragSize)
+	r.Sync()
+	// Block 0 (old init record and #0..#5) expires; #6..#11 still use it.
+	if err := r.Sweep(t0.Add(70 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Init("cam1", old); err != nil {
+		t.Fatalf("init still referenced was dropped: %v", err)
+	}
+	if err := r.Sweep(t0.Add(73 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if refs, _ := r.Fragments("cam1", t0, t0.Add(12*time.Second)); len(refs) != 0 {
+		t.Fatalf("%d old-init fragments left", len(refs))
+	}
+	if _, err := r.Init("cam1", old); !errors.Is(err, ErrUnknownInit) {
+		t.Fatalf("unreferenced init kept: %v", err)
+	}
+	if _, err := r.Init("cam1", newer); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,377 @@
+package sshd
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	gossh "golang.org/x/crypto/ssh"
+
+	"mimamori/core"
+)
+
+// runIn is run with stdin.
+func (f *fixture) runIn(u user, cmd, stdin string) (string, string, int) {
+	f.t.Helper()
+	c, err := f.dial(u)
+	if err != nil {
+		f.t.Fatalf("dial as %s: %v", u.actor.Name, err)
+	}
+	defer c.Close()
+	s, err := c.NewSession()
+	if err != nil {
+		f.t.Fatalf("session: %v", err)
+	}
+	defer s.Close()
+	var out, errb bytes.Buffer
+	s.Stdout, s.Stderr, s.Stdin = &out, &errb, strings.NewReader(stdin)
+	err = s.Run(cmd)
+	code := 0
+	var ee *gossh.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitStatus()
+	case err != nil:
+		f.t.Fatalf("run %q: %v", cmd, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func (f *fixture) mustRun(u user, cmd string) string {
+	f.t.Helper()
+	out, errOut, code := f.run(u, cmd)
+	if code != 0 {
+		f.t.Fatalf("%s as %s: exit %d, stderr %q", cmd, u.actor.Role, code, errOut)
+	}
+	return out
+}
+
+func (f *fixture) addCameras(ids ...string) {
+	f.t.Helper()
+	for _, id := range ids {
+		if _, err := f.store.AddCamera(f.manager.actor, core.Camera{ID: id, Name: "camera " + id, URL: "rtsp://127.0.0.1/" + id}); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+}
+
+// deniedEntries counts the ledger's refusals of action by role.
+func (f *fixture) deniedEntries(action core.Action, role core.Role) int {
+	f.t.Helper()
+	es, err := f.store.Ledger(f.manager.actor, 0, 100000)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	n := 0
+	for _, e := range es {
+		if e.Action == core.ActionDenied && e.Subject == string(action) && e.Actor.Role == role {
+			n++
+		}
+	}
+	return n
+}
+
+const newReq = `request new --agency "千葉県警察 四街道警察署" --address "千葉県四街道市" --representative "署長 山田" ` +
+	`--contact "刑事課 佐藤" --phone 043-000-0000 --purpose investigation --ground investigation ` +
+	`--cameras cam1,cam2 --from 2026-01-01T09:00:00+09:00 --to 2026-01-01T09:30:00+09:00 --notes "窃盗事件" --written-ref 四署刑第12号`
+
+func TestRequestWorkflowOverSSH(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.ExportDir = t.TempDir() })
+	f.addCameras("cam1", "cam2")
+
+	id := strings.TrimSpace(f.mustRun(f.oper, newReq))
+	if !strings.HasPrefix(id, "R") || strings.ContainsAny(id, " \n") {
+		t.Fatalf("request new printed %q, want an id", id)
+	}
+	if out := f.mustRun(f.manager, "request instruct "+id+" --operator sousa"); !strings.Contains(out, "instructed") {
+		t.Errorf("instruct: %q", out)
+	}
+	f.mustRun(f.oper, "request result "+id+" --found yes --note 'person seen 09:12'")
+
+	// The operator may not approve: forbidden, exit 1, refusal ledgered.
+	_, errOut, code := f.run(f.oper, "request approve "+id)
+	if code != ExitError || !strings.Contains(errOut, "forbidden") {
+		t.Fatalf("operator approve: exit %d stderr %q", code, errOut)
+	}
+	if n := f.deniedEntries(core.ActionRequestApprove, core.RoleOperator); n != 1 {
+		t.Errorf("operator approve refusals ledgered = %d, want 1", n)
+	}
+	f.mustRun(f.manager, "request approve "+id)
+
+	out := f.mustRun(f.oper, "request show "+id+" --json")
+	var r requestJSON
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("show --json: %v\n%s", err, out)
+	}
+	if r.State != "approved" || r.Agency != "千葉県警察 四街道警察署" || r.From != "2026-01-01T00:00:00Z" ||
+		r.To != "2026-01-01T00:30:00Z" || len(r.Cameras) != 2 || len(r.HoldIDs) != 2 || r.WrittenRef != "四署刑第12号" {
+		t.Errorf("show --json = %+v", r)
+	}
+	if r.Result == nil || r.Result.Outcome != "found" || r.Result.Note != "person seen 09:12" || r.Result.By != "sousa" {
+		t.Errorf("result = %+v", r.Result)
+	}
+	if r.Decision == nil || !r.Decision.Approved || r.Decision.By != "kanri" {
+		t.Errorf("decision = %+v", r.Decision)
+	}
+	wantSteps := []struct{ state, by string }{{"registered", "sousa"}, {"instructed", "kanri"}, {"searched", "sousa"}, {"approved", "kanri"}}
+	if len(r.History) != len(wantSteps) {
+		t.Fatalf("history = %+v", r.History)
+	}
+	for i, w := range wantSteps {
+		h := r.History[i]
+		if h.State != w.state || h.By != w.by || !strings.HasSuffix(h.At, "Z") {
+			t.Errorf("history[%d] = %+v, want %v", i, h, w)
+		}
+		if _, err := time.Parse(time.RFC3339, h.At); err != nil {
+			t.Errorf("history[%d].at: %v", i, err)
+		}
+	}
+
+	// Human output: every form-2 field and the history, local times.
+	out = f.mustRun(f.oper, "request show "+id)
+	for _, want := range []string{"千葉県四街道市", "署長 山田", "刑事課 佐藤", "043-000-0000", "investigation",
+		"cam1, cam2", "2026-01-01T09:00:00+09:00", "窃盗事件", "四署刑第12号", "person seen 09:12", "history:", "approved", "kanri", "sousa"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+	out = f.mustRun(f.oper, "request show "+id+" --lang ja")
+	for _, want := range []string{"申請機関", "経過", "承認済", "犯罪捜査"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show (ja) lacks %q:\n%s", want, out)
+		}
+	}
+	out = f.mustRun(f.oper, "request list")
+	if !strings.Contains(out, id) || !strings.Contains(out, "approved") {
+		t.Errorf("list: %q", out)
+	}
+	var list []requestJSON
+	if err := json.Unmarshal([]byte(f.mustRun(f.manager, "request list --json")), &list); err != nil || len(list) != 1 || list[0].ID != id {
+		t.Errorf("list --json: %v %+v", err, list)
+	}
+
+	// Each step is in the ledger, naming its actor.
+	es, err := f.store.Ledger(f.manager.actor, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[core.Action]string{}
+	for _, e := range es {
+		if e.Subject == id {
+			seen[e.Action] = e.Actor.Name
+		}
+	}
+	for a, by := range map[core.Action]string{core.ActionRequestRegister: "sousa", core.ActionRequestInstruct: "kanri",
+		core.ActionRequestResult: "sousa", core.ActionRequestApprove: "kanri"} {
+		if seen[a] != by {
+			t.Errorf("ledger %s by %q, want %q", a, seen[a], by)
+		}
+	}
+
+	// Provide before the export: a state conflict, exit 1.
+	_, errOut, code = f.run(f.manager, "request provide "+id+" --recipient 佐藤 --agency 四街道警察署 --id-doc 警察手帳")
+	if code != ExitError || !strings.Contains(errOut, "approved") {
+		t.Errorf("provide before export: exit %d stderr %q", code, errOut)
+	}
+}
+
+func TestRequestDenyAndClose(t *testing.T) {
+	f := newFixture(t, nil)
+	f.addCameras("cam1", "cam2")
+	id := strings.TrimSpace(f.mustRun(f.oper, newReq))
+	_, errOut, code := f.run(f.manager, "request deny "+id)
+	if code != ExitUsage || !strings.Contains(errOut, "--reason") {
+		t.Errorf("deny without reason: exit %d stderr %q", code, errOut)
+	}
+	out := f.mustRun(f.manager, "request deny "+id+" --reason '範囲が広すぎる' --json")
+	var r requestJSON
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.State != "denied" || r.Decision == nil ||
+		r.Decision.Approved || r.Decision.Reason != "範囲が広すぎる" {
+		t.Fatalf("deny --json: %v %+v", err, r)
+	}
+	f.mustRun(f.manager, "request close "+id)
+	out = f.mustRun(f.manager, "request show "+id)
+	if !strings.Contains(out, "範囲が広すぎる") || !strings.Contains(out, "closed") {
+		t.Errorf("show after close:\n%s", out)
+	}
+	// Closed is final.
+	_, errOut, code = f.run(f.manager, "request approve "+id)
+	if code != ExitError || !strings.Contains(errOut, "closed") {
+		t.Errorf("approve closed: exit %d stderr %q", code, errOut)
+	}
+}
+
+func TestRequestErrors(t *testing.T) {
+	f := newFixture(t, nil)
+	f.addCameras("cam1", "cam2")
+	cases := []struct {
+		name, cmd string
+		code      int
+		want      string
+	}{
+		{"bad purpose", strings.Replace(newReq, "--purpose investigation", "--purpose fishing", 1), ExitError, "purpose (--purpose)"},
+		{"other without reason", strings.Replace(newReq, "--purpose investigation", "--purpose other", 1), ExitError, "reason (--reason)"},
+		{"unknown camera", strings.Replace(newReq, "cam1,cam2", "cam1,cam9", 1), ExitError, "cam9"},
+		{"to before from", strings.Replace(newReq, "T09:30:00", "T08:00:00", 1), ExitError, "to (--to)"},
+		{"bad time", strings.Replace(newReq, "2026-01-01T09:00:00+09:00", "yesterday", 1), ExitUsage, "--from"},
+		{"missing phone", strings.Replace(newReq, "--phone 043-000-0000", "", 1), ExitUsage, "--phone"},
+		{"unknown flag", newReq + " --colour red", ExitUsage, "--colour"},
+		{"no subcommand", "request", ExitUsage, "usage"},
+		{"unknown subcommand", "request frobnicate", ExitUsage, "frobnicate"},
+		{"show without id", "request show", ExitUsage, "missing request ID"},
+		{"show unknown", "request show R-nope", ExitError, "not found"},
+		{"result bad outcome", "request result R-nope --found maybe", ExitError, "found (--found)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, errOut, code := f.run(f.manager, c.cmd)
+			if code != c.code || !strings.Contains(errOut, c.want) {
+				t.Errorf("%s: exit %d stderr %q; want exit %d and %q", c.cmd, code, errOut, c.code, c.want)
+			}
+		})
+	}
+	if rs, _ := f.store.Requests(f.manager.actor); len(rs) != 0 {
+		t.Errorf("%d requests registered by failing commands", len(rs))
+	}
+}
+
+func TestTechnicianCannotTouchRequests(t *testing.T) {
+	f := newFixture(t, nil)
+	f.addCameras("cam1", "cam2")
+	id := strings.TrimSpace(f.mustRun(f.oper, newReq))
+	for _, c := range []struct {
+		cmd    string
+		action core.Action
+	}{
+		{"request list", core.ActionRequestsRead},
+		{"request show " + id, core.ActionRequestsRead},
+		{newReq, core.ActionRequestRegister},
+		{"request result " + id + " --found yes", core.ActionRequestResult},
+		{"hold list", core.ActionHoldsRead},
+	} {
+		before := f.deniedEntries(c.action, core.RoleTechnician)
+		out, errOut, code := f.run(f.tech, c.cmd)
+		if code != ExitError || !strings.Contains(errOut, "forbidden") || out != "" {
+			t.Errorf("technician %q: exit %d out %q stderr %q", c.cmd, code, out, errOut)
+		}
+		if strings.Contains(errOut, "千葉") {
+			t.Errorf("technician saw request details: %q", errOut)
+		}
+		if after := f.deniedEntries(c.action, core.RoleTechnician); after != before+1 {
+			t.Errorf("technician %q: refusals ledgered %d -> %d", c.cmd, before, after)
+		}
+	}
+}
+
+func TestExportPassphraseSet(t *testing.T) {
+	f := newFixture(t, nil)
+	const secret = "correct horse battery staple"
+	out, errOut, code := f.runIn(f.manager, "export-passphrase set", secret+"\n")
+	if code != 0 || strings.Contains(out+errOut, secret) {
+		t.Fatalf("set: exit %d out %q err %q", code, out, errOut)
+	}
+	if !f.store.CheckExportPassphrase([]byte(secret)) || f.store.CheckExportPassphrase([]byte(secret+"x")) {
+		t.Error("stored passphrase does not check")
+	}
+	// Without a newline (printf-style) works too; CRLF is trimmed.
+	if _, errOut, code := f.runIn(f.manager, "export-passphrase set", "second-passphrase\r\n"); code != 0 {
+		t.Fatalf("set CRLF: %d %q", code, errOut)
+	}
+	if !f.store.CheckExportPassphrase([]byte("second-passphrase")) {
+		t.Error("CRLF not trimmed")
+	}
+	if _, errOut, code := f.runIn(f.manager, "export-passphrase set", "third-passphrase"); code != 0 ||
+		!f.store.CheckExportPassphrase([]byte("third-passphrase")) {
+		t.Fatalf("set without newline: %d %q", code, errOut)
+	}
+	_, errOut, code = f.runIn(f.manager, "export-passphrase set", "short\n")
+	if code != ExitError || !strings.Contains(errOut, "passphrase") || strings.Contains(errOut, "short") {
+		t.Errorf("short: exit %d stderr %q", code, errOut)
+	}
+	_, errOut, code = f.runIn(f.manager, "export-passphrase set", "")
+	if code != ExitError || !strings.Contains(errOut, "stdin") {
+		t.Errorf("empty: exit %d stderr %q", code, errOut)
+	}
+	_, errOut, code = f.runIn(f.oper, "export-passphrase set", "operator-wants-in\n")
+	if code != ExitError || !strings.Contains(errOut, "forbidden") {
+		t.Errorf("operator: exit %d stderr %q", code, errOut)
+	}
+	if f.deniedEntries(core.ActionExportPassphrase, core.RoleOperator) != 1 {
+		t.Error("operator refusal not ledgered")
+	}
+	if _, _, code := f.run(f.manager, "export-passphrase"); code != ExitUsage {
+		t.Errorf("no subcommand: exit %d", code)
+	}
+	// The passphrase appears nowhere: not in the ledger, not in the log.
+	raw := f.mustRun(f.manager, "ledger --json")
+	for _, s := range []string{secret, "second-passphrase", "third-passphrase", "operator-wants-in"} {
+		if strings.Contains(raw, s) || strings.Contains(f.logs.String(), s) {
+			t.Errorf("passphrase %q leaked into the ledger or log", s)
+		}
+	}
+	if !strings.Contains(raw, string(core.ActionExportPassphrase)) {
+		t.Error("passphrase change not ledgered")
+	}
+}
+
+func TestExportRequiresApproval(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.ExportDir = t.TempDir() })
+	f.addCameras("cam1", "cam2")
+	f.runIn(f.manager, "export-passphrase set", "the-manager-secret\n")
+	id := strings.TrimSpace(f.mustRun(f.oper, newReq))
+	out, errOut, code := f.runIn(f.oper, "request export "+id, "the-manager-secret\n")
+	if code != ExitError || out != "" {
+		t.Errorf("export before approval: exit %d out %q stderr %q", code, out, errOut)
+	}
+	_, errOut, code = f.runIn(f.tech, "request export "+id, "the-manager-secret\n")
+	if code != ExitError || !strings.Contains(errOut, "forbidden") {
+		t.Errorf("technician export: exit %d stderr %q", code, errOut)
+	}
+	if _, _, code := f.run(f.oper, "request export"); code != ExitUsage {
+		t.Errorf("export without id: exit %d", code)
+	}
+}
+
+func TestHoldCommands(t *testing.T) {
+	f := newFixture(t, nil)
+	f.addCameras("cam1")
+	until := time.Now().Add(10 * 24 * time.Hour).Format(time.RFC3339)
+	cmd := "hold add --camera cam1 --from 2026-01-01T09:00:00+09:00 --to 2026-01-01T10:00:00+09:00 --until " + until + " --reason '事故の調査'"
+	_, errOut, code := f.run(f.oper, cmd)
+	if code != ExitError || !strings.Contains(errOut, "forbidden") {
+		t.Errorf("operator hold add: exit %d stderr %q", code, errOut)
+	}
+	id := strings.TrimSpace(f.mustRun(f.manager, cmd))
+	if !strings.HasPrefix(id, "H") {
+		t.Fatalf("hold add printed %q", id)
+	}
+	var hs []holdJSON
+	if err := json.Unmarshal([]byte(f.mustRun(f.oper, "hold list --json")), &hs); err != nil || len(hs) != 1 {
+		t.Fatalf("hold list --json: %v %+v", err, hs)
+	}
+	if h := hs[0]; h.ID != id || h.Camera != "cam1" || !h.Active || h.From != "2026-01-01T00:00:00Z" || h.Reason != "事故の調査" || h.CreatedBy != "kanri" {
+		t.Errorf("hold = %+v", h)
+	}
+	if out := f.mustRun(f.manager, "hold list"); !strings.Contains(out, "事故の調査") || !strings.Contains(out, "active") {
+		t.Errorf("hold list:\n%s", out)
+	}
+	_, errOut, code = f.run(f.manager, strings.Replace(cmd, until, "2020-01-01T00:00:00Z", 1))
+	if code != ExitError || !strings.Contains(errOut, "until (--until)") {
+		t.Errorf("past until: exit %d stderr %q", code, errOut)
+	}
+	if _, _, code := f.run(f.manager, "hold release "+id); code != ExitUsage {
+		t.Errorf("release without reason: exit %d", code)
+	}
+	out := f.mustRun(f.manager, "hold release "+id+" --reason 調査終了 --json")
+	var h holdJSON
+	if err := json.Unmarshal([]byte(out), &h); err != nil || h.Active || h.ReleasedAt == "" || h.ReleaseReason != "調査終了" {
+		t.Errorf("release --json: %v %q", err, out)
+	}
+	_, errOut, code = f.run(f.manager, "hold release "+id+" --reason again")
+	if code != ExitError || !strings.Contains(errOut, "already released") {
+		t.Errorf("release twice: exit %d stderr %q", code, errOut)
+	}
+}
