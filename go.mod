@@ -4,6 +4,7 @@ go 1.24.2
 
 require (
 	filippo.io/age v1.2.1 // indirect
+	filippo.io/edwards25519 v1.1.0 // indirect
 	github.com/abema/go-mp4 v1.4.1 // indirect
 	github.com/anmitsu/go-shlex v0.0.0-20200514113438-38f4b401e2be // indirect
 	github.com/asticode/go-astikit v0.30.0 // indirect

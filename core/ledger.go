@@ -158,6 +158,19 @@ func decodeEntry(v []byte) (Entry, error) {
 	return e, nil
 }
 
+// entryByFingerprint is a cheap pre-filter: does the stored entry's actor
+// fingerprint (the first field after the fixed header) equal fp?
+func entryByFingerprint(v []byte, fp string) bool {
+	if len(v) < offVar+hashLen {
+		return false
+	}
+	n, w := binary.Uvarint(v[offVar:])
+	if w <= 0 || n != uint64(len(fp)) || offVar+w+len(fp) > len(v) {
+		return false
+	}
+	return string(v[offVar+w:offVar+w+len(fp)]) == fp
+}
+
 type reader struct {
 	b   []byte
 	err bool
@@ -220,6 +233,9 @@ func (s *Store) Ledger(actor Actor, since uint64, limit int) ([]Entry, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bLedger).Cursor()
 		for k, v := c.Seek(be64(since)); k != nil && len(out) < limit; k, v = c.Next() {
+			if !all && !entryByFingerprint(v, actor.Fingerprint) {
+				continue
+			}
 			e, err := decodeEntry(v)
 			if err != nil {
 				return err

@@ -372,3 +372,41 @@ func TestOpenTimesOutWhenLocked(t *testing.T) {
 		t.Fatal("second Open must fail (file lock)")
 	}
 }
+
+func TestGroupCommitIsolatesFailures(t *testing.T) {
+	s, _, _ := newTestStore(t, CityStandard())
+	const n = 40
+	errs := make([]error, n)
+	done := make(chan int, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			// Every id is added twice: exactly one of each pair wins.
+			_, errs[i] = s.AddCamera(manager, Camera{ID: fmt.Sprintf("cam%d", i/2), URL: "rtsp://h/x"})
+			done <- i
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		<-done
+	}
+	ok, conflict := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, ErrConflict):
+			conflict++
+		default:
+			t.Fatalf("unexpected %v", err)
+		}
+	}
+	if ok != n/2 || conflict != n/2 || s.LedgerHead() != n/2 {
+		t.Fatalf("ok %d conflict %d entries %d", ok, conflict, s.LedgerHead())
+	}
+	if rep, _ := s.VerifyLedger(manager); !rep.OK {
+		t.Fatalf("%+v", rep)
+	}
+	s.Close()
+	if err := s.RecordSession(operator, ActionLogin, "x", nil); !errors.Is(err, errStoreClosed) {
+		t.Fatalf("write after close: %v", err)
+	}
+}

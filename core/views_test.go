@@ -146,3 +146,14 @@ func TestRecordViewing(t *testing.T) {
 		t.Fatalf("chain: %+v %v", r, err)
 	}
 }
+
+func TestRecordForwardRefused(t *testing.T) {
+	s, _, _ := newTestStore(t, CityStandard())
+	if err := s.RecordForwardRefused(operator, "10.0.0.1:22"); err != nil {
+		t.Fatal(err)
+	}
+	le := lastEntry(t, s)
+	if le.Action != ActionDenied || le.Subject != "forward" || le.Details["dest"] != "10.0.0.1:22" || le.Actor != operator {
+		t.Fatalf("entry %+v", le)
+	}
+}

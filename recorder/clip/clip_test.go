@@ -28,8 +28,8 @@ import (
 
 type nopLedger struct{}
 
-func (nopLedger) RecordErasure(core.Erasure) error             { return nil }
-func (nopLedger) RecordEvent(core.RecordingEvent) error        { return nil }
+func (nopLedger) RecordErasure(core.Erasure) error           { return nil }
+func (nopLedger) RecordEvent(core.RecordingEvent) error      { return nil }
 func (nopLedger) ActiveHolds(now time.Time) []core.HoldRange { return nil }
 
 func openRing(t testing.TB, capacity int64) *ring.Ring {

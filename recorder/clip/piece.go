@@ -100,7 +100,9 @@ func (p Piece) WriteTo(w io.Writer) (int64, error) {
 }
 
 // Copy streams the file to w, stopping when ctx is done. progress, if
-// set, is called with the byte count of each chunk written.
+// set, is called with the byte count of each chunk written. The next
+// fragments are read (and their SHA-256 checked) while the current one is
+// written, so reading and the writer's work overlap.
 func (p Piece) Copy(ctx context.Context, w io.Writer, progress func(n int64)) (int64, error) {
 	n, err := w.Write(p.init)
 	total := int64(n)
@@ -110,15 +112,42 @@ func (p Piece) Copy(ctx context.Context, w io.Writer, progress func(n int64)) (i
 	if progress != nil {
 		progress(int64(n))
 	}
-	for i := range p.Refs {
-		if err := ctx.Err(); err != nil {
-			return total, err
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type read struct {
+		b   []byte
+		err error
+	}
+	ch := make(chan read, prefetch)
+	go func() {
+		defer close(ch)
+		for i := range p.Refs {
+			b, err := p.fragment(i)
+			select {
+			case ch <- read{b, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
 		}
-		b, err := p.fragment(i)
-		if err != nil {
-			return total, err
+	}()
+	for range p.Refs {
+		var r read
+		var ok bool
+		select {
+		case r, ok = <-ch:
+		case <-ctx.Done():
+			return total, ctx.Err()
 		}
-		n, err := w.Write(b)
+		if !ok {
+			return total, ctx.Err()
+		}
+		if r.err != nil {
+			return total, r.err
+		}
+		n, err := w.Write(r.b)
 		total += int64(n)
 		if err != nil {
 			return total, err
@@ -129,6 +158,10 @@ func (p Piece) Copy(ctx context.Context, w io.Writer, progress func(n int64)) (i
 	}
 	return total, nil
 }
+
+// prefetch is how many fragments Copy reads ahead (about 4 s of a 4 Mbit/s
+// camera with one-second fragments).
+const prefetch = 8
 
 // ReaderAt returns random access to the file's bytes (for HTTP range
 // requests: io.NewSectionReader(p.ReaderAt(), 0, p.Size())). It keeps the

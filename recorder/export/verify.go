@@ -1,0 +1,222 @@
+package export
+
+import (
+	"archive/tar"
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"filippo.io/age"
+)
+
+// maxSmallFile bounds manifest.json and manifest.sig in memory.
+const maxSmallFile = 16 << 20
+
+// Report is what Verify found. Intact is true only if every check passed.
+type Report struct {
+	Intact      bool
+	Problems    []string // human-readable, one per failed check
+	Manifest    *Manifest
+	Fingerprint string // signer key fingerprint (SHA256:...), if the signature checked out
+	ManifestSHA string
+	Found       map[string]FoundFile // what the tar held, by name
+	Extracted   string               // directory the files were written to, if any
+}
+
+// FoundFile is one tar entry as read.
+type FoundFile struct {
+	SHA256 string
+	Bytes  int64
+}
+
+// ErrDecrypt means the package could not be opened: wrong passphrase or
+// identity, or not an age file.
+var ErrDecrypt = errors.New("cannot decrypt the package")
+
+func (r *Report) fail(format string, a ...any) {
+	r.Problems = append(r.Problems, fmt.Sprintf(format, a...))
+}
+
+// Verify decrypts a package with identities, checks the signature on the
+// manifest and the SHA-256 and size of every file, and reports. If
+// extractDir is set, the files are written there, and removed again if
+// the package is not intact. The error is for failures to do the check at
+// all (I/O on extractDir); everything wrong with the package is in
+// Report.Problems.
+func Verify(src io.Reader, identities []age.Identity, extractDir string) (*Report, error) {
+	rep := &Report{Found: map[string]FoundFile{}}
+	plain, err := age.Decrypt(bufio.NewReaderSize(src, 1<<20), identities...)
+	if err != nil {
+		var nm *age.NoIdentityMatchError
+		if errors.As(err, &nm) {
+			rep.fail("wrong passphrase or identity: %v", ErrDecrypt)
+		} else {
+			rep.fail("%v: %v", ErrDecrypt, err)
+		}
+		return rep, nil
+	}
+	var extracted []string
+	cleanup := func() {
+		for _, p := range extracted {
+			os.Remove(p)
+		}
+	}
+	var manifestBytes, sigBytes []byte
+	tr := tar.NewReader(plain)
+	buf := make([]byte, 1<<20)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			rep.fail("package is damaged after %d files: %v", len(rep.Found), err)
+			break
+		}
+		name := hdr.Name
+		if hdr.Typeflag != tar.TypeReg || name == "" || name != filepath.Base(name) || strings.HasPrefix(name, ".") {
+			rep.fail("unexpected entry %q in the package", name)
+			continue
+		}
+		if _, dup := rep.Found[name]; dup {
+			rep.fail("file %s appears twice", name)
+			continue
+		}
+		if name == ManifestName || name == SignatureName {
+			b, err := io.ReadAll(io.LimitReader(tr, maxSmallFile+1))
+			if err != nil {
+				rep.fail("package is damaged in %s: %v", name, err)
+				break
+			}
+			if len(b) > maxSmallFile {
+				rep.fail("%s is larger than %d bytes", name, maxSmallFile)
+				continue
+			}
+			if name == ManifestName {
+				manifestBytes = b
+			} else {
+				sigBytes = b
+			}
+			sum := sha256.Sum256(b)
+			rep.Found[name] = FoundFile{SHA256: hex.EncodeToString(sum[:]), Bytes: int64(len(b))}
+			continue
+		}
+		h := sha256.New()
+		var w io.Writer = h
+		var out *os.File
+		if extractDir != "" {
+			p := filepath.Join(extractDir, "."+name+".partial")
+			out, err = os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+			if err != nil {
+				cleanup()
+				return rep, fmt.Errorf("extract %s: %w", name, err)
+			}
+			extracted = append(extracted, p)
+			w = io.MultiWriter(h, out)
+		}
+		n, err := io.CopyBuffer(w, tr, buf)
+		if out != nil {
+			if cerr := out.Close(); err == nil && cerr != nil {
+				cleanup()
+				return rep, fmt.Errorf("extract %s: %w", name, cerr)
+			}
+		}
+		if err != nil {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				cleanup()
+				return rep, fmt.Errorf("extract %s: %w", name, err)
+			}
+			rep.fail("package is damaged in %s after %d bytes: %v", name, n, err)
+			break
+		}
+		rep.Found[name] = FoundFile{SHA256: hex.EncodeToString(h.Sum(nil)), Bytes: n}
+	}
+	rep.check(manifestBytes, sigBytes)
+	rep.Intact = len(rep.Problems) == 0
+	if extractDir != "" {
+		if !rep.Intact {
+			cleanup()
+			return rep, nil
+		}
+		if err := rep.publish(extractDir, manifestBytes, sigBytes); err != nil {
+			cleanup()
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+func (rep *Report) check(manifestBytes, sigBytes []byte) {
+	if manifestBytes == nil {
+		rep.fail("file %s missing", ManifestName)
+		return
+	}
+	sum := sha256.Sum256(manifestBytes)
+	rep.ManifestSHA = hex.EncodeToString(sum[:])
+	var m Manifest
+	if err := json.Unmarshal(manifestBytes, &m); err != nil {
+		rep.fail("%s is not valid JSON: %v", ManifestName, err)
+		return
+	}
+	rep.Manifest = &m
+	if m.Format != Format {
+		rep.fail("%s: format %q, want %q", ManifestName, m.Format, Format)
+	}
+	if sigBytes == nil {
+		rep.fail("file %s missing: the manifest is unsigned", SignatureName)
+	} else if fp, err := checkSignature(manifestBytes, sigBytes, &m); err != nil {
+		rep.fail("%v", err)
+	} else {
+		rep.Fingerprint = fp
+	}
+	listed := map[string]bool{ManifestName: true, SignatureName: true}
+	for _, f := range m.Files {
+		listed[f.Name] = true
+		got, ok := rep.Found[f.Name]
+		switch {
+		case !ok:
+			rep.fail("file %s missing", f.Name)
+		case got.SHA256 != f.SHA256:
+			rep.fail("file %s hash mismatch: SHA-256 %s, manifest says %s", f.Name, got.SHA256, f.SHA256)
+		case got.Bytes != f.Bytes:
+			rep.fail("file %s size mismatch: %d bytes, manifest says %d", f.Name, got.Bytes, f.Bytes)
+		}
+	}
+	var extra []string
+	for name := range rep.Found {
+		if !listed[name] {
+			extra = append(extra, name)
+		}
+	}
+	sort.Strings(extra)
+	for _, name := range extra {
+		rep.fail("extra file %s not listed in the manifest", name)
+	}
+}
+
+// publish renames the checked files into place and writes the manifest
+// and signature beside them.
+func (rep *Report) publish(dir string, manifestBytes, sigBytes []byte) error {
+	for _, f := range rep.Manifest.Files {
+		if err := os.Rename(filepath.Join(dir, "."+f.Name+".partial"), filepath.Join(dir, f.Name)); err != nil {
+			return fmt.Errorf("extract %s: %w", f.Name, err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, ManifestName), manifestBytes, 0o600); err != nil {
+		return fmt.Errorf("extract: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, SignatureName), sigBytes, 0o600); err != nil {
+		return fmt.Errorf("extract: %w", err)
+	}
+	rep.Extracted = dir
+	return nil
+}
