@@ -65,6 +65,8 @@ const (
 	// ActionDenied is not a permission: it is the ledger entry written
 	// when someone attempts an action their role does not allow.
 	ActionDenied Action = "denied"
+
+	ActionRequestExportFailed Action = "request.export-failed" // ledger only: a failed or refused export attempt
 )
 
 const (

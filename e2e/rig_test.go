@@ -64,6 +64,8 @@ type rig struct {
 	addr      string
 	logs      *logBuf
 	started   time.Time // just before recording started
+	exporter  bool      // the export engine is attached
+	hostFP    string    // the appliance's host key, which signs packages
 
 	manager, operator, technician person
 }

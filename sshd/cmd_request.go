@@ -3,6 +3,7 @@ package sshd
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -13,12 +14,29 @@ import (
 // commands. Every step goes through core with the session's actor, so
 // core checks the role and the request's state and ledgers the step.
 
-const requestUsage = "new --agency A --address A --representative R --contact C --phone P " +
-	"--purpose arrest|investigation|other [--reason R] --ground law|investigation|life|consent|other [--ground-note N] " +
-	"--cameras cam1,cam2 --from T --to T [--notes N] [--written-ref REF] [--received T] | show ID | list | " +
-	"instruct ID --operator NAME | result ID --found yes|no|other [--note N] | approve ID | deny ID --reason R | " +
-	"export ID (passphrase on stdin) | provide ID --recipient NAME --agency A --id-doc TYPE [--written-ref REF] [--date T] | " +
-	"close ID   (each takes --json)"
+const requestUsage = "new|show|list|instruct|result|approve|deny|export|provide|close ...   (request help)"
+
+// requestHelp is the full synopsis, one line per subcommand.
+var requestHelp = []string{
+	"request new --agency A --address A --representative R --contact C --phone P",
+	"            --purpose arrest|investigation|other [--reason R]",
+	"            --ground law|investigation|life|consent|other [--ground-note N]",
+	"            --cameras cam1,cam2 --from T --to T [--notes N] [--written-ref REF] [--received T]",
+	"request show ID | request list",
+	"request instruct ID --operator NAME",
+	"request result ID --found yes|no|other [--note N]",
+	"request approve ID | request deny ID --reason R",
+	"request export ID            (the export passphrase on stdin)",
+	"request provide ID --recipient NAME --agency A --id-doc TYPE [--written-ref REF] [--date T]",
+	"request close ID",
+	"every subcommand takes --json; times are RFC 3339",
+}
+
+func printRequestHelp(env *Env, w io.Writer) {
+	for _, l := range requestHelp {
+		fmt.Fprintln(w, "  "+l)
+	}
+}
 
 // flagOf maps core's field names to the flags that set them, so an error
 // tells the user which flag to fix.
@@ -33,6 +51,12 @@ var flagOf = map[string]string{
 
 // fail reports err like env.Fail, naming the flag behind a *core.FieldError.
 func fail(env *Env, action core.Action, err error) int {
+	if errors.Is(err, core.ErrWrongPassphrase) {
+		fmt.Fprintf(env.Stderr, msg(env.Lang, msgError)+"\n",
+			env.T("wrong export passphrase (stdin); the attempt is recorded in the ledger",
+				"書出しパスワードが違います (stdin)。この試行は台帳に記録されました"))
+		return ExitError
+	}
 	var fe *core.FieldError
 	if errors.As(err, &fe) {
 		where := fe.Field
@@ -47,10 +71,15 @@ func fail(env *Env, action core.Action, err error) int {
 
 func runRequest(env *Env, args []string) int {
 	if len(args) == 0 {
-		return env.UsageError("request", "missing subcommand")
+		code := env.UsageError("request", "missing subcommand")
+		printRequestHelp(env, env.Stderr)
+		return code
 	}
 	sub, rest := args[0], args[1:]
 	switch sub {
+	case "help", "--help", "-h":
+		printRequestHelp(env, env.Stdout)
+		return ExitOK
 	case "new":
 		return runRequestNew(env, rest)
 	case "show":
@@ -72,7 +101,9 @@ func runRequest(env *Env, args []string) int {
 	case "close":
 		return runRequestClose(env, rest)
 	}
-	return env.UsageError("request", fmt.Sprintf("unknown subcommand %q", sub))
+	code := env.UsageError("request", fmt.Sprintf("unknown subcommand %q", sub))
+	printRequestHelp(env, env.Stderr)
+	return code
 }
 
 func splitList(s string) []string {

@@ -3,45 +3,14 @@ package sshd
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"mimamori/core"
 )
 
-// exporter is core's export entry point, (*core.Store).ExportRequest.
-// Asserted rather than called directly while core/export.go lands.
-type exporterRecord interface {
-	ExportRequest(ctx context.Context, actor core.Actor, id string, passphrase []byte, dir string,
-		progress func(done, total int64)) (core.ExportRecord, error)
-}
-
-type exporterRequest interface {
-	ExportRequest(ctx context.Context, actor core.Actor, id string, passphrase []byte, dir string,
-		progress func(done, total int64)) (core.Request, error)
-}
-
-func exportRequest(ctx context.Context, st *core.Store, a core.Actor, id string, pass []byte, dir string,
-	progress func(done, total int64)) (core.ExportRecord, error) {
-	switch x := any(st).(type) {
-	case exporterRecord:
-		return x.ExportRequest(ctx, a, id, pass, dir, progress)
-	case exporterRequest:
-		r, err := x.ExportRequest(ctx, a, id, pass, dir, progress)
-		if err != nil {
-			return core.ExportRecord{}, err
-		}
-		if r.Export == nil {
-			return core.ExportRecord{}, fmt.Errorf("export of %s recorded no package", id)
-		}
-		return *r.Export, nil
-	}
-	return core.ExportRecord{}, fmt.Errorf("%w: the export engine is not built into this appliance", core.ErrUnavailable)
-}
-
 // progressPrinter writes a line to stderr at each further 10% (and at the
 // end), so a long export shows it is alive without flooding the session.
 func progressPrinter(env *Env, id string) func(done, total int64) {
-	last := int64(-1)
+	last := int64(-10)
 	return func(done, total int64) {
 		if total <= 0 {
 			return
@@ -69,12 +38,14 @@ func runRequestExport(env *Env, args []string) int {
 	if !ok {
 		return ExitUsage
 	}
+	ctx := env.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if !core.Allowed(env.Actor.Role, core.ActionRequestExport) {
-		// Let core refuse (and ledger the refusal) before waiting on stdin.
-		_, err := exportRequest(env.Ctx, env.Core, env.Actor, id, nil, env.ExportDir, nil)
-		if err == nil || strings.Contains(err.Error(), "not built") {
-			err = fmt.Errorf("%w", core.ErrForbidden)
-		}
+		// Core refuses (and ledgers the refusal) before looking at the
+		// passphrase, so do not wait on stdin for one.
+		_, err := env.Core.ExportRequest(ctx, env.Actor, id, nil, env.ExportDir, nil)
 		return fail(env, core.ActionRequestExport, err)
 	}
 	if env.ExportDir == "" {
@@ -85,17 +56,16 @@ func runRequestExport(env *Env, args []string) int {
 		return fail(env, core.ActionRequestExport, err)
 	}
 	defer wipe(pass)
-	ctx := env.Ctx
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	rec, err := exportRequest(ctx, env.Core, env.Actor, id, pass, env.ExportDir, progressPrinter(env, id))
+	r, err := env.Core.ExportRequest(ctx, env.Actor, id, pass, env.ExportDir, progressPrinter(env, id))
 	if err != nil {
 		return fail(env, core.ActionRequestExport, err)
 	}
-	if *asJSON {
-		return env.JSON(toExportJSON(rec))
+	if r.Export == nil {
+		return fail(env, core.ActionRequestExport, fmt.Errorf("export of %s recorded no package", id))
 	}
-	fmt.Fprintln(env.Stdout, rec.Path)
+	if *asJSON {
+		return env.JSON(toExportJSON(*r.Export))
+	}
+	fmt.Fprintln(env.Stdout, r.Export.Path)
 	return ExitOK
 }

@@ -2,8 +2,11 @@ package sshd
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +140,12 @@ func TestRequestWorkflowOverSSH(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("show lacks %q:\n%s", want, out)
 		}
+	}
+	if testing.Verbose() {
+		t.Logf("request show:\n%s", out)
+	}
+	if help := f.mustRun(f.oper, "request help"); !strings.Contains(help, "--written-ref") || !strings.Contains(help, "--id-doc") {
+		t.Errorf("request help:\n%s", help)
 	}
 	out = f.mustRun(f.oper, "request show "+id+" --lang ja")
 	for _, want := range []string{"申請機関", "経過", "承認済", "犯罪捜査"} {
@@ -373,5 +382,71 @@ func TestHoldCommands(t *testing.T) {
 	_, errOut, code = f.run(f.manager, "hold release "+id+" --reason again")
 	if code != ExitError || !strings.Contains(errOut, "already released") {
 		t.Errorf("release twice: exit %d stderr %q", code, errOut)
+	}
+}
+
+// fakeExporter writes a small file and reports progress in steps.
+type fakeExporter struct{}
+
+func (fakeExporter) Export(ctx context.Context, job core.ExportJob, progress func(done, total int64)) (core.ExportRecord, error) {
+	for i := int64(0); i <= 4; i++ {
+		progress(i*25, 100)
+	}
+	path := filepath.Join(job.Dir, job.Request.ID+".mimamori")
+	if err := os.WriteFile(path, []byte("package"), 0o600); err != nil {
+		return core.ExportRecord{}, err
+	}
+	return core.ExportRecord{Path: path, ManifestHash: strings.Repeat("ab", 32),
+		Files: []core.ExportFile{{Name: "cam1.mp4", Camera: "cam1", SHA256: strings.Repeat("cd", 32), Bytes: 100}}}, nil
+}
+
+func TestRequestExportOverSSH(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixture(t, func(o *Options) { o.ExportDir = dir })
+	f.store.SetExporter(fakeExporter{})
+	f.addCameras("cam1", "cam2")
+	id := strings.TrimSpace(f.mustRun(f.oper, newReq))
+	f.mustRun(f.manager, "request instruct "+id+" --operator sousa")
+	f.mustRun(f.oper, "request result "+id+" --found yes")
+	f.mustRun(f.manager, "request approve "+id)
+
+	// No passphrase set yet: a conflict that says what to do.
+	_, errOut, code := f.runIn(f.oper, "request export "+id, "whatever-passphrase\n")
+	if code != ExitError || !strings.Contains(errOut, "passphrase") {
+		t.Errorf("export without a passphrase set: exit %d stderr %q", code, errOut)
+	}
+	f.runIn(f.manager, "export-passphrase set", "the-manager-secret\n")
+	out, errOut, code := f.runIn(f.oper, "request export "+id, "wrong-passphrase!\n")
+	if code != ExitError || out != "" || !strings.Contains(errOut, "wrong export passphrase") || strings.Contains(errOut, "wrong-passphrase!") {
+		t.Errorf("wrong passphrase: exit %d out %q stderr %q", code, out, errOut)
+	}
+	out, errOut, code = f.runIn(f.oper, "request export "+id, "the-manager-secret\n")
+	want := filepath.Join(dir, id+".mimamori")
+	if code != 0 || strings.TrimSpace(out) != want {
+		t.Fatalf("export: exit %d out %q stderr %q", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "0%") || !strings.Contains(errOut, "100%") || strings.Contains(errOut, "secret") {
+		t.Errorf("progress on stderr: %q", errOut)
+	}
+	var r requestJSON
+	if err := json.Unmarshal([]byte(f.mustRun(f.manager, "request show "+id+" --json")), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.State != "exported" || r.Export == nil || r.Export.Path != want || r.Export.By != "sousa" || len(r.Export.Files) != 1 {
+		t.Errorf("after export: %+v", r)
+	}
+	if out := f.mustRun(f.manager, "request show "+id); !strings.Contains(out, "cam1.mp4") || !strings.Contains(out, want) {
+		t.Errorf("show lacks the export:\n%s", out)
+	}
+	// The written reference came at registration, so provide needs none.
+	f.mustRun(f.manager, "request provide "+id+" --recipient 佐藤 --agency 四街道警察署 --id-doc 警察手帳")
+	out = f.mustRun(f.manager, "request close "+id+" --json")
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.State != "closed" || r.Provision == nil ||
+		r.Provision.IDDoc != "警察手帳" || r.Provision.WrittenRef != "四署刑第12号" || len(r.History) != 7 {
+		t.Errorf("close --json: %v %+v", err, r)
+	}
+	// A second export of a closed request is a conflict.
+	if _, _, code := f.runIn(f.oper, "request export "+id, "the-manager-secret\n"); code != ExitError {
+		t.Errorf("export after close: exit %d", code)
 	}
 }

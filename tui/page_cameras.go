@@ -30,7 +30,7 @@ func camerasSpecs() []colSpec {
 		{title: "col.state", min: 10, prio: 8},
 		{title: "col.fps", min: 5, prio: 6, right: true},
 		{title: "col.bitrate", min: 9, prio: 6, right: true},
-		{title: "col.lastframe", min: 8, prio: 4},
+		{title: "col.lastframe", min: 11, prio: 4},
 		{title: "col.reconn", min: 4, prio: 3, right: true},
 		{title: "col.lasterr", min: 10, max: 40, flex: 3, prio: 2},
 	}
@@ -67,7 +67,7 @@ func (p *camerasPage) Capturing() bool { return false }
 
 func (p *camerasPage) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case camerasMsg, healthMsg:
+	case camerasMsg, healthMsg, refreshMsg:
 		p.rebuild()
 	case tea.KeyMsg:
 		return p.tbl.Update(msg)

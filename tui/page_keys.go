@@ -126,7 +126,7 @@ func (p *keysPage) setMode(m keysMode) tea.Cmd {
 
 func (p *keysPage) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case keysMsg:
+	case keysMsg, refreshMsg:
 		p.rebuild()
 	case tea.KeyMsg:
 		if p.mode != modeList {

@@ -35,7 +35,7 @@ func ledgerSpecs() []colSpec {
 		{title: "col.seq", min: 6, prio: 10, right: true},
 		{title: "col.time", min: 16, prio: 9},
 		{title: "col.actor", min: 8, max: 20, flex: 1, prio: 8},
-		{title: "col.action", min: 12, max: 22, flex: 1, prio: 10},
+		{title: "col.action", min: 16, max: 22, flex: 1, prio: 10},
 		{title: "col.subject", min: 10, max: 30, flex: 1, prio: 6},
 		{title: "col.details", min: 10, flex: 4, prio: 4},
 	}
@@ -60,7 +60,7 @@ func (p *ledgerPage) Capturing() bool { return p.typing }
 
 func (p *ledgerPage) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case ledgerMsg:
+	case ledgerMsg, refreshMsg:
 		p.rebuild()
 	case tea.KeyMsg:
 		k := p.s.keys

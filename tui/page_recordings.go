@@ -52,7 +52,7 @@ func (p *recordingsPage) Capturing() bool { return false }
 
 func (p *recordingsPage) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case camerasMsg, healthMsg, holdsMsg, coverageMsg, policyMsg:
+	case camerasMsg, healthMsg, holdsMsg, coverageMsg, policyMsg, refreshMsg:
 		p.rebuild()
 	case tea.KeyMsg:
 		p.sc.key(msg, p.s.keys)

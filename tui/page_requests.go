@@ -55,7 +55,7 @@ func (p *requestsPage) Capturing() bool { return false }
 
 func (p *requestsPage) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case requestsMsg:
+	case requestsMsg, refreshMsg:
 		p.rebuild()
 	case requestMsg:
 		if p.open != "" {
@@ -84,6 +84,10 @@ func (p *requestsPage) Update(msg tea.Msg) tea.Cmd {
 				p.scroll(-p.h + 1)
 			case key.Matches(msg, k.PageDown):
 				p.scroll(p.h - 1)
+			case key.Matches(msg, k.Top):
+				p.scroll(-len(p.detail))
+			case key.Matches(msg, k.Bottom):
+				p.scroll(len(p.detail))
 			}
 			return nil
 		}

@@ -55,7 +55,7 @@ func (p *storagePage) Capturing() bool { return false }
 
 func (p *storagePage) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case healthMsg:
+	case healthMsg, refreshMsg:
 		p.sc.set(len(p.s.data.stats.Cameras), p.listH())
 	case tea.KeyMsg:
 		p.sc.key(msg, p.s.keys)

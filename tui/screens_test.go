@@ -94,8 +94,8 @@ func TestScreensRoles(t *testing.T) {
 		want []string
 	}{
 		{"technician_storage", core.RoleTechnician, 0, []string{"fsync", "cam08"}},
-		// Core gives operators no health read: the register without live state.
-		{"operator_cameras", core.RoleOperator, 0, []string{"正門前", "稼働状態"}},
+		{"operator_cameras", core.RoleOperator, 0, []string{"H264", "10:29:59"}},
+		{"operator_storage", core.RoleOperator, 2, []string{"fsync", "cam08"}},
 		{"operator_ledger", core.RoleOperator, 4, []string{"request.regis", "自分の記録"}},
 	}
 	for _, c := range cases {

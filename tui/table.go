@@ -120,11 +120,15 @@ func (lt *listTable) SetSize(w, h int) {
 		}
 		cols = append(cols, table.Column{Title: title, Width: lt.widths[j]})
 	}
-	// Rows are rebuilt first so they always match the columns.
+	// Rows are rebuilt first so they always match the columns; the
+	// cursor survives.
+	cur := lt.t.Cursor()
 	lt.t.SetRows(nil)
 	lt.t.SetColumns(cols)
 	lt.t.SetWidth(w)
 	lt.t.SetHeight(max(h, 2))
+	lt.t.SetRows(make([]table.Row, len(lt.raw)))
+	lt.t.SetCursor(cur)
 	lt.apply()
 }
 
@@ -171,21 +175,52 @@ func (lt *listTable) apply() {
 	lt.mark = cur
 }
 
+// Update moves the cursor. The ">" mark is moved in the table's own rows
+// before the move, so the table renders its viewport once per key.
 func (lt *listTable) Update(msg tea.Msg) tea.Cmd {
-	var cmd tea.Cmd
-	lt.t, cmd = lt.t.Update(msg)
-	if c := lt.t.Cursor(); c != lt.mark {
-		rows := lt.t.Rows()
-		if lt.mark >= 0 && lt.mark < len(rows) {
-			rows[lt.mark][0] = " "
-		}
-		if c >= 0 && c < len(rows) {
-			rows[c][0] = ">"
-		}
-		lt.t.SetRows(rows)
-		lt.mark = c
+	km, ok := msg.(tea.KeyMsg)
+	if !ok || !lt.t.Focused() {
+		return nil
 	}
-	return cmd
+	rows := lt.t.Rows()
+	n := len(rows)
+	if n == 0 {
+		return nil
+	}
+	cur := lt.t.Cursor()
+	k := lt.t.KeyMap
+	var delta int
+	switch {
+	case key.Matches(km, k.LineUp):
+		delta = -1
+	case key.Matches(km, k.LineDown):
+		delta = 1
+	case key.Matches(km, k.PageUp):
+		delta = -lt.t.Height()
+	case key.Matches(km, k.PageDown):
+		delta = lt.t.Height()
+	case key.Matches(km, k.GotoTop):
+		delta = -n
+	case key.Matches(km, k.GotoBottom):
+		delta = n
+	default:
+		return nil
+	}
+	target := min(max(cur+delta, 0), n-1)
+	if target == cur {
+		return nil
+	}
+	if cur >= 0 && cur < n {
+		rows[cur][0] = " "
+	}
+	rows[target][0] = ">"
+	if delta < 0 {
+		lt.t.MoveUp(cur - target)
+	} else {
+		lt.t.MoveDown(target - cur)
+	}
+	lt.mark = lt.t.Cursor()
+	return nil
 }
 
 func (lt *listTable) Cursor() int { return lt.t.Cursor() }

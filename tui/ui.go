@@ -70,6 +70,7 @@ type UI struct {
 	statusErr bool
 
 	loads       map[loadKind]*loadState
+	stale       map[int]bool // pages that missed data while hidden
 	sub         <-chan core.Change
 	lastVerify  time.Time
 	verifyDirty bool
@@ -83,7 +84,7 @@ type UI struct {
 // New builds the console for c.Actor's role.
 func New(c Common) tea.Model {
 	s := newSession(c)
-	u := &UI{s: s, loads: map[loadKind]*loadState{}}
+	u := &UI{s: s, loads: map[loadKind]*loadState{}, stale: map[int]bool{}}
 	u.tabs = tabsFor(c.Actor.Role)
 	for _, t := range u.tabs {
 		u.pages = append(u.pages, u.newPage(t))
@@ -212,7 +213,10 @@ func (u *UI) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		u.sub = msg.ch
 		return u, waitForChange(u.s.c.Ctx, u.sub)
 	case changesMsg:
-		cmds = append(cmds, u.onChanges(msg), waitForChange(u.s.c.Ctx, u.sub))
+		cmds = append(cmds, u.onChanges(msg))
+		if u.sub != nil {
+			cmds = append(cmds, waitForChange(u.s.c.Ctx, u.sub))
+		}
 		return u, tea.Batch(cmds...)
 	case subClosedMsg:
 		u.sub = nil
@@ -287,13 +291,36 @@ func (u *UI) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return u, nil
 	}
 	if err := msgErr(msg); err != nil {
+		u.s.c.Logger.Warn("console: read failed", "user", u.s.c.Actor.Name, "msg", fmt.Sprintf("%T", msg), "err", err)
 		u.setStatus(u.s.T("err.load")+": "+u.s.errText(err), true)
 	}
-	// Data goes to every page: each rebuilds what it shows from it.
+	// Data goes to the page on screen; the others rebuild when shown.
+	if isData(msg) {
+		for i := range u.pages {
+			if i != u.active {
+				u.stale[i] = true
+			}
+		}
+		if p := u.page(); p != nil {
+			cmds = append(cmds, p.Update(msg))
+		}
+		return u, tea.Batch(cmds...)
+	}
 	for _, p := range u.pages {
 		cmds = append(cmds, p.Update(msg))
 	}
 	return u, tea.Batch(cmds...)
+}
+
+// refreshMsg asks a page to rebuild from the session's data.
+type refreshMsg struct{}
+
+func isData(msg tea.Msg) bool {
+	switch msg.(type) {
+	case policyMsg, camerasMsg, healthMsg, holdsMsg, requestsMsg, ledgerMsg, verifyMsg, keysMsg, coverageMsg:
+		return true
+	}
+	return false
 }
 
 // statusMsg lets a page put a line in the status bar.
@@ -347,6 +374,17 @@ func (u *UI) switchTo(i int) tea.Cmd {
 	}
 	u.active = i % len(u.tabs)
 	u.full = false
+	u.status = "" // a message belongs to the tab it came from
+	var refresh tea.Cmd
+	if u.stale[u.active] {
+		u.stale[u.active] = false
+		refresh = u.pages[u.active].Update(refreshMsg{})
+	}
+	return tea.Batch(refresh, u.switchLoads())
+}
+
+// switchLoads starts what a tab needs fresh when it comes on screen.
+func (u *UI) switchLoads() tea.Cmd {
 	if t, _ := u.activeTab(); t == tabRecordings && u.coverageStale() {
 		return u.want(loadCoverage)
 	}

@@ -187,12 +187,12 @@ func TestLanguageSwitch(t *testing.T) {
 func TestRequestDetail(t *testing.T) {
 	f := newFake(4)
 	u := syncUI(t, f, core.RoleManager, "ja", 80, 24)
-	press(u, "4", "j", "enter")
+	press(u, "4", "j", "enter", "G")
 	if got := f.called("Request manager"); len(got) != 1 || got[0] != "Request manager R-2026-0012" {
 		t.Fatalf("detail read %q", got)
 	}
 	v := u.View()
-	for _, s := range []string{"R-2026-0012", "生活安全課 鈴木 次郎", "捜査機関の要請", "経過", "佐藤 花子 に指示"} {
+	for _, s := range []string{"捜査機関の要請", "経過", "検索指示", "佐藤 花子 に指示"} {
 		if !strings.Contains(v, s) {
 			t.Errorf("detail lacks %q:\n%s", s, v)
 		}
@@ -243,8 +243,8 @@ func TestLedgerFilter(t *testing.T) {
 			t.Errorf("row %v is not from 2026-11-19 (JST)", r)
 		}
 	}
-	if lp.shown != 7 {
-		t.Errorf("%d rows on 2026-11-19, want 7", lp.shown)
+	if lp.shown != 6 { // seq 1-6: 15:06 to 23:11 JST
+		t.Errorf("%d rows on 2026-11-19, want 6", lp.shown)
 	}
 	press(u, "esc")
 	if lp.shown != len(u.s.data.ledger) {

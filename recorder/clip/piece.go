@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -112,36 +113,59 @@ func (p Piece) Copy(ctx context.Context, w io.Writer, progress func(n int64)) (i
 	if progress != nil {
 		progress(int64(n))
 	}
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel: no reader outlives Copy
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// Fragments are read by a few workers and delivered in order through
+	// a queue of one-shot channels; reading and verifying (pread, CRC,
+	// SHA-256) is the expensive part of an export.
 	type read struct {
 		b   []byte
 		err error
 	}
-	ch := make(chan read, prefetch)
+	queue := make(chan chan read, prefetch)
+	wg.Add(1)
 	go func() {
-		defer close(ch)
+		defer wg.Done()
+		defer close(queue)
+		sem := make(chan struct{}, readers())
 		for i := range p.Refs {
-			b, err := p.fragment(i)
+			fut := make(chan read, 1)
 			select {
-			case ch <- read{b, err}:
+			case queue <- fut:
 			case <-ctx.Done():
 				return
 			}
-			if err != nil {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
 				return
 			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				b, err := p.fragment(i)
+				<-sem
+				fut <- read{b, err}
+			}()
 		}
 	}()
 	for range p.Refs {
-		var r read
+		var fut chan read
 		var ok bool
 		select {
-		case r, ok = <-ch:
+		case fut, ok = <-queue:
 		case <-ctx.Done():
 			return total, ctx.Err()
 		}
 		if !ok {
+			return total, ctx.Err()
+		}
+		var r read
+		select {
+		case r = <-fut:
+		case <-ctx.Done():
 			return total, ctx.Err()
 		}
 		if r.err != nil {
@@ -162,6 +186,9 @@ func (p Piece) Copy(ctx context.Context, w io.Writer, progress func(n int64)) (i
 // prefetch is how many fragments Copy reads ahead (about 4 s of a 4 Mbit/s
 // camera with one-second fragments).
 const prefetch = 8
+
+// readers is how many fragments are read at once.
+func readers() int { return min(max(runtime.GOMAXPROCS(0), 1), 4) }
 
 // ReaderAt returns random access to the file's bytes (for HTTP range
 // requests: io.NewSectionReader(p.ReaderAt(), 0, p.Size())). It keeps the

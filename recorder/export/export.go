@@ -53,6 +53,9 @@ type Exporter struct {
 	Create func(path string) (File, error)
 	// BufferSize is the write buffer; default 4 MiB.
 	BufferSize int
+	// ApplianceID and Version fill the job's fields when it leaves them empty.
+	ApplianceID string
+	Version     string
 }
 
 var _ core.Exporter = (*Exporter)(nil)
@@ -111,6 +114,12 @@ func (e *Exporter) Export(ctx context.Context, job core.ExportJob, progress func
 		return core.ExportRecord{}, err
 	}
 	started := e.now()
+	if job.ApplianceID == "" {
+		job.ApplianceID = e.ApplianceID
+	}
+	if job.Version == "" {
+		job.Version = e.Version
+	}
 
 	m := e.manifestHead(job, started)
 	var files []planned

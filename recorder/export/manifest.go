@@ -22,21 +22,21 @@ const (
 // Manifest is what a package states about itself. It is written as
 // manifest.json and signed by the appliance's host key.
 type Manifest struct {
-	Format          string          `json:"format"`
-	Request         RequestInfo     `json:"request"`
-	Cameras         []CameraRange   `json:"cameras"`
-	Files           []FileEntry     `json:"files"`
-	Approver        string          `json:"approver"`
-	Operator        string          `json:"operator"`
-	ApprovedAt      *time.Time      `json:"approved_at,omitempty"`
-	StartedAt       time.Time       `json:"started_at"`
-	FinishedAt      time.Time       `json:"finished_at"`
-	ApplianceID     string          `json:"appliance_id"`
-	SoftwareVersion string          `json:"software_version"`
-	LedgerSeq       uint64          `json:"ledger_seq"`
-	Signer          SignerInfo      `json:"signer"`
-	Encryption      EncryptionInfo  `json:"encryption"`
-	Notes           []string        `json:"notes,omitempty"`
+	Format          string         `json:"format"`
+	Request         RequestInfo    `json:"request"`
+	Cameras         []CameraRange  `json:"cameras"`
+	Files           []FileEntry    `json:"files"`
+	Approver        string         `json:"approver"`
+	Operator        string         `json:"operator"`
+	ApprovedAt      *time.Time     `json:"approved_at,omitempty"`
+	StartedAt       time.Time      `json:"started_at"`
+	FinishedAt      time.Time      `json:"finished_at"`
+	ApplianceID     string         `json:"appliance_id"`
+	SoftwareVersion string         `json:"software_version"`
+	LedgerSeq       uint64         `json:"ledger_seq"`
+	Signer          SignerInfo     `json:"signer"`
+	Encryption      EncryptionInfo `json:"encryption"`
+	Notes           []string       `json:"notes,omitempty"`
 }
 
 // RequestInfo is form 2 as registered.

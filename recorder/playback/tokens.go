@@ -262,3 +262,16 @@ func (s *Server) release(t *ticket) {
 	t.mu.Unlock()
 	t.inflight.Done()
 }
+
+// Done returns a channel closed when token ends (at once if it is unknown
+// or already ended).
+func (s *Server) Done(token string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.tickets[tokenKey(token)]; t != nil {
+		return t.done
+	}
+	c := make(chan struct{})
+	close(c)
+	return c
+}

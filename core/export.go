@@ -1,0 +1,130 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// exportSlot is the export engine plugged into one Store and the requests
+// being exported right now (one export per request at a time).
+//
+// It lives in a table keyed by *Store only because store.go is owned by
+// another engineer; it belongs in a Store field (see SetExporter).
+type exportSlot struct {
+	mu      sync.Mutex
+	e       Exporter
+	running map[string]bool
+}
+
+var exportSlots sync.Map // *Store -> *exportSlot
+
+func (s *Store) exportSlot() *exportSlot {
+	v, _ := exportSlots.LoadOrStore(s, &exportSlot{running: map[string]bool{}})
+	return v.(*exportSlot)
+}
+
+// SetExporter plugs in the export engine (the recorder's). It may be
+// called at any time.
+func (s *Store) SetExporter(e Exporter) {
+	sl := s.exportSlot()
+	sl.mu.Lock()
+	sl.e = e
+	sl.mu.Unlock()
+}
+
+// ErrWrongPassphrase is wrapped (with ErrForbidden) when the export
+// passphrase does not match the manager's.
+var ErrWrongPassphrase = errors.New("wrong export passphrase")
+
+// ExportRequest writes the export package of an approved request into
+// dir (000 §7-4, §9-4; 001 §5-2): operator or manager, request approved,
+// the manager-held passphrase must match. A failed attempt is ledgered
+// and leaves the request approved, so it can be retried.
+func (s *Store) ExportRequest(ctx context.Context, actor Actor, id string, passphrase []byte, dir string,
+	progress func(done, total int64)) (Request, error) {
+	if !Allowed(actor.Role, ActionRequestExport) {
+		return Request{}, s.deny(actor, ActionRequestExport, id)
+	}
+	r, err := s.Request(actor, id)
+	if err != nil {
+		return Request{}, err
+	}
+	cameras, from, to, err := s.ApprovedRange(actor, id)
+	if err != nil {
+		return Request{}, err
+	}
+	if !s.HasExportPassphrase() {
+		err := fmt.Errorf("%w: no export passphrase is set; the manager must set one first", ErrConflict)
+		return Request{}, s.exportFailed(actor, id, "no-passphrase", err)
+	}
+	if !s.CheckExportPassphrase(passphrase) {
+		err := fmt.Errorf("%w: %w for request %s", ErrForbidden, ErrWrongPassphrase, id)
+		return Request{}, s.exportFailed(actor, id, "wrong-passphrase", err)
+	}
+	sl := s.exportSlot()
+	sl.mu.Lock()
+	e := sl.e
+	busy := sl.running[id]
+	if e != nil && !busy {
+		sl.running[id] = true
+	}
+	sl.mu.Unlock()
+	if e == nil {
+		return Request{}, fmt.Errorf("%w: the export engine is not attached", ErrUnavailable)
+	}
+	if busy {
+		return Request{}, fmt.Errorf("%w: request %s is being exported already", ErrConflict, id)
+	}
+	defer func() {
+		sl.mu.Lock()
+		delete(sl.running, id)
+		sl.mu.Unlock()
+	}()
+
+	job := ExportJob{Request: r, Cameras: cameras, From: from, To: to, Passphrase: passphrase, Dir: dir,
+		Operator: actor.label(), LedgerSeq: s.LedgerHead()}
+	if r.Decision != nil {
+		job.Approver = r.Decision.By
+	}
+	rec, err := e.Export(ctx, job, progress)
+	if err != nil {
+		err = fmt.Errorf("export of %s failed: %w", id, err)
+		return Request{}, s.exportFailed(actor, id, "exporter", err)
+	}
+	out, err := s.RecordExport(actor, id, rec)
+	if err != nil {
+		// A package the ledger does not know about must not exist.
+		if rerr := os.Remove(rec.Path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			s.log.Error("export: cannot remove unrecorded package", "path", rec.Path, "err", rerr)
+		}
+		err = fmt.Errorf("export of %s could not be recorded; package removed: %w", id, err)
+		return Request{}, s.exportFailed(actor, id, "record", err)
+	}
+	return out, nil
+}
+
+// exportFailed ledgers a failed export attempt and returns cause. The
+// request's state is not touched.
+func (s *Store) exportFailed(actor Actor, id, stage string, cause error) error {
+	msg := cause.Error()
+	if len(msg) > 1000 {
+		msg = msg[:1000]
+	}
+	_, err := s.mutate(actor, ActionRequestExport, id, func(tx *bolt.Tx) ([]draft, error) {
+		r, err := getRequest(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		return []draft{{Action: ActionRequestExportFailed, Subject: id, Details: map[string]string{
+			"stage": stage, "error": msg, "state": string(r.State)}}}, nil
+	})
+	if err != nil {
+		s.log.Error("ledger: cannot record failed export", "request", id, "err", err)
+	}
+	return cause
+}
