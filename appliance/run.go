@@ -12,6 +12,8 @@ import (
 	"github.com/charmbracelet/ssh"
 
 	"mimamori/recorder"
+	"mimamori/recorder/export"
+	"mimamori/recorder/playback"
 	"mimamori/sshd"
 	"mimamori/tui"
 )
@@ -25,6 +27,8 @@ func (a *Appliance) retention() time.Duration {
 type Running struct {
 	rec     *recorder.Recorder
 	ssh     *sshd.Server
+	pb      *playback.Server
+	stopRec context.CancelFunc
 	recDone chan struct{}
 	sshDone chan error
 }
@@ -51,12 +55,19 @@ func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, erro
 		return nil, fmt.Errorf("recorder: %w", err)
 	}
 	a.Store.SetFootage(rec)
-	srv, err := sshd.New(sshd.Options{
+	a.Store.SetExporter(&export.Exporter{Source: rec.Ring(), Signer: a.HostKey, Logger: log})
+	pb, err := playback.New(playback.Options{Footage: rec.Ring(), Live: rec.Live(), Core: a.Store, Logger: log})
+	if err != nil {
+		_ = rec.Close()
+		return nil, fmt.Errorf("playback: %w", err)
+	}
+	so := sshd.Options{
 		Listen:      cfg.SSH.Listen,
 		DataDir:     cfg.DataDir,
 		Core:        a.Store,
 		IdleTimeout: cfg.SSH.IdleTimeout,
 		MaxSessions: cfg.SSH.MaxSessions,
+		ExportDir:   cfg.ExportDir,
 		Logger:      log,
 		Lang:        cfg.Lang,
 		Location:    cfg.Location,
@@ -67,17 +78,24 @@ func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, erro
 				Logger: ts.Logger, Appliance: cfg.ApplianceID,
 			})
 		}),
-	})
+	}
+	sshd.EnableViewing(&so, pb)
+	srv, err := sshd.New(so)
 	if err != nil {
+		_ = pb.Close()
 		_ = rec.Close()
 		return nil, fmt.Errorf("ssh: %w", err)
 	}
-	r := &Running{rec: rec, ssh: srv, recDone: make(chan struct{}), sshDone: make(chan error, 1)}
-	go func() { defer close(r.recDone); rec.Run(ctx) }()
+	r := &Running{rec: rec, ssh: srv, pb: pb, recDone: make(chan struct{}), sshDone: make(chan error, 1)}
+	recCtx, stopRec := context.WithCancel(ctx)
+	r.stopRec = stopRec
+	go func() { defer close(r.recDone); rec.Run(recCtx) }()
 	go func() { r.sshDone <- srv.ListenAndServe() }()
 	// Surface a listen error (port taken) at start rather than silently.
 	select {
 	case err := <-r.sshDone:
+		_ = pb.Close()
+		stopRec()
 		<-r.recDone
 		_ = rec.Close()
 		return nil, fmt.Errorf("ssh listen %s: %w", cfg.SSH.Listen, err)
@@ -86,8 +104,8 @@ func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, erro
 	return r, nil
 }
 
-// Stop ends the console (sessions get a moment to close), waits for the
-// recorder to flush (its context must already be done) and closes the ring.
+// Stop ends the console (sessions get a moment to close), stops the
+// recorder, waits for it to flush and closes the ring.
 func (r *Running) Stop(log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -95,6 +113,10 @@ func (r *Running) Stop(log *slog.Logger) {
 		log.Warn("ssh shutdown", "err", err)
 		_ = r.ssh.Close()
 	}
+	if err := r.pb.Close(); err != nil {
+		log.Warn("closing playback", "err", err)
+	}
+	r.stopRec()
 	<-r.recDone
 	if err := r.rec.Close(); err != nil {
 		log.Warn("closing the ring", "err", err)
