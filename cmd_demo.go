@@ -90,7 +90,8 @@ kept, so a second run finds the first run's recordings and ledger.`)
 		fmt.Fprintf(stdout, "  %-10s ssh -i %s -p %s -o UserKnownHostsFile=%s -o StrictHostKeyChecking=accept-new %s\n",
 			l.role, l.keyPath, port, filepath.Join(dir, "known_hosts"), host)
 	}
-	fmt.Fprintf(stdout, "\nScripts: add a command, e.g. ... %s health --json\nCtrl-C stops the demo.\n", host)
+	fmt.Fprintf(stdout, "\nAdd a command for scripts, e.g.\n  ssh -i %s -p %s -o UserKnownHostsFile=%s %s health --json\nCtrl-C stops the demo.\n",
+		logins[len(logins)-1].keyPath, port, filepath.Join(dir, "known_hosts"), host)
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "\nmimamori demo: stopping")
 	r.Stop(log)
@@ -105,9 +106,9 @@ func demoKeys(st *core.Store, dir string) ([]demoLogin, error) {
 		role core.Role
 		name string
 	}{
-		{core.RoleManager, "管理 花子 (manager)"},
-		{core.RoleOperator, "担当 太郎 (operator)"},
-		{core.RoleTechnician, "保守 次郎 (technician)"},
+		{core.RoleManager, "管理 花子"},
+		{core.RoleOperator, "担当 太郎"},
+		{core.RoleTechnician, "保守 次郎"},
 	}
 	var out []demoLogin
 	for _, p := range people {
