@@ -293,14 +293,6 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-func TestNotYetAvailable(t *testing.T) {
-	for _, args := range [][]string{{"verify", "x.pkg"}} {
-		if code, _, errOut := runCmd(t, context.Background(), args...); code != 2 || !strings.Contains(errOut, "not available yet") {
-			t.Errorf("%v: code %d stderr %q", args, code, errOut)
-		}
-	}
-}
-
 func TestParseBitrate(t *testing.T) {
 	good := map[string]int64{"4M": 4_000_000, "500k": 500_000, "2.5M": 2_500_000, "4000000": 4_000_000, "1G": 1_000_000_000}
 	for s, want := range good {

@@ -55,7 +55,8 @@ func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, erro
 		return nil, fmt.Errorf("recorder: %w", err)
 	}
 	a.Store.SetFootage(rec)
-	a.Store.SetExporter(&export.Exporter{Source: rec.Ring(), Signer: a.HostKey, Logger: log})
+	a.Store.SetExporter(&export.Exporter{Source: rec.Ring(), Signer: a.HostKey, Logger: log,
+		ApplianceID: cfg.ApplianceID, Version: Version})
 	pb, err := playback.New(playback.Options{Footage: rec.Ring(), Live: rec.Live(), Core: a.Store, Logger: log})
 	if err != nil {
 		_ = rec.Close()

@@ -10,23 +10,15 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// exportSlot is the export engine plugged into one Store and the requests
+// exportSlot is the export engine plugged into a Store and the requests
 // being exported right now (one export per request at a time).
-//
-// It lives in a table keyed by *Store only because store.go is owned by
-// another engineer; it belongs in a Store field (see SetExporter).
 type exportSlot struct {
 	mu      sync.Mutex
 	e       Exporter
 	running map[string]bool
 }
 
-var exportSlots sync.Map // *Store -> *exportSlot
-
-func (s *Store) exportSlot() *exportSlot {
-	v, _ := exportSlots.LoadOrStore(s, &exportSlot{running: map[string]bool{}})
-	return v.(*exportSlot)
-}
+func (s *Store) exportSlot() *exportSlot { return &s.exports }
 
 // SetExporter plugs in the export engine (the recorder's). It may be
 // called at any time.

@@ -55,6 +55,7 @@ type Store struct {
 
 	footMu  sync.RWMutex
 	footage Footage
+	exports exportSlot // export engine and running exports (export.go)
 
 	hub     hub
 	holds   atomic.Pointer[[]HoldRange] // active holds, rebuilt after each hold change
@@ -96,6 +97,7 @@ func Open(path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s := &Store{db: db, now: o.Now, log: o.Logger, policy: o.Policy, kdf: defaultKDF}
+	s.exports.running = map[string]bool{}
 	s.hub.init()
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets {

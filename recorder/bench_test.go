@@ -7,6 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,7 +43,11 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func rssBytes() int64 {
+func rssBytes() int64 { return procStatus("VmRSS:") }
+
+// procStatus reads one kB field of /proc/self/status in bytes (RssAnon:
+// heap and stacks; RssFile: file-backed pages such as the bbolt mmap).
+func procStatus(field string) int64 {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0
@@ -48,7 +55,7 @@ func rssBytes() int64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb << 10
 		}
@@ -104,13 +111,20 @@ func benchRecord(b *testing.B, n int, d time.Duration) {
 	time.Sleep(3 * time.Second)
 	before := rec.Stats()
 	cpu0, wall0 := cpuTime(), time.Now()
-	var peakRSS int64
+	var peakRSS, peakAnon, peakFile int64
+	var gc0 runtime.MemStats
+	runtime.ReadMemStats(&gc0)
 	for time.Since(wall0) < d {
 		time.Sleep(time.Second)
 		peakRSS = max(peakRSS, rssBytes())
+		peakAnon = max(peakAnon, procStatus("RssAnon:"))
+		peakFile = max(peakFile, procStatus("RssFile:"))
 	}
 	cpu, wall := cpuTime()-cpu0, time.Since(wall0)
 	after := rec.Stats()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	writeHeapProfile(b, n)
 	cancel()
 	<-done
 
@@ -130,4 +144,38 @@ func benchRecord(b *testing.B, n int, d time.Duration) {
 	b.ReportMetric(float64(stored)/wall.Seconds()/1e6, "MB/s")
 	b.ReportMetric(float64(dropped), "dropped-frames")
 	b.ReportMetric(float64(recording), "cameras-connected")
+	if os.Getenv(benchMemStatsEnv) != "" {
+		b.ReportMetric(float64(peakAnon)/(1<<20), "MiB-RssAnon")
+		b.ReportMetric(float64(peakFile)/(1<<20), "MiB-RssFile")
+		b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "MiB-HeapInuse")
+		b.ReportMetric(float64(ms.HeapSys-ms.HeapReleased)/(1<<20), "MiB-HeapRetained")
+		b.ReportMetric(float64(ms.StackInuse)/(1<<20), "MiB-Stack")
+		b.ReportMetric(float64(ms.TotalAlloc-gc0.TotalAlloc)/wall.Seconds()/(1<<20), "MiB-alloc/s")
+		b.ReportMetric(float64(ms.NumGC-gc0.NumGC)/wall.Seconds(), "gc/s")
+	}
+}
+
+// Diagnostics for memory work: MIMAMORI_BENCH_MEMSTATS=1 adds heap and
+// RSS breakdown metrics; MIMAMORI_BENCH_HEAPPROFILE=DIR writes a pprof
+// heap profile per camera count (DIR/heap-N.pprof) at the end of the run.
+const (
+	benchMemStatsEnv    = "MIMAMORI_BENCH_MEMSTATS"
+	benchHeapProfileEnv = "MIMAMORI_BENCH_HEAPPROFILE"
+)
+
+func writeHeapProfile(b *testing.B, n int) {
+	dir := os.Getenv(benchHeapProfileEnv)
+	if dir == "" {
+		return
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("heap-%d.pprof", n)))
+	if err != nil {
+		b.Logf("heap profile: %v", err)
+		return
+	}
+	defer f.Close()
+	runtime.GC() // the profile shows live objects as of the last GC
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Logf("heap profile: %v", err)
+	}
 }
