@@ -172,7 +172,15 @@ func (s ringSink) WriteInit(camera string, init []byte) (uint32, error) {
 }
 
 func (s ringSink) WriteFragment(f ingest.Fragment) error {
-	s.publishLive(f) // live view (live.go) does not wait for the disk
+	// Live view (live.go) does not wait for the disk. Its subscribers keep
+	// the bytes, which ingest reuses, so they get a copy; with nobody
+	// watching, nothing is copied. A viewer subscribing during this call
+	// starts with the next fragment.
+	if s.live != nil && s.live.Subscribers(f.Camera) > 0 {
+		lf := f
+		lf.Payload, lf.Tail = f.Bytes(), nil
+		s.publishLive(lf)
+	}
 	return s.ring.AppendFragment(ring.Fragment{
 		Camera:        f.Camera,
 		Start:         f.Start,
@@ -181,5 +189,6 @@ func (s ringSink) WriteFragment(f ingest.Fragment) error {
 		Discontinuity: f.Discontinuity,
 		InitID:        f.InitID,
 		Payload:       f.Payload,
+		Tail:          f.Tail,
 	})
 }

@@ -32,6 +32,9 @@ type verifyJSON struct {
 }
 
 func runLedger(env *Env, args []string) int {
+	if isLedgerCSV(args) { // ledger --csv | ledger export --csv (cmd_forms.go)
+		return runLedgerCSV(env, args)
+	}
 	if len(args) > 0 && args[0] == "verify" {
 		return runLedgerVerify(env, args[1:])
 	}

@@ -29,6 +29,7 @@ var requestHelp = []string{
 	"request export ID            (the export passphrase on stdin)",
 	"request provide ID --recipient NAME --agency A --id-doc TYPE [--written-ref REF] [--date T]",
 	"request close ID",
+	"request form2 ID | request form3 ID   (HTML of form 2 利用申請書 / form 3 検索簿 on stdout)",
 	"every subcommand takes --json; times are RFC 3339",
 }
 
@@ -100,6 +101,8 @@ func runRequest(env *Env, args []string) int {
 		return runRequestProvide(env, rest)
 	case "close":
 		return runRequestClose(env, rest)
+	case "form2", "form3": // printable forms (cmd_forms.go)
+		return runRequestForm(env, int(sub[4]-'0'), rest)
 	}
 	code := env.UsageError("request", fmt.Sprintf("unknown subcommand %q", sub))
 	printRequestHelp(env, env.Stderr)

@@ -24,6 +24,32 @@ type Backend interface {
 	Subscribe(ctx context.Context) <-chan core.Change
 	Health(actor core.Actor) (core.RecorderStats, error)
 	Coverage(actor core.Actor, camera string, from, to time.Time) ([]core.Span, error)
+
+	// The request workflow (form 2 to handover) and holds.
+	RegisterRequest(actor core.Actor, in core.RequestInput) (core.Request, error)
+	InstructSearch(actor core.Actor, id, operatorName string) (core.Request, error)
+	RecordResult(actor core.Actor, id, found, note string) (core.Request, error)
+	Approve(actor core.Actor, id string) (core.Request, error)
+	Deny(actor core.Actor, id, reason string) (core.Request, error)
+	ExportRequest(ctx context.Context, actor core.Actor, id string, passphrase []byte, dir string,
+		progress func(done, total int64)) (core.Request, error)
+	RecordProvision(actor core.Actor, id string, p core.Provision) (core.Request, error)
+	CloseRequest(actor core.Actor, id string) (core.Request, error)
+	AddHold(actor core.Actor, in core.HoldInput) (core.Hold, error)
+	ReleaseHold(actor core.Actor, id, reason string) error
+}
+
+// Viewer mints one-time playback (or live) URLs for a person's SSH
+// session (000 §9-2, 001 §4). The implementation authorizes and ledgers
+// the view in core; the URL only answers through that session's own
+// port forward, and stops working at expires.
+//
+// forward is the exact command line the person runs on their own
+// computer (e.g. "ssh -N -L 8554:127.0.0.1:8554 -p 2222 appliance");
+// url is what they then open in VLC, mpv or ffplay. Optional: without a
+// Viewer the console offers no viewing at all.
+type Viewer interface {
+	Mint(actor core.Actor, sessionID, camera string, from, to time.Time, live bool) (url string, forward string, expires time.Time, err error)
 }
 
 // policyBackend is satisfied by *core.Store: the retention target for

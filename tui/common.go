@@ -30,6 +30,9 @@ type Common struct {
 	// Optional.
 	Appliance string           // name in the header; "mimamori" if empty
 	Now       func() time.Time // clock; time.Now if nil (tests fix it)
+	ExportDir string           // where ExportRequest writes packages; no export action if empty
+	Viewer    Viewer           // playback/live URLs; no view action if nil
+	SessionID string           // the SSH session, passed to Viewer.Mint
 }
 
 // session is the per-program state every page shares: never global.
@@ -89,6 +92,9 @@ func (s *session) setLang(l string) {
 func (s *session) now() time.Time { return s.c.Now() }
 
 func (s *session) allowed(a core.Action) bool { return core.Allowed(s.c.Actor.Role, a) }
+
+// canView: viewing needs the permission and a Viewer to mint URLs.
+func (s *session) canView() bool { return s.c.Viewer != nil && s.allowed(core.ActionView) }
 
 // local converts a stored UTC time for display.
 func (s *session) local(t time.Time) time.Time { return t.In(s.c.Location) }

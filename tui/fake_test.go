@@ -18,19 +18,20 @@ var testLoc = time.FixedZone("JST", 9*60*60)
 
 // fakeBackend is a deterministic Backend: fixed data, every call recorded.
 type fakeBackend struct {
-	mu      sync.Mutex
-	calls   []string
-	cams    []core.Camera
-	stats   core.RecorderStats
-	spans   map[string][]core.Span
-	holds   []core.Hold
-	reqs    []core.Request
-	ledger  []core.Entry
-	keys    []core.Key
-	refused []core.RefusedKey
-	changes chan core.Change
-	policy  core.Policy
-	failErr error // returned by the key actions when set
+	mu         sync.Mutex
+	calls      []string
+	cams       []core.Camera
+	stats      core.RecorderStats
+	spans      map[string][]core.Span
+	holds      []core.Hold
+	reqs       []core.Request
+	ledger     []core.Entry
+	keys       []core.Key
+	refused    []core.RefusedKey
+	changes    chan core.Change
+	policy     core.Policy
+	failErr    error         // returned by the key actions when set
+	exportGate chan struct{} // ExportRequest waits on it when set
 }
 
 func (f *fakeBackend) record(format string, args ...any) {

@@ -27,6 +27,24 @@ type KeyMap struct {
 	Confirm  key.Binding
 	Cancel   key.Binding
 	Submit   key.Binding
+
+	// Requests, holds and viewing.
+	New         key.Binding
+	Instruct    key.Binding
+	Result      key.Binding
+	Approve     key.Binding
+	Deny        key.Binding
+	Export      key.Binding
+	Provide     key.Binding
+	CloseReq    key.Binding
+	View        key.Binding
+	HoldAdd     key.Binding
+	HoldRelease key.Binding
+	HoldList    key.Binding
+	NextField   key.Binding
+	PrevField   key.Binding
+	Save        key.Binding
+	Toggle      key.Binding
 }
 
 // newKeyMap builds the bindings with help text in the session language.
@@ -58,5 +76,22 @@ func newKeyMap(t func(string) string) KeyMap {
 		Confirm:  b([]string{"y"}, "y", "key.confirm"),
 		Cancel:   b([]string{"esc", "n"}, "esc", "key.cancel"),
 		Submit:   b([]string{"enter"}, "enter", "key.submit"),
+
+		New:         b([]string{"n"}, "n", "key.new"),
+		Instruct:    b([]string{"i"}, "i", "key.instruct"),
+		Result:      b([]string{"r"}, "r", "key.result"),
+		Approve:     b([]string{"a"}, "a", "key.approve"),
+		Deny:        b([]string{"d"}, "d", "key.deny"),
+		Export:      b([]string{"x"}, "x", "key.export"),
+		Provide:     b([]string{"p"}, "p", "key.provide"),
+		CloseReq:    b([]string{"c"}, "c", "key.close"),
+		View:        b([]string{"v"}, "v", "key.view"),
+		HoldAdd:     b([]string{"h"}, "h", "key.holdadd"),
+		HoldRelease: b([]string{"R"}, "R", "key.holdrelease"),
+		HoldList:    b([]string{"H"}, "H", "key.holdlist"),
+		NextField:   b([]string{"tab", "down"}, "tab", "key.nextfield"),
+		PrevField:   b([]string{"shift+tab", "up"}, "S-tab", "key.prevfield"),
+		Save:        b([]string{"ctrl+s"}, "C-s", "key.save"),
+		Toggle:      b([]string{" "}, "space", "key.toggle"),
 	}
 }

@@ -18,6 +18,12 @@ type recordingsPage struct {
 	sc   scroller
 	w, h int
 	rows []recRow
+
+	list  bool       // the holds list instead of the cameras
+	holds *listTable // every hold, newest first
+	act   *form      // hold or view dialog
+	step  string     // add | release | view
+	links *mintMsg
 }
 
 type recRow struct {
@@ -35,11 +41,16 @@ const (
 	recHeadH   = 2 // window/legend + column titles
 )
 
-func newRecordingsPage(s *session) *recordingsPage { return &recordingsPage{s: s} }
+func newRecordingsPage(s *session) *recordingsPage {
+	return &recordingsPage{s: s, holds: newListTable(s, holdSpecs())}
+}
 
 func (p *recordingsPage) SetSize(w, h int) {
 	p.w, p.h = w, h
 	p.sc.set(len(p.rows), p.listH())
+	p.holds.specs = titled(p.s, holdSpecs())
+	p.holds.SetSize(w, max(h-1, 2))
+	p.rebuildHolds()
 }
 
 func (p *recordingsPage) listH() int { return max(p.h-recHeadH-recDetailH, 1) }
@@ -48,14 +59,26 @@ func (p *recordingsPage) timelineW() int {
 	return max(p.w-2-(recNameW+1)-1-(recDateW+1)*2-recHoldsW, 8)
 }
 
-func (p *recordingsPage) Capturing() bool { return false }
+func (p *recordingsPage) Capturing() bool { return p.act != nil || p.links != nil }
 
 func (p *recordingsPage) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case camerasMsg, healthMsg, holdsMsg, coverageMsg, policyMsg, refreshMsg:
 		p.rebuild()
+		p.rebuildHolds()
+	case holdActionMsg:
+		return p.onHoldAction(msg)
+	case mintMsg:
+		if msg.origin == "recordings" && p.act != nil {
+			p.act.busy = false
+			if msg.err != nil {
+				p.act.setErr(msg.err)
+				return nil
+			}
+			p.act, p.links = nil, &msg
+		}
 	case tea.KeyMsg:
-		p.sc.key(msg, p.s.keys)
+		return p.key(msg)
 	}
 	return nil
 }
@@ -94,6 +117,14 @@ func (p *recordingsPage) eraseText(r recRow) string {
 
 func (p *recordingsPage) View() string {
 	s, d, st := p.s, &p.s.data, p.s.st
+	switch {
+	case p.links != nil:
+		return linksView(s, p.links, p.w, p.h)
+	case p.act != nil:
+		return p.act.View(p.w, p.h)
+	case p.list:
+		return p.holdsView()
+	}
 	if !d.camsLoaded || !d.coverLoaded {
 		msg := s.T("loading")
 		if d.coverErr != nil {
@@ -177,10 +208,16 @@ func (p *recordingsPage) detail() []string {
 
 func (p *recordingsPage) ShortHelp() []key.Binding {
 	k := p.s.keys
-	return []key.Binding{k.Up, k.Down}
+	switch {
+	case p.links != nil:
+		return []key.Binding{k.Back}
+	case p.act != nil:
+		return []key.Binding{k.NextField, k.Save, k.Cancel}
+	}
+	return append([]key.Binding{k.Up, k.Down}, p.actions()...)
 }
 
 func (p *recordingsPage) FullHelp() [][]key.Binding {
 	k := p.s.keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}}
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, p.actions()}
 }

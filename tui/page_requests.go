@@ -23,6 +23,12 @@ type requestsPage struct {
 	loaded  bool
 	detail  []string
 	scrollY int
+
+	act               *reqAction // the form of the step being taken, if any
+	export            *exportRun // the export running, if any
+	expDone, expTotal int64
+	links             *mintMsg      // playback URLs on screen, if any
+	cover             coverCheckMsg // last coverage check of the entry form
 }
 
 func requestsSpecs() []colSpec {
@@ -51,12 +57,15 @@ func (p *requestsPage) SetSize(w, h int) {
 	p.buildDetail()
 }
 
-func (p *requestsPage) Capturing() bool { return false }
+func (p *requestsPage) Capturing() bool { return p.act != nil || p.export != nil || p.links != nil }
 
 func (p *requestsPage) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case requestsMsg, refreshMsg:
 		p.rebuild()
+		p.buildDetail()
+	case holdsMsg:
+		p.buildDetail()
 	case requestMsg:
 		if p.open != "" {
 			p.req, p.reqErr, p.loaded = msg.req, msg.err, true
@@ -70,40 +79,110 @@ func (p *requestsPage) Update(msg tea.Msg) tea.Cmd {
 				}
 			}
 		}
+	case reqActionMsg:
+		return p.onAction(msg)
+	case exportProgressMsg:
+		if msg.run == p.export {
+			p.expDone, p.expTotal = msg.done, msg.total
+			return waitExport(msg.run)
+		}
+	case exportDoneMsg:
+		if msg.run == p.export {
+			p.export = nil
+			return p.onAction(msg.res)
+		}
+	case mintMsg:
+		if msg.err == nil && msg.origin == "requests" {
+			p.links = &msg
+		}
+	case coverCheckMsg:
+		if p.act != nil && msg.key == p.cover.key {
+			p.cover = msg
+			p.act.form.check()
+		}
 	case tea.KeyMsg:
-		k := p.s.keys
-		if p.open != "" {
-			switch {
-			case key.Matches(msg, k.Back):
-				p.open = ""
-			case key.Matches(msg, k.Up):
-				p.scroll(-1)
-			case key.Matches(msg, k.Down):
-				p.scroll(1)
-			case key.Matches(msg, k.PageUp):
-				p.scroll(-p.h + 1)
-			case key.Matches(msg, k.PageDown):
-				p.scroll(p.h - 1)
-			case key.Matches(msg, k.Top):
-				p.scroll(-len(p.detail))
-			case key.Matches(msg, k.Bottom):
-				p.scroll(len(p.detail))
-			}
-			return nil
-		}
-		if key.Matches(msg, k.Open) {
-			reqs := p.s.data.reqs
-			if i := p.tbl.Cursor(); i >= 0 && i < len(reqs) {
-				p.open, p.loaded, p.scrollY = reqs[i].ID, false, 0
-				p.req = reqs[i] // shown at once; the fresh read replaces it
-				p.buildDetail()
-				return p.s.loadRequest(p.open)
-			}
-			return nil
-		}
-		return p.tbl.Update(msg)
+		return p.key(msg)
 	}
 	return nil
+}
+
+func (p *requestsPage) key(msg tea.KeyMsg) tea.Cmd {
+	k := p.s.keys
+	switch {
+	case p.links != nil:
+		if msg.Type == tea.KeyEsc {
+			p.links = nil
+		}
+		return nil
+	case p.export != nil:
+		if msg.Type == tea.KeyEsc {
+			p.export.cancel() // the exporter stops; core ledgers the failed attempt
+		}
+		return nil
+	case p.act != nil:
+		res, cmd := p.act.form.Update(msg)
+		switch res {
+		case formCancel:
+			p.act = nil
+			return statusCmd(p.s.T("keys.cancelled"), false)
+		case formSubmit:
+			return p.submit()
+		}
+		return cmd
+	}
+	if r, ok := p.selected(); ok {
+		for _, b := range p.actions(r) {
+			if key.Matches(msg, b) {
+				return p.begin(b, r)
+			}
+		}
+	}
+	if p.open == "" && key.Matches(msg, k.New) && p.s.allowed(core.ActionRequestRegister) {
+		return p.begin(k.New, core.Request{})
+	}
+	if p.open != "" {
+		switch {
+		case key.Matches(msg, k.Back):
+			p.open = ""
+		case key.Matches(msg, k.Up):
+			p.scroll(-1)
+		case key.Matches(msg, k.Down):
+			p.scroll(1)
+		case key.Matches(msg, k.PageUp):
+			p.scroll(-p.h + 1)
+		case key.Matches(msg, k.PageDown):
+			p.scroll(p.h - 1)
+		case key.Matches(msg, k.Top):
+			p.scroll(-len(p.detail))
+		case key.Matches(msg, k.Bottom):
+			p.scroll(len(p.detail))
+		}
+		return nil
+	}
+	if key.Matches(msg, k.Open) {
+		reqs := p.s.data.reqs
+		if i := p.tbl.Cursor(); i >= 0 && i < len(reqs) {
+			p.open, p.loaded, p.scrollY = reqs[i].ID, false, 0
+			p.req = reqs[i] // shown at once; the fresh read replaces it
+			p.buildDetail()
+			return p.s.loadRequest(p.open)
+		}
+		return nil
+	}
+	return p.tbl.Update(msg)
+}
+
+// selected is the request the actions apply to: the open one, or the
+// row under the cursor.
+func (p *requestsPage) selected() (core.Request, bool) {
+	if p.open != "" {
+		return p.req, p.req.ID != ""
+	}
+	reqs := p.s.data.reqs
+	if i := p.tbl.Cursor(); i >= 0 && i < len(reqs) {
+		return reqs[i], true
+	}
+	return core.Request{}, false
 }
 
 func (p *requestsPage) scroll(n int) {
@@ -174,6 +253,13 @@ func (p *requestsPage) buildDetail() {
 	if p.reqErr != nil {
 		out = append(out, st.Error.Render(s.errText(p.reqErr)))
 	}
+	if acts := p.actions(r); len(acts) > 0 {
+		var parts []string
+		for _, b := range acts {
+			parts = append(parts, "["+b.Help().Key+"] "+b.Help().Desc)
+		}
+		out = append(out, st.Input.Render(s.T("req.actions")+": "+strings.Join(parts, "  ")))
+	}
 	head("req.form2")
 	kv("req.received", s.fmtDateTime(r.ReceivedAt))
 	kv("req.address", r.ApplicantAddress)
@@ -227,6 +313,17 @@ func (p *requestsPage) buildDetail() {
 		kv("req.writtenref", x.WrittenRef)
 		kv("req.by", x.By+"  "+s.fmtDateTime(x.At))
 	}
+	if hs := p.requestHolds(r); len(hs) > 0 {
+		head("req.holds")
+		for _, h := range hs {
+			line := fmt.Sprintf("%s %s  %s ~ %s  %s %s  %s", h.ID, h.Camera, s.fmtShort(h.From), s.fmtShort(h.To),
+				s.T("rec.until"), s.fmtDateTime(h.Until), s.T("hold.kind."+h.Kind))
+			if !h.ReleasedAt.IsZero() {
+				line += "  " + s.T("hold.released") + " " + s.fmtDateTime(h.ReleasedAt)
+			}
+			out = append(out, "  "+oneLine(line))
+		}
+	}
 	head("req.history")
 	for _, t := range r.History {
 		line := s.fmtDateTime(t.At) + "  " + fit(s.T("rstate."+string(t.State)), 12) + " " + t.By
@@ -239,8 +336,27 @@ func (p *requestsPage) buildDetail() {
 	p.scroll(0)
 }
 
+// requestHolds are the holds the request placed.
+func (p *requestsPage) requestHolds(r core.Request) []core.Hold {
+	var out []core.Hold
+	for _, h := range p.s.data.holds {
+		if h.RequestID == r.ID && r.ID != "" {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
 func (p *requestsPage) View() string {
 	s, d := p.s, &p.s.data
+	switch {
+	case p.links != nil:
+		return linksView(s, p.links, p.w, p.h)
+	case p.export != nil:
+		return p.exportView()
+	case p.act != nil:
+		return p.act.form.View(p.w, p.h)
+	}
 	if p.open != "" {
 		end := min(p.scrollY+p.h, len(p.detail))
 		return block(strings.Join(p.detail[p.scrollY:end], "\n"), p.w, p.h)
@@ -260,13 +376,32 @@ func (p *requestsPage) View() string {
 
 func (p *requestsPage) ShortHelp() []key.Binding {
 	k := p.s.keys
-	if p.open != "" {
-		return []key.Binding{k.Up, k.Down, k.Back}
+	switch {
+	case p.links != nil, p.export != nil:
+		return []key.Binding{k.Back}
+	case p.act != nil:
+		return []key.Binding{k.NextField, k.Save, k.Cancel}
 	}
-	return []key.Binding{k.Up, k.Down, k.Open}
+	if p.open == "" {
+		// The row's actions are in the full help and the detail.
+		out := []key.Binding{k.Up, k.Down, k.Open}
+		if p.s.allowed(core.ActionRequestRegister) {
+			out = append(out, k.New)
+		}
+		return out
+	}
+	out := []key.Binding{k.Back}
+	if r, ok := p.selected(); ok {
+		out = append(out, p.actions(r)...)
+	}
+	return append(out, k.Up, k.Down)
 }
 
 func (p *requestsPage) FullHelp() [][]key.Binding {
 	k := p.s.keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Open, k.Back}}
+	out := [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Open, k.Back}}
+	if r, ok := p.selected(); ok {
+		out = append(out, p.actions(r))
+	}
+	return out
 }

@@ -289,6 +289,19 @@ func (u *UI) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case statusMsg:
 		u.setStatus(msg.text, msg.err)
 		return u, nil
+	case reqActionMsg:
+		u.actionStatus(msg.what, msg.id, msg.err)
+		cmds = append(cmds, u.want(loadRequests), u.want(loadHolds))
+	case exportDoneMsg:
+		u.actionStatus(msg.res.what, msg.res.id, msg.res.err)
+		cmds = append(cmds, u.want(loadRequests))
+	case holdActionMsg:
+		u.actionStatus(msg.what, msg.id, msg.err)
+		cmds = append(cmds, u.want(loadHolds))
+	case mintMsg:
+		if msg.err != nil {
+			u.actionStatus("", "", msg.err)
+		}
 	}
 	if err := msgErr(msg); err != nil {
 		u.s.c.Logger.Warn("console: read failed", "user", u.s.c.Actor.Name, "msg", fmt.Sprintf("%T", msg), "err", err)
@@ -330,6 +343,16 @@ type statusMsg struct {
 }
 
 func (u *UI) setStatus(s string, isErr bool) { u.status, u.statusErr = s, isErr }
+
+// actionStatus reports a write: the done message, or the error.
+func (u *UI) actionStatus(what, id string, err error) {
+	if err != nil {
+		u.s.c.Logger.Info("console: action failed", "user", u.s.c.Actor.Name, "what", what, "id", id, "err", err)
+		u.setStatus(u.s.T("err.action")+": "+u.s.errText(err), true)
+		return
+	}
+	u.setStatus(fmt.Sprintf(u.s.T(what), id), false)
+}
 
 // msgErr pulls a load error out of a data message (forbidden is not
 // shown as an error: the page says what the role may not see).

@@ -106,9 +106,8 @@ type fragmenter struct {
 	lastEnd  time.Time
 	wroteAny bool
 
-	fsamp   []fmp4.Sample
-	fsampP  []*fmp4.Sample
-	partTrk fmp4.PartTrack
+	hsamp []headSample // flush scratch
+	head  []byte       // moof+mdat header of the fragment being written
 }
 
 func newFragmenter(camera string, codec codecKind, maxFrag time.Duration, sink Sink,
@@ -568,28 +567,11 @@ func (f *fragmenter) flush() {
 	}
 	f.checkClock()
 
-	f.fsamp = f.fsamp[:0]
-	f.fsampP = f.fsampP[:0]
-	for _, s := range f.samples[:n] {
-		f.fsamp = append(f.fsamp, fmp4.Sample{
-			Duration:        uint32(s.dur),
-			PTSOffset:       clampInt32(s.pts - s.dts),
-			IsNonSyncSample: !s.key,
-			Payload:         f.arena[s.off : s.off+s.n],
-		})
-	}
-	for i := range f.fsamp {
-		f.fsampP = append(f.fsampP, &f.fsamp[i])
-	}
 	first := f.samples[0]
+	last := f.samples[n-1]
+	body := f.arena[first.off : last.off+last.n]
 	f.seq++
-	f.partTrk = fmp4.PartTrack{ID: 1, BaseTime: uint64(f.anchorTick + first.dts - f.firstDTS), Samples: f.fsampP}
-	part := fmp4.Part{SequenceNumber: f.seq, Tracks: []*fmp4.PartTrack{&f.partTrk}}
-	// A fresh buffer per fragment, sized up front: the sink owns Payload.
-	var out seekablebuffer.Buffer
-	out.Grow(len(f.arena) + 256 + 16*n)
-	err := part.Marshal(&out)
-
+	base := uint64(f.anchorTick + first.dts - f.firstDTS)
 	frag := Fragment{
 		Camera:        f.camera,
 		Start:         f.wallOf(first.dts),
@@ -598,8 +580,24 @@ func (f *fragmenter) flush() {
 		Discontinuity: f.disc,
 		InitID:        f.initID,
 	}
+	var err error
+	if int64(len(body)) <= maxHeadBody {
+		f.hsamp = f.hsamp[:0]
+		for _, s := range f.samples[:n] {
+			f.hsamp = append(f.hsamp, headSample{dur: uint32(s.dur), size: uint32(s.n),
+				cto: clampInt32(s.pts - s.dts), sync: s.key})
+		}
+		f.head = appendFragmentHead(f.head[:0], f.seq, 1, base, f.hsamp, len(body))
+		frag.Payload, frag.Tail = f.head, body
+	} else {
+		frag.Payload, err = f.marshalPart(n, base)
+	}
+	if err == nil {
+		err = f.sink.WriteFragment(frag)
+	}
 
-	// Keep the held sample, moved to the front of the arena.
+	// Keep the held sample, moved to the front of the arena (only now:
+	// the sink has just read the arena as the fragment's mdat body).
 	if held >= 0 {
 		h := f.samples[held]
 		copy(f.arena, f.arena[h.off:h.off+h.n])
@@ -612,11 +610,6 @@ func (f *fragmenter) flush() {
 	}
 	f.span = 0
 	if err != nil {
-		f.writeError(fmt.Errorf("marshal fragment: %w", err))
-		return
-	}
-	frag.Payload = out.Bytes()
-	if err := f.sink.WriteFragment(frag); err != nil {
 		f.writeError(err)
 		return
 	}
@@ -625,6 +618,28 @@ func (f *fragmenter) flush() {
 	if end := frag.Start.Add(frag.Duration); end.After(f.lastEnd) {
 		f.lastEnd = end
 	}
+}
+
+// marshalPart writes the first n samples as one fragment with mediacommon,
+// for an mdat too big for the 32-bit box size appendFragmentHead writes.
+func (f *fragmenter) marshalPart(n int, base uint64) ([]byte, error) {
+	samples := make([]fmp4.Sample, n)
+	ptrs := make([]*fmp4.Sample, n)
+	for i, s := range f.samples[:n] {
+		samples[i] = fmp4.Sample{
+			Duration:        uint32(s.dur),
+			PTSOffset:       clampInt32(s.pts - s.dts),
+			IsNonSyncSample: !s.key,
+			Payload:         f.arena[s.off : s.off+s.n],
+		}
+		ptrs[i] = &samples[i]
+	}
+	part := fmp4.Part{SequenceNumber: f.seq, Tracks: []*fmp4.PartTrack{{ID: 1, BaseTime: base, Samples: ptrs}}}
+	var out seekablebuffer.Buffer
+	if err := part.Marshal(&out); err != nil {
+		return nil, fmt.Errorf("marshal fragment: %w", err)
+	}
+	return out.Bytes(), nil
 }
 
 func (f *fragmenter) writeError(err error) {

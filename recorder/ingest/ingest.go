@@ -57,6 +57,8 @@ type Options struct {
 
 // Sink receives what a camera records. Calls come from one goroutine per
 // camera, in order; an init precedes every fragment that names its id.
+// Neither the init nor the fragment bytes may be kept after the call
+// returns (copy them).
 type Sink interface {
 	WriteInit(camera string, init []byte) (initID uint32, err error)
 	WriteFragment(f Fragment) error
@@ -71,7 +73,19 @@ type Fragment struct {
 	Keyframe      bool          // the first sample is a random access point
 	Discontinuity bool          // timeline break before it: reconnect, timestamp jump, frames dropped, or a lost fragment
 	InitID        uint32        // the init segment these samples need
-	Payload       []byte        // moof+mdat, samples in AVCC form
+	// The fragment's bytes (moof+mdat, samples in AVCC form) are Payload
+	// followed by Tail; the fragmenter puts the moof and mdat header in
+	// Payload and the mdat body, straight from its buffer, in Tail. Both
+	// are reused once WriteFragment returns: a sink that keeps the bytes
+	// must copy them (Bytes).
+	Payload []byte
+	Tail    []byte
+}
+
+// Bytes returns the whole fragment, Payload then Tail, in a new slice.
+func (f Fragment) Bytes() []byte {
+	b := make([]byte, 0, len(f.Payload)+len(f.Tail))
+	return append(append(b, f.Payload...), f.Tail...)
 }
 
 // EventSink receives recording events for the ledger.

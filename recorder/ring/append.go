@@ -17,6 +17,10 @@ type Fragment struct {
 	Discontinuity bool
 	InitID        uint32 // from AppendInit: the init segment this fragment decodes with
 	Payload       []byte
+	// Tail, if set, is stored right after Payload as one payload: a caller
+	// holding a fragment in two pieces need not join them. Neither is
+	// kept after AppendFragment returns.
+	Tail []byte
 }
 
 // camera returns the camera's state, registering it in the index on first
@@ -98,7 +102,7 @@ func (r *Ring) AppendInit(cameraName string, init []byte) (uint32, error) {
 		return id, nil
 	}
 	id = next
-	if _, _, err := r.appendRecord(c, kindInit, 0, r.o.Now().UnixNano(), 0, id, init, nil); err != nil {
+	if _, _, err := r.appendRecord(c, kindInit, 0, r.o.Now().UnixNano(), 0, id, init, nil, nil); err != nil {
 		return 0, err
 	}
 	r.regMu.Lock()
@@ -127,7 +131,7 @@ func (r *Ring) AppendInit(cameraName string, init []byte) (uint32, error) {
 // visible to Fragments after the next Sync (at most SyncInterval later).
 // Errors (full ring, I/O) are returned; nothing is dropped silently.
 func (r *Ring) AppendFragment(f Fragment) error {
-	if len(f.Payload) == 0 || f.Duration < 0 || f.Start.IsZero() {
+	if len(f.Payload)+len(f.Tail) == 0 || f.Duration < 0 || f.Start.IsZero() {
 		return fmt.Errorf("%w: fragment needs a payload, a start and a non-negative duration", ErrInvalid)
 	}
 	c, err := r.camera(f.Camera)
@@ -150,8 +154,13 @@ func (r *Ring) AppendFragment(f Fragment) error {
 		flags |= flagDiscontinuity
 	}
 	start, dur := f.Start.UnixNano(), int64(f.Duration)
-	sum := sha256.Sum256(f.Payload)
-	_, _, err = r.appendRecord(c, kindFragment, flags, start, dur, f.InitID, f.Payload,
+	h := sha256.New()
+	h.Write(f.Payload)
+	h.Write(f.Tail)
+	var sum [32]byte
+	h.Sum(sum[:0])
+	n := len(f.Payload) + len(f.Tail)
+	_, _, err = r.appendRecord(c, kindFragment, flags, start, dur, f.InitID, f.Payload, f.Tail,
 		func(b uint32, off int64, m *blockMeta, seq uint64) {
 			if !m.hasFragments() {
 				m.first, m.last = start, start+dur
@@ -159,11 +168,11 @@ func (r *Ring) AppendFragment(f Fragment) error {
 				m.first, m.last = min(m.first, start), max(m.last, start+dur)
 			}
 			m.addInit(f.InitID)
-			e := fragEntry{block: b, offset: off, length: uint32(len(f.Payload)), dur: dur,
+			e := fragEntry{block: b, offset: off, length: uint32(n), dur: dur,
 				flags: flags, initID: f.InitID, sha: sum, gen: m.gen}
 			r.pending = append(r.pending, pendingEntry{cam: c.num, block: b,
 				key: timeKey(start, seq), val: e.encode()})
-			c.rate.add(int64(len(f.Payload)), dur)
+			c.rate.add(int64(n), dur)
 		})
 	return err
 }
@@ -173,9 +182,9 @@ func (r *Ring) AppendFragment(f Fragment) error {
 // advances only after a successful write, in the same r.mu section as
 // written (which queues the index entry) so a Sync never sees one without
 // the other.
-func (r *Ring) appendRecord(c *camera, kind uint8, flags uint16, start, dur int64, initID uint32, payload []byte,
+func (r *Ring) appendRecord(c *camera, kind uint8, flags uint16, start, dur int64, initID uint32, payload, tail []byte,
 	written func(b uint32, off int64, m *blockMeta, seq uint64)) (uint32, int64, error) {
-	size := recordSize(len(payload))
+	size := recordSize(len(payload) + len(tail))
 	if size > r.bs {
 		return 0, 0, fmt.Errorf("%w: %d bytes, block is %d", ErrTooLarge, size, r.bs)
 	}
@@ -202,9 +211,10 @@ func (r *Ring) appendRecord(c *camera, kind uint8, flags uint16, start, dur int6
 	m := r.blocks[b]
 	seq := c.nextSeq
 	r.mu.Unlock()
-	c.buf = encodeRecord(c.buf, recHeader{Kind: kind, Flags: flags, Camera: c.num, Gen: m.gen,
-		Seq: seq, Start: start, Dur: dur, InitID: initID}, payload)
-	if _, err := r.f.WriteAt(c.buf, int64(b)*r.bs+m.used); err != nil {
+	encodeHeader(c.hdr[:], recHeader{Kind: kind, Flags: flags, Camera: c.num, Gen: m.gen,
+		Seq: seq, Start: start, Dur: dur, InitID: initID}, payload, tail)
+	pad := size - hdrSize - int64(len(payload)+len(tail))
+	if err := r.writeRecord(int64(b)*r.bs+m.used, c.hdr[:], payload, tail, zeroPad[:pad]); err != nil {
 		return 0, 0, r.noteWriteError("append", err)
 	}
 	r.written.Add(size)
@@ -223,17 +233,19 @@ func (r *Ring) appendRecord(c *camera, kind uint8, flags uint16, start, dur int6
 	return b, m.used, nil
 }
 
-// takeBlock seals c's open block and gives c a new one: a free block, or
-// else the oldest sealed block no hold protects, erased first ("overwrite").
-// Caller holds c.mu.
+// takeBlock seals c's open block and gives c a new one: a free block
+// (normally from the reserve Run keeps erased), or else the oldest sealed
+// block no hold protects, erased here first ("overwrite"). Caller holds c.mu.
 func (r *Ring) takeBlock(c *camera) error {
 	r.mu.Lock()
 	r.sealLocked(c)
 	if r.assignFreeLocked(c) {
 		r.mu.Unlock()
+		r.pokeReserve()
 		return nil
 	}
 	r.mu.Unlock()
+	r.pokeReserve()
 
 	now := r.o.Now()
 	holds := r.activeHolds(now)
@@ -249,15 +261,7 @@ func (r *Ring) takeBlock(c *camera) error {
 			r.mu.Unlock()
 			return nil
 		}
-		v := -1
-		for i, m := range r.blocks {
-			if m.state != stateSealed || r.heldLocked(m, holds, now) {
-				continue
-			}
-			if v < 0 || m.last < r.blocks[v].last {
-				v = i
-			}
-		}
+		v := r.oldestUnheldLocked(holds, now)
 		if v < 0 {
 			r.mu.Unlock()
 			return r.noteWriteError("allocate block", fmt.Errorf("%w (camera %s)", ErrRingFull, c.name))
@@ -265,6 +269,7 @@ func (r *Ring) takeBlock(c *camera) error {
 		r.blocks[v].state = stateErasing
 		r.blocks[v].reason = reasonOverwrite
 		r.mu.Unlock()
+		r.inlineErasures.Add(1)
 		if err := r.eraseBlock(uint32(v)); err != nil {
 			// The block stays in erasing; the sweeper retries it. Try another.
 			r.log.Error("overwrite erasure failed", "block", v, "err", err)

@@ -65,14 +65,26 @@ func encodeRecord(dst []byte, h recHeader, payload []byte) []byte {
 		dst = make([]byte, n)
 	}
 	dst = dst[:n]
-	h.Length = uint32(len(payload))
-	putHeader(dst, h, 0)
+	encodeHeader(dst, h, payload)
 	copy(dst[hdrSize:], payload)
 	clear(dst[hdrSize+len(payload):])
-	crc := crc32.Update(0, castagnoli, dst[:hdrSize])
-	crc = crc32.Update(crc, castagnoli, payload)
-	binary.LittleEndian.PutUint32(dst[52:], crc)
 	return dst
+}
+
+// encodeHeader writes the record header for a payload made of parts (in
+// order) into hdr[:hdrSize], CRC included, so the payload can be written
+// from the caller's memory without first joining it to the header.
+func encodeHeader(hdr []byte, h recHeader, parts ...[]byte) {
+	h.Length = 0
+	for _, p := range parts {
+		h.Length += uint32(len(p))
+	}
+	putHeader(hdr, h, 0)
+	crc := crc32.Update(0, castagnoli, hdr[:hdrSize])
+	for _, p := range parts {
+		crc = crc32.Update(crc, castagnoli, p)
+	}
+	binary.LittleEndian.PutUint32(hdr[52:], crc)
 }
 
 func putHeader(b []byte, h recHeader, crc uint32) {

@@ -45,8 +45,11 @@ type Ring struct {
 	lastSweep time.Time
 	heldBytes int64
 
-	written       atomic.Int64 // bytes pwritten, for the write rate
-	skippedSweeps atomic.Uint64
+	written         atomic.Int64 // bytes pwritten, for the write rate
+	skippedSweeps   atomic.Uint64
+	inlineErasures  atomic.Uint64
+	reserveErasures atomic.Uint64
+	refill          chan struct{} // asks Run to refill the reserve (reserve.go)
 
 	statsMu   sync.Mutex
 	fsyncLat  [64]time.Duration
@@ -71,7 +74,7 @@ type pendingEntry struct {
 // other fields are guarded by Ring.mu.
 type camera struct {
 	mu  sync.Mutex
-	buf []byte // encode buffer, guarded by mu
+	hdr [hdrSize]byte // record header buffer, guarded by mu
 
 	name      string
 	num       uint32
@@ -129,6 +132,7 @@ func Open(o Options) (*Ring, error) {
 		camDirty: map[uint32]struct{}{},
 		cams:     map[string]*camera{},
 		camByNum: map[uint32]*camera{},
+		refill:   make(chan struct{}, 1),
 	}
 	r.zeros = make([]byte, min(r.bs, 1<<20))
 	if err := r.openData(); err != nil {
@@ -338,6 +342,54 @@ func (r *Ring) fdatasync() error {
 	r.fsyncMax = max(r.fsyncMax, d)
 	r.statsMu.Unlock()
 	return err
+}
+
+// zeroPad pads records to 8 bytes; read-only.
+var zeroPad [8]byte
+
+// writeRecord writes the pieces of one record contiguously at off with
+// pwritev, straight from the callers' buffers: a fragment is never copied
+// into a staging buffer (at 64 cameras those were 30 MiB of live heap).
+func (r *Ring) writeRecord(off int64, parts ...[]byte) error {
+	rc, err := r.f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	iov := make([][]byte, 0, len(parts))
+	for _, p := range parts {
+		if len(p) > 0 {
+			iov = append(iov, p)
+		}
+	}
+	var werr error
+	cerr := rc.Write(func(fd uintptr) bool {
+		for len(iov) > 0 {
+			n, err := unix.Pwritev(int(fd), iov, off)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				werr = err
+				return true
+			}
+			if n == 0 {
+				werr = io.ErrShortWrite
+				return true
+			}
+			off += int64(n)
+			for n > 0 { // drop what was written; a short write resumes mid-piece
+				if n >= len(iov[0]) {
+					n -= len(iov[0])
+					iov = iov[1:]
+				} else {
+					iov[0] = iov[0][n:]
+					n = 0
+				}
+			}
+		}
+		return true
+	})
+	return errors.Join(cerr, werr)
 }
 
 // zeroRange overwrites [off, off+n) of ring.dat with zeros (no sync).

@@ -106,8 +106,9 @@ func (r *Ring) updateRate() {
 	r.statsMu.Unlock()
 }
 
-// Run syncs every SyncInterval and sweeps retention periodically until ctx
-// is done. Tickers are monotonic; the wall clock only feeds Sweep.
+// Run syncs every SyncInterval, sweeps retention periodically and keeps
+// the reserve of erased blocks full (reserve.go) until ctx is done.
+// Tickers are monotonic; the wall clock only feeds Sweep.
 func (r *Ring) Run(ctx context.Context) {
 	syncT := time.NewTicker(r.o.SyncInterval)
 	defer syncT.Stop()
@@ -122,12 +123,21 @@ func (r *Ring) Run(ctx context.Context) {
 			if err := r.Sync(); err != nil && err != ErrClosed {
 				r.log.Error("sync failed", "err", err)
 			}
+			r.refillReserveLogged()
+		case <-r.refill:
+			r.refillReserveLogged()
 		case <-sweepT.C:
 			if err := r.Sweep(r.o.Now()); err != nil && err != ErrClosed {
 				r.log.Error("sweep failed", "err", err)
 			}
 			r.refreshDiskFree()
 		}
+	}
+}
+
+func (r *Ring) refillReserveLogged() {
+	if err := r.RefillReserve(); err != nil && err != ErrClosed {
+		r.log.Error("reserve refill failed", "err", err)
 	}
 }
 

@@ -1,0 +1,186 @@
+package forms
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"html"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mimamori/core"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden.html")
+
+func ts(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t.UTC()
+}
+
+// sample is a request taken through the whole workflow.
+func sample() Document {
+	r := core.Request{
+		ID: "R-2026-0001",
+		RequestInput: core.RequestInput{
+			ReceivedAt: ts("2026-01-05T10:00:00+09:00"), ApplicantAddress: "千葉県四街道市鹿渡無番地",
+			Agency: "千葉県警察 四街道警察署", Representative: "署長 山田太郎", ContactPerson: "刑事課 佐藤花子",
+			Phone: "043-000-0000", Purpose: "investigation", Ground: "investigation",
+			Cameras: []string{"cam1", "cam2"}, From: ts("2026-01-01T09:00:00+09:00"), To: ts("2026-01-01T09:30:00+09:00"),
+			Notes: "窃盗事件の捜査\n二行目", WrittenRef: "四署刑第12号",
+		},
+		State: core.StateProvided, AssignedOperator: "sousa",
+		Result:   &core.SearchResult{Outcome: "found", Note: "09:12 人物を確認", By: "sousa", At: ts("2026-01-05T14:00:00+09:00")},
+		Decision: &core.Decision{Approved: true, By: "kanri", At: ts("2026-01-05T15:00:00+09:00")},
+		Export: &core.ExportRecord{Path: "/exports/R-2026-0001", ManifestHash: strings.Repeat("ab", 32), By: "sousa",
+			At:    ts("2026-01-05T16:00:00+09:00"),
+			Files: []core.ExportFile{{Name: "cam1.mp4", Camera: "cam1"}, {Name: "cam2.mp4", Camera: "cam2"}}},
+		Provision: &core.Provision{Recipient: "佐藤花子", Agency: "四街道警察署", IDDocType: "警察手帳",
+			Date: ts("2026-01-06T10:00:00+09:00"), WrittenRef: "四署刑第12号", By: "kanri"},
+		CreatedBy: "sousa", CreatedAt: ts("2026-01-05T10:05:00+09:00"),
+		History: []core.Transition{
+			{State: core.StateRegistered, By: "sousa", At: ts("2026-01-05T10:05:00+09:00")},
+			{State: core.StateInstructed, By: "kanri", At: ts("2026-01-05T11:00:00+09:00")},
+			{State: core.StateSearched, By: "sousa", At: ts("2026-01-05T14:00:00+09:00"), Note: "09:12 人物を確認"},
+			{State: core.StateApproved, By: "kanri", At: ts("2026-01-05T15:00:00+09:00")},
+			{State: core.StateExported, By: "sousa", At: ts("2026-01-05T16:00:00+09:00")},
+			{State: core.StateProvided, By: "kanri", At: ts("2026-01-06T10:00:00+09:00")},
+		},
+	}
+	return Document{
+		Request: r,
+		Cameras: map[string]core.Camera{
+			"cam1": {ID: "cam1", Number: "1", Name: "駅前", Location: "四街道駅北口 交差点", Direction: "北向き 歩道"},
+			"cam2": {ID: "cam2", Number: "2", Name: "公園", Location: "中央公園 入口"},
+		},
+		Issuer: "四街道市", Addressee: "四街道市長", Printed: ts("2026-01-07T09:00:00+09:00"),
+	}
+}
+
+func render(t *testing.T, n int, d Document) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := Render(&b, n, d); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./forms -update to create it)", err)
+	}
+	if string(want) != got {
+		t.Errorf("%s differs from the golden file; if intended, go test ./forms -update\n--- got ---\n%s", name, got)
+	}
+}
+
+func TestForm2HasEveryField(t *testing.T) {
+	d := sample()
+	out := render(t, 2, d)
+	text := html.UnescapeString(out) // html/template writes "+" as &#43;
+	for _, want := range []string{
+		"様式第２号（第９条第１項）", "四街道市防犯カメラ画像データ利用申請書", "2026年1月5日", "四街道市長　様",
+		"所在地", "千葉県四街道市鹿渡無番地", "機関名等", "千葉県警察 四街道警察署", "代表者名", "署長 山田太郎",
+		"担当者名", "刑事課 佐藤花子", "電話番号", "043-000-0000",
+		"■</span> 事後捜査のため", "□</span> 犯人検挙のため", "□</span> その他",
+		"四街道駅北口 交差点", "中央公園 入口", "北向き 歩道", "1（cam1）", "2（cam2）",
+		"2026年1月1日 9時00分頃から", "2026年1月1日 9時30分頃まで", "2026-01-01T09:00:00+09:00",
+		"窃盗事件の捜査\n二行目", "捜査機関からの要請", "四署刑第12号", "R-2026-0001", "@page { size: A4",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("form 2 lacks %q", want)
+		}
+	}
+	if strings.Contains(strings.ToLower(out), "<script") {
+		t.Error("form 2 contains a script")
+	}
+	golden(t, "form2.golden.html", out)
+}
+
+func TestForm3HasEveryField(t *testing.T) {
+	out := render(t, 3, sample())
+	for _, want := range []string{
+		"様式第３号（第９条第４項）", "四街道市防犯カメラ画像データ検索簿", "2026年1月7日作成",
+		"検索指示者", "kanri", "取扱担当者", "sousa", "検索指示年月日", "2026年1月5日",
+		"■</span> 事後捜査のため", "2026年1月1日 9時00分から", "2026年1月1日 9時30分まで",
+		"四街道駅北口 交差点", "1（cam1）", "■</span> 対象画像データ【有】", "09:12 人物を確認", "□</span> 対象画像データ【無】",
+		"千葉県警察 四街道警察署", "承認 (approved)", "cam1.mp4, cam2.mp4", strings.Repeat("ab", 32),
+		"警察手帳", "佐藤花子", "四署刑第12号", "2026年1月6日", "検索結果報告 (searched)", "提供 (provided)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("form 3 lacks %q", want)
+		}
+	}
+	golden(t, "form3.golden.html", out)
+}
+
+func TestForm3Pending(t *testing.T) {
+	d := sample()
+	d.Request.State, d.Request.Result, d.Request.Decision, d.Request.Export, d.Request.Provision = core.StateRegistered, nil, nil, nil, nil
+	d.Request.History = d.Request.History[:1]
+	d.Request.AssignedOperator = ""
+	d.Request.Purpose, d.Request.PurposeReason = "other", "行方不明者の捜索"
+	out := render(t, 3, d)
+	for _, want := range []string{"未決 (pending)", "□</span> 対象画像データ【有】", "□</span> 対象画像データ【無】",
+		"■</span> その他（理由　行方不明者の捜索　）", "年　　月　　日</td>"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("pending form 3 lacks %q", want)
+		}
+	}
+}
+
+func TestFormsEscapeHostileInput(t *testing.T) {
+	const evil = `<script>alert(1)</script><img src=x onerror="alert(2)">`
+	d := sample()
+	r := &d.Request
+	r.Agency, r.ApplicantAddress, r.Representative, r.ContactPerson, r.Phone = evil, evil, evil, evil, evil
+	r.Notes, r.WrittenRef, r.GroundNote, r.ID = evil, evil, evil, evil
+	r.Result.Note, r.Provision.Recipient, r.History[0].Note = evil, evil, evil
+	cam := d.Cameras["cam1"]
+	cam.Location, cam.Name = evil, evil
+	d.Cameras["cam1"] = cam
+	d.Issuer = evil
+	for _, n := range []int{2, 3} {
+		out := render(t, n, d)
+		low := strings.ToLower(out)
+		if strings.Contains(low, "<script") || strings.Contains(low, "<img") {
+			t.Errorf("form %d lets markup through", n)
+		}
+		if !strings.Contains(out, html.EscapeString("<script>alert(1)</script>")) &&
+			!strings.Contains(out, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+			t.Errorf("form %d does not show the escaped text", n)
+		}
+	}
+}
+
+func TestRenderUnknownForm(t *testing.T) {
+	err := Render(&bytes.Buffer{}, 4, sample())
+	if !errors.Is(err, core.ErrInvalid) {
+		t.Fatalf("Render(4) = %v, want ErrInvalid", err)
+	}
+}
+
+func TestTimesInZone(t *testing.T) {
+	d := sample()
+	d.Location = time.UTC
+	out := render(t, 2, d)
+	if !strings.Contains(out, "2026年1月1日 0時00分頃から") || !strings.Contains(html.UnescapeString(out), "2026-01-01T00:00:00Z") {
+		t.Error("form 2 ignores Document.Location")
+	}
+}

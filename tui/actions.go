@@ -1,0 +1,219 @@
+package tui
+
+import (
+	"context"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"mimamori/core"
+)
+
+// Write calls to core, each in a tea.Cmd returning a typed message.
+
+// reqActionMsg is the outcome of one request step.
+type reqActionMsg struct {
+	what string // i18n key of the done message ("%s" is the id)
+	id   string
+	req  core.Request
+	err  error
+}
+
+// holdActionMsg is the outcome of adding or releasing a hold.
+type holdActionMsg struct {
+	what string
+	id   string
+	err  error
+}
+
+func (s *session) reqStep(what, id string, call func(b Backend, a core.Actor) (core.Request, error)) tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		r, err := call(b, a)
+		if r.ID != "" {
+			id = r.ID
+		}
+		return reqActionMsg{what: what, id: id, req: r, err: err}
+	}
+}
+
+func (s *session) registerRequest(in core.RequestInput) tea.Cmd {
+	return s.reqStep("req.done.register", "", func(b Backend, a core.Actor) (core.Request, error) {
+		return b.RegisterRequest(a, in)
+	})
+}
+
+func (s *session) instruct(id, operator string) tea.Cmd {
+	return s.reqStep("req.done.instruct", id, func(b Backend, a core.Actor) (core.Request, error) {
+		return b.InstructSearch(a, id, operator)
+	})
+}
+
+func (s *session) recordResult(id, found, note string) tea.Cmd {
+	return s.reqStep("req.done.result", id, func(b Backend, a core.Actor) (core.Request, error) {
+		return b.RecordResult(a, id, found, note)
+	})
+}
+
+func (s *session) approve(id string) tea.Cmd {
+	return s.reqStep("req.done.approve", id, func(b Backend, a core.Actor) (core.Request, error) {
+		return b.Approve(a, id)
+	})
+}
+
+func (s *session) deny(id, reason string) tea.Cmd {
+	return s.reqStep("req.done.deny", id, func(b Backend, a core.Actor) (core.Request, error) {
+		return b.Deny(a, id, reason)
+	})
+}
+
+func (s *session) provide(id string, p core.Provision) tea.Cmd {
+	return s.reqStep("req.done.provide", id, func(b Backend, a core.Actor) (core.Request, error) {
+		return b.RecordProvision(a, id, p)
+	})
+}
+
+func (s *session) closeRequest(id string) tea.Cmd {
+	return s.reqStep("req.done.close", id, func(b Backend, a core.Actor) (core.Request, error) {
+		return b.CloseRequest(a, id)
+	})
+}
+
+func (s *session) addHold(in core.HoldInput) tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		h, err := b.AddHold(a, in)
+		return holdActionMsg{what: "hold.done.add", id: h.ID, err: err}
+	}
+}
+
+func (s *session) releaseHold(id, reason string) tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		return holdActionMsg{what: "hold.done.release", id: id, err: b.ReleaseHold(a, id, reason)}
+	}
+}
+
+// Export: ExportRequest runs in one Cmd; its progress callback feeds a
+// one-slot channel (latest wins, never blocks the exporter) that a second,
+// re-armed Cmd turns into messages.
+
+type exportRun struct {
+	id       string
+	cancel   context.CancelFunc
+	ctx      context.Context
+	prog     chan exportProgressMsg
+	finished chan struct{}
+}
+
+type exportProgressMsg struct {
+	run         *exportRun
+	done, total int64
+}
+
+type exportDoneMsg struct {
+	run *exportRun
+	res reqActionMsg
+}
+
+func (s *session) startExport(id string, passphrase []byte) (*exportRun, tea.Cmd) {
+	ctx, cancel := context.WithCancel(s.c.Ctx)
+	r := &exportRun{id: id, cancel: cancel, ctx: ctx, prog: make(chan exportProgressMsg, 1), finished: make(chan struct{})}
+	b, a, dir := s.c.Core, s.c.Actor, s.c.ExportDir
+	work := func() tea.Msg {
+		defer close(r.finished)
+		defer cancel()
+		req, err := b.ExportRequest(ctx, a, id, passphrase, dir, func(done, total int64) {
+			m := exportProgressMsg{run: r, done: done, total: total}
+			select { // drop a stale value so the newest is kept
+			case <-r.prog:
+			default:
+			}
+			select {
+			case r.prog <- m:
+			default:
+			}
+		})
+		return exportDoneMsg{run: r, res: reqActionMsg{what: "req.done.export", id: id, req: req, err: err}}
+	}
+	return r, tea.Batch(work, waitExport(r))
+}
+
+// waitExport delivers the next progress value; it ends with the export.
+func waitExport(r *exportRun) tea.Cmd {
+	return func() tea.Msg {
+		select {
+		case m := <-r.prog:
+			return m
+		case <-r.finished:
+			return nil
+		}
+	}
+}
+
+// viewLink is one minted URL with how to reach it.
+type viewLink struct {
+	camera   string
+	from, to time.Time
+	live     bool
+	url      string
+	forward  string
+	expires  time.Time
+}
+
+type mintMsg struct {
+	origin string // the page that asked
+	title  string
+	links  []viewLink
+	err    error
+}
+
+// mint asks the Viewer for one URL per camera (it authorizes and ledgers
+// each view).
+func (s *session) mint(origin, title string, cams []string, from, to time.Time, live bool) tea.Cmd {
+	v, a, sid := s.c.Viewer, s.c.Actor, s.c.SessionID
+	if v == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		out := mintMsg{origin: origin, title: title}
+		for _, c := range cams {
+			url, fwd, exp, err := v.Mint(a, sid, c, from, to, live)
+			if err != nil {
+				out.err = err
+				return out
+			}
+			out.links = append(out.links, viewLink{camera: c, from: from, to: to, live: live, url: url, forward: fwd, expires: exp})
+		}
+		return out
+	}
+}
+
+// coverCheckMsg: how much of [from, to) each camera has not recorded.
+type coverCheckMsg struct {
+	key     string
+	missing map[string]time.Duration
+	err     error
+}
+
+func (s *session) coverCheck(key string, cams []string, from, to time.Time) tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		out := coverCheckMsg{key: key, missing: map[string]time.Duration{}}
+		for _, c := range cams {
+			sp, err := b.Coverage(a, c, from, to)
+			if err != nil {
+				out.err = err
+				return out
+			}
+			var got time.Duration
+			for _, x := range sp {
+				got += overlap(x.Start, x.End, from, to)
+			}
+			if miss := to.Sub(from) - got; miss > 0 {
+				out.missing[c] = miss
+			}
+		}
+		return out
+	}
+}
