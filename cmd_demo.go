@@ -87,8 +87,14 @@ kept, so a second run finds the first run's recordings and ledger.`)
 		len(demoCameras), *rtsp, len(demoCameras), dir)
 	fmt.Fprintf(stdout, "SSH host key %s\n\nLog in as:\n", app.HostFP)
 	for _, l := range logins {
-		fmt.Fprintf(stdout, "  %-10s ssh -i %s -p %s -o UserKnownHostsFile=%s -o StrictHostKeyChecking=accept-new %s\n",
-			l.role, l.keyPath, port, filepath.Join(dir, "known_hosts"), host)
+		// Roles that may view get the playback forward in their login, so
+		// viewing links from the console work in the same session.
+		fwd := ""
+		if l.role != core.RoleTechnician.String() {
+			fwd = fmt.Sprintf("-L %d:127.0.0.1:%d ", cfg.SSH.PlaybackPort, cfg.SSH.PlaybackPort)
+		}
+		fmt.Fprintf(stdout, "  %-10s ssh -i %s -p %s %s-o UserKnownHostsFile=%s -o StrictHostKeyChecking=accept-new %s\n",
+			l.role, l.keyPath, port, fwd, filepath.Join(dir, "known_hosts"), host)
 	}
 	fmt.Fprintf(stdout, "\nAdd a command for scripts, e.g.\n  ssh -i %s -p %s -o UserKnownHostsFile=%s %s health --json\nCtrl-C stops the demo.\n",
 		logins[len(logins)-1].keyPath, port, filepath.Join(dir, "known_hosts"), host)

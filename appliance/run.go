@@ -57,7 +57,8 @@ func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, erro
 	a.Store.SetFootage(rec)
 	a.Store.SetExporter(&export.Exporter{Source: rec.Ring(), Signer: a.HostKey, Logger: log,
 		ApplianceID: cfg.ApplianceID, Version: Version})
-	pb, err := playback.New(playback.Options{Footage: rec.Ring(), Live: rec.Live(), Core: a.Store, Logger: log})
+	pb, err := playback.New(playback.Options{Footage: rec.Ring(), Live: rec.Live(), Core: a.Store, Logger: log,
+		Listen: fmt.Sprintf("127.0.0.1:%d", cfg.SSH.PlaybackPort)})
 	if err != nil {
 		_ = rec.Close()
 		return nil, fmt.Errorf("playback: %w", err)
@@ -73,10 +74,12 @@ func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, erro
 		Lang:        cfg.Lang,
 		Location:    cfg.Location,
 		NewProgram: sshd.TUIProgram(func(ts sshd.TUISession) tea.Model {
+			sid := "console-" + ts.Session.Context().SessionID()[:12]
 			return tui.New(tui.Common{
 				Ctx: ts.Ctx, Renderer: ts.Renderer, Actor: ts.Actor, Core: a.Store,
 				Lang: ts.Lang, Location: ts.Location, Width: ts.Width, Height: ts.Height,
 				Logger: ts.Logger, Appliance: cfg.ApplianceID,
+				ExportDir: cfg.ExportDir, SessionID: sid, Viewer: newConsoleViewer(pb, ts.Session, sid),
 			})
 		}),
 	}

@@ -40,6 +40,10 @@ type SSH struct {
 	Listen      string        // host:port
 	IdleTimeout time.Duration // a session idle this long is closed
 	MaxSessions int           // concurrent sessions; more are refused
+	// PlaybackPort is the loopback port viewing links use, reached only
+	// through an SSH session's port forward. Stable, so users can forward
+	// it when they log in (ssh -L); 0 picks a free port at each start.
+	PlaybackPort int
 }
 
 // Storage configures the overwrite ring.
@@ -111,9 +115,10 @@ func Default() *Config {
 	return &Config{
 		DataDir: "data",
 		SSH: SSH{
-			Listen:      "127.0.0.1:2222",
-			IdleTimeout: 30 * time.Minute,
-			MaxSessions: 32,
+			Listen:       "127.0.0.1:2222",
+			IdleTimeout:  30 * time.Minute,
+			MaxSessions:  32,
+			PlaybackPort: 2280,
 		},
 		Storage: Storage{
 			Capacity:  20 << 30,

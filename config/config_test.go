@@ -18,6 +18,7 @@ ssh:
   listen: ":2200"
   idle_timeout: 10m
   max_sessions: 8
+  playback_port: 2281
 storage:
   capacity: 2GiB
   block_size: 8MiB
@@ -60,7 +61,7 @@ func TestParseFull(t *testing.T) {
 			t.Errorf("%s not created: %v", d, err)
 		}
 	}
-	if c.SSH != (SSH{Listen: ":2200", IdleTimeout: 10 * time.Minute, MaxSessions: 8}) {
+	if c.SSH != (SSH{Listen: ":2200", IdleTimeout: 10 * time.Minute, MaxSessions: 8, PlaybackPort: 2281}) {
 		t.Errorf("ssh = %+v", c.SSH)
 	}
 	if c.Storage != (Storage{Capacity: 2 << 30, BlockSize: 8 << 20, HoldShare: 0.3}) {
@@ -80,12 +81,12 @@ func TestParseFull(t *testing.T) {
 		t.Fatalf("cameras = %+v", c.Cameras)
 	}
 	want0 := Camera{ID: "cam1", Number: 11, Name: "駅前", Location: "四街道駅北口", Direction: "北向き、ロータリー全体",
-		URL: "rtsp://user:secret@10.0.0.5:554/stream1", Transport: "udp", Line: 23,
+		URL: "rtsp://user:secret@10.0.0.5:554/stream1", Transport: "udp", Line: 24,
 		SignPosted: true, PoliceConsulted: time.Date(2024, 4, 1, 0, 0, 0, 0, time.UTC)}
 	if c.Cameras[0] != want0 {
 		t.Errorf("cam1 = %+v", c.Cameras[0])
 	}
-	want1 := Camera{ID: "cam2", Number: 2, Name: "cam2", URL: "rtsps://10.0.0.6/live", Transport: "tcp", Line: 32}
+	want1 := Camera{ID: "cam2", Number: 2, Name: "cam2", URL: "rtsps://10.0.0.6/live", Transport: "tcp", Line: 33}
 	if c.Cameras[1] != want1 {
 		t.Errorf("cam2 = %+v", c.Cameras[1])
 	}
@@ -164,6 +165,7 @@ func TestParseRejects(t *testing.T) {
 		{"duration unitless", "ssh:\n  idle_timeout: 30\n", "ssh.idle_timeout", 2, nil},
 		{"duration negative", "ssh:\n  idle_timeout: -1m\n", "ssh.idle_timeout", 2, nil},
 		{"max sessions zero", "ssh:\n  max_sessions: 0\n", "ssh.max_sessions", 2, nil},
+		{"playback port too big", "ssh:\n  playback_port: 70000\n", "ssh.playback_port", 2, nil},
 		{"max sessions text", "ssh:\n  max_sessions: many\n", "ssh.max_sessions", 2, nil},
 		{"listen no port", "ssh:\n  listen: localhost\n", "ssh.listen", 2, nil},
 		{"retention zero", "retention:\n  days: 0\n", "retention.days", 2, nil},

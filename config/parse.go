@@ -366,6 +366,15 @@ func (p *parser) ssh(n *yaml.Node, prefix string, s *SSH) {
 				s.IdleTimeout = d
 			}
 		},
+		"playback_port": func(_, v *yaml.Node, key string) {
+			if n, ok := p.int(v, key); ok {
+				if n < 0 || n > 65535 {
+					p.fail(v, key, "must be a port number (0 picks a free one), got %d", n)
+					return
+				}
+				s.PlaybackPort = n
+			}
+		},
 		"max_sessions": func(_, v *yaml.Node, key string) {
 			if n, ok := p.int(v, key); ok {
 				if n < 1 || n > 10000 {

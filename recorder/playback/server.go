@@ -4,9 +4,11 @@
 // The HTTP server has no TCP listener of its own: sshd hands it each
 // accepted direct-tcpip channel (ServeConn) together with the SSH
 // connection that opened it, so the handler knows for certain which
-// session a request came through. A loopback port is still reserved, so
-// the address users forward to (ssh -L N:127.0.0.1:PORT) is unique on the
-// appliance; anything connecting to that port directly is refused.
+// session a request came through. The address users forward to
+// (ssh -L N:127.0.0.1:PORT) is therefore virtual: with a fixed port (the
+// appliance's default, so users can forward it when they log in) nothing
+// is bound at all; with port 0 a free loopback port is reserved to pick a
+// unique number, and anything connecting to it directly is refused.
 //
 // Access is by token: 256 random bits minted for one person, one SSH
 // session and one camera (a recorded range, or live), dying when the
@@ -44,7 +46,7 @@ type Options struct {
 	Live    *recorder.Live   // nil: live view is unavailable
 	Core    Core             // authorizes and ledgers
 	MaxTTL  time.Duration    // longest a token lives; default DefaultMaxTTL
-	Listen  string           // loopback address to reserve; default "127.0.0.1:0"
+	Listen  string           // loopback address users forward to; port 0 reserves a free one (default "127.0.0.1:0")
 	Now     func() time.Time // clock; default time.Now
 	Logger  *slog.Logger
 }
@@ -63,7 +65,7 @@ var (
 type Server struct {
 	o       Options
 	log     *slog.Logger
-	reserve net.Listener // holds the advertised port; direct connections are refused
+	reserve net.Listener // with Listen port 0: holds the picked port; direct connections are refused
 	port    int
 	ln      *connListener
 	http    *http.Server
@@ -92,23 +94,33 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	host, _, err := net.SplitHostPort(o.Listen)
+	host, portS, err := net.SplitHostPort(o.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("%w: listen %q: %v", ErrInvalid, o.Listen, err)
 	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
 		return nil, fmt.Errorf("%w: listen %q is not a loopback address", ErrInvalid, o.Listen)
 	}
-	rl, err := net.Listen("tcp", o.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("playback: reserve port: %w", err)
+	port, err := strconv.Atoi(portS)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("%w: listen %q: bad port", ErrInvalid, o.Listen)
+	}
+	var rl net.Listener
+	addr := net.Addr(&net.TCPAddr{IP: ip, Port: port})
+	if port == 0 {
+		if rl, err = net.Listen("tcp", o.Listen); err != nil {
+			return nil, fmt.Errorf("playback: reserve port: %w", err)
+		}
+		addr = rl.Addr()
+		port = addr.(*net.TCPAddr).Port
 	}
 	s := &Server{
 		o:       o,
 		log:     o.Logger.With("component", "playback"),
 		reserve: rl,
-		port:    rl.Addr().(*net.TCPAddr).Port,
-		ln:      newConnListener(rl.Addr()),
+		port:    port,
+		ln:      newConnListener(addr),
 		tickets: map[[32]byte]*ticket{},
 	}
 	s.http = &http.Server{
@@ -131,14 +143,19 @@ func New(o Options) (*Server, error) {
 			s.log.Error("serve", "err", err)
 		}
 	}()
-	go func() { defer s.wg.Done(); s.refuseDirect() }()
+	go func() {
+		defer s.wg.Done()
+		if rl != nil {
+			s.refuseDirect()
+		}
+	}()
 	return s, nil
 }
 
 // Host is the address users forward to: "127.0.0.1".
 func (s *Server) Host() string { return "127.0.0.1" }
 
-// Port is the reserved loopback port users forward to.
+// Port is the loopback port users forward to.
 func (s *Server) Port() int { return s.port }
 
 // Addr is Host:Port.
@@ -192,7 +209,9 @@ func (s *Server) Close() error {
 	for _, t := range all {
 		s.revoke(t, "shutdown")
 	}
-	_ = s.reserve.Close()
+	if s.reserve != nil {
+		_ = s.reserve.Close()
+	}
 	_ = s.ln.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

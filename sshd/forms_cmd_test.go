@@ -1,0 +1,177 @@
+package sshd
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"mimamori/core"
+)
+
+// newPolicyFixture is newFixture over a store running policy p.
+func newPolicyFixture(t *testing.T, p core.Policy) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := core.Open(filepath.Join(dir, "mimamori.db"), core.Options{Policy: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.SetFootage(fakeFootage{})
+	f := &fixture{t: t, dir: dir, store: st, logs: &syncBuffer{}}
+	f.manager = enroll(t, st, "kanri", core.RoleManager)
+	f.oper = enroll(t, st, "sousa", core.RoleOperator)
+	f.tech = enroll(t, st, "hoshu", core.RoleTechnician)
+	srv, err := New(Options{DataDir: dir, Core: st, Lang: "en", PerAddrRate: Rate{N: 1000, Per: time.Second},
+		Logger: slog.New(slog.NewTextHandler(f.logs, nil)), NewProgram: placeholderFactory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	f.srv, f.addr = srv, l.Addr().String()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		if err := <-served; !errors.Is(err, ErrServerClosed) {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+		_ = st.Close()
+		if t.Failed() {
+			t.Logf("server log:\n%s", f.logs.String())
+		}
+	})
+	return f
+}
+
+func TestFormCommandsOverSSH(t *testing.T) {
+	f := newFixture(t, nil)
+	if _, err := f.store.AddCamera(f.manager.actor, core.Camera{ID: "cam1", Number: "7", Name: "駅前",
+		Location: "四街道駅北口", URL: "rtsp://127.0.0.1/cam1"}); err != nil {
+		t.Fatal(err)
+	}
+	f.addCameras("cam2")
+	id := strings.TrimSpace(f.mustRun(f.oper, newReq))
+	f.mustRun(f.manager, "request instruct "+id+" --operator sousa")
+	f.mustRun(f.oper, "request result "+id+" --found yes --note '09:12 人物を確認'")
+	f.mustRun(f.manager, "request approve "+id)
+
+	for _, cmd := range []string{"form 2 " + id, "request form2 " + id} {
+		out := f.mustRun(f.oper, cmd)
+		if !strings.HasPrefix(out, "<!DOCTYPE html>") {
+			t.Fatalf("%s: not an HTML document: %.80q", cmd, out)
+		}
+		for _, want := range []string{"四街道市防犯カメラ画像データ利用申請書", "四街道市長", "千葉県警察 四街道警察署",
+			"千葉県四街道市", "署長 山田", "刑事課 佐藤", "043-000-0000", "■</span> 事後捜査のため", "四街道駅北口",
+			"7（cam1）", "cam2", "2026年1月1日 9時00分頃から", "2026年1月1日 9時30分頃まで", "窃盗事件", "四署刑第12号", id} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s lacks %q", cmd, want)
+			}
+		}
+	}
+	for _, cmd := range []string{"form 3 " + id, "request form3 " + id} {
+		out := f.mustRun(f.manager, cmd)
+		for _, want := range []string{"四街道市防犯カメラ画像データ検索簿", "作成", "kanri", "sousa",
+			"■</span> 対象画像データ【有】", "09:12 人物を確認", "承認 (approved)", "千葉県警察 四街道警察署"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s lacks %q", cmd, want)
+			}
+		}
+	}
+
+	var fj formJSON
+	if err := json.Unmarshal([]byte(f.mustRun(f.oper, "form 3 "+id+" --json")), &fj); err != nil {
+		t.Fatal(err)
+	}
+	if fj.Request != id || fj.Form != 3 || fj.Title != "検索簿" || !strings.Contains(fj.HTML, "検索簿") {
+		t.Errorf("form --json = %+v", fj)
+	}
+
+	// Technicians never see requests; the refusal is ledgered by core.
+	out, errOut, code := f.run(f.tech, "form 2 "+id)
+	if code != ExitError || out != "" || !strings.Contains(errOut, "forbidden") {
+		t.Errorf("technician form 2: exit %d stdout %q stderr %q", code, out, errOut)
+	}
+	if _, errOut, code := f.run(f.oper, "form 2 R-2099-9999"); code != ExitError || !strings.Contains(errOut, "not found") {
+		t.Errorf("unknown request: exit %d stderr %q", code, errOut)
+	}
+	for _, cmd := range []string{"form 4 " + id, "form 2", "request form2", "form 2 " + id + " extra"} {
+		if _, _, code := f.run(f.oper, cmd); code != ExitUsage {
+			t.Errorf("%q: exit %d, want %d", cmd, code, ExitUsage)
+		}
+	}
+}
+
+func TestFormEscapesHostileFields(t *testing.T) {
+	f := newFixture(t, nil)
+	f.addCameras("cam1")
+	hostile := `request new --agency '<script>alert(1)</script>' --address '<img src=x onerror=alert(2)>' ` +
+		`--representative R --contact C --phone P --purpose other --reason '</td></tr></table><h1>x' --ground law ` +
+		`--cameras cam1 --from 2026-01-01T09:00:00+09:00 --to 2026-01-01T09:30:00+09:00`
+	id := strings.TrimSpace(f.mustRun(f.oper, hostile))
+	for _, n := range []string{"2", "3"} {
+		out := f.mustRun(f.oper, "form "+n+" "+id)
+		low := strings.ToLower(out)
+		if strings.Contains(low, "<script") || strings.Contains(low, "<img") || strings.Contains(low, "<h1>x") {
+			t.Errorf("form %s lets markup through", n)
+		}
+		if !strings.Contains(out, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+			t.Errorf("form %s does not show the agency escaped", n)
+		}
+	}
+}
+
+func TestLedgerCSVOverSSH(t *testing.T) {
+	f := newFixture(t, nil)
+	f.addCameras("cam1")
+	f.mustRun(f.oper, "whoami")
+	for _, cmd := range []string{"ledger --csv", "ledger export --csv", "ledger export"} {
+		out := f.mustRun(f.manager, cmd)
+		rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", cmd, err, out)
+		}
+		if strings.Join(rows[0], ",") != "seq,time,actor,fingerprint,role,action,subject,details,prev_hash,hash" {
+			t.Fatalf("%s header = %v", cmd, rows[0])
+		}
+		last := rows[len(rows)-1]
+		if last[5] != string(core.ActionLedgerExport) || last[2] != "kanri" {
+			t.Errorf("%s: last row %v, want the export's own entry", cmd, last)
+		}
+		// Every entry up to the export is there, in order, chained.
+		for i, r := range rows[1:] {
+			if r[0] != strconv.Itoa(i+1) {
+				t.Fatalf("%s: row %d has seq %s", cmd, i+1, r[0])
+			}
+			if i > 0 && r[8] != rows[i][9] {
+				t.Fatalf("%s: row %d prev_hash does not chain", cmd, i+1)
+			}
+		}
+	}
+	out, errOut, code := f.run(f.oper, "ledger --csv")
+	if code != ExitError || out != "" || !strings.Contains(errOut, "forbidden") {
+		t.Errorf("operator ledger --csv: exit %d stdout %q stderr %q", code, out, errOut)
+	}
+	if f.deniedEntries(core.ActionLedgerExport, core.RoleOperator) != 1 {
+		t.Error("operator's CSV attempt not ledgered")
+	}
+	if _, _, code := f.run(f.manager, "ledger --csv --since 3"); code != ExitUsage {
+		t.Errorf("ledger --csv --since: exit %d, want usage", code)
+	}
+	// Plain ledger still works.
+	if out := f.mustRun(f.manager, "ledger --json"); !strings.HasPrefix(strings.TrimSpace(out), "[") {
+		t.Errorf("ledger --json = %.60q", out)
+	}
+}
