@@ -41,7 +41,6 @@ func (v *consoleViewer) Mint(actor core.Actor, sessionID, camera string, from, t
 			host, sshPort = h, p
 		}
 	}
-	forward := fmt.Sprintf("ssh -L %d:%s -p %s %s   (the console's own login: the link works only through this session)",
-		port, v.pb.Addr(), sshPort, host)
+	forward := fmt.Sprintf("ssh -L %d:%s -p %s %s", port, v.pb.Addr(), sshPort, host)
 	return url, forward, tk.Expires, nil
 }

@@ -20,7 +20,8 @@ html { background: #eee; }
 body { margin: 0; font-family: "Noto Serif CJK JP", "Noto Serif JP", "IPAexMincho", "IPAMincho", "Yu Mincho", "Hiragino Mincho ProN", serif;
   font-size: 10.5pt; line-height: 1.45; color: #000; }
 .page { width: 210mm; min-height: 297mm; margin: 8mm auto; padding: 15mm 18mm; background: #fff; }
-@media print { html { background: none; } .page { width: auto; min-height: 0; margin: 0; padding: 0; } }
+@media print { html { background: none; } body { font-size: 10pt; } .page { width: auto; min-height: 0; margin: 0; padding: 0; }
+  .grid th, .grid td { padding: 1.2mm 2.2mm; } h1 { margin-top: 3mm; } .sub { margin-bottom: 3mm; } }
 .formno { font-size: 9.5pt; }
 .right { text-align: right; }
 h1 { font-size: 15pt; text-align: center; letter-spacing: .12em; margin: 6mm 0 0; font-weight: bold; }
@@ -42,6 +43,8 @@ table { border-collapse: collapse; width: 100%; }
 .steps { margin-top: 5mm; font-size: 9pt; }
 .steps th, .steps td { border: 0.6pt solid #000; padding: 1mm 2mm; text-align: left; vertical-align: top; }
 .steps th { background: #f4f4f4; font-weight: normal; }
+.steps td.nw { white-space: nowrap; }
+.steps-cap { margin-top: 5mm; font-size: 9pt; page-break-after: avoid; }
 .foot { margin-top: 6mm; font-size: 8pt; color: #444; font-family: sans-serif; border-top: 0.4pt solid #999; padding-top: 1.5mm; }
 tr { page-break-inside: avoid; }
 </style>
@@ -99,9 +102,10 @@ const form3HTML = `{{define "form3"}}{{template "head" .}}<div class="formno">{{
 {{if .ResultBy}}<span class="en">記録 (recorded by) {{.ResultBy}}　{{.ResultAt}}</span>{{end}}</td></tr>
 <tr><th>特記事項<small>notes</small></th><td colspan="2">{{if .Notes}}<div class="multi">{{.Notes}}</div>{{end}}{{template "extra" .}}</td></tr>
 </table>
-<table class="steps">
+<div class="steps-cap">経過 (history of request {{.RequestID}})</div>
+<table class="steps" style="margin-top:1mm">
 <tr><th>#</th><th>日時 (time)</th><th>段階 (step)</th><th>実施者 (by)</th><th>備考 (note)</th></tr>
-{{range .Steps}}<tr><td>{{.N}}</td><td>{{.At}}</td><td>{{.State}}</td><td>{{.By}}</td><td class="multi">{{.Note}}</td></tr>
+{{range .Steps}}<tr><td>{{.N}}</td><td class="nw">{{.At}}</td><td class="nw">{{.State}}</td><td class="nw">{{.By}}</td><td class="multi">{{.Note}}</td></tr>
 {{end}}</table>
 {{template "tail" .}}{{end}}`
 

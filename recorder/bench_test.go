@@ -144,6 +144,9 @@ func benchRecord(b *testing.B, n int, d time.Duration) {
 	b.ReportMetric(float64(stored)/wall.Seconds()/1e6, "MB/s")
 	b.ReportMetric(float64(dropped), "dropped-frames")
 	b.ReportMetric(float64(recording), "cameras-connected")
+	// Blocks appends had to erase themselves once the ring wrapped (the
+	// reserve Run keeps erased should leave this at 0).
+	b.ReportMetric(float64(rec.Ring().InlineErasures()), "inline-erasures")
 	if os.Getenv(benchMemStatsEnv) != "" {
 		b.ReportMetric(float64(peakAnon)/(1<<20), "MiB-RssAnon")
 		b.ReportMetric(float64(peakFile)/(1<<20), "MiB-RssFile")

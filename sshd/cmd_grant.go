@@ -120,6 +120,13 @@ func runGrantAdd(env *Env, args []string) int {
 		return env.UsageError("grant", err.Error())
 	}
 	g, err := env.Core.GrantViewer(env.Actor, in)
+	if errors.Is(err, core.ErrForbidden) && core.Allowed(env.Actor.Role, core.ActionViewerGrant) {
+		// The role may grant, so it is the policy profile that forbids it.
+		fmt.Fprintf(env.Stderr, msg(env.Lang, msgError)+"\n", env.T(
+			"viewer grants are forbidden by the policy profile; only the manager and operators may view",
+			"このポリシーでは一時閲覧者の許可は認められていません (閲覧は管理責任者と取扱担当者のみ)")+": "+clean(err.Error()))
+		return ExitError
+	}
 	if err != nil {
 		return failField(env, core.ActionViewerGrant, err)
 	}
