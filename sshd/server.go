@@ -40,8 +40,9 @@ const (
 	DefaultLang            = "ja"
 )
 
-// DefaultPerAddrRate is 10 new connections per 10 s from one IP.
-var DefaultPerAddrRate = Rate{N: 10, Per: 10 * time.Second}
+// The default per-address rate is 30 new connections per 10 s from one IP: enough for
+// a script running a request end to end, too few for a key scanner.
+const defaultPerAddrN, defaultPerAddrPer = 30, 10 * time.Second
 
 // Options configure a Server. Only Core and DataDir are required.
 type Options struct {
@@ -120,7 +121,7 @@ func New(o Options) (*Server, error) {
 		o.MaxAuthTries = DefaultMaxAuthTries
 	}
 	if o.PerAddrRate == (Rate{}) {
-		o.PerAddrRate = DefaultPerAddrRate
+		o.PerAddrRate = Rate{N: defaultPerAddrN, Per: defaultPerAddrPer}
 	}
 	if o.RecheckInterval <= 0 {
 		o.RecheckInterval = DefaultRecheckInterval
