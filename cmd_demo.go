@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"mimamori/appliance"
 	"mimamori/config"
@@ -42,6 +44,9 @@ kept, so a second run finds the first run's recordings and ledger.`)
 	if len(pos) != 0 {
 		return c.usageError(stderr, "unexpected argument %q", pos[0])
 	}
+	// A long-running appliance must not die because whoever read its
+	// output went away (a closed pipe, a restarted log collector).
+	signal.Ignore(syscall.SIGPIPE)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	dir, err := filepath.Abs(*dataDir)
 	if err != nil {

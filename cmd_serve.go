@@ -4,6 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os/signal"
+	"syscall"
 
 	"mimamori/appliance"
 	"mimamori/config"
@@ -25,6 +27,9 @@ with its key and line. Stops cleanly on SIGINT or SIGTERM.`)
 	if len(pos) != 0 {
 		return c.usageError(stderr, "unexpected argument %q", pos[0])
 	}
+	// A long-running appliance must not die because whoever read its
+	// output went away (a closed pipe, a restarted log collector).
+	signal.Ignore(syscall.SIGPIPE)
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return c.fail(stderr, err)

@@ -207,7 +207,7 @@ func TestServeRejectsBadConfig(t *testing.T) {
 func TestServeStartsAndStops(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "m.yaml")
-	cfg := "data_dir: var\npolicy: company\nretention:\n  days: 10\ncameras:\n  - id: cam1\n    number: 7\n    location: 正門\n    url: rtsp://127.0.0.1:1/cam1\n"
+	cfg := "data_dir: var\nssh:\n  listen: 127.0.0.1:0\npolicy: company\nretention:\n  days: 10\ncameras:\n  - id: cam1\n    number: 7\n    location: 正門\n    url: rtsp://127.0.0.1:1/cam1\n"
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
