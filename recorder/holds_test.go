@@ -1,0 +1,168 @@
+package recorder
+
+import (
+	"bytes"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"mimamori/core"
+	"mimamori/recorder/ring"
+)
+
+// fakeClock is a settable clock shared by core and the ring.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// TestProvisionalHoldOutlivesRetentionAndWraps registers a police request
+// in the real core, records through several wraps of a tiny ring and past
+// the retention period, and checks the requested footage is still there
+// and intact; once the request is denied and the grace period is over,
+// the same footage is erased normally and the erasure is in the ledger.
+func TestProvisionalHoldOutlivesRetentionAndWraps(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	clock := &fakeClock{t: t0}
+	pol := core.CityStandard()
+	st, err := core.Open(filepath.Join(dir, "mimamori.db"), core.Options{Now: clock.Now, Policy: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.SyncCameras(core.SystemActor("config"), []core.Camera{{ID: "cam1", Number: "1", Name: "gate", URL: "rtsp://127.0.0.1/cam1"}}); err != nil {
+		t.Fatal(err)
+	}
+	retention := time.Duration(pol.RetentionDays * float64(24*time.Hour))
+	rg, err := ring.Open(ring.Options{
+		Dir: dir, Capacity: 16 * 64 << 10, BlockSize: 64 << 10, Retention: retention,
+		Now: clock.Now, Erasures: st, Holds: st,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rg.Close()
+	initID, err := rg.AppendInit("cam1", []byte("init segment"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 8000) }
+	seq := 0
+	record := func(n int) {
+		t.Helper()
+		for range n {
+			err := rg.AppendFragment(ring.Fragment{Camera: "cam1", Start: clock.Now(), Duration: time.Second,
+				Keyframe: true, InitID: initID, Payload: payload(seq)})
+			if err != nil {
+				t.Fatalf("append %d: %v", seq, err)
+			}
+			seq++
+			clock.Add(time.Second)
+			if seq%10 == 0 {
+				if err := rg.Sync(); err != nil {
+					t.Fatal(err)
+				}
+				if err := rg.Sweep(clock.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	record(60)
+	from, to := t0.Add(20*time.Second), t0.Add(30*time.Second)
+	op := core.Actor{Fingerprint: "SHA256:op", Name: "担当", Role: core.RoleOperator}
+	mgr := core.Actor{Fingerprint: "SHA256:mgr", Name: "管理", Role: core.RoleManager}
+	req, err := st.RegisterRequest(op, core.RequestInput{
+		Agency: "千葉県警察", ApplicantAddress: "千葉市", Representative: "警部", ContactPerson: "巡査", Phone: "043-000-0000",
+		Purpose: "investigation", Ground: "investigation", Cameras: []string{"cam1"}, From: from, To: to,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := func() int {
+		t.Helper()
+		refs, err := rg.Fragments("cam1", from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ref := range refs {
+			if _, err := rg.ReadFragment(ref); err != nil {
+				t.Fatalf("held fragment at %v does not read back: %v", ref.Start, err)
+			}
+		}
+		return len(refs)
+	}
+	before := held()
+	if before < 10 {
+		t.Fatalf("only %d fragments in the requested range before wrapping", before)
+	}
+	// About 8 laps of the ring (each ~128 fragments of 8 kB).
+	record(1000)
+	if got := held(); got != before {
+		t.Fatalf("after several wraps %d of %d held fragments remain", got, before)
+	}
+	// Past retention: step the clock in sweeps (a single 8-day jump would
+	// rightly be refused as a clock jump).
+	for clock.Now().Before(t0.Add(retention + 24*time.Hour)) {
+		clock.Add(30 * time.Minute)
+		if err := rg.Sweep(clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := held(); got != before {
+		t.Fatalf("past retention %d of %d held fragments remain", got, before)
+	}
+	// Denied: the provisional hold lapses after the grace period and the
+	// footage, now long past retention, is erased with proof.
+	if _, err := st.Deny(mgr, req.ID, "対象外"); err != nil {
+		t.Fatal(err)
+	}
+	for end := clock.Now().Add(pol.ProvisionalHoldGrace + time.Hour); clock.Now().Before(end); {
+		clock.Add(30 * time.Minute)
+		if err := rg.Sweep(clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := held(); got != 0 {
+		t.Fatalf("%d fragments of a released hold survive past retention", got)
+	}
+	entries, err := st.Ledger(mgr, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every second of the formerly held range is in some retention erasure.
+	type span struct{ from, to time.Time }
+	var erased []span
+	for _, e := range entries {
+		if e.Action == core.ActionErasure && e.Subject == "cam1" && e.Details["reason"] == "retention" {
+			f, _ := time.Parse(time.RFC3339Nano, e.Details["from"])
+			u, _ := time.Parse(time.RFC3339Nano, e.Details["to"])
+			erased = append(erased, span{f, u})
+		}
+	}
+	for at := from; at.Before(to); at = at.Add(time.Second) {
+		found := false
+		for _, sp := range erased {
+			if !at.Before(sp.from) && at.Before(sp.to) {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("footage at %v was held, then erased, but no retention erasure in the ledger covers it (%d retention erasures)", at, len(erased))
+		}
+	}
+}
