@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -411,12 +412,25 @@ func (s *Store) RecordResult(actor Actor, id, found, note string) (Request, erro
 	if err != nil && Allowed(actor.Role, ActionRequestResult) {
 		return Request{}, err
 	}
-	return s.step(actor, ActionRequestResult, id, "record a result", []RequestState{StateInstructed}, StateSearched,
+	req, err := s.step(actor, ActionRequestResult, id, "record a result", []RequestState{StateInstructed}, StateSearched,
 		func(r *Request, now time.Time) (map[string]string, error) {
+			// The search is the instructed operator's (000 §9-2); the
+			// manager, who may do all an operator may, can also record it.
+			if actor.Role == RoleOperator && actor.Name != r.AssignedOperator {
+				return nil, errNotAssigned
+			}
 			r.Result = &SearchResult{Outcome: outcome, Note: note, By: actor.label(), At: now}
 			return map[string]string{"outcome": outcome, "note": note}, nil
 		}, false)
+	if errors.Is(err, errNotAssigned) {
+		return Request{}, fmt.Errorf("%w (the search was instructed to another operator)", s.deny(actor, ActionRequestResult, id))
+	}
+	return req, err
 }
+
+// errNotAssigned: an operator tried to record a search instructed to
+// somebody else.
+var errNotAssigned = errors.New("search instructed to another operator")
 
 // Approve: the manager approves the export of what was found.
 func (s *Store) Approve(actor Actor, id string) (Request, error) {
@@ -477,6 +491,9 @@ func (s *Store) RecordProvision(actor Actor, id string, p Provision) (Request, e
 			if err := validName(f.n, f.v, 500); err != nil {
 				return Request{}, err
 			}
+		}
+		if err := validText("written_ref", p.WrittenRef, 4000); err != nil {
+			return Request{}, err
 		}
 	}
 	return s.step(actor, ActionRequestProvide, id, "record the provision", []RequestState{StateExported}, StateProvided,

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -209,7 +211,7 @@ func (s *Store) deny(actor Actor, action Action, subject string) error {
 	ferr := fmt.Errorf("%w: role %s may not %s", ErrForbidden, actor.Role, action)
 	det := map[string]string{"tried": string(action), "role": actor.Role.String()}
 	if subject != "" {
-		det["subject"] = subject
+		det["subject"] = ledgerSafe(subject, 200)
 	}
 	var e Entry
 	err := s.write(func(tx *bolt.Tx) error {
@@ -298,4 +300,22 @@ func fmtTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// ledgerSafe bounds text that came from someone who was refused: at most
+// max bytes (on a rune boundary), control characters replaced, so a
+// hostile client cannot grow the ledger or plant terminal escapes in it.
+func ledgerSafe(v string, max int) string {
+	var b strings.Builder
+	for _, r := range v {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			r = '?'
+		}
+		if b.Len()+utf8.RuneLen(r) > max {
+			b.WriteString("…")
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

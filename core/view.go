@@ -115,6 +115,9 @@ func (s *Store) RevokeGrant(actor Actor, id, reason string) error {
 	if !Allowed(actor.Role, ActionViewerRevoke) {
 		return s.deny(actor, ActionViewerRevoke, id)
 	}
+	if err := validText("reason", reason, 2000); err != nil {
+		return err
+	}
 	now := s.nowUTC()
 	_, err := s.mutate(actor, ActionViewerRevoke, id, func(tx *bolt.Tx) ([]draft, error) {
 		var g Grant
@@ -218,8 +221,14 @@ func coveringGrant(tx *bolt.Tx, fp string, v ViewInput, now time.Time) (string, 
 	if err != nil {
 		return "", false, err
 	}
+	// Only the grant the key is enrolled under counts: a key revoked and
+	// granted again must not revive an older grant's cameras and range.
+	var k Key
+	if found, err := getJSON(tx.Bucket(bKeys), fp, &k); err != nil || !found {
+		return "", false, err
+	}
 	for _, g := range gs {
-		if g.Fingerprint != fp || !g.RevokedAt.IsZero() || !now.Before(g.Until) {
+		if g.Fingerprint != fp || g.ID != k.GrantID || !g.RevokedAt.IsZero() || !now.Before(g.Until) {
 			continue
 		}
 		has := false
