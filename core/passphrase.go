@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"time"
 	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
@@ -17,9 +18,11 @@ type kdfParams struct {
 	Time    uint32
 	MemKiB  uint32
 	Threads uint8
+
+	failDelay time.Duration // added to a wrong guess; not stored
 }
 
-var defaultKDF = kdfParams{Time: 3, MemKiB: 64 * 1024, Threads: 2}
+var defaultKDF = kdfParams{Time: 3, MemKiB: 64 * 1024, Threads: 2, failDelay: time.Second}
 
 type storedPass struct {
 	KDF  string
@@ -80,8 +83,17 @@ func (s *Store) CheckExportPassphrase(pass []byte) bool {
 	if err != nil || !found || sp.KDF != "argon2id" || len(sp.Hash) == 0 || sp.P.Time == 0 || sp.P.Threads == 0 || sp.P.Time > 100 || sp.P.MemKiB > 4<<20 {
 		return false
 	}
+	// One check at a time: each costs the KDF's memory, and a wrong guess
+	// costs a second more, so parallel sessions cannot grind guesses or
+	// exhaust memory.
+	s.passMu.Lock()
+	defer s.passMu.Unlock()
 	got := argon2.IDKey(pass, sp.Salt, sp.P.Time, sp.P.MemKiB, sp.P.Threads, uint32(len(sp.Hash)))
-	return subtle.ConstantTimeCompare(got, sp.Hash) == 1
+	ok := subtle.ConstantTimeCompare(got, sp.Hash) == 1
+	if !ok && s.kdf.failDelay > 0 {
+		time.Sleep(s.kdf.failDelay)
+	}
+	return ok
 }
 
 // HasExportPassphrase reports whether a passphrase has been set.

@@ -58,6 +58,7 @@ type Store struct {
 	footMu  sync.RWMutex
 	footage Footage
 	exports exportSlot // export engine and running exports (export.go)
+	passMu  sync.Mutex // one export-passphrase check at a time (passphrase.go)
 
 	hub     hub
 	holds   atomic.Pointer[[]HoldRange] // active holds, rebuilt after each hold change

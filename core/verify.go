@@ -144,13 +144,29 @@ func (s *Store) ExportLedgerCSV(actor Actor, w io.Writer) error {
 	if err := cw.Write([]string{"seq", "time", "actor", "fingerprint", "role", "action", "subject", "details", "prev_hash", "hash"}); err != nil {
 		return err
 	}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bLedger).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			e, err := decodeEntry(v)
-			if err != nil {
-				return err
+	// Read in pages, each in its own short transaction, and write between
+	// them: a client that stops reading must not hold a read transaction
+	// open (it would stall every writer, the recorder's erasures included,
+	// once bbolt needs to remap).
+	const page = 1000
+	var next uint64
+	for {
+		var entries []Entry
+		err := s.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bLedger).Cursor()
+			for k, v := c.Seek(be64(next)); k != nil && len(entries) < page; k, v = c.Next() {
+				e, err := decodeEntry(v)
+				if err != nil {
+					return err
+				}
+				entries = append(entries, e)
 			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
 			keys := make([]string, 0, len(e.Details))
 			for k := range e.Details {
 				keys = append(keys, k)
@@ -169,10 +185,10 @@ func (s *Store) ExportLedgerCSV(actor Actor, w io.Writer) error {
 				return err
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return err
+		if len(entries) < page {
+			break
+		}
+		next = entries[len(entries)-1].Seq + 1
 	}
 	cw.Flush()
 	return cw.Error()
