@@ -181,7 +181,7 @@ func (s ringSink) WriteFragment(f ingest.Fragment) error {
 		lf.Payload, lf.Tail = f.Bytes(), nil
 		s.publishLive(lf)
 	}
-	return s.ring.AppendFragment(ring.Fragment{
+	err := s.ring.AppendFragment(ring.Fragment{
 		Camera:        f.Camera,
 		Start:         f.Start,
 		Duration:      f.Duration,
@@ -191,4 +191,8 @@ func (s ringSink) WriteFragment(f ingest.Fragment) error {
 		Payload:       f.Payload,
 		Tail:          f.Tail,
 	})
+	if errors.Is(err, ring.ErrUnknownInit) {
+		return fmt.Errorf("%w: %w", ingest.ErrInitUnknown, err)
+	}
+	return err
 }

@@ -610,6 +610,9 @@ func (f *fragmenter) flush() {
 	}
 	f.span = 0
 	if err != nil {
+		if errors.Is(err, ErrInitUnknown) {
+			f.haveInit = false // write the init again before the next fragment
+		}
 		f.writeError(err)
 		return
 	}

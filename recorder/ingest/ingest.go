@@ -33,6 +33,7 @@
 package ingest
 
 import (
+	"errors"
 	"log/slog"
 	"time"
 
@@ -63,6 +64,11 @@ type Sink interface {
 	WriteInit(camera string, init []byte) (initID uint32, err error)
 	WriteFragment(f Fragment) error
 }
+
+// ErrInitUnknown is what a Sink's WriteFragment returns (wrapped) when it
+// no longer knows the fragment's init id (the store dropped it): the
+// fragmenter then writes its init again before the next fragment.
+var ErrInitUnknown = errors.New("ingest: sink does not know the init segment")
 
 // Fragment is one fMP4 fragment (moof+mdat) of one camera. Its fields match
 // recorder/ring.Fragment.

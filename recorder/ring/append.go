@@ -91,14 +91,39 @@ func (r *Ring) AppendInit(cameraName string, init []byte) (uint32, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	sum := sha256.Sum256(init)
+	// The same init again (A, then B, then A): it becomes the current init
+	// again, in memory and in the index, so gcInits keeps it while the
+	// camera records with it. regMu orders this against gcInits.
+	r.regMu.Lock()
 	r.mu.Lock()
 	id, ok := c.initBySHA[sum]
 	if ok {
 		_, ok = c.inits[id]
 	}
-	next := c.lastInit + 1
-	r.mu.Unlock()
-	if ok {
+	next := max(c.maxInit, c.lastInit) + 1
+	if !ok || c.lastInit == id {
+		r.mu.Unlock()
+		r.regMu.Unlock()
+		if ok {
+			return id, nil
+		}
+	} else {
+		c.lastInit = id
+		cr := cameraRec{num: c.num, nextSeq: c.nextSeq, lastInit: id, maxInit: c.maxInit}
+		r.mu.Unlock()
+		err := r.db.Update(func(tx *bolt.Tx) error {
+			return tx.Bucket(bktCameras).Put([]byte(c.name), cr.encode())
+		})
+		if err != nil {
+			// Committed with the camera's next Sync instead.
+			r.mu.Lock()
+			r.camDirty[c.num] = struct{}{}
+			r.mu.Unlock()
+		}
+		r.regMu.Unlock()
+		if err != nil {
+			return 0, r.noteWriteError("store current init", err)
+		}
 		return id, nil
 	}
 	id = next
@@ -111,7 +136,7 @@ func (r *Ring) AppendInit(cameraName string, init []byte) (uint32, error) {
 			return err
 		}
 		r.mu.Lock()
-		cr := cameraRec{num: c.num, nextSeq: c.nextSeq, lastInit: id}
+		cr := cameraRec{num: c.num, nextSeq: c.nextSeq, lastInit: id, maxInit: c.maxInit}
 		r.mu.Unlock()
 		return tx.Bucket(bktCameras).Put([]byte(c.name), cr.encode())
 	})
@@ -121,6 +146,7 @@ func (r *Ring) AppendInit(cameraName string, init []byte) (uint32, error) {
 	}
 	r.mu.Lock()
 	c.lastInit = id
+	c.maxInit = max(c.maxInit, id)
 	c.inits[id] = struct{}{}
 	c.initBySHA[sum] = id
 	r.mu.Unlock()
@@ -248,7 +274,6 @@ func (r *Ring) takeBlock(c *camera) error {
 	r.pokeReserve()
 
 	now := r.o.Now()
-	holds := r.activeHolds(now)
 	r.syncMu.Lock()
 	defer r.syncMu.Unlock()
 	for {
@@ -261,7 +286,9 @@ func (r *Ring) takeBlock(c *camera) error {
 			r.mu.Unlock()
 			return nil
 		}
-		v := r.oldestUnheldLocked(holds, now)
+		// Holds read now, not before waiting for syncMu: one placed
+		// meanwhile protects its block.
+		v := r.oldestUnheldLocked(r.activeHolds(now), now)
 		if v < 0 {
 			r.mu.Unlock()
 			return r.noteWriteError("allocate block", fmt.Errorf("%w (camera %s)", ErrRingFull, c.name))
@@ -271,9 +298,12 @@ func (r *Ring) takeBlock(c *camera) error {
 		r.mu.Unlock()
 		r.inlineErasures.Add(1)
 		if err := r.eraseBlock(uint32(v)); err != nil {
-			// The block stays in erasing; the sweeper retries it. Try another.
+			// Stop at the first failure (as RefillReserve does): going on to
+			// the next oldest block would, with the ledger down, zero the
+			// whole ring and leave nothing to record into. The block is
+			// back to sealed or waits in erasing for the sweeper.
 			r.log.Error("overwrite erasure failed", "block", v, "err", err)
-			continue
+			return err
 		}
 	}
 }

@@ -15,19 +15,26 @@ import (
 // memory. Steps, each redone from the persisted state after a crash:
 //
 //  1. index tx: block -> erasing, its fragment entries deleted;
-//  2. zeros over [0, used), fdatasync;
+//  2. zeros over the whole block, fdatasync;
 //  3. Erasures.RecordErasure (core dedups by Block, Generation, Camera);
 //  4. index tx: block -> free with generation+1.
 //
-// On error the block stays erasing and a later sweep retries.
+// If step 1 fails for a block whose erasing state was never committed, the
+// erasure has not begun: the block goes back to sealed with its queued
+// index entries, and a later sweep or refill decides afresh (holds
+// included). On a later error the block stays erasing and a sweep retries.
 func (r *Ring) eraseBlock(b uint32) error {
 	r.mu.Lock()
 	m := r.blocks[b].clone()
+	_, wasDirty := r.dirty[b]
 	delete(r.dirty, b)
+	var dropped []pendingEntry
 	kept := r.pending[:0]
 	for _, e := range r.pending {
 		if e.block != b {
 			kept = append(kept, e)
+		} else {
+			dropped = append(dropped, e)
 		}
 	}
 	clear(r.pending[len(kept):])
@@ -38,10 +45,21 @@ func (r *Ring) eraseBlock(b uint32) error {
 	}
 	r.mu.Unlock()
 	if m.state != stateErasing {
+		r.mu.Lock()
+		r.pending = append(r.pending, dropped...)
+		if wasDirty {
+			r.dirty[b] = struct{}{}
+		}
+		r.mu.Unlock()
 		return fmt.Errorf("ring: erase block %d in state %s", b, m.state)
 	}
 
 	err := r.db.Update(func(tx *bolt.Tx) error {
+		if r.failEraseMark != nil {
+			if err := r.failEraseMark(b); err != nil {
+				return err
+			}
+		}
 		if err := tx.Bucket(bktBlocks).Put(u32key(b), m.encode()); err != nil {
 			return err
 		}
@@ -66,9 +84,26 @@ func (r *Ring) eraseBlock(b uint32) error {
 		return nil
 	})
 	if err != nil {
+		if !m.markedErasing {
+			r.mu.Lock()
+			if r.blocks[b].state == stateErasing {
+				r.blocks[b].state = stateSealed
+				r.blocks[b].reason = reasonNone
+			}
+			r.pending = append(dropped, r.pending...)
+			if wasDirty {
+				r.dirty[b] = struct{}{}
+			}
+			r.mu.Unlock()
+		}
 		return r.noteWriteError("erase: mark block", err)
 	}
-	if err := r.zeroRange(int64(b)*r.bs, m.used); err != nil {
+	r.mu.Lock()
+	r.blocks[b].markedErasing = true
+	r.mu.Unlock()
+	// The whole block, not just [0, used): a failed or torn write may have
+	// left bytes beyond used.
+	if err := r.zeroRange(int64(b)*r.bs, r.bs); err != nil {
 		return r.noteWriteError("erase: zero block", err)
 	}
 	if err := r.fdatasync(); err != nil {
@@ -100,6 +135,9 @@ func (r *Ring) eraseBlock(b uint32) error {
 	return nil
 }
 
+// activeHolds asks the HoldSource; callers read it under r.mu, right
+// before marking a block erasing, so a hold placed meanwhile is seen. The
+// HoldSource must not call back into the ring (core's reads a snapshot).
 func (r *Ring) activeHolds(now time.Time) []core.HoldRange {
 	if r.o.Holds == nil {
 		return nil
@@ -160,8 +198,6 @@ func (r *Ring) Sweep(now time.Time) error {
 		c.mu.Unlock()
 	}
 
-	r.syncMu.Lock()
-	defer r.syncMu.Unlock()
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -172,14 +208,11 @@ func (r *Ring) Sweep(now time.Time) error {
 	r.lastSweep = now
 	var todo []uint32
 	cutoff := now.Add(-r.o.Retention).UnixNano()
+	expired := func(m blockMeta) bool {
+		return m.state == stateSealed && r.o.Retention > 0 && !jumped && m.last < cutoff
+	}
 	for i, m := range r.blocks {
-		switch {
-		case m.state == stateErasing:
-			todo = append(todo, uint32(i))
-		case m.state == stateSealed && r.o.Retention > 0 && !jumped &&
-			m.last < cutoff && !r.heldLocked(m, holds, now):
-			r.blocks[i].state = stateErasing
-			r.blocks[i].reason = reasonRetention
+		if m.state == stateErasing || (expired(m) && !r.heldLocked(m, holds, now)) {
 			todo = append(todo, uint32(i))
 		}
 	}
@@ -196,21 +229,60 @@ func (r *Ring) Sweep(now time.Time) error {
 		r.log.Warn("wall clock jumped; retention erasure skipped this sweep", "previous", prev, "now", now)
 	}
 
+	// syncMu is taken per block, so Sync (the 1 s durability) runs between
+	// erasures instead of waiting for the whole batch. Each candidate is
+	// checked again, against holds read right before it is marked.
 	var errs []error
 	for _, b := range todo {
-		if err := r.eraseBlock(b); err != nil {
-			errs = append(errs, err)
+		r.syncMu.Lock()
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			r.syncMu.Unlock()
+			return errors.Join(append(errs, ErrClosed)...)
 		}
+		m := r.blocks[b]
+		erase := false
+		switch {
+		case m.state == stateErasing && m.markedErasing:
+			erase = true // committed: finish it, holds or not
+		case m.state == stateErasing:
+			// Step 1 never committed: the block is still indexed, so a hold
+			// placed since it was picked protects it.
+			if r.heldLocked(m, r.activeHolds(now), now) {
+				r.blocks[b].state = stateSealed
+				r.blocks[b].reason = reasonNone
+			} else {
+				erase = true
+			}
+		case expired(m) && !r.heldLocked(m, r.activeHolds(now), now):
+			r.blocks[b].state = stateErasing
+			r.blocks[b].reason = reasonRetention
+			erase = true
+		}
+		r.mu.Unlock()
+		if erase {
+			if err := r.eraseBlock(b); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		r.syncMu.Unlock()
 	}
+	r.syncMu.Lock()
 	if err := r.gcInitsLocked(); err != nil {
 		errs = append(errs, err)
 	}
+	r.syncMu.Unlock()
 	return errors.Join(errs...)
 }
 
 // gcInitsLocked deletes cached init segments that no block references and
-// that are not a camera's current init. Caller holds syncMu.
+// that are not a camera's current init. Caller holds syncMu. regMu is held
+// throughout, so AppendInit, which reuses an id under regMu, either finds
+// the id gone or makes it the current init before it is judged.
 func (r *Ring) gcInitsLocked() error {
+	r.regMu.Lock()
+	defer r.regMu.Unlock()
 	r.mu.Lock()
 	keep := map[uint32]map[uint32]struct{}{}
 	for _, c := range r.cams {

@@ -44,12 +44,20 @@ type fakeErasures struct {
 	fail      error
 	failAfter bool
 	dedup     bool
+	hook      func(call int) // if set, runs (unlocked) at the start of each call
 }
 
 func (f *fakeErasures) RecordErasure(e core.Erasure) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	hook := f.hook
 	f.calls++
+	call := f.calls
+	f.mu.Unlock()
+	if hook != nil {
+		hook(call)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.fail != nil && !f.failAfter {
 		return f.fail
 	}

@@ -75,6 +75,11 @@ type blockMeta struct {
 	// openedAt is the wall time (unix ns) of the block's first record, in
 	// memory only: the sweeper seals blocks of idle cameras by it.
 	openedAt int64
+	// markedErasing, in memory only: the erasing state is committed to the
+	// index (erasure step 1 done, or loaded as erasing). An erasing block
+	// without it may still be indexed and must not be erased if a hold
+	// now covers it.
+	markedErasing bool
 }
 
 func (m blockMeta) hasFragments() bool { return m.last != 0 || m.first != 0 }
@@ -131,6 +136,7 @@ func decodeBlockMeta(b []byte) (blockMeta, error) {
 	for i := range n {
 		m.inits = append(m.inits, be.Uint32(b[44+4*i:]))
 	}
+	m.markedErasing = m.state == stateErasing
 	return m, nil
 }
 
@@ -204,26 +210,33 @@ func decodeFragEntry(b []byte) (fragEntry, error) {
 type cameraRec struct {
 	num      uint32
 	nextSeq  uint64
-	lastInit uint32
+	lastInit uint32 // the current init
+	maxInit  uint32 // the highest init id ever given; a new init gets maxInit+1
 }
 
 func (c cameraRec) encode() []byte {
-	b := make([]byte, 16)
+	b := make([]byte, 20)
 	binary.BigEndian.PutUint32(b[0:], c.num)
 	binary.BigEndian.PutUint64(b[4:], c.nextSeq)
 	binary.BigEndian.PutUint32(b[12:], c.lastInit)
+	binary.BigEndian.PutUint32(b[16:], max(c.maxInit, c.lastInit))
 	return b
 }
 
 func decodeCameraRec(b []byte) (cameraRec, error) {
-	if len(b) != 16 {
+	if len(b) != 16 && len(b) != 20 { // 16: written before maxInit existed
 		return cameraRec{}, fmt.Errorf("%w: camera record", ErrCorrupt)
 	}
-	return cameraRec{
+	c := cameraRec{
 		num:      binary.BigEndian.Uint32(b[0:]),
 		nextSeq:  binary.BigEndian.Uint64(b[4:]),
 		lastInit: binary.BigEndian.Uint32(b[12:]),
-	}, nil
+	}
+	c.maxInit = c.lastInit
+	if len(b) == 20 {
+		c.maxInit = max(c.maxInit, binary.BigEndian.Uint32(b[16:]))
+	}
+	return c, nil
 }
 
 func initKey(cam, id uint32) []byte {

@@ -102,7 +102,7 @@ func (r *Ring) recover() error {
 				}
 			}
 			for _, c := range r.cams {
-				cr := cameraRec{num: c.num, nextSeq: c.nextSeq, lastInit: c.lastInit}
+				cr := cameraRec{num: c.num, nextSeq: c.nextSeq, lastInit: c.lastInit, maxInit: c.maxInit}
 				if err := tx.Bucket(bktCameras).Put([]byte(c.name), cr.encode()); err != nil {
 					return err
 				}

@@ -54,7 +54,6 @@ func (r *Ring) oldestUnheldLocked(holds []core.HoldRange, now time.Time) int {
 // it; it is exported for tests and tools.
 func (r *Ring) RefillReserve() error {
 	now := r.o.Now()
-	holds := r.activeHolds(now)
 	r.syncMu.Lock()
 	defer r.syncMu.Unlock()
 	for {
@@ -73,7 +72,9 @@ func (r *Ring) RefillReserve() error {
 			r.mu.Unlock()
 			return nil
 		}
-		v := r.oldestUnheldLocked(holds, now)
+		// Holds re-read for every block: one placed while the previous
+		// block was being erased protects its block.
+		v := r.oldestUnheldLocked(r.activeHolds(now), now)
 		if v < 0 {
 			r.mu.Unlock()
 			return nil // everything left is open or held

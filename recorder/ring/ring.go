@@ -20,7 +20,7 @@ import (
 // Ring is the overwrite ring. All methods are safe for concurrent use;
 // appends of different cameras run in parallel.
 //
-// Lock order: camera.mu -> syncMu -> mu. statsMu is a leaf.
+// Lock order: camera.mu -> syncMu -> regMu -> mu. statsMu is a leaf.
 type Ring struct {
 	o       Options
 	log     *slog.Logger
@@ -50,6 +50,9 @@ type Ring struct {
 	inlineErasures  atomic.Uint64
 	reserveErasures atomic.Uint64
 	refill          chan struct{} // asks Run to refill the reserve (reserve.go)
+
+	// failEraseMark, for tests, makes erasure step 1 (the index tx) fail.
+	failEraseMark func(b uint32) error
 
 	statsMu   sync.Mutex
 	fsyncLat  [64]time.Duration
@@ -81,6 +84,7 @@ type camera struct {
 	open      int64 // open block or -1
 	nextSeq   uint64
 	lastInit  uint32
+	maxInit   uint32 // highest init id given (ids are never reused)
 	initBySHA map[[32]byte]uint32
 	inits     map[uint32]struct{}
 	rate      rateWindow
@@ -267,6 +271,7 @@ func (r *Ring) load() error {
 			for ik, iv := cur.Seek(prefix); ik != nil && string(ik[:4]) == string(prefix); ik, iv = cur.Next() {
 				id := beU32(ik[4:])
 				c.inits[id] = struct{}{}
+				c.maxInit = max(c.maxInit, id)
 				c.initBySHA[sha256.Sum256(iv)] = id
 			}
 			r.cams[c.name] = c
@@ -283,6 +288,7 @@ func newCamera(name string, cr cameraRec) *camera {
 		open:      -1,
 		nextSeq:   cr.nextSeq,
 		lastInit:  cr.lastInit,
+		maxInit:   max(cr.maxInit, cr.lastInit),
 		initBySHA: map[[32]byte]uint32{},
 		inits:     map[uint32]struct{}{},
 	}

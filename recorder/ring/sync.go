@@ -37,7 +37,7 @@ func (r *Ring) syncLocked() error {
 	names := make([]string, 0, len(r.camDirty))
 	for num := range r.camDirty {
 		c := r.camByNum[num]
-		cams = append(cams, cameraRec{num: c.num, nextSeq: c.nextSeq, lastInit: c.lastInit})
+		cams = append(cams, cameraRec{num: c.num, nextSeq: c.nextSeq, lastInit: c.lastInit, maxInit: c.maxInit})
 		names = append(names, c.name)
 	}
 	clear(r.camDirty)
