@@ -82,7 +82,7 @@ const (
 var permissions = map[Action]uint8{
 	ActionLogin:  pM | pO | pT | pV,
 	ActionLogout: pM | pO | pT | pV,
-	ActionView:   pM | pO | pV, // viewers only within a grant (checked in RecordView)
+	ActionView:   pM | pO | pV, // viewers only within a grant (checked in AuthorizeView)
 
 	ActionCameraAdd:    pM,
 	ActionCameraUpdate: pM,

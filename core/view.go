@@ -169,52 +169,6 @@ type ViewInput struct {
 	Live     bool
 }
 
-// RecordView checks that actor may watch and ledgers the view. Call it
-// before any footage reaches the person.
-func (s *Store) RecordView(actor Actor, v ViewInput) error {
-	if !Allowed(actor.Role, ActionView) {
-		return s.deny(actor, ActionView, v.Camera)
-	}
-	if err := validID("camera", v.Camera); err != nil {
-		return err
-	}
-	if v.Live && !s.policy.LiveViewAllowed {
-		err := s.deny(actor, ActionView, v.Camera)
-		return fmt.Errorf("%w (policy %s allows no live view)", err, s.policy.Name)
-	}
-	if !v.Live && !v.From.Before(v.To) {
-		return Invalid("to", "must be after from")
-	}
-	now := s.nowUTC()
-	var refused bool
-	_, err := s.mutate(actor, ActionView, v.Camera, func(tx *bolt.Tx) ([]draft, error) {
-		refused = false
-		if _, err := getCamera(tx, v.Camera); err != nil {
-			return nil, err
-		}
-		det := map[string]string{"live": strconv.FormatBool(v.Live)}
-		if !v.Live {
-			det["from"], det["to"] = fmtTime(v.From), fmtTime(v.To)
-		}
-		if actor.Role == RoleViewer {
-			g, ok, err := coveringGrant(tx, actor.Fingerprint, v, now)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				refused = true
-				return nil, ErrForbidden
-			}
-			det["grant"] = g
-		}
-		return []draft{{Subject: v.Camera, Details: det}}, nil
-	})
-	if refused {
-		return s.deny(actor, ActionView, v.Camera)
-	}
-	return err
-}
-
 // coveringGrant finds an active grant of fingerprint that covers v.
 func coveringGrant(tx *bolt.Tx, fp string, v ViewInput, now time.Time) (string, bool, error) {
 	gs, err := listJSON[Grant](tx, bGrants)

@@ -80,9 +80,6 @@ func (s *Store) AuthorizeView(actor Actor, camera string, from, to time.Time, li
 // It does not check grants again: the viewing was authorized when it
 // began, and what happened must be recorded even if the grant or the
 // camera is gone by now. Only roles that may view can have viewed.
-//
-// (The name RecordView is taken by the older authorize-and-ledger call in
-// view.go; AuthorizeView replaces that one for SSH viewing.)
 func (s *Store) RecordViewing(actor Actor, v ViewRecord) error {
 	if !Allowed(actor.Role, ActionView) {
 		return s.deny(actor, ActionView, v.Camera)
