@@ -319,15 +319,7 @@ func stateOnly(c Camera) Camera {
 
 // Cameras lists the register, by id. Technicians get state only.
 func (s *Store) Cameras(actor Actor) ([]Camera, error) {
-	if err := s.check(actor, ActionCamerasRead, ""); err != nil {
-		return nil, err
-	}
-	var out []Camera
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		out, err = listJSON[Camera](tx, bCameras)
-		return err
-	})
+	out, err := readAll[Camera](s, actor, ActionCamerasRead, bCameras)
 	if actor.Role == RoleTechnician {
 		for i := range out {
 			out[i] = stateOnly(out[i])

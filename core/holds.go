@@ -148,15 +148,7 @@ func (s *Store) ReleaseHold(actor Actor, id, reason string) error {
 
 // Holds lists every hold, newest first.
 func (s *Store) Holds(actor Actor) ([]Hold, error) {
-	if err := s.check(actor, ActionHoldsRead, ""); err != nil {
-		return nil, err
-	}
-	var out []Hold
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		out, err = listJSON[Hold](tx, bHolds)
-		return err
-	})
+	out, err := readAll[Hold](s, actor, ActionHoldsRead, bHolds)
 	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
 	return out, err
 }

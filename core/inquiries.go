@@ -141,15 +141,7 @@ func (s *Store) CloseInquiry(actor Actor, id, note string) (Inquiry, error) {
 
 // Inquiries lists inquiries, newest first.
 func (s *Store) Inquiries(actor Actor) ([]Inquiry, error) {
-	if err := s.check(actor, ActionInquiriesRead, ""); err != nil {
-		return nil, err
-	}
-	var out []Inquiry
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		out, err = listJSON[Inquiry](tx, bInquiries)
-		return err
-	})
+	out, err := readAll[Inquiry](s, actor, ActionInquiriesRead, bInquiries)
 	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
 	return out, err
 }

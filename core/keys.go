@@ -207,15 +207,7 @@ func (s *Store) ChangeKeyRole(actor Actor, fingerprint string, role Role) error 
 
 // Keys lists every key, active and revoked (manager).
 func (s *Store) Keys(actor Actor) ([]Key, error) {
-	if err := s.check(actor, ActionKeysRead, ""); err != nil {
-		return nil, err
-	}
-	var out []Key
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		out, err = listJSON[Key](tx, bKeys)
-		return err
-	})
+	out, err := readAll[Key](s, actor, ActionKeysRead, bKeys)
 	sort.Slice(out, func(i, j int) bool { return out[i].EnrolledAt.Before(out[j].EnrolledAt) })
 	return out, err
 }
@@ -386,15 +378,7 @@ func pruneRefused(b *bolt.Bucket) error {
 
 // RefusedKeys lists refused attempts, most recent first (manager).
 func (s *Store) RefusedKeys(actor Actor) ([]RefusedKey, error) {
-	if err := s.check(actor, ActionRefusedKeyRead, ""); err != nil {
-		return nil, err
-	}
-	var out []RefusedKey
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		out, err = listJSON[RefusedKey](tx, bRefused)
-		return err
-	})
+	out, err := readAll[RefusedKey](s, actor, ActionRefusedKeyRead, bRefused)
 	sort.Slice(out, func(i, j int) bool { return out[i].LastSeen.After(out[j].LastSeen) })
 	return out, err
 }

@@ -130,15 +130,7 @@ func (s *Store) putMaintenance(actor Actor, action Action, rec MaintenanceRecord
 
 // MaintenanceRecords lists maintenance and disposal records, newest first.
 func (s *Store) MaintenanceRecords(actor Actor) ([]MaintenanceRecord, error) {
-	if err := s.check(actor, ActionMaintenanceRead, ""); err != nil {
-		return nil, err
-	}
-	var out []MaintenanceRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		out, err = listJSON[MaintenanceRecord](tx, bMaintenance)
-		return err
-	})
+	out, err := readAll[MaintenanceRecord](s, actor, ActionMaintenanceRead, bMaintenance)
 	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
 	return out, err
 }

@@ -543,15 +543,7 @@ func (s *Store) Request(actor Actor, id string) (Request, error) {
 
 // Requests lists all requests, newest first.
 func (s *Store) Requests(actor Actor) ([]Request, error) {
-	if err := s.check(actor, ActionRequestsRead, ""); err != nil {
-		return nil, err
-	}
-	var out []Request
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		out, err = listJSON[Request](tx, bRequests)
-		return err
-	})
+	out, err := readAll[Request](s, actor, ActionRequestsRead, bRequests)
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
 			return out[i].CreatedAt.After(out[j].CreatedAt)

@@ -263,6 +263,21 @@ func getJSON(b *bolt.Bucket, key string, v any) (bool, error) {
 }
 
 // listJSON decodes every value of bucket name into a new T.
+// readAll is a permission-checked read of every record in a bucket; a
+// refusal is ledgered like any other.
+func readAll[T any](s *Store, actor Actor, action Action, bucket []byte) ([]T, error) {
+	if err := s.check(actor, action, ""); err != nil {
+		return nil, err
+	}
+	var out []T
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		out, err = listJSON[T](tx, bucket)
+		return err
+	})
+	return out, err
+}
+
 func listJSON[T any](tx *bolt.Tx, name []byte) ([]T, error) {
 	var out []T
 	err := tx.Bucket(name).ForEach(func(k, v []byte) error {

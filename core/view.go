@@ -149,15 +149,7 @@ func (s *Store) RevokeGrant(actor Actor, id, reason string) error {
 
 // Grants lists viewer grants, newest first (manager).
 func (s *Store) Grants(actor Actor) ([]Grant, error) {
-	if err := s.check(actor, ActionGrantsRead, ""); err != nil {
-		return nil, err
-	}
-	var out []Grant
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		out, err = listJSON[Grant](tx, bGrants)
-		return err
-	})
+	out, err := readAll[Grant](s, actor, ActionGrantsRead, bGrants)
 	sort.Slice(out, func(i, j int) bool { return out[i].ID > out[j].ID })
 	return out, err
 }
