@@ -105,7 +105,7 @@ func startRig(t *testing.T) *rig {
 	r := &rig{t: t, dir: t.TempDir(), exportDir: t.TempDir(), logs: &logBuf{}}
 	log := slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	cams, err := simcam.New(simcam.Options{Listen: freeAddr(t), Cameras: 2, Codec: "h264", Bitrate: 1_000_000, Logger: log})
+	cams, err := simcam.New(simcam.Options{Listen: "127.0.0.1:0", Cameras: 2, Codec: "h264", Bitrate: 1_000_000, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

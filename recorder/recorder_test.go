@@ -58,7 +58,7 @@ func freeAddr(t testing.TB) string {
 
 func startSimcam(t testing.TB, cameras int, bitrate int64) *simcam.Server {
 	t.Helper()
-	srv, err := simcam.New(simcam.Options{Listen: freeAddr(t), Cameras: cameras, Codec: "h264", Bitrate: bitrate})
+	srv, err := simcam.New(simcam.Options{Listen: "127.0.0.1:0", Cameras: cameras, Codec: "h264", Bitrate: bitrate})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,13 +55,7 @@ type viewRig struct {
 // serves it through a real SSH server with viewing enabled.
 func newViewRig(t *testing.T) *viewRig {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	camAddr := l.Addr().String()
-	l.Close()
-	cam, err := simcam.New(simcam.Options{Listen: camAddr, Cameras: 1, Codec: "h264", Bitrate: 1_000_000})
+	cam, err := simcam.New(simcam.Options{Listen: "127.0.0.1:0", Cameras: 1, Codec: "h264", Bitrate: 1_000_000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,13 +44,7 @@ func openRing(t testing.TB, capacity int64) *ring.Ring {
 // recordSimcam records one simulated camera over real RTSP for d.
 func recordSimcam(t *testing.T, d time.Duration) (*ring.Ring, time.Time, time.Time) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	srv, err := simcam.New(simcam.Options{Listen: addr, Cameras: 1, Codec: "h264", Bitrate: 2_000_000})
+	srv, err := simcam.New(simcam.Options{Listen: "127.0.0.1:0", Cameras: 1, Codec: "h264", Bitrate: 2_000_000})
 	if err != nil {
 		t.Fatal(err)
 	}
