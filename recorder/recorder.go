@@ -146,14 +146,13 @@ func (r *Recorder) CheckHold(camera string, from, to time.Time, active []core.Ho
 func (r *Recorder) Stats() core.RecorderStats {
 	now := r.opts.Now()
 	st := core.RecorderStats{Ring: r.ring.Stats()}
+	usage := r.ring.Usages()
 	for _, c := range r.cameras {
 		cs := c.Stats()
-		oldest, bytes := r.ring.CameraRetention(cs.Camera)
-		cs.Oldest = oldest
-		cs.BytesStored = bytes
-		cs.TargetRetain = r.opts.Retention
-		if !oldest.IsZero() {
-			cs.AchievedRetain = now.Sub(oldest)
+		u := usage[cs.Camera]
+		cs.Oldest, cs.BytesStored, cs.TargetRetain = u.Oldest, u.Bytes, r.opts.Retention
+		if !u.Oldest.IsZero() {
+			cs.AchievedRetain = now.Sub(u.Oldest)
 		}
 		st.Cameras = append(st.Cameras, cs)
 	}

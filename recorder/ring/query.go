@@ -167,29 +167,47 @@ func (r *Ring) Coverage(camera string, from, to time.Time) ([]core.Span, error) 
 	return spans, nil
 }
 
-// CameraRetention returns the start of the camera's oldest footage in the
-// ring and the bytes it occupies (including not yet indexed appends).
-func (r *Ring) CameraRetention(camera string) (oldest time.Time, bytes int64) {
+// Usage is what the ring holds of one camera.
+type Usage struct {
+	Oldest time.Time // oldest footage still on disk; zero if none
+	Bytes  int64     // bytes in its open and sealed blocks
+}
+
+// Usages reports every camera's oldest footage and bytes in one pass over
+// the block table (the console asks every second, for every camera).
+func (r *Ring) Usages() map[string]Usage {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c, ok := r.cams[camera]
-	if !ok {
-		return time.Time{}, 0
+	byNum := make(map[uint32]string, len(r.cams))
+	for name, c := range r.cams {
+		byNum[c.num] = name
 	}
-	var first int64
+	first := map[uint32]int64{}
+	bytes := map[uint32]int64{}
 	for _, m := range r.blocks {
-		if m.camera != c.num || (m.state != stateOpen && m.state != stateSealed) {
+		if m.state != stateOpen && m.state != stateSealed {
 			continue
 		}
-		bytes += m.used
-		if m.hasFragments() && (first == 0 || m.first < first) {
-			first = m.first
+		bytes[m.camera] += m.used
+		if m.hasFragments() && (first[m.camera] == 0 || m.first < first[m.camera]) {
+			first[m.camera] = m.first
 		}
 	}
-	if first != 0 {
-		oldest = time.Unix(0, first).UTC()
+	out := make(map[string]Usage, len(byNum))
+	for num, name := range byNum {
+		u := Usage{Bytes: bytes[num]}
+		if f := first[num]; f != 0 {
+			u.Oldest = time.Unix(0, f).UTC()
+		}
+		out[name] = u
 	}
-	return oldest, bytes
+	return out
+}
+
+// CameraRetention is Usages for one camera.
+func (r *Ring) CameraRetention(camera string) (oldest time.Time, bytes int64) {
+	u := r.Usages()[camera]
+	return u.Oldest, u.Bytes
 }
 
 // CheckHold reports whether holding camera's [from, to) on top of active
