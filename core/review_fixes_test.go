@@ -118,3 +118,27 @@ func TestLedgerCSVAcrossPages(t *testing.T) {
 		}
 	}
 }
+
+// The console's standing chain indicator reads without writing; an
+// explicit verification is ledgered.
+func TestChainStatusWritesNothing(t *testing.T) {
+	s, _, _ := newTestStore(t, CityStandard())
+	mustCamera(t, s, "cam1")
+	before := s.LedgerHead()
+	rep, err := s.ChainStatus(manager)
+	if err != nil || !rep.OK {
+		t.Fatalf("chain status: %+v %v", rep, err)
+	}
+	if s.LedgerHead() != before {
+		t.Fatal("ChainStatus wrote a ledger entry")
+	}
+	if _, err := s.VerifyLedger(manager); err != nil {
+		t.Fatal(err)
+	}
+	if e := lastEntry(t, s); e.Action != ActionLedgerVerify {
+		t.Fatalf("explicit verify not ledgered: %s", e.Action)
+	}
+	if _, err := s.ChainStatus(Actor{Name: "tech", Role: RoleTechnician}); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("technician chain status: %v", err)
+	}
+}

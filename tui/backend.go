@@ -14,7 +14,7 @@ type Backend interface {
 	Requests(actor core.Actor) ([]core.Request, error)
 	Request(actor core.Actor, id string) (core.Request, error)
 	Ledger(actor core.Actor, since uint64, limit int) ([]core.Entry, error)
-	VerifyLedger(actor core.Actor) (core.VerifyReport, error)
+	ChainStatus(actor core.Actor) (core.VerifyReport, error)
 	Keys(actor core.Actor) ([]core.Key, error)
 	RefusedKeys(actor core.Actor) ([]core.RefusedKey, error)
 	EnrollKey(actor core.Actor, name string, role core.Role, authorizedKey string) (core.Key, error)

@@ -67,7 +67,7 @@ func (s *session) loadLedger(since uint64) tea.Cmd {
 func (s *session) verifyLedger() tea.Cmd {
 	b, a := s.c.Core, s.c.Actor
 	return func() tea.Msg {
-		r, err := b.VerifyLedger(a)
+		r, err := b.ChainStatus(a)
 		return verifyMsg{report: r, err: err}
 	}
 }

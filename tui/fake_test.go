@@ -89,8 +89,8 @@ func (f *fakeBackend) Ledger(a core.Actor, since uint64, limit int) ([]core.Entr
 	return out, nil
 }
 
-func (f *fakeBackend) VerifyLedger(a core.Actor) (core.VerifyReport, error) {
-	f.record("VerifyLedger %s", a.Role)
+func (f *fakeBackend) ChainStatus(a core.Actor) (core.VerifyReport, error) {
+	f.record("ChainStatus %s", a.Role)
 	return core.VerifyReport{Entries: uint64(len(f.ledger)), OK: true}, nil
 }
 

@@ -466,11 +466,7 @@ func (u *UI) onChanges(cs changesMsg) tea.Cmd {
 			u.s.data.coverLoadedAt = time.Time{} // stale: reloaded when seen
 		}
 		add(loadLedger)
-		// A verification is itself ledgered; re-verifying because of it
-		// would make every open manager console write an entry forever.
-		if a != string(core.ActionLedgerVerify) {
-			u.verifyDirty = true
-		}
+		u.verifyDirty = true
 	}
 	for _, p := range u.pages {
 		cmds = append(cmds, p.Update(cs))

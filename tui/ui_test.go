@@ -51,7 +51,7 @@ func TestTechnicianReadsOnlyHealth(t *testing.T) {
 	f := newFake(4)
 	u := syncUI(t, f, core.RoleTechnician, "ja", 80, 24)
 	run(u, u.onTick())
-	for _, c := range []string{"Requests", "Request ", "Ledger", "VerifyLedger", "Holds", "Coverage", "Keys", "RefusedKeys"} {
+	for _, c := range []string{"Requests", "Request ", "Ledger", "ChainStatus", "Holds", "Coverage", "Keys", "RefusedKeys"} {
 		if got := f.called(c); len(got) > 0 {
 			t.Errorf("technician called %v", got)
 		}
@@ -72,7 +72,7 @@ func TestTechnicianReadsOnlyHealth(t *testing.T) {
 func TestNoForbiddenCalls(t *testing.T) {
 	need := map[string]core.Action{
 		"Cameras": core.ActionCamerasRead, "Health": core.ActionHealthRead, "Holds": core.ActionHoldsRead,
-		"Requests": core.ActionRequestsRead, "Ledger": core.ActionLedgerRead, "VerifyLedger": core.ActionLedgerVerify,
+		"Requests": core.ActionRequestsRead, "Ledger": core.ActionLedgerRead, "ChainStatus": core.ActionLedgerVerify,
 		"Keys": core.ActionKeysRead, "RefusedKeys": core.ActionRefusedKeyRead, "Coverage": core.ActionRecordingsRead,
 	}
 	for _, role := range []core.Role{core.RoleManager, core.RoleOperator, core.RoleTechnician, core.RoleViewer} {
