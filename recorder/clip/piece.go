@@ -152,6 +152,11 @@ func (p Piece) Copy(ctx context.Context, w io.Writer, progress func(n int64)) (i
 		}
 	}()
 	for range p.Refs {
+		// Checked first: select picks at random among ready cases, so a
+		// cancellation would otherwise lose to an already read fragment.
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
 		var fut chan read
 		var ok bool
 		select {
