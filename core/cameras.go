@@ -47,17 +47,8 @@ func validID(field, id string) error {
 	return nil
 }
 
-func validText(field, v string, max int) error {
-	if len(v) > max {
-		return Invalid(field, fmt.Sprintf("longer than %d bytes", max))
-	}
-	for _, r := range v {
-		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
-			return Invalid(field, "contains control characters")
-		}
-	}
-	return nil
-}
+// validText checks text a person typed; see CheckText (text.go).
+func validText(field, v string, max int) error { return CheckText(field, v, max) }
 
 func (c *Camera) normalise() error {
 	c.ID = strings.TrimSpace(c.ID)

@@ -50,15 +50,7 @@ func validName(field, v string, max int) error {
 	if v == "" {
 		return Invalid(field, "required")
 	}
-	if len(v) > max {
-		return Invalid(field, fmt.Sprintf("longer than %d bytes", max))
-	}
-	for _, r := range v {
-		if r < 0x20 || r == 0x7f {
-			return Invalid(field, "contains control characters")
-		}
-	}
-	return nil
+	return CheckLine(field, v, max)
 }
 
 // EnrollKey enrols a public key for a manager, operator or technician.
@@ -306,12 +298,11 @@ func (s *Store) recordRefusedKey(actor Actor, r RefusedKey) error {
 	if r.Fingerprint == "" || len(r.Fingerprint) > 200 {
 		return Invalid("fingerprint", "required")
 	}
-	if len(r.AuthorizedKey) > 16<<10 {
+	if len(r.AuthorizedKey) > 16<<10 || CheckLine("key", r.AuthorizedKey, 0) != nil {
 		r.AuthorizedKey = ""
 	}
-	if len(r.RemoteAddr) > 200 {
-		r.RemoteAddr = r.RemoteAddr[:200]
-	}
+	r.RemoteAddr = ledgerSafe(r.RemoteAddr, 200)
+	r.KeyType = ledgerSafe(r.KeyType, 100)
 	now := s.nowUTC()
 	extra, ok := s.refused.admit(r.Fingerprint, now)
 	if !ok {

@@ -99,6 +99,7 @@ func (s *Store) appendEntry(tx *bolt.Tx, actor Actor, action Action, subject str
 }
 
 func appendEntryAt(tx *bolt.Tx, now time.Time, actor Actor, action Action, subject string, det map[string]string) (Entry, error) {
+	actor, subject, det = ledgerClean(actor, subject, det)
 	seq, prev := readHead(tx)
 	seq++
 	buf := encodeEntry(make([]byte, 0, 160+len(subject)), seq, now, prev[:], actor, action, subject, det)

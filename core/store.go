@@ -6,11 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -318,20 +316,6 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// ledgerSafe bounds text that came from someone who was refused: at most
-// max bytes (on a rune boundary), control characters replaced, so a
-// hostile client cannot grow the ledger or plant terminal escapes in it.
-func ledgerSafe(v string, max int) string {
-	var b strings.Builder
-	for _, r := range v {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			r = '?'
-		}
-		if b.Len()+utf8.RuneLen(r) > max {
-			b.WriteString("…")
-			break
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+// ledgerSafe cleans text that came from someone who was refused: at most
+// max characters, nothing a terminal would act on; see CleanText (text.go).
+func ledgerSafe(v string, max int) string { return CleanText(v, max) }

@@ -188,9 +188,11 @@ func (s *Store) ExportLedgerCSV(actor Actor, w io.Writer) error {
 				}
 				det.WriteString(k + "=" + e.Details[k])
 			}
-			if err := cw.Write([]string{strconv.FormatUint(e.Seq, 10), e.Time.Format(time.RFC3339Nano),
+			// CSVRecord: entries written by older releases may hold
+			// escapes; no cell may start a formula.
+			if err := cw.Write(CSVRecord([]string{strconv.FormatUint(e.Seq, 10), e.Time.Format(time.RFC3339Nano),
 				e.Actor.Name, e.Actor.Fingerprint, e.Actor.Role.String(), string(e.Action), e.Subject,
-				det.String(), e.PrevHash, e.Hash}); err != nil {
+				det.String(), e.PrevHash, e.Hash})); err != nil {
 				return err
 			}
 		}

@@ -124,10 +124,7 @@ func viewDetails(live bool, from, to time.Time) map[string]string {
 // RecordForwardRefused ledgers an SSH port forward the appliance refused
 // (anything but the playback address): a denied entry with what was asked.
 func (s *Store) RecordForwardRefused(actor Actor, dest string) error {
-	if len(dest) > 300 {
-		dest = dest[:300]
-	}
-	det := map[string]string{"tried": "forward", "role": actor.Role.String(), "dest": dest}
+	det := map[string]string{"tried": "forward", "role": actor.Role.String(), "dest": ledgerSafe(dest, 300)}
 	var e Entry
 	err := s.write(func(tx *bolt.Tx) error {
 		var err error

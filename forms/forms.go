@@ -31,13 +31,21 @@ type Document struct {
 }
 
 // Form2 writes 利用申請書 (form 2) for d.Request.
-func Form2(w io.Writer, d Document) error {
-	return tmpl.ExecuteTemplate(w, "form2", buildForm2(d))
-}
+func Form2(w io.Writer, d Document) error { return execute(w, "form2", buildForm2(d)) }
 
 // Form3 writes 検索簿 (form 3) for d.Request.
-func Form3(w io.Writer, d Document) error {
-	return tmpl.ExecuteTemplate(w, "form3", buildForm3(d))
+func Form3(w io.Writer, d Document) error { return execute(w, "form3", buildForm3(d)) }
+
+// execute renders and passes the page through core's sanitiser: the
+// template escapes markup, CleanText makes visible what a record written
+// by an older release may hold (bidi overrides, escapes).
+func execute(w io.Writer, name string, v any) error {
+	var b strings.Builder
+	if err := tmpl.ExecuteTemplate(&b, name, v); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, core.CleanText(b.String(), 0))
+	return err
 }
 
 // Render writes form n (2 or 3).

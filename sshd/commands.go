@@ -1,6 +1,7 @@
 package sshd
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -171,10 +172,9 @@ func (s *Server) runCommand(sess ssh.Session, info Info, sessionID string) int {
 		Remote:    info.Remote,
 		ExportDir: s.o.ExportDir,
 	}
-	args := sess.Command()
+	args := sess.Command() // split once, by commandLineMiddleware
 	if len(args) == 0 {
-		// A command line shlex could not split (unbalanced quotes).
-		return env.UsageError("", "cannot parse the command line")
+		return env.UsageError("", "empty command line")
 	}
 	return s.cmds.Run(env, args)
 }
@@ -214,9 +214,13 @@ func (e *Env) UsageError(cmd, problem string) int {
 
 // JSON writes v as indented JSON to stdout.
 func (e *Env) JSON(v any) int {
-	enc := json.NewEncoder(e.Stdout)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
+		return e.Fail("", err)
+	}
+	if _, err := e.Stdout.Write(core.JSONSafe(b.Bytes())); err != nil {
 		return e.Fail("", err)
 	}
 	return ExitOK

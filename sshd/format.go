@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-runewidth"
+
+	"mimamori/core"
 )
 
 // table aligns columns by display width, so Japanese text lines up
@@ -45,16 +47,10 @@ func (t *table) write(w io.Writer) {
 	}
 }
 
-// clean makes a stored string safe to print on one line: no control
-// characters (a camera name must not move the operator's cursor).
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			return ' '
-		}
-		return r
-	}, s)
-}
+// clean makes a stored string safe to print on one line: core's one
+// sanitiser (a camera name must not move the operator's cursor, nor an
+// old ledger entry turn the manager's terminal around).
+func clean(s string) string { return core.CleanLine(s, 0) }
 
 func dash(s string) string {
 	if s == "" {

@@ -187,6 +187,7 @@ func New(o Options) (*Server, error) {
 				s.sessionMiddleware,
 				s.authMiddleware,
 				s.loggingMiddleware,
+				s.commandLineMiddleware,
 			),
 		),
 	}

@@ -53,6 +53,11 @@ func (s *Server) sessionMiddleware(next ssh.Handler) ssh.Handler {
 		kind, name := "console", ""
 		if cmd := sess.Command(); len(cmd) > 0 {
 			kind, name = "command", cmd[0]
+			if _, known := s.cmds.Lookup(name); !known {
+				// Whatever the client sent, bounded: not a way to
+				// write kilobytes per login into the ledger.
+				name = core.CleanLine(name, 32)
+			}
 		} else if sess.RawCommand() != "" {
 			kind = "command"
 		}

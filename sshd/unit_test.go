@@ -82,7 +82,7 @@ func TestFlagsAndLang(t *testing.T) {
 	if tm, err := ParseTime("from", "2026-01-01T09:00:00+09:00"); err != nil || tm.Location() != time.UTC || tm.Hour() != 0 {
 		t.Fatalf("ParseTime: %v %v", tm, err)
 	}
-	if clean("a\x1b[2Jb\n") != "a [2Jb " {
+	if clean("a\x1b[2Jb\n") != `a\x1b[2Jb ` {
 		t.Fatalf("clean kept control characters: %q", clean("a\x1b[2Jb\n"))
 	}
 }

@@ -176,22 +176,8 @@ func (p *camerasPage) FullHelp() [][]key.Binding {
 }
 
 // oneLine flattens user or device text so it cannot break the layout
-// or smuggle terminal escapes: control characters become spaces.
-func oneLine(s string) string {
-	clean := true
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	return strings.Join(strings.FieldsFunc(s, func(r rune) bool {
-		return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == ' '
-	}), " ")
-}
+// or smuggle terminal escapes: core's one sanitiser, on one line.
+func oneLine(s string) string { return core.CleanLine(s, 0) }
 
 func orDefault(v, def string) string {
 	if v == "" {

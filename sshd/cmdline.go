@@ -1,0 +1,143 @@
+package sshd
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/charmbracelet/ssh"
+)
+
+// MaxCommandLine bounds an SSH exec request's command line. The longest
+// real command (request new with every field at its bound) is far
+// shorter; a longer line is refused before anything is parsed, looked up
+// or ledgered.
+const MaxCommandLine = 8 << 10
+
+var (
+	errCmdTooLong   = fmt.Errorf("the command line is longer than %d bytes", MaxCommandLine)
+	errCmdUnclosed  = errors.New("unbalanced quotes in the command line")
+	errCmdTrailing  = errors.New("the command line ends in a backslash")
+	errCmdNotUTF8   = errors.New("the command line is not valid UTF-8")
+	errCmdTooManyAr = errors.New("too many arguments in the command line")
+)
+
+// maxArgs bounds the argument count (each argument allocates).
+const maxArgs = 512
+
+// splitCommandLine splits a command line the way a POSIX shell splits
+// words: whitespace separates, '…' is literal, "…" honours \" and \\,
+// a backslash outside quotes escapes the next character, and "" is an
+// empty argument. One pass, linear in the length (the library's splitter
+// re-allocates the token for every rune and was called three times).
+func splitCommandLine(line string) ([]string, error) {
+	if len(line) > MaxCommandLine {
+		return nil, errCmdTooLong
+	}
+	if !utf8.ValidString(line) {
+		return nil, errCmdNotUTF8
+	}
+	var (
+		args  []string
+		tok   strings.Builder
+		inTok bool // a token has started (possibly empty: "")
+	)
+	flush := func() error {
+		if inTok {
+			if len(args) == maxArgs {
+				return errCmdTooManyAr
+			}
+			args = append(args, tok.String())
+			tok.Reset()
+			inTok = false
+		}
+		return nil
+	}
+	for i := 0; i < len(line); {
+		r, w := utf8.DecodeRuneInString(line[i:])
+		i += w
+		switch {
+		case unicode.IsSpace(r):
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		case r == '\\':
+			if i >= len(line) {
+				return nil, errCmdTrailing
+			}
+			r2, w2 := utf8.DecodeRuneInString(line[i:])
+			i += w2
+			tok.WriteRune(r2)
+			inTok = true
+		case r == '\'':
+			j := strings.IndexByte(line[i:], '\'')
+			if j < 0 {
+				return nil, errCmdUnclosed
+			}
+			tok.WriteString(line[i : i+j])
+			i += j + 1
+			inTok = true
+		case r == '"':
+			inTok = true
+			closed := false
+			for i < len(line) {
+				c := line[i]
+				if c == '"' {
+					i++
+					closed = true
+					break
+				}
+				if c == '\\' && i+1 < len(line) && (line[i+1] == '"' || line[i+1] == '\\') {
+					tok.WriteByte(line[i+1])
+					i += 2
+					continue
+				}
+				tok.WriteByte(c)
+				i++
+			}
+			if !closed {
+				return nil, errCmdUnclosed
+			}
+		default:
+			tok.WriteRune(r)
+			inTok = true
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return args, nil
+}
+
+// parsedSession is a session whose command line was split once; the
+// embedded session's Command() would split it again on every call.
+type parsedSession struct {
+	ssh.Session
+	args []string
+}
+
+func (p parsedSession) Command() []string { return p.args }
+
+// commandLineMiddleware runs first: a command line that is too long or
+// cannot be split is refused here, before the key is looked up, the
+// session counted or anything ledgered. Everything after it sees the
+// already-split arguments.
+func (s *Server) commandLineMiddleware(next ssh.Handler) ssh.Handler {
+	return func(sess ssh.Session) {
+		raw := sess.RawCommand()
+		if raw == "" {
+			next(parsedSession{Session: sess})
+			return
+		}
+		args, err := splitCommandLine(raw)
+		if err != nil {
+			s.log.Debug("command refused", "remote", sess.RemoteAddr().String(), "bytes", len(raw), "err", err)
+			fmt.Fprintf(sess.Stderr(), "mimamori: %v; refused\n", err)
+			_ = sess.Exit(ExitUsage)
+			return
+		}
+		next(parsedSession{Session: sess, args: args})
+	}
+}
