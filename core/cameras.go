@@ -13,17 +13,17 @@ import (
 
 // Camera is one entry of the camera register (000 §4, 001 §2, §8).
 type Camera struct {
-	ID              string
-	Number          string // number as on the layout plan / form 1
-	Name            string
-	Location        string // 設置箇所
-	Direction       string // direction and range of view
-	URL             string // stream URL (may carry credentials: never ledgered in clear)
-	SignPosted      bool
-	PoliceConsulted time.Time // 000 §4-2
-	Status          string    // active, maintenance, removed
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	ID              string    `json:"ID"`
+	Number          string    `json:"Number"` // number as on the layout plan / form 1
+	Name            string    `json:"Name"`
+	Location        string    `json:"Location"`  // 設置箇所
+	Direction       string    `json:"Direction"` // direction and range of view
+	URL             string    `json:"URL"`       // stream URL (may carry credentials: never ledgered in clear)
+	SignPosted      bool      `json:"SignPosted"`
+	PoliceConsulted time.Time `json:"PoliceConsulted"` // 000 §4-2
+	Status          string    `json:"Status"`          // active, maintenance, removed
+	CreatedAt       time.Time `json:"CreatedAt"`
+	UpdatedAt       time.Time `json:"UpdatedAt"`
 }
 
 const (

@@ -12,18 +12,18 @@ import (
 // Hold keeps a camera's [From, To) from being overwritten or expiring
 // until Until (001 §5-3).
 type Hold struct {
-	ID            string
-	Camera        string
-	Reason        string
-	Kind          string // "extension" (manager) or "provisional" (placed by a request)
-	RequestID     string
-	CreatedBy     string
-	From          time.Time
-	To            time.Time
-	Until         time.Time
-	CreatedAt     time.Time
-	ReleasedAt    time.Time
-	ReleaseReason string
+	ID            string    `json:"ID"`
+	Camera        string    `json:"Camera"`
+	Reason        string    `json:"Reason"`
+	Kind          string    `json:"Kind"` // "extension" (manager) or "provisional" (placed by a request)
+	RequestID     string    `json:"RequestID"`
+	CreatedBy     string    `json:"CreatedBy"`
+	From          time.Time `json:"From"`
+	To            time.Time `json:"To"`
+	Until         time.Time `json:"Until"`
+	CreatedAt     time.Time `json:"CreatedAt"`
+	ReleasedAt    time.Time `json:"ReleasedAt"`
+	ReleaseReason string    `json:"ReleaseReason"`
 }
 
 const (

@@ -10,21 +10,21 @@ import (
 
 // Inquiry is an inquiry or complaint (000 §10, 001 §7).
 type Inquiry struct {
-	ID         string
-	ReceivedAt time.Time
-	From       string // who asked
-	Contact    string
-	Channel    string // phone, letter, counter, mail…
-	Summary    string
-	State      string // registered, answered, closed
-	Answer     string
-	AnsweredAt time.Time
-	AnsweredBy string
-	ClosedAt   time.Time
-	ClosedBy   string
-	CloseNote  string
-	CreatedBy  string
-	CreatedAt  time.Time
+	ID         string    `json:"ID"`
+	ReceivedAt time.Time `json:"ReceivedAt"`
+	From       string    `json:"From"` // who asked
+	Contact    string    `json:"Contact"`
+	Channel    string    `json:"Channel"` // phone, letter, counter, mail…
+	Summary    string    `json:"Summary"`
+	State      string    `json:"State"` // registered, answered, closed
+	Answer     string    `json:"Answer"`
+	AnsweredAt time.Time `json:"AnsweredAt"`
+	AnsweredBy string    `json:"AnsweredBy"`
+	ClosedAt   time.Time `json:"ClosedAt"`
+	ClosedBy   string    `json:"ClosedBy"`
+	CloseNote  string    `json:"CloseNote"`
+	CreatedBy  string    `json:"CreatedBy"`
+	CreatedAt  time.Time `json:"CreatedAt"`
 }
 
 // InquiryInput registers an inquiry.

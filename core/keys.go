@@ -13,17 +13,17 @@ import (
 
 // Key is an enrolled SSH public key: who it is and what role it carries.
 type Key struct {
-	Fingerprint string // ssh.FingerprintSHA256, "SHA256:…"
-	Name        string
-	Role        Role
-	PublicKey   string // authorized_keys line
-	Type        string // e.g. ssh-ed25519
-	EnrolledAt  time.Time
-	EnrolledBy  string
-	RevokedAt   time.Time
+	Fingerprint string    `json:"Fingerprint"` // ssh.FingerprintSHA256, "SHA256:…"
+	Name        string    `json:"Name"`
+	Role        Role      `json:"Role"`
+	PublicKey   string    `json:"PublicKey"` // authorized_keys line
+	Type        string    `json:"Type"`      // e.g. ssh-ed25519
+	EnrolledAt  time.Time `json:"EnrolledAt"`
+	EnrolledBy  string    `json:"EnrolledBy"`
+	RevokedAt   time.Time `json:"RevokedAt"`
 	// Viewer keys only: the grant they belong to and when it expires.
-	GrantID   string    `json:",omitempty"`
-	ExpiresAt time.Time `json:",omitempty"`
+	GrantID   string    `json:"GrantID,omitempty"`
+	ExpiresAt time.Time `json:"ExpiresAt,omitempty"`
 }
 
 // Active reports whether the key may log in at t.
@@ -230,13 +230,13 @@ func (k Key) Actor() Actor { return Actor{Fingerprint: k.Fingerprint, Name: k.Na
 // the ledger (a scanner must not be able to grow it) so the manager can
 // enrol it with one keystroke.
 type RefusedKey struct {
-	Fingerprint   string
-	KeyType       string
-	AuthorizedKey string
-	RemoteAddr    string
-	FirstSeen     time.Time
-	LastSeen      time.Time
-	Count         int
+	Fingerprint   string    `json:"Fingerprint"`
+	KeyType       string    `json:"KeyType"`
+	AuthorizedKey string    `json:"AuthorizedKey"`
+	RemoteAddr    string    `json:"RemoteAddr"`
+	FirstSeen     time.Time `json:"FirstSeen"`
+	LastSeen      time.Time `json:"LastSeen"`
+	Count         int       `json:"Count"`
 }
 
 const (

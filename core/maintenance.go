@@ -19,16 +19,16 @@ const (
 // MaintenanceRecord is an inspection, replacement, removal or media
 // disposal record.
 type MaintenanceRecord struct {
-	ID        string
-	Kind      string
-	Camera    string // empty for appliance-wide work
-	Date      time.Time
-	Performer string // who did the work (contractor, staff)
-	Notes     string
-	Media     string // disposal: which medium (serial, label)
-	Method    string // disposal: how it was made unreadable
-	CreatedBy string
-	CreatedAt time.Time
+	ID        string    `json:"ID"`
+	Kind      string    `json:"Kind"`
+	Camera    string    `json:"Camera"` // empty for appliance-wide work
+	Date      time.Time `json:"Date"`
+	Performer string    `json:"Performer"` // who did the work (contractor, staff)
+	Notes     string    `json:"Notes"`
+	Media     string    `json:"Media"`  // disposal: which medium (serial, label)
+	Method    string    `json:"Method"` // disposal: how it was made unreadable
+	CreatedBy string    `json:"CreatedBy"`
+	CreatedAt time.Time `json:"CreatedAt"`
 }
 
 // MaintenanceInput records maintenance work.

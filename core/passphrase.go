@@ -15,9 +15,9 @@ import (
 // kdfParams are argon2id parameters, stored with the hash so they can be
 // raised later without invalidating the stored passphrase.
 type kdfParams struct {
-	Time    uint32
-	MemKiB  uint32
-	Threads uint8
+	Time    uint32 `json:"Time"`
+	MemKiB  uint32 `json:"MemKiB"`
+	Threads uint8  `json:"Threads"`
 
 	failDelay time.Duration // added to a wrong guess; not stored
 }
@@ -25,10 +25,10 @@ type kdfParams struct {
 var defaultKDF = kdfParams{Time: 3, MemKiB: 64 * 1024, Threads: 2, failDelay: time.Second}
 
 type storedPass struct {
-	KDF  string
-	P    kdfParams
-	Salt []byte
-	Hash []byte
+	KDF  string    `json:"KDF"`
+	P    kdfParams `json:"P"`
+	Salt []byte    `json:"Salt"`
+	Hash []byte    `json:"Hash"`
 }
 
 const minPassphrase = 10

@@ -33,88 +33,89 @@ var (
 
 // RequestInput is form 2 (利用申請書) as received.
 type RequestInput struct {
-	ReceivedAt       time.Time // zero = now
-	ApplicantAddress string
-	Agency           string
-	Representative   string
-	ContactPerson    string
-	Phone            string
-	Purpose          string // arrest | investigation | other
-	PurposeReason    string // required for "other"
-	Ground           string // law | investigation | life | consent | other
-	GroundNote       string // required for "other"
-	Cameras          []string
-	From, To         time.Time
-	Notes            string
-	WrittenRef       string // reference of the written request
+	ReceivedAt       time.Time `json:"ReceivedAt"` // zero = now
+	ApplicantAddress string    `json:"ApplicantAddress"`
+	Agency           string    `json:"Agency"`
+	Representative   string    `json:"Representative"`
+	ContactPerson    string    `json:"ContactPerson"`
+	Phone            string    `json:"Phone"`
+	Purpose          string    `json:"Purpose"`       // arrest | investigation | other
+	PurposeReason    string    `json:"PurposeReason"` // required for "other"
+	Ground           string    `json:"Ground"`        // law | investigation | life | consent | other
+	GroundNote       string    `json:"GroundNote"`    // required for "other"
+	Cameras          []string  `json:"Cameras"`
+	From             time.Time `json:"From"`
+	To               time.Time `json:"To"`
+	Notes            string    `json:"Notes"`
+	WrittenRef       string    `json:"WrittenRef"` // reference of the written request
 }
 
 // SearchResult is the operator's finding (form 3 検索簿).
 type SearchResult struct {
-	Outcome string // found | not-found | other
-	Note    string
-	By      string
-	At      time.Time
+	Outcome string    `json:"Outcome"` // found | not-found | other
+	Note    string    `json:"Note"`
+	By      string    `json:"By"`
+	At      time.Time `json:"At"`
 }
 
 // Decision is the manager's approval or denial.
 type Decision struct {
-	Approved bool
-	By       string
-	At       time.Time
-	Reason   string
+	Approved bool      `json:"Approved"`
+	By       string    `json:"By"`
+	At       time.Time `json:"At"`
+	Reason   string    `json:"Reason"`
 }
 
 // ExportFile is one file of an export package.
 type ExportFile struct {
-	Name   string
-	Camera string
-	SHA256 string
-	Bytes  int64
+	Name   string `json:"Name"`
+	Camera string `json:"Camera"`
+	SHA256 string `json:"SHA256"`
+	Bytes  int64  `json:"Bytes"`
 }
 
 // ExportRecord is what the recorder produced for an approved request.
 type ExportRecord struct {
-	Path         string
-	Files        []ExportFile
-	ManifestHash string // SHA-256 of the manifest
-	By           string // set by core
-	At           time.Time
+	Path         string       `json:"Path"`
+	Files        []ExportFile `json:"Files"`
+	ManifestHash string       `json:"ManifestHash"` // SHA-256 of the manifest
+	By           string       `json:"By"`           // set by core
+	At           time.Time    `json:"At"`
 }
 
 // Provision is the handover to the requester, with identity check.
 type Provision struct {
-	Recipient  string
-	Agency     string
-	IDDocType  string // identity document checked
-	Date       time.Time
-	WrittenRef string // written request's reference (if not given at registration)
-	By         string // set by core
-	At         time.Time
+	Recipient  string    `json:"Recipient"`
+	Agency     string    `json:"Agency"`
+	IDDocType  string    `json:"IDDocType"` // identity document checked
+	Date       time.Time `json:"Date"`
+	WrittenRef string    `json:"WrittenRef"` // written request's reference (if not given at registration)
+	By         string    `json:"By"`         // set by core
+	At         time.Time `json:"At"`
 }
 
 // Transition is one step of the request's history.
 type Transition struct {
-	State RequestState
-	By    string
-	At    time.Time
-	Note  string
+	State RequestState `json:"State"`
+	By    string       `json:"By"`
+	At    time.Time    `json:"At"`
+	Note  string       `json:"Note"`
 }
 
 // Request is a third-party (police) request for footage.
 type Request struct {
-	ID string
+	ID string `json:"ID"`
 	RequestInput
-	State            RequestState
-	AssignedOperator string
-	Result           *SearchResult `json:",omitempty"`
-	Decision         *Decision     `json:",omitempty"`
-	Export           *ExportRecord `json:",omitempty"`
-	Provision        *Provision    `json:",omitempty"`
-	HoldIDs          []string
-	CreatedBy        string
-	CreatedAt        time.Time
-	History          []Transition
+	State            RequestState  `json:"State"`
+	AssignedOperator string        `json:"AssignedOperator"`
+	Result           *SearchResult `json:"Result,omitempty"`
+	Decision         *Decision     `json:"Decision,omitempty"`
+	Export           *ExportRecord `json:"Export,omitempty"`
+	Provision        *Provision    `json:"Provision,omitempty"`
+	HoldIDs          []string      `json:"HoldIDs"`
+	CreatedBy        string        `json:"CreatedBy"`
+	CreatedAt        time.Time     `json:"CreatedAt"`
+	History          []Transition  `json:"History"`
 }
 
 func oneOf(field, v string, set []string) error {

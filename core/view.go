@@ -13,17 +13,18 @@ import (
 // Grant lets a temporary viewer see named footage until it expires
 // (001 §4: others view only with the manager's consent).
 type Grant struct {
-	ID          string
-	Name        string
-	Fingerprint string
-	Cameras     []string
-	From, To    time.Time
-	Live        bool
-	Until       time.Time
-	Reason      string
-	CreatedBy   string
-	CreatedAt   time.Time
-	RevokedAt   time.Time
+	ID          string    `json:"ID"`
+	Name        string    `json:"Name"`
+	Fingerprint string    `json:"Fingerprint"`
+	Cameras     []string  `json:"Cameras"`
+	From        time.Time `json:"From"`
+	To          time.Time `json:"To"`
+	Live        bool      `json:"Live"`
+	Until       time.Time `json:"Until"`
+	Reason      string    `json:"Reason"`
+	CreatedBy   string    `json:"CreatedBy"`
+	CreatedAt   time.Time `json:"CreatedAt"`
+	RevokedAt   time.Time `json:"RevokedAt"`
 }
 
 // GrantInput is what the manager consents to.
