@@ -98,7 +98,7 @@ func performers(f *fixture, t *testing.T) map[Action]func(a Actor) error {
 		ActionLogin:  func(a Actor) error { return s.RecordSession(a, ActionLogin, "10.0.0.1:2222", nil) },
 		ActionLogout: func(a Actor) error { return s.RecordSession(a, ActionLogout, "10.0.0.1:2222", nil) },
 		ActionView: func(a Actor) error {
-			return s.AuthorizeView(a, "cam1", f.from, f.to, false)
+			return s.AuthorizeView(a, ViewInput{Camera: "cam1", From: f.from, To: f.to, Live: false, Reason: "test"})
 		},
 		ActionCameraAdd: func(a Actor) error {
 			return e1(s.AddCamera(a, Camera{ID: "new-" + a.Role.String(), URL: "rtsp://127.0.0.1/n"}))

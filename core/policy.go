@@ -18,6 +18,9 @@ type Policy struct {
 	ProvisionalHoldGrace time.Duration // how long a provisional hold outlives a denied/closed request
 	ProvisionalHoldDays  int           // how long a request's provisional hold lasts at most
 	HoldShare            float64       // share of ring capacity holds may use (0..1)
+	// OperatorViewsOnInstruction: operators view recorded footage only for
+	// a request whose search the manager instructed to them (000 §9-2).
+	OperatorViewsOnInstruction bool
 }
 
 // CityStandard follows seed 000 (Yotsukaido city standard): about one week,
@@ -34,6 +37,8 @@ func CityStandard() Policy {
 		ProvisionalHoldGrace: 24 * time.Hour,
 		ProvisionalHoldDays:  60,
 		HoldShare:            0.25,
+
+		OperatorViewsOnInstruction: true,
 	}
 }
 

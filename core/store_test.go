@@ -253,7 +253,7 @@ func TestViewerGrant(t *testing.T) {
 		t.Fatalf("viewer key: %+v %v", k, err)
 	}
 	v := k.Actor()
-	if err := s.AuthorizeView(v, "cam1", t0.Add(-30*time.Minute), t0, false); err != nil {
+	if err := s.AuthorizeView(v, ViewInput{Camera: "cam1", From: t0.Add(-30*time.Minute), To: t0, Live: false, Reason: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	if le := lastEntry(t, s); le.Action != ActionView || le.Details["grant"] != g.ID {
@@ -261,7 +261,7 @@ func TestViewerGrant(t *testing.T) {
 	}
 	for _, vi := range []ViewInput{{Camera: "cam2", From: t0.Add(-time.Hour), To: t0}, {Camera: "cam1", From: t0.Add(-2 * time.Hour), To: t0},
 		{Camera: "cam1", Live: true}} {
-		if err := s.AuthorizeView(v, vi.Camera, vi.From, vi.To, vi.Live); !errors.Is(err, ErrForbidden) {
+		if err := s.AuthorizeView(v, ViewInput{Camera: vi.Camera, From: vi.From, To: vi.To, Live: vi.Live, Reason: "test"}); !errors.Is(err, ErrForbidden) {
 			t.Fatalf("outside grant %+v: %v", vi, err)
 		}
 	}

@@ -155,13 +155,6 @@ func (s *Store) Grants(actor Actor) ([]Grant, error) {
 	return out, err
 }
 
-// ViewInput is what someone asks to watch.
-type ViewInput struct {
-	Camera   string
-	From, To time.Time // recorded range (ignored when Live)
-	Live     bool
-}
-
 // coveringGrant finds an active grant of fingerprint that covers v.
 func coveringGrant(tx *bolt.Tx, fp string, v ViewInput, now time.Time) (string, bool, error) {
 	gs, err := listJSON[Grant](tx, bGrants)

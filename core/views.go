@@ -1,8 +1,10 @@
 package core
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -23,36 +25,78 @@ type ViewRecord struct {
 	Ended     time.Time // the stream ended (client hung up, session ended)
 	Bytes     int64     // response body bytes sent
 	SessionID string    // the SSH session the viewing belonged to
+	Request   string    // the purpose, as authorized: a request ...
+	Reason    string    // ... or a reason
 }
 
-// AuthorizeView checks that actor may watch camera (a recorded range, or
-// live) and ledgers the authorization. Managers and operators may view;
-// a viewer only within an active grant that names the camera and covers
-// the range (or allows live); everyone else gets ErrForbidden, ledgered as
-// a denied attempt. Live view needs a policy that allows it.
-func (s *Store) AuthorizeView(actor Actor, camera string, from, to time.Time, live bool) error {
+// ViewInput is what someone asks to watch and why. Every view of
+// recorded footage states its purpose: a request (under a policy where
+// operators search only on the manager's instruction, 000 §9-2: one whose
+// search was instructed to this operator) or a reason. A viewer's purpose
+// is their grant. Live view may state one; it is recorded if given.
+type ViewInput struct {
+	Camera   string
+	From, To time.Time // recorded range (ignored when Live)
+	Live     bool
+	Request  string // the request the view serves, or ""
+	Reason   string // why, when no request is named
+}
+
+// maxViewReason bounds a view's stated reason.
+const maxViewReason = 500
+
+// viewStates are the request states in which its footage may be viewed
+// for it: from the instruction to search until the handover.
+var viewStates = []RequestState{StateInstructed, StateSearched, StateApproved, StateExported}
+
+// AuthorizeView checks that actor may watch v and ledgers the
+// authorization with its purpose. Managers and operators may view; a
+// viewer only within an active grant that names the camera and covers the
+// range (or allows live); everyone else gets ErrForbidden, ledgered as a
+// denied attempt. Live view needs a policy that allows it. Recorded
+// footage needs a purpose (see ViewInput); a request named as purpose
+// must include the camera and cover the range.
+func (s *Store) AuthorizeView(actor Actor, v ViewInput) error {
 	if !Allowed(actor.Role, ActionView) {
-		return s.deny(actor, ActionView, camera)
+		return s.deny(actor, ActionView, v.Camera)
 	}
-	if err := validID("camera", camera); err != nil {
+	if err := validID("camera", v.Camera); err != nil {
 		return err
 	}
-	if live && !s.policy.LiveViewAllowed {
-		err := s.deny(actor, ActionView, camera)
+	if v.Live && !s.policy.LiveViewAllowed {
+		err := s.deny(actor, ActionView, v.Camera)
 		return fmt.Errorf("%w (policy %s allows no live view)", err, s.policy.Name)
 	}
-	v := ViewInput{Camera: camera, Live: live}
-	if !live {
-		if !from.Before(to) {
+	v.Reason = strings.TrimSpace(v.Reason)
+	if err := validText("reason", v.Reason, maxViewReason); err != nil {
+		return err
+	}
+	if v.Request != "" {
+		if err := validID("request", v.Request); err != nil {
+			return err
+		}
+	}
+	if v.Live {
+		v.From, v.To = time.Time{}, time.Time{}
+	} else {
+		if !v.From.Before(v.To) {
 			return Invalid("to", "must be after from")
 		}
-		v.From, v.To = from.UTC(), to.UTC()
+		v.From, v.To = v.From.UTC(), v.To.UTC()
+		if actor.Role != RoleViewer && v.Request == "" {
+			if s.policy.OperatorViewsOnInstruction && actor.Role == RoleOperator {
+				return Invalid("request", "under the "+s.policy.Name+" policy an operator views recorded footage only for a request whose search was instructed to them (000 §9-2)")
+			}
+			if v.Reason == "" {
+				return Invalid("reason", "state the purpose of the view: a request or a reason")
+			}
+		}
 	}
 	now := s.nowUTC()
-	var refused bool
-	_, err := s.mutate(actor, ActionView, camera, func(tx *bolt.Tx) ([]draft, error) {
-		refused = false // the change may run more than once
-		if _, err := getCamera(tx, camera); err != nil {
+	var refusal error
+	_, err := s.mutate(actor, ActionView, v.Camera, func(tx *bolt.Tx) ([]draft, error) {
+		refusal = nil // the change may run more than once
+		if _, err := getCamera(tx, v.Camera); err != nil {
 			return nil, err
 		}
 		det := viewDetails(v.Live, v.From, v.To)
@@ -63,17 +107,65 @@ func (s *Store) AuthorizeView(actor Actor, camera string, from, to time.Time, li
 				return nil, err
 			}
 			if !ok {
-				refused = true
+				refusal = ErrForbidden
 				return nil, ErrForbidden
 			}
 			det["grant"] = g
 		}
-		return []draft{{Subject: camera, Details: det}}, nil
+		if v.Request != "" {
+			if why, err := s.checkViewRequest(tx, actor, v); err != nil {
+				return nil, err
+			} else if why != "" {
+				refusal = errors.New(why)
+				return nil, ErrForbidden
+			}
+			det["request"] = v.Request
+		}
+		if v.Reason != "" {
+			det["reason"] = v.Reason
+		}
+		return []draft{{Subject: v.Camera, Details: det}}, nil
 	})
-	if refused {
-		return s.deny(actor, ActionView, camera)
+	if refusal != nil {
+		err := s.deny(actor, ActionView, v.Camera)
+		if refusal != ErrForbidden {
+			err = fmt.Errorf("%w: %v", err, refusal)
+		}
+		return err
 	}
 	return err
+}
+
+// checkViewRequest says why v may not be viewed for its request ("" if it
+// may): the request must include the camera and cover the range, be
+// between instruction and handover, and, where operators search only on
+// instruction, have been instructed to this operator.
+func (s *Store) checkViewRequest(tx *bolt.Tx, actor Actor, v ViewInput) (string, error) {
+	r, err := getRequest(tx, v.Request)
+	if err != nil {
+		return "", err
+	}
+	inState := false
+	for _, st := range viewStates {
+		inState = inState || r.State == st
+	}
+	if !inState {
+		return fmt.Sprintf("request %s is %s; its footage is viewed between the instruction to search and the handover", r.ID, r.State), nil
+	}
+	if actor.Role == RoleOperator && s.policy.OperatorViewsOnInstruction && r.AssignedOperator != actor.Name {
+		return fmt.Sprintf("the search of request %s was not instructed to %s", r.ID, actor.Name), nil
+	}
+	has := false
+	for _, c := range r.Cameras {
+		has = has || c == v.Camera
+	}
+	if !has {
+		return fmt.Sprintf("request %s does not name camera %s", r.ID, v.Camera), nil
+	}
+	if !v.Live && (v.From.Before(r.From) || v.To.After(r.To)) {
+		return fmt.Sprintf("request %s covers %s to %s only", r.ID, fmtTime(r.From), fmtTime(r.To)), nil
+	}
+	return "", nil
 }
 
 // RecordViewing ledgers a finished viewing (action "view", phase "ended").
@@ -98,6 +190,8 @@ func (s *Store) RecordViewing(actor Actor, v ViewRecord) error {
 		return Invalid("session", "longer than 200 characters")
 	case !v.Live && v.To.Before(v.From):
 		return Invalid("to", "before from")
+	case len(v.Request) > 200 || len(v.Reason) > maxViewReason:
+		return Invalid("purpose", "request or reason too long")
 	}
 	det := viewDetails(v.Live, v.From, v.To)
 	det["phase"] = "ended"
@@ -106,6 +200,12 @@ func (s *Store) RecordViewing(actor Actor, v ViewRecord) error {
 	det["bytes"] = strconv.FormatInt(v.Bytes, 10)
 	if v.SessionID != "" {
 		det["session"] = v.SessionID
+	}
+	if v.Request != "" {
+		det["request"] = v.Request
+	}
+	if v.Reason != "" {
+		det["reason"] = v.Reason
 	}
 	_, err := s.mutate(actor, ActionView, v.Camera, func(tx *bolt.Tx) ([]draft, error) {
 		return []draft{{Subject: v.Camera, Details: det}}, nil
@@ -137,3 +237,39 @@ func (s *Store) RecordForwardRefused(actor Actor, dest string) error {
 	s.hub.publish(Change{Seq: e.Seq, Action: e.Action, Subject: e.Subject})
 	return nil
 }
+
+// The playback contract: what the SSH layer and the console ask of the
+// recorder's playback server, in core's terms so neither imports the
+// recorder.
+
+// ViewGrant is what a viewing link is minted for.
+type ViewGrant struct {
+	Actor     Actor
+	SessionID string // the SSH session that asked (ledger; EndSession)
+	Origin    string // the SSH connection forwards must come through
+	View      ViewInput
+	// Expires, if set and sooner than the server's maximum, ends the link
+	// earlier (e.g. a viewer key's expiry).
+	Expires time.Time
+}
+
+// ViewFile is one playable file of a link.
+type ViewFile struct {
+	Path  string    // "/v/TOKEN/recording.mp4"
+	Start time.Time // first frame (a keyframe at or before the asked from); zero for live
+	End   time.Time // zero for live
+	Size  int64     // bytes; 0 for live (a growing stream)
+}
+
+// ViewTicket is a minted link and what it opens.
+type ViewTicket struct {
+	Token   string
+	Expires time.Time
+	Files   []ViewFile // one per init segment for a range; one growing stream for live
+}
+
+// Errors of minting a link besides ErrForbidden.
+var (
+	ErrNoFootage = errors.New("nothing playable is recorded in that range")
+	ErrNoLive    = errors.New("live view is not available on this appliance")
+)

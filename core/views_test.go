@@ -7,11 +7,11 @@ import (
 )
 
 func TestAuthorizeViewRoles(t *testing.T) {
-	s, _, _ := newTestStore(t, CityStandard())
+	s, _, _ := newTestStore(t, CompanyTemplate()) // operators may view with a reason
 	mustCamera(t, s, "cam1")
 	from, to := t0.Add(-2*time.Hour), t0.Add(-time.Hour)
 	for _, a := range []Actor{manager, operator} {
-		if err := s.AuthorizeView(a, "cam1", from, to, false); err != nil {
+		if err := s.AuthorizeView(a, ViewInput{Camera: "cam1", From: from, To: to, Live: false, Reason: "test"}); err != nil {
 			t.Fatalf("%s range: %v", a.Role, err)
 		}
 		le := lastEntry(t, s)
@@ -19,24 +19,24 @@ func TestAuthorizeViewRoles(t *testing.T) {
 			le.Details["from"] != fmtTime(from) || le.Details["live"] != "false" || le.Actor != a {
 			t.Fatalf("%s: authorization entry %+v", a.Role, le)
 		}
-		if err := s.AuthorizeView(a, "cam1", time.Time{}, time.Time{}, true); err != nil {
+		if err := s.AuthorizeView(a, ViewInput{Camera: "cam1", From: time.Time{}, To: time.Time{}, Live: true, Reason: "test"}); err != nil {
 			t.Fatalf("%s live: %v", a.Role, err)
 		}
 	}
 	head := s.LedgerHead()
-	if err := s.AuthorizeView(technician, "cam1", from, to, false); !errors.Is(err, ErrForbidden) {
+	if err := s.AuthorizeView(technician, ViewInput{Camera: "cam1", From: from, To: to, Live: false, Reason: "test"}); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("technician: %v", err)
 	}
 	if le := lastEntry(t, s); le.Seq != head+1 || le.Action != ActionDenied || le.Subject != string(ActionView) {
 		t.Fatalf("technician refusal not ledgered: %+v", le)
 	}
-	if err := s.AuthorizeView(operator, "nope", from, to, false); !errors.Is(err, ErrNotFound) {
+	if err := s.AuthorizeView(operator, ViewInput{Camera: "nope", From: from, To: to, Live: false, Reason: "test"}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown camera: %v", err)
 	}
-	if err := s.AuthorizeView(operator, "cam1", to, from, false); !errors.Is(err, ErrInvalid) {
+	if err := s.AuthorizeView(operator, ViewInput{Camera: "cam1", From: to, To: from, Live: false, Reason: "test"}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("reversed range: %v", err)
 	}
-	if err := s.AuthorizeView(operator, "../x", from, to, false); !errors.Is(err, ErrInvalid) {
+	if err := s.AuthorizeView(operator, ViewInput{Camera: "../x", From: from, To: to, Live: false, Reason: "test"}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("bad camera id: %v", err)
 	}
 }
@@ -46,10 +46,10 @@ func TestAuthorizeViewLivePolicy(t *testing.T) {
 	p.LiveViewAllowed = false
 	s, _, _ := newTestStore(t, p)
 	mustCamera(t, s, "cam1")
-	if err := s.AuthorizeView(manager, "cam1", time.Time{}, time.Time{}, true); !errors.Is(err, ErrForbidden) {
+	if err := s.AuthorizeView(manager, ViewInput{Camera: "cam1", From: time.Time{}, To: time.Time{}, Live: true, Reason: "test"}); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("live without policy: %v", err)
 	}
-	if err := s.AuthorizeView(manager, "cam1", t0.Add(-time.Hour), t0, false); err != nil {
+	if err := s.AuthorizeView(manager, ViewInput{Camera: "cam1", From: t0.Add(-time.Hour), To: t0, Live: false, Reason: "test"}); err != nil {
 		t.Fatalf("recorded range must still work: %v", err)
 	}
 }
@@ -68,7 +68,7 @@ func TestAuthorizeViewViewerGrant(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := k.Actor()
-	if err := s.AuthorizeView(v, "cam1", t0.Add(-30*time.Minute), t0, false); err != nil {
+	if err := s.AuthorizeView(v, ViewInput{Camera: "cam1", From: t0.Add(-30*time.Minute), To: t0, Live: false, Reason: "test"}); err != nil {
 		t.Fatalf("inside grant: %v", err)
 	}
 	if le := lastEntry(t, s); le.Details["grant"] != g.ID || le.Details["phase"] != "authorized" {
@@ -86,7 +86,7 @@ func TestAuthorizeViewViewerGrant(t *testing.T) {
 	}
 	for _, o := range outside {
 		head := s.LedgerHead()
-		if err := s.AuthorizeView(v, o.cam, o.from, o.to, o.live); !errors.Is(err, ErrForbidden) {
+		if err := s.AuthorizeView(v, ViewInput{Camera: o.cam, From: o.from, To: o.to, Live: o.live, Reason: "test"}); !errors.Is(err, ErrForbidden) {
 			t.Fatalf("outside grant %+v: %v", o, err)
 		}
 		if le := lastEntry(t, s); le.Seq != head+1 || le.Action != ActionDenied {
@@ -94,7 +94,7 @@ func TestAuthorizeViewViewerGrant(t *testing.T) {
 		}
 	}
 	clk.Advance(2 * time.Hour) // the grant expires
-	if err := s.AuthorizeView(v, "cam1", t0.Add(-30*time.Minute), t0, false); !errors.Is(err, ErrForbidden) {
+	if err := s.AuthorizeView(v, ViewInput{Camera: "cam1", From: t0.Add(-30*time.Minute), To: t0, Live: false, Reason: "test"}); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("expired grant: %v", err)
 	}
 }
@@ -155,5 +155,95 @@ func TestRecordForwardRefused(t *testing.T) {
 	le := lastEntry(t, s)
 	if le.Action != ActionDenied || le.Subject != "forward" || le.Details["dest"] != "10.0.0.1:22" || le.Actor != operator {
 		t.Fatalf("entry %+v", le)
+	}
+}
+
+// Every view of recorded footage states its purpose; under the city
+// policy an operator's purpose must be a request instructed to them.
+func TestViewPurpose(t *testing.T) {
+	s, _, _ := newTestStore(t, CityStandard())
+	mustCamera(t, s, "cam1")
+	mustCamera(t, s, "cam2")
+	in := requestInput("cam1")
+	r, err := s.RegisterRequest(operator, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := func(a Actor, req, reason string, cam string, from, to time.Time) error {
+		return s.AuthorizeView(a, ViewInput{Camera: cam, From: from, To: to, Request: req, Reason: reason})
+	}
+	from, to := in.From, in.To
+
+	// No purpose at all: refused before anything is authorized.
+	if err := view(manager, "", "", "cam1", from, to); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("manager without purpose: %v", err)
+	}
+	// A reason is not enough for a city operator.
+	if err := view(operator, "", "patrol", "cam1", from, to); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("city operator with a reason only: %v", err)
+	}
+	// A request not (yet) instructed, or instructed to someone else.
+	head := s.LedgerHead()
+	if err := view(operator, r.ID, "", "cam1", from, to); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("request not instructed: %v", err)
+	}
+	if le := lastEntry(t, s); le.Seq != head+1 || le.Action != ActionDenied {
+		t.Fatalf("refusal not ledgered: %+v", le)
+	}
+	if _, err := s.InstructSearch(manager, r.ID, operator2.Name); err != nil {
+		t.Fatal(err)
+	}
+	if err := view(operator, r.ID, "", "cam1", from, to); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("request instructed to another operator: %v", err)
+	}
+	if _, err := s.InstructSearch(manager, r.ID, operator.Name); err != nil {
+		t.Fatal(err)
+	}
+	// Instructed to this operator: allowed, and the ledger names it.
+	if err := view(operator, r.ID, "", "cam1", from, to); err != nil {
+		t.Fatalf("instructed request: %v", err)
+	}
+	if le := lastEntry(t, s); le.Action != ActionView || le.Details["request"] != r.ID || le.Actor != operator {
+		t.Fatalf("view entry %+v", le)
+	}
+	// ... but only its cameras and its range.
+	if err := view(operator, r.ID, "", "cam2", from, to); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("camera outside the request: %v", err)
+	}
+	if err := view(operator, r.ID, "", "cam1", from.Add(-time.Minute), to); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("range outside the request: %v", err)
+	}
+	if err := view(operator, "R-nope", "", "cam1", from, to); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown request: %v", err)
+	}
+	// The manager may view with a reason.
+	if err := view(manager, "", "complaint of 3 April", "cam2", from, to); err != nil {
+		t.Fatalf("manager with a reason: %v", err)
+	}
+	if le := lastEntry(t, s); le.Details["reason"] != "complaint of 3 April" || le.Details["request"] != "" {
+		t.Fatalf("manager's view entry %+v", le)
+	}
+	// After the handover is over the request no longer opens its footage.
+	if _, err := s.Deny(manager, r.ID, "not needed"); err != nil {
+		t.Fatal(err)
+	}
+	if err := view(operator, r.ID, "", "cam1", from, to); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("denied request: %v", err)
+	}
+	// Live view needs no purpose.
+	if err := s.AuthorizeView(operator, ViewInput{Camera: "cam1", Live: true}); err != nil {
+		t.Fatalf("live: %v", err)
+	}
+}
+
+// Under the company policy an operator may view with a reason.
+func TestViewPurposeCompany(t *testing.T) {
+	s, _, _ := newTestStore(t, CompanyTemplate())
+	mustCamera(t, s, "cam1")
+	if err := s.AuthorizeView(operator, ViewInput{Camera: "cam1", From: t0.Add(-time.Hour), To: t0}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("no purpose: %v", err)
+	}
+	if err := s.AuthorizeView(operator, ViewInput{Camera: "cam1", From: t0.Add(-time.Hour), To: t0, Reason: "lost item"}); err != nil {
+		t.Fatalf("with a reason: %v", err)
 	}
 }

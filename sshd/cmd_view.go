@@ -3,14 +3,11 @@ package sshd
 import (
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"time"
 
 	"mimamori/core"
-	"mimamori/recorder/clip"
-	"mimamori/recorder/playback"
 )
 
 // channelProbeInterval is how often a waiting view command checks that
@@ -21,10 +18,10 @@ const channelProbeInterval = 2 * time.Second
 // session and prints the URL to open through ssh -L. The token lives as
 // long as the session, so the command waits until the session ends, the
 // token expires or the user presses Ctrl-C. EnableViewing registers it.
-func ViewCommand(pb *playback.Server) Command {
+func ViewCommand(pb Playback) Command {
 	return Command{
 		Name:      "view",
-		Usage:     "CAMERA (--from T --to T | --live) [--local-port N] [--json]",
+		Usage:     "CAMERA (--from T --to T (--request ID | --reason R) | --live) [--local-port N] [--json]",
 		Summary:   "watch a recorded range or live through ssh -L (keeps the session open)",
 		SummaryJa: "録画・ライブを ssh -L 経由で閲覧（セッションを開いたまま）",
 		Run:       func(env *Env, args []string) int { return runView(env, pb, args) },
@@ -52,12 +49,15 @@ type viewJSON struct {
 	Forward    string         `json:"forward"`    // the ssh -L argument
 	SSHCommand string         `json:"ssh_command"`
 	Session    string         `json:"session"`
+	Request    string         `json:"request,omitempty"`
+	Reason     string         `json:"reason,omitempty"`
 }
 
-func runView(env *Env, pb *playback.Server, args []string) int {
+func runView(env *Env, pb Playback, args []string) int {
 	f := NewFlags()
 	asJSON, live := f.Bool("json"), f.Bool("live")
 	fromS, toS, lportS := f.String("from"), f.String("to"), f.String("local-port")
+	reqID, reason := f.String("request"), f.String("reason")
 	pos, err := f.Parse(args)
 	switch {
 	case err != nil:
@@ -97,17 +97,17 @@ func runView(env *Env, pb *playback.Server, args []string) int {
 		return ExitError
 	}
 
-	g := playback.Grant{Actor: env.Actor, SessionID: env.SessionID, Origin: env.Session.Context().SessionID(),
-		Camera: camera, From: from, To: to, Live: *live}
+	g := core.ViewGrant{Actor: env.Actor, SessionID: env.SessionID, Origin: env.Session.Context().SessionID(),
+		View: core.ViewInput{Camera: camera, From: from, To: to, Live: *live, Request: *reqID, Reason: *reason}}
 	if k, err := env.Core.LookupKey(env.Actor.Fingerprint); err == nil && !k.ExpiresAt.IsZero() {
 		g.Expires = k.ExpiresAt // a viewer's link ends with the grant
 	}
 	tk, err := pb.Mint(g)
 	switch {
-	case errors.Is(err, clip.ErrNoFootage):
+	case errors.Is(err, core.ErrNoFootage):
 		fmt.Fprintln(env.Stderr, env.T("error: nothing playable is recorded in that range", "エラー: その範囲に再生できる録画がありません"))
 		return ExitError
-	case errors.Is(err, playback.ErrNoLive):
+	case errors.Is(err, core.ErrNoLive):
 		fmt.Fprintln(env.Stderr, env.T("error: live view is not available on this appliance", "エラー: この装置ではライブ閲覧できません"))
 		return ExitError
 	case err != nil:
@@ -118,10 +118,10 @@ func runView(env *Env, pb *playback.Server, args []string) int {
 	defer pb.Revoke(tk.Token)
 
 	base := "http://127.0.0.1:" + strconv.Itoa(localPort)
-	fwd := fmt.Sprintf("-L %d:%s", localPort, pb.Addr())
-	sshCmd := sshLine(env, fwd, camera, *live, *fromS, *toS)
+	fwd := ForwardArg(localPort, pb.Addr())
+	sshCmd := ForwardLine(env.Session, localPort, pb.Addr(), viewArgs(camera, *live, *fromS, *toS, *reqID, *reason))
 	out := viewJSON{Camera: camera, Live: *live, Token: tk.Token, Expires: jsonTime(tk.Expires), Port: pb.Port(),
-		LocalPort: localPort, Forward: fwd, SSHCommand: sshCmd, Session: env.SessionID}
+		LocalPort: localPort, Forward: fwd, SSHCommand: sshCmd, Session: env.SessionID, Request: *reqID, Reason: *reason}
 	if !*live {
 		out.From, out.To = jsonTime(from), jsonTime(to)
 	}
@@ -160,7 +160,7 @@ func runView(env *Env, pb *playback.Server, args []string) int {
 	}
 }
 
-func printView(env *Env, out viewJSON, tk playback.Ticket) {
+func printView(env *Env, out viewJSON, tk core.ViewTicket) {
 	w := env.Stdout
 	if out.Live {
 		fmt.Fprintf(w, env.T("Live view of %s.\n", "%s のライブ映像。\n"), out.Camera)
@@ -186,34 +186,22 @@ func printView(env *Env, out viewJSON, tk playback.Ticket) {
 		env.Time(tk.Expires))
 }
 
-// sshLine is the ssh command that opens the forward and runs this view
-// again, with the address the client reached the appliance at.
-func sshLine(env *Env, fwd, camera string, live bool, from, to string) string {
-	host, port := "HOST", "22"
-	if a := env.Session.LocalAddr(); a != nil {
-		if h, p, err := net.SplitHostPort(a.String()); err == nil {
-			host, port = h, p
-			if strings.Contains(h, ":") {
-				host = "[" + h + "]"
-			}
-		}
-	}
-	user := env.Session.User()
-	target := host
-	if user != "" {
-		target = shellQuote(user) + "@" + host
-	}
+// viewArgs is this view command again, for the ssh line that reruns it.
+func viewArgs(camera string, live bool, from, to, request, reason string) string {
 	cmd := "view " + shellQuote(camera)
 	if live {
 		cmd += " --live"
 	} else {
 		cmd += " --from " + shellQuote(from) + " --to " + shellQuote(to)
 	}
-	line := "ssh " + fwd
-	if port != "22" {
-		line += " -p " + port
+	if request != "" {
+		cmd += " --request " + shellQuote(request)
 	}
-	return line + " " + target + " " + cmd
+	if reason != "" {
+		// Quoted twice: once for the local shell, once for the remote split.
+		cmd += " --reason " + shellQuote(shellQuote(reason))
+	}
+	return cmd
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.

@@ -12,7 +12,6 @@ import (
 
 	"mimamori/core"
 	"mimamori/keys"
-	"mimamori/recorder/playback"
 )
 
 // EnableViewing adds footage viewing to o: the "view" command, and local
@@ -22,7 +21,7 @@ import (
 //
 //	o := sshd.Options{Core: st, ...}
 //	sshd.EnableViewing(&o, pb)
-func EnableViewing(o *Options, pb *playback.Server) {
+func EnableViewing(o *Options, pb Playback) {
 	log := o.Logger
 	if log == nil {
 		log = slog.Default()
@@ -48,7 +47,7 @@ const maxLedgeredRefusals = 3
 
 // forwarder handles direct-tcpip channels.
 type forwarder struct {
-	pb  *playback.Server
+	pb  Playback
 	st  *core.Store
 	log *slog.Logger
 

@@ -217,16 +217,44 @@ func TestViewThroughSSHForward(t *testing.T) {
 	to := time.Now().UTC().Add(time.Second).Format(time.RFC3339)
 	rangeCmd := "view cam1 --from " + from + " --to " + to + " --json"
 
+	// Under the city policy an operator views recorded footage only for a
+	// request whose search was instructed to them (000 §9-2).
+	_, stderr, code := r.run(r.oper, rangeCmd)
+	if code != ExitError || !strings.Contains(stderr, "request") {
+		t.Fatalf("operator view without a request: exit %d, %q", code, stderr)
+	}
+	req, err := r.store.RegisterRequest(r.oper.actor, core.RequestInput{Agency: "Police", ApplicantAddress: "1-1",
+		Representative: "Chief", ContactPerson: "Mori", Phone: "043", Purpose: "investigation", Ground: "investigation",
+		Cameras: []string{"cam1"}, From: r.start.Add(-time.Minute), To: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code = r.run(r.oper, rangeCmd+" --request "+req.ID)
+	if code != ExitError || !strings.Contains(stderr, "forbidden") {
+		t.Fatalf("operator view for a request not instructed to them: exit %d, %q", code, stderr)
+	}
+	if _, err := r.store.InstructSearch(r.manager.actor, req.ID, r.oper.actor.Name); err != nil {
+		t.Fatal(err)
+	}
+	opRangeCmd := rangeCmd + " --request " + req.ID
+
 	opConn, err := r.dial(r.oper)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer opConn.Close()
-	v, opSess := startView(t, opConn, rangeCmd)
+	v, opSess := startView(t, opConn, opRangeCmd)
 	defer opSess.Close()
 	if v.Port != r.pb.Port() || v.LocalPort != v.Port || !strings.HasSuffix(v.URL, "/v/"+v.Token+"/recording.mp4") ||
-		len(v.Token) != 43 || !strings.Contains(v.SSHCommand, "ssh -L ") || v.Expires == "" {
+		len(v.Token) != 43 || !strings.Contains(v.SSHCommand, "ssh -L ") || v.Expires == "" || v.Request != req.ID ||
+		!strings.Contains(v.SSHCommand, "--request "+req.ID) {
 		t.Fatalf("view answer %+v", v)
+	}
+	if !hasEntry(r.entries(), func(e core.Entry) bool {
+		return e.Action == core.ActionView && e.Actor.Fingerprint == r.oper.actor.Fingerprint &&
+			e.Details["phase"] == "authorized" && e.Details["request"] == req.ID
+	}) {
+		t.Fatal("the authorized view does not name the request in the ledger")
 	}
 	opHTTP := httpVia(opConn, r.pb.Addr())
 
@@ -307,7 +335,7 @@ func TestViewThroughSSHForward(t *testing.T) {
 	}
 
 	// A technician gets no token and no forward.
-	_, stderr, code2 := r.run(r.tech, rangeCmd)
+	_, stderr, code2 := r.run(r.tech, opRangeCmd)
 	if code2 != ExitError || !strings.Contains(stderr, "forbidden") {
 		t.Fatalf("technician view: exit %d, %q", code2, stderr)
 	}
@@ -328,7 +356,7 @@ func TestViewThroughSSHForward(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mConn.Close()
-	mv, mSess := startView(t, mConn, rangeCmd)
+	mv, mSess := startView(t, mConn, rangeCmd+" --reason 'complaint check'")
 	defer mSess.Close()
 	if code, _ := fetch(t, opHTTP, "http://127.0.0.1/v/"+mv.Token+"/recording.mp4"); code != http.StatusForbidden {
 		t.Fatalf("manager's token via operator's forward: %d", code)
@@ -400,7 +428,8 @@ func TestViewThroughSSHForward(t *testing.T) {
 		case "false":
 			// Two full GETs (one after the live session ended), one range.
 			wantBytes := itoa(2*len(body) + len(part))
-			if e.Details["bytes"] != wantBytes || e.Details["session"] == "" || e.Details["from"] == "" {
+			if e.Details["bytes"] != wantBytes || e.Details["session"] == "" || e.Details["from"] == "" ||
+				e.Details["request"] != req.ID {
 				t.Fatalf("range viewing %+v, want %s bytes", e.Details, wantBytes)
 			}
 			opRange = true

@@ -170,7 +170,7 @@ type mintMsg struct {
 
 // mint asks the Viewer for one URL per camera (it authorizes and ledgers
 // each view).
-func (s *session) mint(origin, title string, cams []string, from, to time.Time, live bool) tea.Cmd {
+func (s *session) mint(origin, title string, cams []string, from, to time.Time, live bool, request, reason string) tea.Cmd {
 	v, a, sid := s.c.Viewer, s.c.Actor, s.c.SessionID
 	if v == nil {
 		return nil
@@ -178,7 +178,8 @@ func (s *session) mint(origin, title string, cams []string, from, to time.Time, 
 	return func() tea.Msg {
 		out := mintMsg{origin: origin, title: title}
 		for _, c := range cams {
-			url, fwd, exp, err := v.Mint(a, sid, c, from, to, live)
+			url, fwd, exp, err := v.Mint(a, sid, core.ViewInput{Camera: c, From: from, To: to, Live: live,
+				Request: request, Reason: reason})
 			if err != nil {
 				out.err = err
 				return out

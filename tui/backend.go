@@ -39,17 +39,18 @@ type Backend interface {
 	ReleaseHold(actor core.Actor, id, reason string) error
 }
 
-// Viewer mints one-time playback (or live) URLs for a person's SSH
-// session (000 §9-2, 001 §4). The implementation authorizes and ledgers
-// the view in core; the URL only answers through that session's own
-// port forward, and stops working at expires.
+// Viewer mints playback (or live) links for a person's SSH session
+// (000 §9-2, 001 §4). The implementation authorizes and ledgers the view,
+// with its purpose, in core. A link answers only through that session's
+// own port forward, for any number of requests (players seek with range
+// requests), until the session ends or expires passes.
 //
 // forward is the exact command line the person runs on their own
-// computer (e.g. "ssh -N -L 8554:127.0.0.1:8554 -p 2222 appliance");
+// computer (e.g. "ssh -L 2280:127.0.0.1:2280 -p 2222 appliance");
 // url is what they then open in VLC, mpv or ffplay. Optional: without a
 // Viewer the console offers no viewing at all.
 type Viewer interface {
-	Mint(actor core.Actor, sessionID, camera string, from, to time.Time, live bool) (url string, forward string, expires time.Time, err error)
+	Mint(actor core.Actor, sessionID string, v core.ViewInput) (url string, forward string, expires time.Time, err error)
 }
 
 // policyBackend is satisfied by *core.Store: the retention target for

@@ -118,7 +118,8 @@ var catalogue = map[string]map[string]string{
 
 		"view.title.req": "Check by playback: %s", "view.title.cam": "Playback: %s", "view.live": "live",
 		"view.step1": "1. The link works only through this console session's own forward; log in with:", "view.step2": "2. Open %s (%s) in VLC, mpv or ffplay:",
-		"view.expires": "one-time URL, valid until %s", "view.players": "e.g. mpv URL  |  ffplay URL  |  VLC: Media > Open Network Stream",
+		"view.expires": "seekable; works while this session lasts, at most until %s",
+		"view.request": "For request", "view.reason": "Purpose", "view.byreason": "none (state a purpose)", "view.players": "e.g. mpv URL  |  ffplay URL  |  VLC: Media > Open Network Stream",
 		"view.keys": "esc: close", "view.mode": "What", "view.recorded": "recorded range",
 		"view.f": "View %s",
 
@@ -244,7 +245,8 @@ var catalogue = map[string]map[string]string{
 
 		"view.title.req": "再生による確認: %s", "view.title.cam": "再生: %s", "view.live": "ライブ",
 		"view.step1": "1. リンクはこのコンソール接続の転送経由でのみ使えます。次のようにログインします:", "view.step2": "2. %s (%s) を VLC・mpv・ffplay で開きます:",
-		"view.expires": "1回限りの URL、%s まで有効", "view.players": "例: mpv URL  |  ffplay URL  |  VLC: メディア > ネットワークストリームを開く",
+		"view.expires": "シーク可。このセッションの間、最長 %s まで有効",
+		"view.request": "対象の申請", "view.reason": "閲覧目的", "view.byreason": "なし（目的を記入）", "view.players": "例: mpv URL  |  ffplay URL  |  VLC: メディア > ネットワークストリームを開く",
 		"view.keys": "esc: 閉じる", "view.mode": "対象", "view.recorded": "録画の範囲",
 		"view.f": "%s を再生",
 

@@ -153,8 +153,8 @@ func (f *fakeBackend) ReleaseHold(a core.Actor, id, reason string) error {
 // fakeViewer mints predictable URLs and records every call.
 type fakeViewer struct{ f *fakeBackend }
 
-func (v fakeViewer) Mint(a core.Actor, sid, camera string, from, to time.Time, live bool) (string, string, time.Time, error) {
-	v.f.record("Mint %s session=%s camera=%s from=%s to=%s live=%v", a.Role, sid, camera, fmtT(from), fmtT(to), live)
-	return "rtsp://127.0.0.1:18554/v/" + camera + "-tok3n", "ssh -N -L 18554:127.0.0.1:18554 -p 2222 mimamori.local",
+func (v fakeViewer) Mint(a core.Actor, sid string, in core.ViewInput) (string, string, time.Time, error) {
+	v.f.record("Mint %s session=%s camera=%s from=%s to=%s live=%v", a.Role, sid, in.Camera, fmtT(in.From), fmtT(in.To), in.Live)
+	return "rtsp://127.0.0.1:18554/v/" + in.Camera + "-tok3n", "ssh -N -L 18554:127.0.0.1:18554 -p 2222 mimamori.local",
 		testNow.Add(10 * time.Minute), nil
 }

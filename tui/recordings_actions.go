@@ -212,12 +212,28 @@ func (p *recordingsPage) viewForm(c core.Camera) *form {
 	if d := &s.data; d.hasPolicy && d.policy.LiveViewAllowed {
 		modes = append(modes, option{value: "live", label: s.T("view.live")})
 	}
+	// The purpose: a request that names this camera (where operators
+	// view only on instruction, one instructed to this operator), or a
+	// reason. Core decides; the form only offers what may work.
+	purposes := []option{{value: "", label: s.T("view.byreason")}}
+	for _, r := range s.data.reqs {
+		if !viewableFor(r, c.ID) {
+			continue
+		}
+		if s.c.Actor.Role == core.RoleOperator && r.AssignedOperator != s.c.Actor.Name && s.data.policy.OperatorViewsOnInstruction {
+			continue
+		}
+		purposes = append(purposes, option{value: r.ID, label: r.ID + " " + oneLine(r.Agency)})
+	}
 	f := newForm(s, fmt.Sprintf(s.T("view.f"), c.ID+" "+c.Name),
 		choiceField("mode", "view.mode", modes, "range"),
+		choiceField("request", "view.request", purposes, ""),
+		s.textField("reason", "view.reason", "", ""),
 		s.textField("from", "req.from", now.Add(-time.Hour).Format("2006-01-02 15:04"), "YYYY-MM-DD hh:mm"),
 		s.textField("to", "req.to", now.Format("2006-01-02 15:04"), "YYYY-MM-DD hh:mm"))
 	ranged := func() bool { return f.value("mode") == "range" }
-	f.field("from").show, f.field("to").show = ranged, ranged
+	f.field("from").show, f.field("to").show, f.field("request").show = ranged, ranged, ranged
+	f.field("reason").show = func() bool { return ranged() && f.value("request") == "" }
 	f.head = []string{s.st.Dim.Render(oneLine(c.Location + "  " + c.Direction)), ""}
 	f.validate = func(f *form) tea.Cmd {
 		from, okF := f.timeOf("from")
@@ -225,10 +241,26 @@ func (p *recordingsPage) viewForm(c core.Camera) *form {
 		if okF && okT && !from.Before(to) {
 			f.field("to").err = s.T("form.order")
 		}
-		f.required("from", "to")
+		f.required("from", "to", "reason")
 		return nil
 	}
 	return f
+}
+
+// viewableFor: r's footage of camera may be viewed for it now (between
+// the instruction to search and the handover).
+func viewableFor(r core.Request, camera string) bool {
+	switch r.State {
+	case core.StateInstructed, core.StateSearched, core.StateApproved, core.StateExported:
+	default:
+		return false
+	}
+	for _, c := range r.Cameras {
+		if c == camera {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *recordingsPage) submit() tea.Cmd {
@@ -250,11 +282,11 @@ func (p *recordingsPage) submit() tea.Cmd {
 		c, _ := p.camera()
 		title := fmt.Sprintf(s.T("view.title.cam"), c.ID+" "+c.Name)
 		if f.value("mode") == "live" {
-			return s.mint("recordings", title, []string{c.ID}, time.Time{}, time.Time{}, true)
+			return s.mint("recordings", title, []string{c.ID}, time.Time{}, time.Time{}, true, "", "")
 		}
 		from, _ := f.timeOf("from")
 		to, _ := f.timeOf("to")
-		return s.mint("recordings", title, []string{c.ID}, from.UTC(), to.UTC(), false)
+		return s.mint("recordings", title, []string{c.ID}, from.UTC(), to.UTC(), false, f.value("request"), f.value("reason"))
 	}
 	return nil
 }

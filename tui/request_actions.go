@@ -128,7 +128,7 @@ func (p *requestsPage) begin(b key.Binding, r core.Request) tea.Cmd {
 		a.step = "close"
 		a.form = newForm(s, title("req.f.close"))
 	case key.Matches(keyOf(b), k.View):
-		return s.mint("requests", fmt.Sprintf(s.T("view.title.req"), r.ID), r.Cameras, r.From, r.To, false)
+		return s.mint("requests", fmt.Sprintf(s.T("view.title.req"), r.ID), r.Cameras, r.From, r.To, false, r.ID, "")
 	default:
 		return nil
 	}

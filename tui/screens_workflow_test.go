@@ -87,7 +87,7 @@ func TestScreensWorkflow(t *testing.T) {
 				{keys: []string{"H", "j", "R", "tab", "investigation closed"}, want: []string{"investigation closed"}}}},
 		{name: "view_camera_en_80x24", role: core.RoleOperator, lang: "en", w: 80, h: 24,
 			steps: []step{{keys: []string{"2"}, want: []string{"H-2026-0001"}},
-				{keys: []string{"v", "ctrl+s"}, want: []string{"cam01-tok3n"}}}},
+				{keys: []string{"v", "tab", "tab", "patrol check", "ctrl+s"}, want: []string{"cam01-tok3n"}}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

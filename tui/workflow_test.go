@@ -364,6 +364,10 @@ func TestViewCameraAndRequest(t *testing.T) {
 	f := newFake(4)
 	u := syncUIWith(t, f, core.RoleOperator, "en", 80, 24, withAll(f))
 	keys(u, "2", "v", "ctrl+s")
+	if len(f.called("Mint")) != 0 {
+		t.Fatal("a recorded range was minted without a purpose")
+	}
+	keys(u, "patrol check", "ctrl+s") // the refusal put the cursor on the purpose
 	wantCalls(t, f, "Mint", "Mint operator session=sess-1 camera=cam01 from=2026-11-20T00:30:00Z to=2026-11-20T01:30:00Z live=false")
 	v := u.View()
 	for _, s := range []string{"ssh -N -L 18554:127.0.0.1:18554 -p 2222 mimamori.local", "rtsp://127.0.0.1:18554/v/cam01-tok3n"} {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"mimamori/core"
 	"mimamori/recorder/clip/cliptest"
 	"mimamori/recorder/playback"
 	"mimamori/recorder/ring"
@@ -44,7 +45,7 @@ func BenchmarkMintToFirstByte6DaysBack(b *testing.B) {
 	e := &env{pb: pb}
 	hc := e.client("conn-A")
 	from := old.Add(5 * time.Minute)
-	g := playback.Grant{Actor: operator, SessionID: "s-1", Origin: "conn-A", Camera: "cam1", From: from, To: from.Add(10 * time.Minute)}
+	g := playback.Grant{Actor: operator, SessionID: "s-1", Origin: "conn-A", View: core.ViewInput{Camera: "cam1", From: from, To: from.Add(10 * time.Minute), Reason: "bench"}}
 	buf := make([]byte, 1)
 	b.ResetTimer()
 	for b.Loop() {

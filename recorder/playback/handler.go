@@ -36,9 +36,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.release(t)
 	switch {
-	case t.g.Live && name == "live.mp4":
+	case t.g.View.Live && name == "live.mp4":
 		s.serveLive(w, r, t)
-	case !t.g.Live:
+	case !t.g.View.Live:
 		for i, p := range t.pieces {
 			if name == recordingName(i) {
 				s.serveRecording(w, r, t, i, p.Size())
@@ -116,7 +116,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, t *ticket) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	sub := s.o.Live.Subscribe(t.g.Camera, 0)
+	sub := s.o.Live.Subscribe(t.g.View.Camera, 0)
 	defer sub.Close()
 	cw := &countingWriter{ResponseWriter: w, t: t}
 	rc := http.NewResponseController(cw)
@@ -134,7 +134,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, t *ticket) {
 		}
 		if !ok {
 			if sub.Lagged() {
-				s.log.Info("live viewer fell behind; stream ended", "actor", t.g.Actor.Name, "camera", t.g.Camera)
+				s.log.Info("live viewer fell behind; stream ended", "actor", t.g.Actor.Name, "camera", t.g.View.Camera)
 			}
 			return
 		}
@@ -142,9 +142,9 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, t *ticket) {
 			if !f.Keyframe {
 				continue // a player can only start at a keyframe
 			}
-			init, err := s.o.Footage.Init(t.g.Camera, f.InitID)
+			init, err := s.o.Footage.Init(t.g.View.Camera, f.InitID)
 			if err != nil {
-				s.log.Error("live: init segment", "camera", t.g.Camera, "err", err)
+				s.log.Error("live: init segment", "camera", t.g.View.Camera, "err", err)
 				http.Error(w, "init segment unavailable", http.StatusInternalServerError)
 				return
 			}
@@ -155,7 +155,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request, t *ticket) {
 		} else if f.InitID != initID {
 			// New codec configuration: this file cannot carry it. The
 			// player reconnects and gets the new init.
-			s.log.Info("live: stream reconfigured; ending this stream", "camera", t.g.Camera)
+			s.log.Info("live: stream reconfigured; ending this stream", "camera", t.g.View.Camera)
 			return
 		}
 		if _, err := cw.Write(f.Payload); err != nil {

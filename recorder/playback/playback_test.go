@@ -32,7 +32,7 @@ type fakeCore struct {
 
 func newFakeCore() *fakeCore { return &fakeCore{recorded: make(chan core.ViewRecord, 16)} }
 
-func (c *fakeCore) AuthorizeView(a core.Actor, camera string, from, to time.Time, live bool) error {
+func (c *fakeCore) AuthorizeView(a core.Actor, v core.ViewInput) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.authz++
@@ -134,7 +134,7 @@ func get(t *testing.T, c *http.Client, path string, hdr ...string) (int, []byte,
 }
 
 func grant(camera string, from, to time.Time) playback.Grant {
-	return playback.Grant{Actor: operator, SessionID: "s-1", Origin: "conn-A", Camera: camera, From: from, To: to}
+	return playback.Grant{Actor: operator, SessionID: "s-1", Origin: "conn-A", View: core.ViewInput{Camera: camera, From: from, To: to, Reason: "test"}}
 }
 
 func TestRecordingBitExactAndRanges(t *testing.T) {
@@ -253,7 +253,7 @@ func TestLiveStream(t *testing.T) {
 	if err != nil || len(refs) < 10 {
 		t.Fatalf("%d refs: %v", len(refs), err)
 	}
-	g := playback.Grant{Actor: operator, SessionID: "s-2", Origin: "conn-A", Camera: "cam1", Live: true}
+	g := playback.Grant{Actor: operator, SessionID: "s-2", Origin: "conn-A", View: core.ViewInput{Camera: "cam1", Live: true}}
 	tk, err := e.pb.Mint(g)
 	if err != nil {
 		t.Fatal(err)

@@ -36,7 +36,7 @@ import (
 // before a token exists, and the ledger entry when a viewing ends.
 // *core.Store implements it.
 type Core interface {
-	AuthorizeView(actor core.Actor, camera string, from, to time.Time, live bool) error
+	AuthorizeView(actor core.Actor, v core.ViewInput) error
 	RecordViewing(actor core.Actor, v core.ViewRecord) error
 }
 
@@ -57,7 +57,7 @@ const DefaultMaxTTL = 4 * time.Hour
 // Typed errors.
 var (
 	ErrClosed  = errors.New("playback: server closed")
-	ErrNoLive  = errors.New("playback: live view is not available")
+	ErrNoLive  = core.ErrNoLive
 	ErrInvalid = errors.New("playback: invalid request")
 )
 

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -14,33 +15,13 @@ import (
 	"mimamori/recorder/clip"
 )
 
-// Grant is what a token is minted for.
-type Grant struct {
-	Actor     core.Actor
-	SessionID string // the SSH session that asked (ledger; EndSession)
-	Origin    string // the SSH connection forwards must come through
-	Camera    string
-	From, To  time.Time // recorded range; ignored when Live
-	Live      bool
-	// Expires, if set and sooner than now+MaxTTL, ends the token earlier
-	// (e.g. a viewer key's expiry).
-	Expires time.Time
-}
-
-// File is one playable file of a ticket.
-type File struct {
-	Path  string    // "/v/TOKEN/recording.mp4"
-	Start time.Time // first frame (a keyframe at or before the asked from); zero for live
-	End   time.Time // zero for live
-	Size  int64     // bytes; 0 for live (a growing stream)
-}
-
-// Ticket is a minted token and what it opens.
-type Ticket struct {
-	Token   string
-	Expires time.Time
-	Files   []File // one per init segment for a range; one growing stream for live
-}
+// Grant, File and Ticket are core's playback contract (core.ViewGrant
+// and friends), so sshd and the console need not import this package.
+type (
+	Grant  = core.ViewGrant
+	File   = core.ViewFile
+	Ticket = core.ViewTicket
+)
 
 // ticket is the server's side of a token.
 type ticket struct {
@@ -67,19 +48,25 @@ func (s *Server) Mint(g Grant) (Ticket, error) {
 	if g.SessionID == "" || g.Origin == "" {
 		return Ticket{}, fmt.Errorf("%w: a token needs a session and an origin", ErrInvalid)
 	}
-	if g.Live && s.o.Live == nil {
+	v := &g.View
+	if v.Live && s.o.Live == nil {
 		return Ticket{}, ErrNoLive
 	}
-	if !g.Live {
-		g.From, g.To = g.From.UTC(), g.To.UTC()
+	if v.Live {
+		v.From, v.To = time.Time{}, time.Time{}
+	} else {
+		v.From, v.To = v.From.UTC(), v.To.UTC()
 	}
-	if err := s.o.Core.AuthorizeView(g.Actor, g.Camera, g.From, g.To, g.Live); err != nil {
+	if err := s.o.Core.AuthorizeView(g.Actor, *v); err != nil {
 		return Ticket{}, err
 	}
 	var pieces []clip.Piece
-	if !g.Live {
+	if !v.Live {
 		var err error
-		if pieces, err = clip.Plan(s.o.Footage, g.Camera, g.From, g.To); err != nil {
+		if pieces, err = clip.Plan(s.o.Footage, v.Camera, v.From, v.To); err != nil {
+			if errors.Is(err, clip.ErrNoFootage) {
+				err = fmt.Errorf("%w: %w", core.ErrNoFootage, err)
+			}
 			return Ticket{}, err
 		}
 	}
@@ -110,13 +97,13 @@ func (s *Server) Mint(g Grant) (Ticket, error) {
 	s.mu.Unlock()
 
 	out := Ticket{Token: token, Expires: exp}
-	if g.Live {
+	if v.Live {
 		out.Files = []File{{Path: "/v/" + token + "/live.mp4"}}
 	}
 	for i, p := range pieces {
 		out.Files = append(out.Files, File{Path: "/v/" + token + "/" + recordingName(i), Start: p.Start(), End: p.End(), Size: p.Size()})
 	}
-	s.log.Info("token minted", "actor", g.Actor.Name, "camera", g.Camera, "live", g.Live, "session", g.SessionID,
+	s.log.Info("token minted", "actor", g.Actor.Name, "camera", v.Camera, "live", v.Live, "session", g.SessionID,
 		"files", len(out.Files), "expires", exp)
 	return out, nil
 }
@@ -208,22 +195,23 @@ func (s *Server) ledger(t *ticket) {
 	}
 	t.mu.Unlock()
 	if started.IsZero() {
-		s.log.Info("token ended unused", "actor", t.g.Actor.Name, "camera", t.g.Camera, "reason", reason)
+		s.log.Info("token ended unused", "actor", t.g.Actor.Name, "camera", t.g.View.Camera, "reason", reason)
 		return
 	}
 	if ended.Before(started) {
 		ended = started // a clock stepped back; never record a negative viewing
 	}
-	v := core.ViewRecord{Camera: t.g.Camera, Live: t.g.Live, Started: started, Ended: ended,
-		Bytes: t.bytes.Load(), SessionID: t.g.SessionID}
-	if !t.g.Live {
-		v.From, v.To = t.g.From, t.g.To
+	tv := t.g.View
+	v := core.ViewRecord{Camera: tv.Camera, Live: tv.Live, Started: started, Ended: ended,
+		Bytes: t.bytes.Load(), SessionID: t.g.SessionID, Request: tv.Request, Reason: tv.Reason}
+	if !tv.Live {
+		v.From, v.To = tv.From, tv.To
 	}
 	if err := s.o.Core.RecordViewing(t.g.Actor, v); err != nil {
-		s.log.Error("cannot ledger viewing", "actor", t.g.Actor.Name, "camera", t.g.Camera, "bytes", v.Bytes, "err", err)
+		s.log.Error("cannot ledger viewing", "actor", t.g.Actor.Name, "camera", tv.Camera, "bytes", v.Bytes, "err", err)
 		return
 	}
-	s.log.Info("viewing ended", "actor", t.g.Actor.Name, "camera", t.g.Camera, "live", t.g.Live,
+	s.log.Info("viewing ended", "actor", t.g.Actor.Name, "camera", tv.Camera, "live", tv.Live,
 		"bytes", v.Bytes, "seconds", ended.Sub(started).Seconds(), "reason", reason)
 }
 
