@@ -34,10 +34,10 @@ func TestOldGrantNotRevived(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AuthorizeView(k.Actor(), ViewInput{Camera: "cam1", From: t0.Add(-30*time.Minute), To: t0, Live: false, Reason: "test"}); !errors.Is(err, ErrForbidden) {
+	if err := s.AuthorizeView(k.Actor(), ViewInput{Camera: "cam1", From: t0.Add(-30 * time.Minute), To: t0, Live: false, Reason: "test"}); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("view of cam1 under the revoked first grant: %v, want ErrForbidden", err)
 	}
-	if err := s.AuthorizeView(k.Actor(), ViewInput{Camera: "cam2", From: t0.Add(-30*time.Minute), To: t0, Live: false, Reason: "test"}); err != nil {
+	if err := s.AuthorizeView(k.Actor(), ViewInput{Camera: "cam2", From: t0.Add(-30 * time.Minute), To: t0, Live: false, Reason: "test"}); err != nil {
 		t.Fatalf("view under the current grant: %v", err)
 	}
 }

@@ -253,7 +253,7 @@ func TestViewerGrant(t *testing.T) {
 		t.Fatalf("viewer key: %+v %v", k, err)
 	}
 	v := k.Actor()
-	if err := s.AuthorizeView(v, ViewInput{Camera: "cam1", From: t0.Add(-30*time.Minute), To: t0, Live: false, Reason: "test"}); err != nil {
+	if err := s.AuthorizeView(v, ViewInput{Camera: "cam1", From: t0.Add(-30 * time.Minute), To: t0, Live: false, Reason: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	if le := lastEntry(t, s); le.Action != ActionView || le.Details["grant"] != g.ID {

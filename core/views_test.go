@@ -68,7 +68,7 @@ func TestAuthorizeViewViewerGrant(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := k.Actor()
-	if err := s.AuthorizeView(v, ViewInput{Camera: "cam1", From: t0.Add(-30*time.Minute), To: t0, Live: false, Reason: "test"}); err != nil {
+	if err := s.AuthorizeView(v, ViewInput{Camera: "cam1", From: t0.Add(-30 * time.Minute), To: t0, Live: false, Reason: "test"}); err != nil {
 		t.Fatalf("inside grant: %v", err)
 	}
 	if le := lastEntry(t, s); le.Details["grant"] != g.ID || le.Details["phase"] != "authorized" {
@@ -94,7 +94,7 @@ func TestAuthorizeViewViewerGrant(t *testing.T) {
 		}
 	}
 	clk.Advance(2 * time.Hour) // the grant expires
-	if err := s.AuthorizeView(v, ViewInput{Camera: "cam1", From: t0.Add(-30*time.Minute), To: t0, Live: false, Reason: "test"}); !errors.Is(err, ErrForbidden) {
+	if err := s.AuthorizeView(v, ViewInput{Camera: "cam1", From: t0.Add(-30 * time.Minute), To: t0, Live: false, Reason: "test"}); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("expired grant: %v", err)
 	}
 }
