@@ -67,15 +67,16 @@ func newExportFixture(t *testing.T) *exportFixture {
 	}
 	r, err := st.RegisterRequest(vOperator, core.RequestInput{ApplicantAddress: "1-1 Chuo", Agency: "Yotsukaido Police",
 		Representative: "Chief Kato", ContactPerson: "Inspector Mori", Phone: "043-000-0000", Purpose: "investigation",
-		Ground: "investigation", Cameras: []string{"cam1", "cam2"}, From: t0.Add(5 * time.Second), To: t0.Add(15 * time.Second)})
+		Ground: "law", Cameras: []string{"cam1", "cam2"}, From: t0.Add(5 * time.Second), To: t0.Add(15 * time.Second)})
 	if err == nil {
 		_, err = st.InstructSearch(vManager, r.ID, vOperator.Name)
 	}
 	if err == nil {
-		_, err = st.RecordResult(vOperator, r.ID, "found", "")
+		_, err = st.RecordResult(vOperator, r.ID, "found", "", core.FoundRange{Camera: "cam1", From: r.From, To: r.To},
+			core.FoundRange{Camera: "cam2", From: r.From, To: r.To})
 	}
 	if err == nil {
-		_, err = st.Approve(vManager, r.ID)
+		_, err = st.Approve(vManager, r.ID, core.ApprovalInput{Judgement: "捜査に必要な範囲に限る"})
 	}
 	if err == nil {
 		err = st.SetExportPassphrase(vManager, []byte(verifyPass))

@@ -24,6 +24,13 @@ type Camera struct {
 	Status          string    `json:"Status"`          // active, maintenance, removed
 	CreatedAt       time.Time `json:"CreatedAt"`
 	UpdatedAt       time.Time `json:"UpdatedAt"`
+	// SignChangedAt is when a sign was last recorded posted or removed;
+	// once set, the register (not the config file) decides SignPosted.
+	SignChangedAt time.Time `json:"SignChangedAt,omitempty"`
+	// RemovedAt and RemovedReason: the manager's removal (001 §8-2).
+	// Recording stops; footage stays until retention erases it.
+	RemovedAt     time.Time `json:"RemovedAt,omitempty"`
+	RemovedReason string    `json:"RemovedReason,omitempty"`
 }
 
 const (
@@ -95,6 +102,7 @@ func cameraFields(c Camera) map[string]string {
 		"number": c.Number, "name": c.Name, "location": c.Location, "direction": c.Direction,
 		"url": redactURL(c.URL), "sign_posted": strconv.FormatBool(c.SignPosted),
 		"police_consulted": fmtTime(c.PoliceConsulted), "status": c.Status,
+		"sign_changed": fmtTime(c.SignChangedAt),
 	}
 }
 
@@ -183,8 +191,8 @@ func (s *Store) SyncCameras(actor Actor, cams []Camera) error {
 				if c.Direction != "" {
 					nu.Direction = c.Direction
 				}
-				if c.SignPosted {
-					nu.SignPosted = true
+				if c.SignPosted && old.SignChangedAt.IsZero() {
+					nu.SignPosted = true // a recorded sign removal is not undone by the config
 				}
 				if !c.PoliceConsulted.IsZero() {
 					nu.PoliceConsulted = c.PoliceConsulted
@@ -275,15 +283,26 @@ func (s *Store) UpdateCamera(actor Actor, c Camera) (Camera, error) {
 	return out, nil
 }
 
-// RemoveCamera marks a camera removed (manager); the register keeps it.
+// RemoveCamera is the manager's decision to stop operating a camera
+// (001 §8-2): the register marks it removed with the reason, recording
+// stops (the recorder's CameraStopper, if attached), and its footage stays
+// until retention erases it. The register keeps the camera.
 func (s *Store) RemoveCamera(actor Actor, id, reason string) error {
+	_, err := s.removeCamera(actor, id, reason, nil)
+	return err
+}
+
+// removeCamera removes a camera and, with rec, files a maintenance record
+// of the removal in the same transaction.
+func (s *Store) removeCamera(actor Actor, id, reason string, rec *MaintenanceRecord) (MaintenanceRecord, error) {
 	if !Allowed(actor.Role, ActionCameraRemove) {
-		return s.deny(actor, ActionCameraRemove, id)
+		return MaintenanceRecord{}, s.deny(actor, ActionCameraRemove, id)
 	}
 	if err := validName("reason", reason, 1000); err != nil {
-		return err
+		return MaintenanceRecord{}, err
 	}
 	now := s.nowUTC()
+	var out MaintenanceRecord
 	_, err := s.mutate(actor, ActionCameraRemove, id, func(tx *bolt.Tx) ([]draft, error) {
 		c, err := getCamera(tx, id)
 		if err != nil {
@@ -292,20 +311,62 @@ func (s *Store) RemoveCamera(actor Actor, id, reason string) error {
 		if c.Status == CameraRemoved {
 			return nil, fmt.Errorf("%w: camera %s is already removed", ErrConflict, id)
 		}
-		c.Status, c.UpdatedAt = CameraRemoved, now
+		old := c.Status
+		c.Status, c.UpdatedAt, c.RemovedAt, c.RemovedReason = CameraRemoved, now, now, reason
 		if err := putCamera(tx, c); err != nil {
 			return nil, err
 		}
-		return []draft{{Subject: id, Details: map[string]string{"reason": reason}}}, nil
+		drafts := []draft{{Subject: id, Details: map[string]string{"reason": reason, "status": old + " -> " + CameraRemoved,
+			"footage": "kept until retention ends"}}}
+		if rec != nil {
+			r := *rec
+			d, err := s.putMaintenanceTx(tx, actor, ActionMaintenance, &r, now)
+			if err != nil {
+				return nil, err
+			}
+			out = r
+			drafts = append(drafts, d)
+		}
+		return drafts, nil
 	})
-	return err
+	if err != nil {
+		return MaintenanceRecord{}, err
+	}
+	// After the commit: the register says removed before recording stops,
+	// so a restart in between does not start the camera again.
+	if cs, ok := s.foot().(CameraStopper); ok {
+		if err := cs.StopCamera(id); err != nil {
+			s.log.Error("camera removed but its recording could not be stopped", "camera", id, "err", err)
+		}
+	}
+	// TODO(ledger helper's flush hook): flush the camera's pending
+	// coalesced erasure proofs here once core offers it.
+	return out, nil
+}
+
+// RemovedCameras lists the cameras the register marks removed, for the
+// appliance to leave out of recording at start. No actor: it reveals
+// only ids and is read by the appliance itself.
+func (s *Store) RemovedCameras() (map[string]bool, error) {
+	out := map[string]bool{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		cams, err := listJSON[Camera](tx, bCameras)
+		for _, c := range cams {
+			if c.Status == CameraRemoved {
+				out[c.ID] = true
+			}
+		}
+		return err
+	})
+	return out, err
 }
 
 // stateOnly strips what a technician may not see (stream URL and the
 // police consultation record).
 func stateOnly(c Camera) Camera {
 	return Camera{ID: c.ID, Number: c.Number, Name: c.Name, Location: c.Location, Direction: c.Direction,
-		SignPosted: c.SignPosted, Status: c.Status, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		SignPosted: c.SignPosted, Status: c.Status, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+		SignChangedAt: c.SignChangedAt, RemovedAt: c.RemovedAt}
 }
 
 // Cameras lists the register, by id. Technicians get state only.

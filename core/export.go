@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -46,10 +47,11 @@ func (s *Store) ExportRequest(ctx context.Context, actor Actor, id string, passp
 	if err != nil {
 		return Request{}, err
 	}
-	cameras, from, to, err := s.ApprovedRange(actor, id)
+	ranges, err := s.ApprovedRange(actor, id)
 	if err != nil {
 		return Request{}, err
 	}
+	cameras, from, to := rangeBounds(ranges)
 	if !s.HasExportPassphrase() {
 		err := fmt.Errorf("%w: no export passphrase is set; the manager must set one first", ErrConflict)
 		return Request{}, s.exportFailed(actor, id, "no-passphrase", err)
@@ -78,7 +80,7 @@ func (s *Store) ExportRequest(ctx context.Context, actor Actor, id string, passp
 		sl.mu.Unlock()
 	}()
 
-	job := ExportJob{Request: r, Cameras: cameras, From: from, To: to, Passphrase: passphrase, Dir: dir,
+	job := ExportJob{Request: r, Ranges: ranges, Cameras: cameras, From: from, To: to, Passphrase: passphrase, Dir: dir,
 		Operator: actor.label(), LedgerSeq: s.LedgerHead()}
 	if r.Decision != nil {
 		job.Approver = r.Decision.By
@@ -119,4 +121,23 @@ func (s *Store) exportFailed(actor Actor, id, stage string, cause error) error {
 		s.log.Error("ledger: cannot record failed export", "request", id, "err", err)
 	}
 	return cause
+}
+
+// rangeBounds is the cameras (in order of first appearance) and the time
+// bounds of ranges.
+func rangeBounds(ranges []FoundRange) (cameras []string, from, to time.Time) {
+	seen := map[string]bool{}
+	for _, g := range ranges {
+		if !seen[g.Camera] {
+			seen[g.Camera] = true
+			cameras = append(cameras, g.Camera)
+		}
+		if from.IsZero() || g.From.Before(from) {
+			from = g.From
+		}
+		if g.To.After(to) {
+			to = g.To
+		}
+	}
+	return cameras, from, to
 }

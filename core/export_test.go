@@ -40,10 +40,10 @@ func approvedRequest(t *testing.T, s *Store) Request {
 		_, err = s.InstructSearch(manager, r.ID, operator.Name)
 	}
 	if err == nil {
-		_, err = s.RecordResult(operator, r.ID, "found", "")
+		_, err = s.RecordResult(operator, r.ID, "found", "", whole(t, s, r.ID)...)
 	}
 	if err == nil {
-		r, err = s.Approve(manager, r.ID)
+		r, err = s.Approve(manager, r.ID, okJudgement)
 	}
 	if err != nil {
 		t.Fatal(err)

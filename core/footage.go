@@ -23,6 +23,13 @@ type Footage interface {
 	CheckHold(camera string, from, to time.Time, active []HoldRange) error
 }
 
+// CameraStopper is implemented by a recorder that can stop recording one
+// camera while the others go on: core calls it after a camera's removal
+// is committed. StopCamera returns once the camera writes nothing more.
+type CameraStopper interface {
+	StopCamera(id string) error
+}
+
 // Span is one contiguous stretch of recorded footage.
 type Span struct {
 	Camera string
@@ -128,9 +135,13 @@ type Exporter interface {
 
 // ExportJob is everything an export package states about itself.
 type ExportJob struct {
-	Request     Request
+	Request Request
+	// Ranges is exactly what was approved, per camera (000 §9-4: what
+	// the search found and the manager approved). Cameras, From and To
+	// are its cameras and bounds, for callers that need only those.
+	Ranges      []FoundRange
 	Cameras     []string
-	From, To    time.Time // the approved range, UTC
+	From, To    time.Time // bounds of Ranges, UTC
 	Passphrase  []byte    // the manager's export passphrase (age scrypt)
 	Recipients  []string  // optional age or SSH public keys to encrypt to as well
 	Dir         string    // export_dir

@@ -84,7 +84,7 @@ func requestInput(cams ...string) RequestInput {
 	}
 	return RequestInput{
 		ApplicantAddress: "1-1 Chuo, Yotsukaido", Agency: "Yotsukaido Police Station", Representative: "Chief Kato",
-		ContactPerson: "Inspector Mori", Phone: "043-000-0000", Purpose: "investigation", Ground: "investigation",
+		ContactPerson: "Inspector Mori", Phone: "043-000-0000", Purpose: "investigation", Ground: "law",
 		Cameras: cams, From: t0.Add(-2 * time.Hour), To: t0.Add(-1 * time.Hour), WrittenRef: "Y-2026-17",
 	}
 }
@@ -119,4 +119,17 @@ func lastEntry(t testing.TB, s *Store) Entry {
 		t.Fatalf("last entry: %v %v", es, err)
 	}
 	return es[0]
+}
+
+// okJudgement is a manager's approval with the required statement.
+var okJudgement = ApprovalInput{Judgement: "捜査に必要な範囲に限られ、第三者の権利利益を不当に侵害するおそれはない"}
+
+// whole is the request's whole range on each camera, as a found result.
+func whole(t testing.TB, s *Store, id string) []FoundRange {
+	t.Helper()
+	r, err := s.Request(manager, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return requestedRanges(r)
 }

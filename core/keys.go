@@ -24,6 +24,10 @@ type Key struct {
 	// Viewer keys only: the grant they belong to and when it expires.
 	GrantID   string    `json:"GrantID,omitempty"`
 	ExpiresAt time.Time `json:"ExpiresAt,omitempty"`
+	// The person behind the key (000 §5-2, §6; forms 2 and 3 print them).
+	JobTitle string        `json:"JobTitle,omitempty"` // 職名
+	Section  string        `json:"Section,omitempty"`  // 所属
+	Pledge   *PledgeRecord `json:"Pledge,omitempty"`   // confidentiality pledge (000 §11, 001 §3(5))
 }
 
 // Active reports whether the key may log in at t.
@@ -53,48 +57,12 @@ func validName(field, v string, max int) error {
 	return CheckLine(field, v, max)
 }
 
-// EnrollKey enrols a public key for a manager, operator or technician.
+// EnrollKey enrols a public key for a manager, operator or technician
+// without job title, section or pledge (offline bootstrap and tests);
+// the console enrols people with EnrollPerson, and the Keys tab and
+// health warn about keys that lack them.
 func (s *Store) EnrollKey(actor Actor, name string, role Role, authorizedKey string) (Key, error) {
-	if !Allowed(actor.Role, ActionKeyEnroll) {
-		return Key{}, s.deny(actor, ActionKeyEnroll, name)
-	}
-	if err := validName("name", name, 128); err != nil {
-		return Key{}, err
-	}
-	if role != RoleManager && role != RoleOperator && role != RoleTechnician {
-		return Key{}, Invalid("role", "only manager, operator or technician keys can be enrolled (viewers get a grant)")
-	}
-	pk, fp, line, err := ParseKey(authorizedKey)
-	if err != nil {
-		return Key{}, err
-	}
-	now := s.nowUTC()
-	k := Key{Fingerprint: fp, Name: strings.TrimSpace(name), Role: role, PublicKey: line, Type: pk.Type(),
-		EnrolledAt: now, EnrolledBy: actor.label()}
-	_, err = s.mutate(actor, ActionKeyEnroll, fp, func(tx *bolt.Tx) ([]draft, error) {
-		b := tx.Bucket(bKeys)
-		var old Key
-		found, err := getJSON(b, fp, &old)
-		if err != nil {
-			return nil, err
-		}
-		if found && old.Active(now) {
-			return nil, fmt.Errorf("%w: key %s is already enrolled as %s (%s)", ErrConflict, fp, old.Name, old.Role)
-		}
-		if err := putJSON(b, fp, k); err != nil {
-			return nil, err
-		}
-		// An enrolled key is no longer a refused one.
-		if err := tx.Bucket(bRefused).Delete([]byte(fp)); err != nil {
-			return nil, err
-		}
-		return []draft{{Subject: fp, Details: map[string]string{"name": k.Name, "role": role.String(), "type": k.Type}}}, nil
-	})
-	if err != nil {
-		return Key{}, err
-	}
-	s.refused.forget(fp)
-	return k, nil
+	return s.EnrollPerson(actor, Enrolment{Name: name, Role: role, AuthorizedKey: authorizedKey})
 }
 
 // activeManagers counts active manager keys other than except.
@@ -185,6 +153,11 @@ func (s *Store) ChangeKeyRole(actor Actor, fingerprint string, role Role) error 
 			}
 			if n == 0 {
 				return nil, fmt.Errorf("%w: %s is the last manager key", ErrConflict, k.Name)
+			}
+		}
+		if role == RoleManager {
+			if err := s.managerRoom(b, now, fingerprint); err != nil {
+				return nil, err
 			}
 		}
 		old := k.Role

@@ -2,6 +2,7 @@ package core
 
 import (
 	"sort"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -13,8 +14,12 @@ const (
 	MaintReplacement   = "replacement"
 	MaintCameraRemoval = "camera-removal"
 	MaintSignRemoval   = "sign-removal"
+	MaintSignPosted    = "sign-posted" // a sign (form 1, 000 §4-3; 001 §2(2)) was put up
 	MaintDisposal      = "disposal"
 )
+
+// MaintenanceKinds are the kinds RecordMaintenance accepts.
+var MaintenanceKinds = []string{MaintInspection, MaintReplacement, MaintCameraRemoval, MaintSignRemoval, MaintSignPosted}
 
 // MaintenanceRecord is an inspection, replacement, removal or media
 // disposal record.
@@ -33,7 +38,7 @@ type MaintenanceRecord struct {
 
 // MaintenanceInput records maintenance work.
 type MaintenanceInput struct {
-	Kind      string // inspection | replacement | camera-removal | sign-removal
+	Kind      string // inspection | replacement | camera-removal | sign-removal | sign-posted
 	Camera    string
 	Date      time.Time // zero = now
 	Performer string
@@ -49,17 +54,22 @@ type DisposalInput struct {
 	Notes     string
 }
 
-// RecordMaintenance records inspection, replacement or removal work
-// (technician, manager).
+// RecordMaintenance records inspection, replacement, removal or sign work
+// (technician, manager). A camera removal is the manager's decision and
+// goes through RemoveCamera's rules (recording stops); a sign posted or
+// removed updates the register's sign in the same transaction.
 func (s *Store) RecordMaintenance(actor Actor, in MaintenanceInput) (MaintenanceRecord, error) {
 	if !Allowed(actor.Role, ActionMaintenance) {
 		return MaintenanceRecord{}, s.deny(actor, ActionMaintenance, in.Camera)
 	}
-	if err := oneOf("kind", in.Kind, []string{MaintInspection, MaintReplacement, MaintCameraRemoval, MaintSignRemoval}); err != nil {
+	if err := oneOf("kind", in.Kind, MaintenanceKinds); err != nil {
 		return MaintenanceRecord{}, err
 	}
-	if (in.Kind == MaintCameraRemoval || in.Kind == MaintSignRemoval) && in.Camera == "" {
-		return MaintenanceRecord{}, Invalid("camera", "required for "+in.Kind)
+	switch in.Kind {
+	case MaintCameraRemoval, MaintSignRemoval, MaintSignPosted:
+		if in.Camera == "" {
+			return MaintenanceRecord{}, Invalid("camera", "required for "+in.Kind)
+		}
 	}
 	if in.Camera != "" {
 		if err := validID("camera", in.Camera); err != nil {
@@ -73,6 +83,13 @@ func (s *Store) RecordMaintenance(actor Actor, in MaintenanceInput) (Maintenance
 		return MaintenanceRecord{}, err
 	}
 	rec := MaintenanceRecord{Kind: in.Kind, Camera: in.Camera, Date: in.Date, Performer: in.Performer, Notes: in.Notes}
+	if in.Kind == MaintCameraRemoval {
+		reason := in.Notes
+		if strings.TrimSpace(reason) == "" {
+			return MaintenanceRecord{}, Invalid("notes", "a camera removal needs the reason (the decision to stop operating it)")
+		}
+		return s.removeCamera(actor, in.Camera, reason, &rec)
+	}
 	return s.putMaintenance(actor, ActionMaintenance, rec)
 }
 
@@ -96,36 +113,72 @@ func (s *Store) RecordDisposal(actor Actor, in DisposalInput) (MaintenanceRecord
 
 func (s *Store) putMaintenance(actor Actor, action Action, rec MaintenanceRecord) (MaintenanceRecord, error) {
 	now := s.nowUTC()
-	if rec.Date.IsZero() {
-		rec.Date = now
-	}
-	rec.Date = rec.Date.UTC()
-	rec.CreatedBy, rec.CreatedAt = actor.label(), now
 	_, err := s.mutate(actor, action, rec.Camera, func(tx *bolt.Tx) ([]draft, error) {
-		if rec.Camera != "" {
-			if _, err := getCamera(tx, rec.Camera); err != nil {
-				return nil, err
-			}
-		}
-		id, err := nextID(tx, "M", now)
+		r := rec
+		d, err := s.putMaintenanceTx(tx, actor, action, &r, now)
 		if err != nil {
 			return nil, err
 		}
-		rec.ID = id
-		if err := putJSON(tx.Bucket(bMaintenance), id, rec); err != nil {
-			return nil, err
+		drafts := []draft{d}
+		if r.Kind == MaintSignPosted || r.Kind == MaintSignRemoval {
+			sd, err := setSign(tx, r, now)
+			if err != nil {
+				return nil, err
+			}
+			drafts = append(drafts, sd)
 		}
-		det := map[string]string{"kind": rec.Kind, "camera": rec.Camera, "date": fmtTime(rec.Date),
-			"performer": rec.Performer, "notes": rec.Notes}
-		if rec.Kind == MaintDisposal {
-			det["media"], det["method"] = rec.Media, rec.Method
-		}
-		return []draft{{Subject: id, Details: det}}, nil
+		rec = r
+		return drafts, nil
 	})
 	if err != nil {
 		return MaintenanceRecord{}, err
 	}
 	return rec, nil
+}
+
+// putMaintenanceTx stores rec (id, dates, author) and returns its entry.
+func (s *Store) putMaintenanceTx(tx *bolt.Tx, actor Actor, action Action, rec *MaintenanceRecord, now time.Time) (draft, error) {
+	if rec.Date.IsZero() {
+		rec.Date = now
+	}
+	rec.Date = rec.Date.UTC()
+	rec.CreatedBy, rec.CreatedAt = actor.label(), now
+	if rec.Camera != "" {
+		if _, err := getCamera(tx, rec.Camera); err != nil {
+			return draft{}, err
+		}
+	}
+	id, err := nextID(tx, "M", now)
+	if err != nil {
+		return draft{}, err
+	}
+	rec.ID = id
+	if err := putJSON(tx.Bucket(bMaintenance), id, *rec); err != nil {
+		return draft{}, err
+	}
+	det := map[string]string{"kind": rec.Kind, "camera": rec.Camera, "date": fmtTime(rec.Date),
+		"performer": rec.Performer, "notes": rec.Notes}
+	if rec.Kind == MaintDisposal {
+		det["media"], det["method"] = rec.Media, rec.Method
+	}
+	return draft{Action: action, Subject: id, Details: det}, nil
+}
+
+// setSign records a sign put up or taken down in the register.
+func setSign(tx *bolt.Tx, rec MaintenanceRecord, now time.Time) (draft, error) {
+	c, err := getCamera(tx, rec.Camera)
+	if err != nil {
+		return draft{}, err
+	}
+	old := c
+	c.SignPosted = rec.Kind == MaintSignPosted
+	c.SignChangedAt, c.UpdatedAt = rec.Date, now
+	if err := putCamera(tx, c); err != nil {
+		return draft{}, err
+	}
+	d := cameraDiff(old, c)
+	d["maintenance"] = rec.ID
+	return draft{Action: ActionCameraUpdate, Subject: c.ID, Details: d}, nil
 }
 
 // MaintenanceRecords lists maintenance and disposal records, newest first.

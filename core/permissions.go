@@ -23,6 +23,8 @@ const (
 	ActionKeysRead       Action = "keys.read"
 	ActionRefusedKey     Action = "key.refused" // recorded by the SSH layer, not in the ledger
 	ActionRefusedKeyRead Action = "key.refused-read"
+	ActionKeyProfile     Action = "key.profile" // job title and section (000 §5-2, forms 2/3)
+	ActionPledge         Action = "key.pledge"  // confidentiality pledge (000 §11, 001 §3(5))
 
 	ActionRequestRegister Action = "request.register"
 	ActionRequestInstruct Action = "request.instruct"
@@ -33,6 +35,7 @@ const (
 	ActionRequestProvide  Action = "request.provide"
 	ActionRequestClose    Action = "request.close"
 	ActionRequestsRead    Action = "requests.read"
+	ActionFormIssue       Action = "form.issue" // a form printed for the first time: its date is kept
 
 	ActionHoldAdd     Action = "hold.add"
 	ActionHoldRelease Action = "hold.release"
@@ -55,6 +58,8 @@ const (
 	ActionMaintenance     Action = "maintenance.record"
 	ActionDisposal        Action = "disposal.record"
 	ActionMaintenanceRead Action = "maintenance.read"
+	ActionCustody         Action = "custody.record" // where the recorder is kept, cabinet, key holder (000 §7-3, 001 §5-1)
+	ActionLayoutPlan      Action = "layout.file"    // a site's layout plan (001 §2-1 配置図)
 
 	ActionViewerGrant  Action = "viewer.grant"
 	ActionViewerRevoke Action = "viewer.revoke"
@@ -96,6 +101,8 @@ var permissions = map[Action]uint8{
 	ActionKeysRead:       pM,
 	ActionRefusedKey:     pS,
 	ActionRefusedKeyRead: pM,
+	ActionKeyProfile:     pM | pS,
+	ActionPledge:         pM | pS,
 
 	ActionRequestRegister: pM | pO,
 	ActionRequestInstruct: pM,
@@ -106,6 +113,7 @@ var permissions = map[Action]uint8{
 	ActionRequestProvide:  pM,
 	ActionRequestClose:    pM,
 	ActionRequestsRead:    pM | pO,
+	ActionFormIssue:       pM | pO,
 
 	ActionHoldAdd:     pM,
 	ActionHoldRelease: pM,
@@ -128,6 +136,8 @@ var permissions = map[Action]uint8{
 	ActionMaintenance:     pM | pT,
 	ActionDisposal:        pM,
 	ActionMaintenanceRead: pM | pT,
+	ActionCustody:         pM,
+	ActionLayoutPlan:      pM,
 
 	ActionViewerGrant:  pM,
 	ActionViewerRevoke: pM,

@@ -46,21 +46,21 @@ func newFixture(t *testing.T) *fixture {
 	f.rSea = reg()
 	_, err = s.InstructSearch(manager, f.rSea, operator.Name)
 	must(err)
-	_, err = s.RecordResult(operator, f.rSea, "found", "person seen at 10:05")
+	_, err = s.RecordResult(operator, f.rSea, "found", "person seen at 10:05", whole(t, s, f.rSea)...)
 	must(err)
 	f.rApp = reg()
 	_, err = s.InstructSearch(manager, f.rApp, operator.Name)
 	must(err)
-	_, err = s.RecordResult(operator, f.rApp, "yes", "")
+	_, err = s.RecordResult(operator, f.rApp, "yes", "", whole(t, s, f.rApp)...)
 	must(err)
-	_, err = s.Approve(manager, f.rApp)
+	_, err = s.Approve(manager, f.rApp, okJudgement)
 	must(err)
 	f.rExp = reg()
 	_, err = s.InstructSearch(manager, f.rExp, operator.Name)
 	must(err)
-	_, err = s.RecordResult(operator, f.rExp, "found", "")
+	_, err = s.RecordResult(operator, f.rExp, "found", "", whole(t, s, f.rExp)...)
 	must(err)
-	_, err = s.Approve(manager, f.rExp)
+	_, err = s.Approve(manager, f.rExp, okJudgement)
 	must(err)
 	_, err = s.RecordExport(operator, f.rExp, exportRecord())
 	must(err)
@@ -124,7 +124,7 @@ func performers(f *fixture, t *testing.T) map[Action]func(a Actor) error {
 		ActionRequestRegister: func(a Actor) error { return e1(s.RegisterRequest(a, requestInput("cam1"))) },
 		ActionRequestInstruct: func(a Actor) error { return e1(s.InstructSearch(a, f.rReg, "Operator Suzuki")) },
 		ActionRequestResult:   func(a Actor) error { return e1(s.RecordResult(a, f.rIns, "not-found", "")) },
-		ActionRequestApprove:  func(a Actor) error { return e1(s.Approve(a, f.rSea)) },
+		ActionRequestApprove:  func(a Actor) error { return e1(s.Approve(a, f.rSea, okJudgement)) },
 		ActionRequestDeny:     func(a Actor) error { return e1(s.Deny(a, f.rSea, "insufficient grounds")) },
 		ActionRequestExport:   func(a Actor) error { return e1(s.RecordExport(a, f.rApp, exportRecord())) },
 		ActionRequestProvide: func(a Actor) error {
@@ -168,6 +168,15 @@ func performers(f *fixture, t *testing.T) map[Action]func(a Actor) error {
 		ActionViewerRevoke:     func(a Actor) error { return s.RevokeGrant(a, f.grant, "done") },
 		ActionGrantsRead:       func(a Actor) error { return e1(s.Grants(a)) },
 		ActionExportPassphrase: func(a Actor) error { return s.SetExportPassphrase(a, []byte("correct horse battery")) },
+		ActionKeyProfile:       func(a Actor) error { return e1(s.SetKeyProfile(a, f.opKey, "主事", "危機管理室")) },
+		ActionPledge:           func(a Actor) error { return e1(s.RecordPledge(a, f.opKey)) },
+		ActionFormIssue:        func(a Actor) error { return e1(s.IssueForm(a, f.rReg, 2)) },
+		ActionCustody: func(a Actor) error {
+			return e1(s.RecordCustody(a, CustodyInput{Location: "本庁舎3階 サーバ室", Cabinet: "施錠保管庫 A", KeyHolder: "Manager Sato", AntiRemoval: "床にボルト固定"}))
+		},
+		ActionLayoutPlan: func(a Actor) error {
+			return e1(s.FileLayoutPlan(a, LayoutInput{Site: "駅北口", FileName: "plan.pdf", Content: []byte("%PDF-1.4 plan")}))
+		},
 	}
 }
 

@@ -25,11 +25,16 @@ const (
 	StateClosed     RequestState = "closed"
 )
 
-// Purposes and legal grounds (form 2).
-var (
-	Purposes = []string{"arrest", "investigation", "other"}
-	Grounds  = []string{"law", "investigation", "life", "consent", "other"}
-)
+// Purposes (form 2). The legal grounds are the policy profile's own
+// (Policy.Grounds: 000 §8, 001 §6).
+var Purposes = []string{"arrest", "investigation", "other"}
+
+// Grounds is the union of the built-in profiles' ground codes, for help
+// texts; a request is checked against its store's profile.
+var Grounds = []string{"law", "investigation", "life", "consent", "internal", "ordinance", "other"}
+
+// maxFoundRanges bounds what one search result may list.
+const maxFoundRanges = 64
 
 // RequestInput is form 2 (利用申請書) as received.
 type RequestInput struct {
@@ -48,6 +53,18 @@ type RequestInput struct {
 	To               time.Time `json:"To"`
 	Notes            string    `json:"Notes"`
 	WrittenRef       string    `json:"WrittenRef"` // reference of the written request
+	// Consent records the consent of the person shown (who, how it was
+	// confirmed in writing) where the ground needs it (000 §8(1), 001 §6(4)).
+	Consent string `json:"Consent,omitempty"`
+}
+
+// FoundRange is footage found on one camera: the needed range the
+// operator identified by search and playback (000 §9-2), and what the
+// manager approves and the export copies (000 §9-4).
+type FoundRange struct {
+	Camera string    `json:"Camera"`
+	From   time.Time `json:"From"` // UTC
+	To     time.Time `json:"To"`   // UTC, exclusive
 }
 
 // SearchResult is the operator's finding (form 3 検索簿).
@@ -56,6 +73,10 @@ type SearchResult struct {
 	Note    string    `json:"Note"`
 	By      string    `json:"By"`
 	At      time.Time `json:"At"`
+	// Found lists, per camera, the ranges where footage was found; a
+	// camera not listed had none. Results recorded before ranges existed
+	// have none and mean the whole requested range.
+	Found []FoundRange `json:"Found,omitempty"`
 }
 
 // Decision is the manager's approval or denial.
@@ -64,6 +85,19 @@ type Decision struct {
 	By       string    `json:"By"`
 	At       time.Time `json:"At"`
 	Reason   string    `json:"Reason"`
+	// Judgement is the manager's recorded statement that provision meets
+	// the regulation's test (000 §8 不当侵害; 001 §6 necessity).
+	Judgement string `json:"Judgement,omitempty"`
+	// Ranges is exactly what is approved for export: what was found, or
+	// the part of it the manager narrowed to.
+	Ranges []FoundRange `json:"Ranges,omitempty"`
+}
+
+// ApprovalInput is what the manager gives when approving.
+type ApprovalInput struct {
+	Judgement string       // required: why the regulation's test is met
+	Ranges    []FoundRange // optional: narrow what was found; empty = all of it
+	Consent   string       // the person's consent, if the ground needs it and registration lacked it
 }
 
 // ExportFile is one file of an export package.
@@ -100,6 +134,9 @@ type Transition struct {
 	By    string       `json:"By"`
 	At    time.Time    `json:"At"`
 	Note  string       `json:"Note"`
+	// The actor's 職名 and 所属 at the time, for forms 2 and 3.
+	JobTitle string `json:"JobTitle,omitempty"`
+	Section  string `json:"Section,omitempty"`
 }
 
 // Request is a third-party (police) request for footage.
@@ -116,6 +153,9 @@ type Request struct {
 	CreatedBy        string        `json:"CreatedBy"`
 	CreatedAt        time.Time     `json:"CreatedAt"`
 	History          []Transition  `json:"History"`
+	// FormsIssued is when each form ("1".."3") was first printed: its
+	// 作成日, which later reprints keep.
+	FormsIssued map[string]time.Time `json:"FormsIssued,omitempty"`
 }
 
 func oneOf(field, v string, set []string) error {
@@ -127,7 +167,7 @@ func oneOf(field, v string, set []string) error {
 	return Invalid(field, fmt.Sprintf("must be one of %s", strings.Join(set, ", ")))
 }
 
-func (in *RequestInput) validate(now time.Time) error {
+func (in *RequestInput) validate(now time.Time, p Policy) error {
 	if in.ReceivedAt.IsZero() {
 		in.ReceivedAt = now
 	}
@@ -147,14 +187,18 @@ func (in *RequestInput) validate(now time.Time) error {
 	if in.Purpose == "other" && strings.TrimSpace(in.PurposeReason) == "" {
 		return Invalid("reason", "required when purpose is other")
 	}
-	if err := oneOf("ground", in.Ground, Grounds); err != nil {
-		return err
+	g, ok := p.Ground(in.Ground)
+	if !ok {
+		return Invalid("ground", fmt.Sprintf("must be one of %s (policy %s)", strings.Join(p.GroundCodes(), ", "), p.Regulation))
 	}
-	if in.Ground == "other" && strings.TrimSpace(in.GroundNote) == "" {
-		return Invalid("ground_note", "required when ground is other")
+	if (g.NeedsNote || in.Ground == "other") && strings.TrimSpace(in.GroundNote) == "" {
+		return Invalid("ground_note", "required for ground "+in.Ground+" ("+g.Cite+")")
+	}
+	if g.NeedsConsent && strings.TrimSpace(in.Consent) == "" {
+		return Invalid("consent", "ground "+in.Ground+" ("+g.Cite+") needs the consent of the person shown: who consented and the document that confirms it")
 	}
 	for _, f := range []struct{ n, v string }{{"reason", in.PurposeReason}, {"ground_note", in.GroundNote},
-		{"notes", in.Notes}, {"written_ref", in.WrittenRef}} {
+		{"notes", in.Notes}, {"written_ref", in.WrittenRef}, {"consent", in.Consent}} {
 		if err := validText(f.n, f.v, 4000); err != nil {
 			return err
 		}
@@ -210,7 +254,7 @@ func (s *Store) RegisterRequest(actor Actor, in RequestInput) (Request, error) {
 		return Request{}, s.deny(actor, ActionRequestRegister, "")
 	}
 	now := s.nowUTC()
-	if err := in.validate(now); err != nil {
+	if err := in.validate(now, s.policy); err != nil {
 		return Request{}, err
 	}
 	in.Cameras = append([]string(nil), in.Cameras...)
@@ -252,7 +296,7 @@ func (s *Store) RegisterRequest(actor Actor, in RequestInput) (Request, error) {
 			return nil, err
 		}
 		r := Request{ID: id, RequestInput: in, State: StateRegistered, CreatedBy: actor.label(), CreatedAt: now,
-			History: []Transition{{State: StateRegistered, By: actor.label(), At: now}}}
+			History: []Transition{transition(tx, actor, StateRegistered, now, "")}}
 		var drafts []draft
 		det := map[string]string{
 			"agency": in.Agency, "purpose": in.Purpose, "ground": in.Ground, "cameras": strings.Join(in.Cameras, ","),
@@ -260,6 +304,9 @@ func (s *Store) RegisterRequest(actor Actor, in RequestInput) (Request, error) {
 		}
 		drafts = append(drafts, draft{Subject: id, Details: det})
 		for _, c := range in.Cameras {
+			if in.Consent != "" {
+				det["consent"] = in.Consent
+			}
 			if note, refused := capNote[c]; refused {
 				det["hold_refused_"+c] = note
 				continue
@@ -268,7 +315,7 @@ func (s *Store) RegisterRequest(actor Actor, in RequestInput) (Request, error) {
 			if err != nil {
 				return nil, err
 			}
-			h := Hold{ID: hid, Camera: c, Reason: "provisional hold for request " + id, Kind: HoldProvisional,
+			h := Hold{ID: hid, Camera: c, Reason: ReasonProvisional, Kind: HoldProvisional,
 				RequestID: id, CreatedBy: actor.label(), From: in.From, To: in.To, Until: until, CreatedAt: now}
 			if err := putJSON(tx.Bucket(bHolds), hid, h); err != nil {
 				return nil, err
@@ -323,8 +370,11 @@ func (s *Store) step(actor Actor, action Action, id, verb string, from []Request
 		if note == "" {
 			note = det["reason"]
 		}
+		if note == "" {
+			note = det["judgement"]
+		}
 		r.State = to
-		r.History = append(r.History, Transition{State: to, By: actor.label(), At: now, Note: note})
+		r.History = append(r.History, transition(tx, actor, to, now, note))
 		drafts := []draft{{Subject: id, Details: det}}
 		if afterHolds {
 			hd, err := s.lapseProvisional(tx, r, now)
@@ -369,7 +419,7 @@ func (s *Store) lapseProvisional(tx *bolt.Tx, r Request, now time.Time) ([]draft
 		}
 		drafts = append(drafts, draft{Action: ActionHoldRelease, Subject: hid, Details: map[string]string{
 			"camera": h.Camera, "request": r.ID, "until": fmtTime(until),
-			"reason": "request " + string(r.State) + "; provisional hold lapses after grace period"}})
+			"reason": ReasonHoldLapse, "request_state": string(r.State)}})
 	}
 	return drafts, nil
 }
@@ -401,14 +451,27 @@ func normOutcome(v string) (string, error) {
 	return "", Invalid("found", "must be found (yes), not-found (no) or other")
 }
 
-// RecordResult: the operator records the search result (form 3).
-func (s *Store) RecordResult(actor Actor, id, found, note string) (Request, error) {
+// RecordResult: the operator records the search result (form 3) and,
+// when footage was found, the ranges found on each camera (000 §9-2: the
+// needed range, found by search and playback). Found needs at least one
+// range; not-found takes none.
+func (s *Store) RecordResult(actor Actor, id, found, note string, ranges ...FoundRange) (Request, error) {
 	outcome, err := normOutcome(found)
 	if err == nil && outcome == "other" && strings.TrimSpace(note) == "" {
 		err = Invalid("note", "required when the result is other")
 	}
 	if err == nil {
 		err = validText("note", note, 4000)
+	}
+	if err == nil {
+		switch {
+		case outcome == "found" && len(ranges) == 0:
+			err = Invalid("ranges", "a found result names the ranges found on each camera")
+		case outcome == "not-found" && len(ranges) > 0:
+			err = Invalid("ranges", "a not-found result has no ranges")
+		case len(ranges) > maxFoundRanges:
+			err = Invalid("ranges", fmt.Sprintf("at most %d ranges", maxFoundRanges))
+		}
 	}
 	if err != nil && Allowed(actor.Role, ActionRequestResult) {
 		return Request{}, err
@@ -420,8 +483,13 @@ func (s *Store) RecordResult(actor Actor, id, found, note string) (Request, erro
 			if actor.Role == RoleOperator && actor.Name != r.AssignedOperator {
 				return nil, errNotAssigned
 			}
-			r.Result = &SearchResult{Outcome: outcome, Note: note, By: actor.label(), At: now}
-			return map[string]string{"outcome": outcome, "note": note}, nil
+			within := requestedRanges(*r)
+			got, err := normRanges(ranges, within, "outside the requested cameras and range")
+			if err != nil {
+				return nil, err
+			}
+			r.Result = &SearchResult{Outcome: outcome, Note: note, By: actor.label(), At: now, Found: got}
+			return map[string]string{"outcome": outcome, "note": note, "found": fmtRanges(got)}, nil
 		}, false)
 	if errors.Is(err, errNotAssigned) {
 		return Request{}, fmt.Errorf("%w (the search was instructed to another operator)", s.deny(actor, ActionRequestResult, id))
@@ -433,15 +501,145 @@ func (s *Store) RecordResult(actor Actor, id, found, note string) (Request, erro
 // somebody else.
 var errNotAssigned = errors.New("search instructed to another operator")
 
-// Approve: the manager approves the export of what was found.
-func (s *Store) Approve(actor Actor, id string) (Request, error) {
+// requestedRanges is the request's whole range on each named camera.
+func requestedRanges(r Request) []FoundRange {
+	out := make([]FoundRange, 0, len(r.Cameras))
+	for _, c := range r.Cameras {
+		out = append(out, FoundRange{Camera: c, From: r.From, To: r.To})
+	}
+	return out
+}
+
+// FoundRanges is what the search found: the recorded ranges, or for a
+// result recorded before ranges existed, the whole request.
+func (r Request) FoundRanges() []FoundRange {
+	if r.Result == nil || r.Result.Outcome == "not-found" {
+		return nil
+	}
+	if len(r.Result.Found) > 0 {
+		return r.Result.Found
+	}
+	return requestedRanges(r)
+}
+
+// ApprovedRanges is exactly what an approved request may export.
+func (r Request) ApprovedRanges() []FoundRange {
+	if r.Decision == nil || !r.Decision.Approved {
+		return nil
+	}
+	if len(r.Decision.Ranges) > 0 {
+		return r.Decision.Ranges
+	}
+	return r.FoundRanges() // approved before approvals named ranges
+}
+
+// normRanges checks each range lies within one of within (same camera),
+// sorts them by camera and time and merges overlaps.
+func normRanges(in, within []FoundRange, outside string) ([]FoundRange, error) {
+	out := make([]FoundRange, 0, len(in))
+	for _, g := range in {
+		g.From, g.To = g.From.UTC(), g.To.UTC()
+		if err := validID("ranges", g.Camera); err != nil {
+			return nil, err
+		}
+		if g.From.IsZero() || !g.From.Before(g.To) {
+			return nil, Invalid("ranges", "camera "+g.Camera+": each range needs from before to")
+		}
+		ok := false
+		for _, w := range within {
+			if w.Camera == g.Camera && !g.From.Before(w.From) && !g.To.After(w.To) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return nil, Invalid("ranges", fmt.Sprintf("%s %s..%s is %s", g.Camera, fmtTime(g.From), fmtTime(g.To), outside))
+		}
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Camera != out[j].Camera {
+			return out[i].Camera < out[j].Camera
+		}
+		return out[i].From.Before(out[j].From)
+	})
+	merged := out[:0]
+	for _, g := range out {
+		if n := len(merged); n > 0 && merged[n-1].Camera == g.Camera && !g.From.After(merged[n-1].To) {
+			if g.To.After(merged[n-1].To) {
+				merged[n-1].To = g.To
+			}
+			continue
+		}
+		merged = append(merged, g)
+	}
+	return merged, nil
+}
+
+// fmtRanges is ranges as one ledger detail: "cam1 T1/T2, cam2 T1/T2".
+func fmtRanges(rs []FoundRange) string {
+	parts := make([]string, len(rs))
+	for i, g := range rs {
+		parts[i] = g.Camera + " " + fmtTime(g.From) + "/" + fmtTime(g.To)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// transition is one history step naming the actor with the 職名 and
+// 所属 their key carries now.
+func transition(tx *bolt.Tx, actor Actor, to RequestState, now time.Time, note string) Transition {
+	t := Transition{State: to, By: actor.label(), At: now, Note: note}
+	if k, ok := personOf(tx, actor.Fingerprint); ok {
+		t.JobTitle, t.Section = k.JobTitle, k.Section
+	}
+	return t
+}
+
+// Approve: the manager approves the export of what was found, stating the
+// regulation's judgement (000 §8: no undue infringement of anyone's rights
+// and interests; 001 §6: necessity). The approval covers exactly the
+// found ranges, or the part of them the manager names.
+func (s *Store) Approve(actor Actor, id string, in ApprovalInput) (Request, error) {
+	in.Judgement, in.Consent = strings.TrimSpace(in.Judgement), strings.TrimSpace(in.Consent)
+	err := validName("judgement", in.Judgement, 4000)
+	if err == nil {
+		err = validText("consent", in.Consent, 4000)
+	}
+	if err == nil && len(in.Ranges) > maxFoundRanges {
+		err = Invalid("ranges", fmt.Sprintf("at most %d ranges", maxFoundRanges))
+	}
+	if err != nil && Allowed(actor.Role, ActionRequestApprove) {
+		return Request{}, err
+	}
 	return s.step(actor, ActionRequestApprove, id, "approve", []RequestState{StateSearched}, StateApproved,
 		func(r *Request, now time.Time) (map[string]string, error) {
-			if r.Result == nil || r.Result.Outcome == "not-found" {
+			found := r.FoundRanges()
+			if len(found) == 0 {
 				return nil, fmt.Errorf("%w: request %s: nothing was found to approve", ErrConflict, r.ID)
 			}
-			r.Decision = &Decision{Approved: true, By: actor.label(), At: now}
-			return map[string]string{"cameras": strings.Join(r.Cameras, ","), "from": fmtTime(r.From), "to": fmtTime(r.To)}, nil
+			if g, ok := s.policy.Ground(r.Ground); ok && g.NeedsConsent && r.Consent == "" {
+				if in.Consent == "" {
+					return nil, Invalid("consent", "ground "+r.Ground+" ("+g.Cite+") needs the recorded consent of the person shown")
+				}
+				r.Consent = in.Consent
+			}
+			approved := found
+			if len(in.Ranges) > 0 {
+				var err error
+				if approved, err = normRanges(in.Ranges, found, "outside what the search found"); err != nil {
+					return nil, err
+				}
+			}
+			r.Decision = &Decision{Approved: true, By: actor.label(), At: now, Judgement: in.Judgement, Ranges: approved}
+			det := map[string]string{"ranges": fmtRanges(approved), "judgement": in.Judgement,
+				"judgement_test": s.policy.Judgement.Code}
+			if len(in.Ranges) > 0 {
+				det["narrowed_from"] = fmtRanges(found)
+			}
+			if in.Consent != "" {
+				det["consent"] = in.Consent
+			}
+			return det, nil
 		}, false)
 }
 
@@ -554,14 +752,56 @@ func (s *Store) Requests(actor Actor) ([]Request, error) {
 	return out, err
 }
 
-// ApprovedRange tells the recorder what an approved request may export.
-func (s *Store) ApprovedRange(actor Actor, id string) (cameras []string, from, to time.Time, err error) {
+// ApprovedRange tells the recorder what an approved request may export:
+// exactly the approved ranges, per camera.
+func (s *Store) ApprovedRange(actor Actor, id string) ([]FoundRange, error) {
 	r, err := s.Request(actor, id)
 	if err != nil {
-		return nil, time.Time{}, time.Time{}, err
+		return nil, err
 	}
 	if r.State != StateApproved {
-		return nil, time.Time{}, time.Time{}, stateConflict(r, "export")
+		return nil, stateConflict(r, "export")
 	}
-	return r.Cameras, r.From, r.To, nil
+	return r.ApprovedRanges(), nil
+}
+
+// IssueForm returns the request for printing form n (2 or 3) and keeps
+// the date the form was first issued, its 作成日: the first print is
+// recorded (and ledgered), later reprints show the same date.
+func (s *Store) IssueForm(actor Actor, id string, n int) (Request, error) {
+	if !Allowed(actor.Role, ActionFormIssue) {
+		return Request{}, s.deny(actor, ActionFormIssue, id)
+	}
+	if n != 2 && n != 3 {
+		return Request{}, Invalid("form", "forms 2 and 3 belong to a request")
+	}
+	r, err := s.Request(actor, id)
+	if err != nil {
+		return Request{}, err
+	}
+	key := strconv.Itoa(n)
+	if _, issued := r.FormsIssued[key]; issued {
+		return r, nil
+	}
+	now := s.nowUTC()
+	_, err = s.mutate(actor, ActionFormIssue, id, func(tx *bolt.Tx) ([]draft, error) {
+		cur, err := getRequest(tx, id)
+		if err != nil {
+			return nil, err
+		}
+		if _, issued := cur.FormsIssued[key]; issued {
+			r = cur
+			return nil, nil // a concurrent print won
+		}
+		if cur.FormsIssued == nil {
+			cur.FormsIssued = map[string]time.Time{}
+		}
+		cur.FormsIssued[key] = now
+		if err := putRequest(tx, cur); err != nil {
+			return nil, err
+		}
+		r = cur
+		return []draft{{Subject: id, Details: map[string]string{"form": key, "state": string(cur.State)}}}, nil
+	})
+	return r, err
 }

@@ -25,8 +25,10 @@ func TestRequestHappyPath(t *testing.T) {
 	}
 	steps := []func() (Request, error){
 		func() (Request, error) { return s.InstructSearch(manager, r.ID, operator.Name) },
-		func() (Request, error) { return s.RecordResult(operator, r.ID, "found", "subject visible 10:02-10:05") },
-		func() (Request, error) { return s.Approve(manager, r.ID) },
+		func() (Request, error) {
+			return s.RecordResult(operator, r.ID, "found", "subject visible 10:02-10:05", whole(t, s, r.ID)...)
+		},
+		func() (Request, error) { return s.Approve(manager, r.ID, okJudgement) },
 		func() (Request, error) { return s.RecordExport(operator, r.ID, exportRecord()) },
 		func() (Request, error) {
 			return s.RecordProvision(manager, r.ID, Provision{Recipient: "Inspector Mori", Agency: "Yotsukaido PS", IDDocType: "police ID card"})
@@ -93,7 +95,8 @@ func TestRequestValidation(t *testing.T) {
 		"cameras":     func(in *RequestInput) { in.Cameras = []string{"nope"} },
 		"to":          func(in *RequestInput) { in.To = in.From },
 		"from":        func(in *RequestInput) { in.From = time.Time{} },
-		"ground_note": func(in *RequestInput) { in.Ground = "other" },
+		"ground_note": func(in *RequestInput) { in.Ground = "internal" },
+		"consent":     func(in *RequestInput) { in.Ground = "consent" },
 	}
 	for field, mod := range cases {
 		in := requestInput()
@@ -122,29 +125,29 @@ func TestRequestInvalidTransitions(t *testing.T) {
 			t.Errorf("%s: want ErrConflict naming %s, got %v", name, state, err)
 		}
 	}
-	_, err = s.Approve(manager, r.ID)
+	_, err = s.Approve(manager, r.ID, okJudgement)
 	conflict("approve registered", err, StateRegistered)
-	_, err = s.RecordResult(operator, r.ID, "found", "")
+	_, err = s.RecordResult(operator, r.ID, "found", "", whole(t, s, r.ID)...)
 	conflict("result before instruction", err, StateRegistered)
 	_, err = s.RecordExport(operator, r.ID, exportRecord())
 	conflict("export before approval", err, StateRegistered)
 	_, err = s.CloseRequest(manager, r.ID)
 	conflict("close registered", err, StateRegistered)
-	if _, err := s.Approve(manager, "R-2026-0099"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Approve(manager, "R-2026-0099", okJudgement); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown id: %v", err)
 	}
 	s.InstructSearch(manager, r.ID, operator.Name)
 	if _, err := s.RecordResult(operator, r.ID, "no", ""); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Approve(manager, r.ID)
+	_, err = s.Approve(manager, r.ID, okJudgement)
 	if !errors.Is(err, ErrConflict) {
 		t.Errorf("approving a not-found result: %v", err)
 	}
 	if _, err := s.Deny(manager, r.ID, "nothing found"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Approve(manager, r.ID)
+	_, err = s.Approve(manager, r.ID, okJudgement)
 	conflict("approve denied", err, StateDenied)
 	_, err = s.Deny(manager, r.ID, "again")
 	conflict("deny twice", err, StateDenied)
@@ -164,7 +167,7 @@ func TestRequestApproveRace(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.InstructSearch(manager, r.ID, operator.Name)
-		if _, err := s.RecordResult(operator, r.ID, "found", ""); err != nil {
+		if _, err := s.RecordResult(operator, r.ID, "found", "", whole(t, s, r.ID)...); err != nil {
 			t.Fatal(err)
 		}
 		head := s.LedgerHead()
@@ -178,9 +181,9 @@ func TestRequestApproveRace(t *testing.T) {
 				defer wg.Done()
 				<-start
 				if i == 0 {
-					_, errs[i] = s.Approve(manager, r.ID)
+					_, errs[i] = s.Approve(manager, r.ID, okJudgement)
 				} else {
-					_, errs[i] = s.Approve(Actor{Fingerprint: "SHA256:m2", Name: "Deputy", Role: RoleManager}, r.ID)
+					_, errs[i] = s.Approve(Actor{Fingerprint: "SHA256:m2", Name: "Deputy", Role: RoleManager}, r.ID, okJudgement)
 				}
 			}(i)
 		}

@@ -72,13 +72,13 @@ func TestResultByInstructedOperatorOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := Actor{Fingerprint: "SHA256:other", Name: "Operator Tanaka", Role: RoleOperator}
-	if _, err := s.RecordResult(other, r.ID, "found", ""); !errors.Is(err, ErrForbidden) {
+	if _, err := s.RecordResult(other, r.ID, "found", "", whole(t, s, r.ID)...); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("result by another operator: %v, want ErrForbidden", err)
 	}
 	if e := lastEntry(t, s); e.Action != ActionDenied {
 		t.Fatalf("refusal not ledgered: %s", e.Action)
 	}
-	if _, err := s.RecordResult(operator, r.ID, "found", ""); err != nil {
+	if _, err := s.RecordResult(operator, r.ID, "found", "", whole(t, s, r.ID)...); err != nil {
 		t.Fatalf("result by the instructed operator: %v", err)
 	}
 }

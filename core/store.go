@@ -28,9 +28,13 @@ var (
 	bMaintenance = []byte("maintenance")
 	bGrants      = []byte("grants")
 	bCounters    = []byte("counters")
+	bCustody     = []byte("custody")      // where the recorder is kept (custody.go)
+	bLayouts     = []byte("layouts")      // layout plan metadata (custody.go)
+	bLayoutFiles = []byte("layout_files") // layout plan files by id
 
 	allBuckets = [][]byte{bMeta, bLedger, bKeys, bRefused, bCameras, bRequests,
-		bHolds, bErasures, bInquiries, bMaintenance, bGrants, bCounters}
+		bHolds, bErasures, bInquiries, bMaintenance, bGrants, bCounters,
+		bCustody, bLayouts, bLayoutFiles}
 
 	kSchema     = []byte("schema")
 	kLedgerHead = []byte("ledger_head")

@@ -99,10 +99,18 @@ func (r *rig) waitRecorded(want time.Duration) (from, to time.Time) {
 
 const exportPass = "四街道-export-passphrase-2026"
 
+// judgement is the manager's statement every approval needs (000 §8).
+const judgement = "--judgement '捜査に必要な範囲に限られ、本人又は第三者の権利利益を不当に侵害するおそれはない'"
+
+// foundAll is a search result naming the whole range on both cameras.
+func foundAll(from, to time.Time) string {
+	return "--range cam1=" + rfc(from) + "/" + rfc(to) + ",cam2=" + rfc(from) + "/" + rfc(to)
+}
+
 func registerCmd(from, to time.Time) string {
 	return "request new --agency '千葉県警察 四街道警察署' --address '千葉県四街道市鹿渡無番地' " +
 		"--representative '署長 山田 一郎' --contact '刑事課 佐藤' --phone 043-422-0110 " +
-		"--purpose investigation --ground investigation --cameras cam1,cam2 " +
+		"--purpose investigation --ground law --cameras cam1,cam2 " +
 		"--from " + rfc(from) + " --to " + rfc(to) + " --notes '窃盗事件の捜査' --written-ref 四署刑第1234号"
 }
 
@@ -126,8 +134,8 @@ func TestPoliceRequestEndToEnd(t *testing.T) {
 		t.Fatalf("request new printed %q", id)
 	}
 	r.must(r.manager, "request instruct "+id+" --operator '担当 太郎'")
-	r.must(r.operator, "request result "+id+" --found yes --note '09:12 に人物を確認'")
-	r.must(r.manager, "request approve "+id)
+	r.must(r.operator, "request result "+id+" --found yes "+foundAll(from, to)+" --note '09:12 に人物を確認'")
+	r.must(r.manager, "request approve "+id+" "+judgement)
 	r.must(r.manager, "export-passphrase set", exportPass+"\n")
 
 	var req requestJSON
@@ -257,7 +265,7 @@ func TestRequestRefusals(t *testing.T) {
 		t.Errorf("export before approval: stderr %q should name the state", res.stderr)
 	}
 
-	r.must(r.operator, "request result "+id+" --found yes")
+	r.must(r.operator, "request result "+id+" --found yes "+foundAll(from, to))
 
 	// An operator may not approve.
 	before := denied("request.approve", "operator")
@@ -274,7 +282,7 @@ func TestRequestRefusals(t *testing.T) {
 		t.Errorf("after the operator's approve attempt: state %s decision %+v", req.State, req.Decision)
 	}
 
-	r.must(r.manager, "request approve "+id)
+	r.must(r.manager, "request approve "+id+" "+judgement)
 	// Usage errors exit 2.
 	if res := r.ssh(r.operator, "request export"); res.code != 2 {
 		t.Errorf("export without id: exit %d", res.code)

@@ -88,7 +88,7 @@ func TestProvisionalHoldOutlivesRetentionAndWraps(t *testing.T) {
 	mgr := core.Actor{Fingerprint: "SHA256:mgr", Name: "管理", Role: core.RoleManager}
 	req, err := st.RegisterRequest(op, core.RequestInput{
 		Agency: "千葉県警察", ApplicantAddress: "千葉市", Representative: "警部", ContactPerson: "巡査", Phone: "043-000-0000",
-		Purpose: "investigation", Ground: "investigation", Cameras: []string{"cam1"}, From: from, To: to,
+		Purpose: "investigation", Ground: "law", Cameras: []string{"cam1"}, From: from, To: to,
 	})
 	if err != nil {
 		t.Fatal(err)

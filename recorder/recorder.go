@@ -53,6 +53,20 @@ type Recorder struct {
 	cameras []*ingest.Camera
 	byID    map[string]*ingest.Camera
 	live    *Live // fragments as they are recorded (live.go)
+
+	// Cameras stopped while the others record (removed from the
+	// register): StopCamera cancels one camera's run and waits for it.
+	runMu   sync.Mutex
+	runs    map[string]cameraRun
+	stopped map[string]bool
+}
+
+var _ core.CameraStopper = (*Recorder)(nil)
+
+// cameraRun is one camera's running ingest.
+type cameraRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // New opens (and recovers) the ring. Recording starts with Run.
@@ -89,7 +103,8 @@ func New(o Options) (*Recorder, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Recorder{opts: o, log: log, ring: rg, byID: map[string]*ingest.Camera{}, live: NewLive()}
+	r := &Recorder{opts: o, log: log, ring: rg, byID: map[string]*ingest.Camera{}, live: NewLive(),
+		runs: map[string]cameraRun{}, stopped: map[string]bool{}}
 	sink := ringSink{ring: rg, live: r.live}
 	for _, c := range o.Cameras {
 		cam := ingest.New(ingest.Options{
@@ -114,15 +129,46 @@ func (r *Recorder) Run(ctx context.Context) {
 	ringCtx, stopRing := context.WithCancel(context.Background())
 	ringDone := make(chan struct{})
 	go func() { defer close(ringDone); r.ring.Run(ringCtx) }()
-	for _, c := range r.cameras {
+	for i, c := range r.cameras {
+		id := r.opts.Cameras[i].ID
+		r.runMu.Lock()
+		if r.stopped[id] {
+			r.runMu.Unlock()
+			continue
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		run := cameraRun{cancel: cancel, done: make(chan struct{})}
+		r.runs[id] = run
+		r.runMu.Unlock()
 		wg.Add(1)
-		go func() { defer wg.Done(); c.Run(ctx) }()
+		go func() { defer wg.Done(); defer close(run.done); defer cancel(); c.Run(cctx) }()
 	}
 	<-ctx.Done()
 	wg.Wait()
 	// The ring outlives the cameras so their last fragments are synced.
 	stopRing()
 	<-ringDone
+}
+
+// StopCamera stops recording one camera (core calls it when the camera is
+// removed from the register) and returns once its ingest has ended, so
+// no fragment of it is written afterwards. The other cameras go on; the
+// camera's footage stays in the ring until retention erases it. Before
+// Run, it keeps the camera from starting.
+func (r *Recorder) StopCamera(id string) error {
+	if _, ok := r.byID[id]; !ok {
+		return nil // not recorded here
+	}
+	r.runMu.Lock()
+	r.stopped[id] = true
+	run, running := r.runs[id]
+	r.runMu.Unlock()
+	if running {
+		run.cancel()
+		<-run.done
+		r.log.Info("camera recording stopped", "camera", id)
+	}
+	return nil
 }
 
 // Close flushes and closes the ring. Call after Run has returned.

@@ -128,7 +128,7 @@ func runHoldList(env *Env, args []string) int {
 				kind = h.Kind
 			}
 		}
-		reason := h.Reason
+		reason := core.HoldReason(h, env.Lang)
 		if h.RequestID != "" && reason == "" {
 			reason = h.RequestID
 		}

@@ -20,12 +20,14 @@ const requestUsage = "new|show|list|instruct|result|approve|deny|export|provide|
 var requestHelp = []string{
 	"request new --agency A --address A --representative R --contact C --phone P",
 	"            --purpose arrest|investigation|other [--reason R]",
-	"            --ground law|investigation|life|consent|other [--ground-note N]",
+	"            --ground G [--ground-note N] [--consent WHO-AND-DOCUMENT]   (grounds of the policy: request grounds)",
 	"            --cameras cam1,cam2 --from T --to T [--notes N] [--written-ref REF] [--received T]",
-	"request show ID | request list",
+	"request show ID | request list | request grounds",
 	"request instruct ID --operator NAME",
-	"request result ID --found yes|no|other [--note N]",
-	"request approve ID | request deny ID --reason R",
+	"request result ID --found yes --range cam1=T1/T2[,cam2=T1/T2...] [--note N]   (what was found, per camera)",
+	"request result ID --found no|other [--note N]",
+	"request approve ID --judgement TEXT [--range cam=T1/T2,...] [--consent C]   (exactly what was found, or narrower)",
+	"request deny ID --reason R",
 	"request export ID            (the export passphrase on stdin)",
 	"request provide ID --recipient NAME --agency A --id-doc TYPE [--written-ref REF] [--date T]",
 	"request close ID",
@@ -46,6 +48,7 @@ var flagOf = map[string]string{
 	"contact": "--contact", "phone": "--phone", "purpose": "--purpose", "reason": "--reason",
 	"ground": "--ground", "ground_note": "--ground-note", "notes": "--notes", "written_ref": "--written-ref",
 	"cameras": "--cameras", "from": "--from", "to": "--to", "operator": "--operator", "found": "--found",
+	"ranges": "--range", "judgement": "--judgement", "consent": "--consent",
 	"note": "--note", "recipient": "--recipient", "id_doc": "--id-doc", "camera": "--camera",
 	"until": "--until", "passphrase": "stdin",
 }
@@ -101,6 +104,8 @@ func runRequest(env *Env, args []string) int {
 		return runRequestProvide(env, rest)
 	case "close":
 		return runRequestClose(env, rest)
+	case "grounds":
+		return runRequestGrounds(env, rest)
 	case "form2", "form3": // printable forms (cmd_forms.go)
 		return runRequestForm(env, int(sub[4]-'0'), rest)
 	}
@@ -128,6 +133,7 @@ func runRequestNew(env *Env, args []string) int {
 	ground, groundNote := f.String("ground"), f.String("ground-note")
 	cams, fromS, toS := f.String("cameras"), f.String("from"), f.String("to")
 	notes, ref, received := f.String("notes"), f.String("written-ref"), f.String("received")
+	consent := f.String("consent")
 	pos, err := f.Parse(args)
 	if err != nil || len(pos) > 0 {
 		return env.UsageError("request", errText(err, pos))
@@ -139,7 +145,8 @@ func runRequestNew(env *Env, args []string) int {
 	}
 	in := core.RequestInput{ApplicantAddress: *address, Agency: *agency, Representative: *rep,
 		ContactPerson: *contact, Phone: *phone, Purpose: *purpose, PurposeReason: *reason,
-		Ground: *ground, GroundNote: *groundNote, Cameras: splitList(*cams), Notes: *notes, WrittenRef: *ref}
+		Ground: *ground, GroundNote: *groundNote, Cameras: splitList(*cams), Notes: *notes, WrittenRef: *ref,
+		Consent: *consent}
 	if in.From, err = ParseTime("from", *fromS); err != nil {
 		return env.UsageError("request", err.Error())
 	}
@@ -258,7 +265,7 @@ func runRequestInstruct(env *Env, args []string) int {
 
 func runRequestResult(env *Env, args []string) int {
 	f := NewFlags()
-	asJSON, found, note := f.Bool("json"), f.String("found"), f.String("note")
+	asJSON, found, note, rangesS := f.Bool("json"), f.String("found"), f.String("note"), f.String("range")
 	id, ok := oneID(env, f, "result", args)
 	if !ok {
 		return ExitUsage
@@ -266,7 +273,11 @@ func runRequestResult(env *Env, args []string) int {
 	if !f.IsSet("found") {
 		return env.UsageError("request", "request result: --found yes|no|other is required")
 	}
-	r, err := env.Core.RecordResult(env.Actor, id, *found, *note)
+	ranges, err := ParseRanges(*rangesS)
+	if err != nil {
+		return env.UsageError("request", err.Error())
+	}
+	r, err := env.Core.RecordResult(env.Actor, id, *found, *note, ranges...)
 	if err != nil {
 		return fail(env, core.ActionRequestResult, err)
 	}
@@ -275,13 +286,23 @@ func runRequestResult(env *Env, args []string) int {
 
 func runRequestApprove(env *Env, args []string) int {
 	f := NewFlags()
-	asJSON := f.Bool("json")
+	asJSON, judgement, rangesS, consent := f.Bool("json"), f.String("judgement"), f.String("range"), f.String("consent")
 	id, ok := oneID(env, f, "approve", args)
 	if !ok {
 		return ExitUsage
 	}
-	r, err := env.Core.Approve(env.Actor, id)
+	ranges, err := ParseRanges(*rangesS)
 	if err != nil {
+		return env.UsageError("request", err.Error())
+	}
+	// Core checks the role before the fields, so a role that may not
+	// approve is refused (and ledgered) whatever it typed.
+	r, err := env.Core.Approve(env.Actor, id, core.ApprovalInput{Judgement: *judgement, Ranges: ranges, Consent: *consent})
+	if err != nil {
+		var fe *core.FieldError
+		if errors.As(err, &fe) && fe.Field == "judgement" {
+			fmt.Fprintln(env.Stderr, "--judgement: "+env.Core.Policy().Judgement.Text(env.Lang))
+		}
 		return fail(env, core.ActionRequestApprove, err)
 	}
 	return stepDone(env, *asJSON, r)
@@ -346,30 +367,108 @@ func runRequestClose(env *Env, args []string) int {
 }
 
 func stateLabel(env *Env, s core.RequestState) string {
-	ja := map[core.RequestState]string{
-		core.StateRegistered: "受付済", core.StateInstructed: "検索指示済", core.StateSearched: "検索結果報告済",
-		core.StateApproved: "承認済", core.StateDenied: "不承認", core.StateExported: "書出し済",
-		core.StateProvided: "提供済", core.StateClosed: "完了",
-	}
 	if env.Lang == LangJA {
-		if j, ok := ja[s]; ok {
-			return j + " (" + string(s) + ")"
-		}
+		return core.StateLabel(s, LangJA) + " (" + string(s) + ")"
 	}
 	return dash(string(s))
 }
 
+// purposeLabel and groundLabel are the policy profile's words, as the
+// forms print them.
 func purposeLabel(env *Env, p string) string {
-	return labelled(env, p, map[string]string{"arrest": "被疑者の逮捕", "investigation": "犯罪捜査", "other": "その他"})
+	if env.Lang == LangJA {
+		return env.Core.Policy().PurposeLabel(p, LangJA) + " (" + p + ")"
+	}
+	return dash(p)
 }
 
 func groundLabel(env *Env, g string) string {
-	return labelled(env, g, map[string]string{"law": "法令に基づく", "investigation": "捜査機関の要請",
-		"life": "生命・身体・財産の保護", "consent": "本人同意", "other": "その他"})
+	if env.Lang == LangJA {
+		return env.Core.Policy().GroundLabel(g, LangJA) + " (" + g + ")"
+	}
+	return dash(env.Core.Policy().GroundLabel(g, LangEN) + " (" + g + ")")
 }
 
 func outcomeLabel(env *Env, o string) string {
-	return labelled(env, o, map[string]string{"found": "該当あり", "not-found": "該当なし", "other": "その他"})
+	if env.Lang == LangJA {
+		return core.CodeLabel("outcome", o, LangJA) + " (" + o + ")"
+	}
+	return dash(o)
+}
+
+// ParseRanges reads "cam1=T1/T2,cam2=T1/T2" (RFC 3339 times): footage
+// found or approved per camera. Empty gives none.
+func ParseRanges(s string) ([]core.FoundRange, error) {
+	var out []core.FoundRange
+	for _, part := range splitList(s) {
+		cam, span, ok := strings.Cut(part, "=")
+		from, to, ok2 := strings.Cut(span, "/")
+		if !ok || !ok2 || strings.TrimSpace(cam) == "" {
+			return nil, fmt.Errorf("--range: %q is not CAMERA=FROM/TO (e.g. cam1=2026-01-02T10:03:00+09:00/2026-01-02T10:05:00+09:00)", part)
+		}
+		f, err := ParseTime("range", strings.TrimSpace(from))
+		if err != nil {
+			return nil, err
+		}
+		t, err := ParseTime("range", strings.TrimSpace(to))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, core.FoundRange{Camera: strings.TrimSpace(cam), From: f, To: t})
+	}
+	return out, nil
+}
+
+// fmtRanges is ranges for people: "cam1 10:03:00–10:05:00" in the
+// session's zone, one per line.
+func fmtRanges(env *Env, rs []core.FoundRange) string {
+	if len(rs) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(rs))
+	for i, g := range rs {
+		parts[i] = clean(g.Camera) + " " + env.Time(g.From) + " – " + env.Time(g.To)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// runRequestGrounds lists the policy's grounds for provision.
+func runRequestGrounds(env *Env, args []string) int {
+	f := NewFlags()
+	asJSON := f.Bool("json")
+	if pos, err := f.Parse(args); err != nil || len(pos) > 0 {
+		return env.UsageError("request", errText(err, pos))
+	}
+	p := env.Core.Policy()
+	type groundJSON struct {
+		Code         string `json:"code"`
+		Ja           string `json:"ja"`
+		En           string `json:"en"`
+		Clause       string `json:"clause"`
+		NeedsNote    bool   `json:"needs_note"`
+		NeedsConsent bool   `json:"needs_consent"`
+	}
+	if *asJSON {
+		out := []groundJSON{}
+		for _, g := range p.Grounds {
+			out = append(out, groundJSON{g.Code, g.Ja, g.En, p.Regulation + " " + g.Cite, g.NeedsNote, g.NeedsConsent})
+		}
+		return env.JSON(out)
+	}
+	t := newTable()
+	t.row(env.T("GROUND", "根拠"), env.T("CLAUSE", "条項"), env.T("MEANING", "内容"), env.T("ALSO NEEDS", "必要な記録"))
+	for _, g := range p.Grounds {
+		var needs []string
+		if g.NeedsNote {
+			needs = append(needs, "--ground-note")
+		}
+		if g.NeedsConsent {
+			needs = append(needs, "--consent")
+		}
+		t.row(g.Code, p.Regulation+" "+g.Cite, g.Text(env.Lang), dash(strings.Join(needs, " ")))
+	}
+	t.write(env.Stdout)
+	return ExitOK
 }
 
 func labelled(env *Env, v string, ja map[string]string) string {
@@ -398,6 +497,9 @@ func printRequest(env *Env, r core.Request) {
 	row("purpose reason", "目的の理由", dash(r.PurposeReason))
 	row("legal ground", "根拠", groundLabel(env, r.Ground))
 	row("ground note", "根拠の補足", dash(r.GroundNote))
+	if r.Consent != "" {
+		row("consent", "本人の同意", clean(r.Consent))
+	}
 	row("cameras", "カメラ", dash(strings.Join(r.Cameras, ", ")))
 	row("from", "開始", env.Time(r.From))
 	row("to", "終了", env.Time(r.To))
@@ -411,6 +513,7 @@ func printRequest(env *Env, r core.Request) {
 		row("search result", "検索結果", outcomeLabel(env, res.Outcome))
 		row("result note", "結果の内容", dash(res.Note))
 		row("searched by", "検索者", dash(res.By)+"  "+env.Time(res.At))
+		row("found ranges", "検出した範囲", fmtRanges(env, r.FoundRanges()))
 	}
 	if d := r.Decision; d != nil {
 		dec := env.T("denied", "不承認")
@@ -421,6 +524,12 @@ func printRequest(env *Env, r core.Request) {
 		row("decided by", "判断者", dash(d.By)+"  "+env.Time(d.At))
 		if d.Reason != "" {
 			row("decision reason", "理由", clean(d.Reason))
+		}
+		if d.Judgement != "" {
+			row("judgement", "判断の理由", clean(d.Judgement))
+		}
+		if d.Approved {
+			row("approved ranges", "承認した範囲", fmtRanges(env, r.ApprovedRanges()))
 		}
 	}
 	if e := r.Export; e != nil {
@@ -454,17 +563,34 @@ func printRequest(env *Env, r core.Request) {
 // Machine output: snake_case, times in UTC RFC 3339.
 
 type resultJSON struct {
-	Outcome string `json:"outcome"`
-	Note    string `json:"note,omitempty"`
-	By      string `json:"by"`
-	At      string `json:"at"`
+	Outcome string      `json:"outcome"`
+	Note    string      `json:"note,omitempty"`
+	By      string      `json:"by"`
+	At      string      `json:"at"`
+	Found   []rangeJSON `json:"found"`
 }
 
 type decisionJSON struct {
-	Approved bool   `json:"approved"`
-	By       string `json:"by"`
-	At       string `json:"at"`
-	Reason   string `json:"reason,omitempty"`
+	Approved  bool        `json:"approved"`
+	By        string      `json:"by"`
+	At        string      `json:"at"`
+	Reason    string      `json:"reason,omitempty"`
+	Judgement string      `json:"judgement,omitempty"`
+	Ranges    []rangeJSON `json:"ranges,omitempty"`
+}
+
+type rangeJSON struct {
+	Camera string `json:"camera"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+}
+
+func toRangesJSON(rs []core.FoundRange) []rangeJSON {
+	out := make([]rangeJSON, 0, len(rs))
+	for _, g := range rs {
+		out = append(out, rangeJSON{Camera: g.Camera, From: jsonTime(g.From), To: jsonTime(g.To)})
+	}
+	return out
 }
 
 type exportFileJSON struct {
@@ -517,6 +643,7 @@ type requestJSON struct {
 	To               string           `json:"to"`
 	Notes            string           `json:"notes,omitempty"`
 	WrittenRef       string           `json:"written_ref,omitempty"`
+	Consent          string           `json:"consent,omitempty"`
 	AssignedOperator string           `json:"assigned_operator,omitempty"`
 	Result           *resultJSON      `json:"result,omitempty"`
 	Decision         *decisionJSON    `json:"decision,omitempty"`
@@ -533,13 +660,15 @@ func toRequestJSON(r core.Request) requestJSON {
 		Address: r.ApplicantAddress, Representative: r.Representative, Contact: r.ContactPerson, Phone: r.Phone,
 		Purpose: r.Purpose, PurposeReason: r.PurposeReason, Ground: r.Ground, GroundNote: r.GroundNote,
 		Cameras: append([]string{}, r.Cameras...), From: jsonTime(r.From), To: jsonTime(r.To), Notes: r.Notes,
-		WrittenRef: r.WrittenRef, AssignedOperator: r.AssignedOperator, HoldIDs: append([]string{}, r.HoldIDs...),
+		WrittenRef: r.WrittenRef, Consent: r.Consent, AssignedOperator: r.AssignedOperator, HoldIDs: append([]string{}, r.HoldIDs...),
 		CreatedBy: r.CreatedBy, CreatedAt: jsonTime(r.CreatedAt), History: []transitionJSON{}}
 	if res := r.Result; res != nil {
-		out.Result = &resultJSON{Outcome: res.Outcome, Note: res.Note, By: res.By, At: jsonTime(res.At)}
+		out.Result = &resultJSON{Outcome: res.Outcome, Note: res.Note, By: res.By, At: jsonTime(res.At),
+			Found: toRangesJSON(r.FoundRanges())}
 	}
 	if d := r.Decision; d != nil {
-		out.Decision = &decisionJSON{Approved: d.Approved, By: d.By, At: jsonTime(d.At), Reason: d.Reason}
+		out.Decision = &decisionJSON{Approved: d.Approved, By: d.By, At: jsonTime(d.At), Reason: d.Reason,
+			Judgement: d.Judgement, Ranges: toRangesJSON(r.ApprovedRanges())}
 	}
 	if e := r.Export; e != nil {
 		out.Export = toExportJSON(*e)

@@ -65,8 +65,8 @@ func TestFormCommandsOverSSH(t *testing.T) {
 	f.addCameras("cam2")
 	id := strings.TrimSpace(f.mustRun(f.oper, newReq))
 	f.mustRun(f.manager, "request instruct "+id+" --operator sousa")
-	f.mustRun(f.oper, "request result "+id+" --found yes --note '09:12 人物を確認'")
-	f.mustRun(f.manager, "request approve "+id)
+	f.mustRun(f.oper, "request result "+id+" --found yes --range cam1=2026-01-01T09:10:00+09:00/2026-01-01T09:14:00+09:00 --note '09:12 人物を確認'")
+	f.mustRun(f.manager, "request approve "+id+" --judgement '捜査に必要な範囲に限られ不当侵害のおそれなし'")
 
 	for _, cmd := range []string{"form 2 " + id, "request form2 " + id} {
 		out := f.mustRun(f.oper, cmd)

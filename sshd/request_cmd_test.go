@@ -78,7 +78,7 @@ func (f *fixture) deniedEntries(action core.Action, role core.Role) int {
 }
 
 const newReq = `request new --agency "千葉県警察 四街道警察署" --address "千葉県四街道市" --representative "署長 山田" ` +
-	`--contact "刑事課 佐藤" --phone 043-000-0000 --purpose investigation --ground investigation ` +
+	`--contact "刑事課 佐藤" --phone 043-000-0000 --purpose investigation --ground law ` +
 	`--cameras cam1,cam2 --from 2026-01-01T09:00:00+09:00 --to 2026-01-01T09:30:00+09:00 --notes "窃盗事件" --written-ref 四署刑第12号`
 
 func TestRequestWorkflowOverSSH(t *testing.T) {
@@ -92,7 +92,7 @@ func TestRequestWorkflowOverSSH(t *testing.T) {
 	if out := f.mustRun(f.manager, "request instruct "+id+" --operator sousa"); !strings.Contains(out, "instructed") {
 		t.Errorf("instruct: %q", out)
 	}
-	f.mustRun(f.oper, "request result "+id+" --found yes --note 'person seen 09:12'")
+	f.mustRun(f.oper, "request result "+id+" --found yes --range cam1=2026-01-01T09:10:00+09:00/2026-01-01T09:14:00+09:00 --note 'person seen 09:12'")
 
 	// The operator may not approve: forbidden, exit 1, refusal ledgered.
 	_, errOut, code := f.run(f.oper, "request approve "+id)
@@ -102,7 +102,7 @@ func TestRequestWorkflowOverSSH(t *testing.T) {
 	if n := f.deniedEntries(core.ActionRequestApprove, core.RoleOperator); n != 1 {
 		t.Errorf("operator approve refusals ledgered = %d, want 1", n)
 	}
-	f.mustRun(f.manager, "request approve "+id)
+	f.mustRun(f.manager, "request approve "+id+" --judgement '捜査に必要な範囲に限られ不当侵害のおそれなし'")
 
 	out := f.mustRun(f.oper, "request show "+id+" --json")
 	var r requestJSON
@@ -148,7 +148,8 @@ func TestRequestWorkflowOverSSH(t *testing.T) {
 		t.Errorf("request help:\n%s", help)
 	}
 	out = f.mustRun(f.oper, "request show "+id+" --lang ja")
-	for _, want := range []string{"申請機関", "経過", "承認済", "犯罪捜査"} {
+	for _, want := range []string{"申請機関", "経過", "承認 (approved)", "事後捜査のため", "法令等（条例を含む。）に基づく場合（第８条本文）",
+		"検出した範囲", "cam1 2026-01-01T09:10:00+09:00 – 2026-01-01T09:14:00+09:00", "判断の理由", "不当侵害のおそれなし"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("show (ja) lacks %q:\n%s", want, out)
 		}
@@ -207,7 +208,7 @@ func TestRequestDenyAndClose(t *testing.T) {
 		t.Errorf("show after close:\n%s", out)
 	}
 	// Closed is final.
-	_, errOut, code = f.run(f.manager, "request approve "+id)
+	_, errOut, code = f.run(f.manager, "request approve "+id+" --judgement 'late'")
 	if code != ExitError || !strings.Contains(errOut, "closed") {
 		t.Errorf("approve closed: exit %d stderr %q", code, errOut)
 	}
@@ -258,7 +259,7 @@ func TestTechnicianCannotTouchRequests(t *testing.T) {
 		{"request list", core.ActionRequestsRead},
 		{"request show " + id, core.ActionRequestsRead},
 		{newReq, core.ActionRequestRegister},
-		{"request result " + id + " --found yes", core.ActionRequestResult},
+		{"request result " + id + " --found yes --range cam1=2026-01-01T09:10:00+09:00/2026-01-01T09:14:00+09:00", core.ActionRequestResult},
 		{"hold list", core.ActionHoldsRead},
 	} {
 		before := f.deniedEntries(c.action, core.RoleTechnician)
@@ -407,8 +408,8 @@ func TestRequestExportOverSSH(t *testing.T) {
 	f.addCameras("cam1", "cam2")
 	id := strings.TrimSpace(f.mustRun(f.oper, newReq))
 	f.mustRun(f.manager, "request instruct "+id+" --operator sousa")
-	f.mustRun(f.oper, "request result "+id+" --found yes")
-	f.mustRun(f.manager, "request approve "+id)
+	f.mustRun(f.oper, "request result "+id+" --found yes --range cam1=2026-01-01T09:10:00+09:00/2026-01-01T09:14:00+09:00")
+	f.mustRun(f.manager, "request approve "+id+" --judgement '捜査に必要な範囲に限られ不当侵害のおそれなし'")
 
 	// No passphrase set yet: a conflict that says what to do.
 	_, errOut, code := f.runIn(f.oper, "request export "+id, "whatever-passphrase\n")

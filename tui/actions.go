@@ -49,15 +49,15 @@ func (s *session) instruct(id, operator string) tea.Cmd {
 	})
 }
 
-func (s *session) recordResult(id, found, note string) tea.Cmd {
+func (s *session) recordResult(id, found, note string, ranges []core.FoundRange) tea.Cmd {
 	return s.reqStep("req.done.result", id, func(b Backend, a core.Actor) (core.Request, error) {
-		return b.RecordResult(a, id, found, note)
+		return b.RecordResult(a, id, found, note, ranges...)
 	})
 }
 
-func (s *session) approve(id string) tea.Cmd {
+func (s *session) approve(id string, in core.ApprovalInput) tea.Cmd {
 	return s.reqStep("req.done.approve", id, func(b Backend, a core.Actor) (core.Request, error) {
-		return b.Approve(a, id)
+		return b.Approve(a, id, in)
 	})
 }
 

@@ -28,8 +28,8 @@ type Backend interface {
 	// The request workflow (form 2 to handover) and holds.
 	RegisterRequest(actor core.Actor, in core.RequestInput) (core.Request, error)
 	InstructSearch(actor core.Actor, id, operatorName string) (core.Request, error)
-	RecordResult(actor core.Actor, id, found, note string) (core.Request, error)
-	Approve(actor core.Actor, id string) (core.Request, error)
+	RecordResult(actor core.Actor, id, found, note string, ranges ...core.FoundRange) (core.Request, error)
+	Approve(actor core.Actor, id string, in core.ApprovalInput) (core.Request, error)
 	Deny(actor core.Actor, id, reason string) (core.Request, error)
 	ExportRequest(ctx context.Context, actor core.Actor, id string, passphrase []byte, dir string,
 		progress func(done, total int64)) (core.Request, error)

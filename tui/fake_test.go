@@ -219,7 +219,7 @@ func newFake(n int) *fakeBackend {
 		r.RequestInput = core.RequestInput{
 			ReceivedAt: at, ApplicantAddress: "千葉県四街道市鹿渡無番地", Agency: agency,
 			Representative: "署長 高橋 一郎", ContactPerson: "生活安全課 鈴木 次郎", Phone: "043-421-0110",
-			Purpose: "investigation", Ground: "investigation", Cameras: cams,
+			Purpose: "investigation", Ground: "law", Cameras: cams,
 			From: at.Add(-48 * time.Hour), To: at.Add(-46 * time.Hour), Notes: "自転車盗の捜査", WrittenRef: "四警発第123号",
 		}
 		r.History = []core.Transition{{State: core.StateRegistered, By: "佐藤 花子", At: at}}

@@ -70,18 +70,27 @@ func (f *fakeBackend) InstructSearch(a core.Actor, id, op string) (core.Request,
 	return f.step(a, id, core.StateInstructed, op, func(r *core.Request) { r.AssignedOperator = op })
 }
 
-func (f *fakeBackend) RecordResult(a core.Actor, id, found, note string) (core.Request, error) {
-	f.record("RecordResult %s %s found=%s note=%s", a.Role, id, found, note)
+func (f *fakeBackend) RecordResult(a core.Actor, id, found, note string, ranges ...core.FoundRange) (core.Request, error) {
+	f.record("RecordResult %s %s found=%s note=%s ranges=%s", a.Role, id, found, note, fakeRanges(ranges))
 	return f.step(a, id, core.StateSearched, note, func(r *core.Request) {
-		r.Result = &core.SearchResult{Outcome: found, Note: note, By: a.Name, At: testNow}
+		r.Result = &core.SearchResult{Outcome: found, Note: note, By: a.Name, At: testNow, Found: ranges}
 	})
 }
 
-func (f *fakeBackend) Approve(a core.Actor, id string) (core.Request, error) {
-	f.record("Approve %s %s", a.Role, id)
-	return f.step(a, id, core.StateApproved, "", func(r *core.Request) {
-		r.Decision = &core.Decision{Approved: true, By: a.Name, At: testNow}
+func (f *fakeBackend) Approve(a core.Actor, id string, in core.ApprovalInput) (core.Request, error) {
+	f.record("Approve %s %s judgement=%s ranges=%s", a.Role, id, in.Judgement, fakeRanges(in.Ranges))
+	return f.step(a, id, core.StateApproved, in.Judgement, func(r *core.Request) {
+		r.Decision = &core.Decision{Approved: true, By: a.Name, At: testNow, Judgement: in.Judgement, Ranges: in.Ranges}
 	})
+}
+
+// fakeRanges is ranges as a test log reads them: "cam1 10:03:00-10:05:00,…" (UTC).
+func fakeRanges(rs []core.FoundRange) string {
+	var parts []string
+	for _, g := range rs {
+		parts = append(parts, g.Camera+" "+g.From.UTC().Format("15:04:05")+"-"+g.To.UTC().Format("15:04:05"))
+	}
+	return strings.Join(parts, ",")
 }
 
 func (f *fakeBackend) Deny(a core.Actor, id, reason string) (core.Request, error) {

@@ -3,6 +3,7 @@ package tui
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"mimamori/core"
@@ -20,7 +21,95 @@ func (s *session) T(key string) string {
 	return key
 }
 
-func (s *session) roleName(r core.Role) string { return s.T("role." + r.String()) }
+// roleName is the regulation's word for a role in Japanese (取扱担当者
+// under 000, 操作担当者 under 001), the catalogue's otherwise.
+func (s *session) roleName(r core.Role) string {
+	if p, ok := s.policy(); ok && s.lang == "ja" {
+		if t := p.RoleTerm(r); t != "" && t != r.String() {
+			return t
+		}
+	}
+	return s.T("role." + r.String())
+}
+
+// policy is the store's profile, when the backend offers it.
+func (s *session) policy() (core.Policy, bool) {
+	if pb, ok := s.c.Core.(policyBackend); ok {
+		return pb.Policy(), true
+	}
+	return core.Policy{}, false
+}
+
+// purposeText and groundText are the profile's words (as the forms print
+// them), the catalogue's without a profile.
+func (s *session) purposeText(code string) string {
+	if p, ok := s.policy(); ok {
+		return p.PurposeLabel(code, s.lang)
+	}
+	return s.T("purpose." + code)
+}
+
+func (s *session) groundText(code string) string {
+	if p, ok := s.policy(); ok {
+		return p.GroundLabel(code, s.lang)
+	}
+	return s.T("ground." + code)
+}
+
+// purposeOpts and groundOpts are the profile's choices for form 2.
+func (s *session) purposeOpts() []option {
+	var out []option
+	for _, c := range core.Purposes {
+		out = append(out, option{value: c, label: s.purposeText(c)})
+	}
+	return out
+}
+
+func (s *session) groundOpts() []option {
+	p, ok := s.policy()
+	if !ok {
+		return s.choiceOpts("ground.", core.Grounds)
+	}
+	var out []option
+	for _, g := range p.Grounds {
+		out = append(out, option{value: g.Code, label: g.Cite + " " + g.Text(s.lang)})
+	}
+	return out
+}
+
+// rangeText is one found or approved range: "cam1  2026-01-02 10:03:00 ~ 10:05:00".
+func (s *session) rangeText(g core.FoundRange) string {
+	return g.Camera + "  " + s.fmtRangeTime(g.From) + " ~ " + s.fmtRangeTime(g.To)
+}
+
+func (s *session) fmtRangeTime(t time.Time) string { return s.local(t).Format(rangeLayout) }
+
+// rangeLayout is how the console writes and reads found ranges (seconds:
+// a found range may be shorter than a minute).
+const rangeLayout = "2006-01-02 15:04:05"
+
+// parseRanges reads "FROM ~ TO; FROM ~ TO" (local times, rangeLayout or
+// without seconds) for one camera.
+func (s *session) parseRanges(camera, v string) ([]core.FoundRange, bool) {
+	var out []core.FoundRange
+	for _, part := range strings.Split(v, ";") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		a, b, ok := strings.Cut(part, "~")
+		if !ok {
+			return nil, false
+		}
+		from, ok1 := s.parseLocal(strings.TrimSpace(a))
+		to, ok2 := s.parseLocal(strings.TrimSpace(b))
+		if !ok1 || !ok2 || !from.Before(to) {
+			return nil, false
+		}
+		out = append(out, core.FoundRange{Camera: camera, From: from.UTC(), To: to.UTC()})
+	}
+	return out, true
+}
 
 // errText is a short, user-facing form of a core error.
 func (s *session) errText(err error) string {

@@ -201,7 +201,7 @@ func (p *recordingsPage) detail() []string {
 		}
 		out = append(out, st.Held.Render(fmt.Sprintf("%s %s  %s ~ %s  %s %s  %s", s.T("rec.hold"), h.ID,
 			s.fmtShort(h.From), s.fmtShort(h.To), s.T("rec.until"), s.fmtDateTime(h.Until), who))+
-			"  "+kv("rec.reason", oneLine(h.Reason)))
+			"  "+kv("rec.reason", oneLine(core.HoldReason(h, s.lang))))
 	}
 	return out
 }

@@ -196,7 +196,7 @@ func (p *requestsPage) rebuild() {
 	for _, r := range s.data.reqs {
 		next, whose := p.nextStep(r)
 		rows = append(rows, []string{
-			r.ID, s.fmtDate(r.ReceivedAt), r.Agency, s.T("purpose." + r.Purpose),
+			r.ID, s.fmtDate(r.ReceivedAt), r.Agency, s.purposeText(r.Purpose),
 			s.T("rstate." + string(r.State)), s.dur(now.Sub(r.CreatedAt)), next, whose,
 			strings.Join(r.Cameras, ","),
 		})
@@ -208,7 +208,7 @@ func (p *requestsPage) rebuild() {
 // (000 §8-9, 001 §6).
 func (p *requestsPage) nextStep(r core.Request) (string, string) {
 	s := p.s
-	mgr, op := s.T("role.manager"), s.T("role.operator")
+	mgr, op := s.roleName(core.RoleManager), s.roleName(core.RoleOperator)
 	if r.AssignedOperator != "" {
 		op = r.AssignedOperator
 	}
@@ -267,12 +267,12 @@ func (p *requestsPage) buildDetail() {
 	kv("req.representative", r.Representative)
 	kv("req.contact", r.ContactPerson)
 	kv("req.phone", r.Phone)
-	purpose := s.T("purpose." + r.Purpose)
+	purpose := s.purposeText(r.Purpose)
 	if r.PurposeReason != "" {
 		purpose += " (" + r.PurposeReason + ")"
 	}
 	kv("req.purpose", purpose)
-	ground := s.T("ground." + r.Ground)
+	ground := s.groundText(r.Ground)
 	if r.GroundNote != "" {
 		ground += " (" + r.GroundNote + ")"
 	}
@@ -281,6 +281,9 @@ func (p *requestsPage) buildDetail() {
 	kv("req.range", s.fmtDateTime(r.From)+" ~ "+s.fmtDateTime(r.To))
 	kv("req.notes", r.Notes)
 	kv("req.writtenref", r.WrittenRef)
+	if r.Consent != "" {
+		kv("req.consent", r.Consent)
+	}
 	kv("req.operator", r.AssignedOperator)
 	kv("req.holds", strings.Join(r.HoldIDs, ", "))
 	kv("req.createdby", r.CreatedBy+"  "+s.fmtDateTime(r.CreatedAt))
@@ -289,11 +292,20 @@ func (p *requestsPage) buildDetail() {
 		kv("req.outcome", s.T("outcome."+x.Outcome))
 		kv("req.note", x.Note)
 		kv("req.by", x.By+"  "+s.fmtDateTime(x.At))
+		for _, g := range r.FoundRanges() {
+			kv("req.found", s.rangeText(g))
+		}
 	}
 	if x := r.Decision; x != nil {
 		head("req.decision")
 		kv("req.decided", s.yesNo(x.Approved))
 		kv("req.reason", x.Reason)
+		if x.Judgement != "" {
+			kv("req.judgement", x.Judgement)
+		}
+		for _, g := range r.ApprovedRanges() {
+			kv("req.approved", s.rangeText(g))
+		}
 		kv("req.by", x.By+"  "+s.fmtDateTime(x.At))
 	}
 	if x := r.Export; x != nil {

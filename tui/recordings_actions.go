@@ -37,7 +37,7 @@ func (p *recordingsPage) rebuildHolds() {
 		case !h.ActiveAt(now):
 			state = s.T("key.expired")
 		}
-		reason := h.Reason
+		reason := core.HoldReason(h, s.lang)
 		if h.ReleaseReason != "" {
 			reason += " / " + h.ReleaseReason
 		}
@@ -191,7 +191,7 @@ func (p *recordingsPage) releaseForm() *form {
 		if !h.ActiveAt(now) || (!p.list && h.Camera != cam.ID) {
 			continue
 		}
-		opts = append(opts, option{value: h.ID, label: h.ID + " " + h.Camera + " " + oneLine(h.Reason)})
+		opts = append(opts, option{value: h.ID, label: h.ID + " " + h.Camera + " " + oneLine(core.HoldReason(h, s.lang))})
 	}
 	if len(opts) == 0 {
 		return nil

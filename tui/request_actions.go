@@ -86,19 +86,52 @@ func (p *requestsPage) begin(b key.Binding, r core.Request) tea.Cmd {
 		a.step = "instruct"
 		a.form = newForm(s, title("req.f.instruct"), choiceField("operator", "req.operator", ops, r.AssignedOperator))
 	case key.Matches(keyOf(b), k.Result):
+		// 000 §9-2: the operator names, per camera, the range found by
+		// search and playback ("FROM ~ TO", several with ";"; blank: none).
 		a.step = "result"
-		a.form = newForm(s, title("req.f.result"),
+		fields := []*formField{
 			choiceField("outcome", "req.outcome", s.choiceOpts("outcome.", []string{"found", "not-found", "other"}), "found"),
-			s.textField("note", "req.note", "", s.T("req.note.ph")))
+			s.textField("note", "req.note", "", s.T("req.note.ph")),
+		}
+		ph := s.fmtRangeTime(r.From) + " ~ " + s.fmtRangeTime(r.To)
+		for _, c := range r.Cameras {
+			x := s.textField("found_"+c, fmt.Sprintf(s.T("req.foundcam"), c), "", ph)
+			x.show = func() bool { return a.form.value("outcome") != "not-found" }
+			fields = append(fields, x)
+		}
+		a.form = newForm(s, title("req.f.result"), fields...)
 		a.form.validate = func(f *form) tea.Cmd {
 			if f.value("outcome") == "other" {
 				f.required("note")
 			}
+			n := s.rangeFields(f, r.Cameras)
+			if f.value("outcome") == "found" && n == 0 && len(r.Cameras) > 0 {
+				f.field("found_" + r.Cameras[0]).err = s.T("req.foundnone")
+			}
 			return nil
 		}
 	case key.Matches(keyOf(b), k.Approve):
+		// The approval covers what was found; the manager may narrow it
+		// and must state the regulation's judgement (000 §8, 001 §6).
 		a.step = "approve"
-		a.form = newForm(s, title("req.f.approve"))
+		fields := []*formField{s.textField("judgement", "req.judgement", "", s.judgementQuestion())}
+		found := map[string][]string{}
+		for _, g := range r.FoundRanges() {
+			found[g.Camera] = append(found[g.Camera], s.fmtRangeTime(g.From)+" ~ "+s.fmtRangeTime(g.To))
+		}
+		for _, c := range r.Cameras {
+			if len(found[c]) > 0 {
+				fields = append(fields, s.textField("found_"+c, fmt.Sprintf(s.T("req.approvecam"), c), strings.Join(found[c], "; "), ""))
+			}
+		}
+		a.form = newForm(s, title("req.f.approve"), fields...)
+		a.form.validate = func(f *form) tea.Cmd {
+			f.required("judgement")
+			if s.rangeFields(f, r.Cameras) == 0 && len(fields) > 1 {
+				fields[1].err = s.T("req.foundnone")
+			}
+			return nil
+		}
 		if r.Result != nil {
 			a.form.foot = []string{s.T("req.outcome") + ": " + s.T("outcome."+r.Result.Outcome) + "  " + oneLine(r.Result.Note)}
 		}
@@ -189,10 +222,11 @@ func (p *requestsPage) newRequestForm() *form {
 		s.textField("representative", "req.representative", "", ""),
 		s.textField("contact", "req.contact", "", ""),
 		s.textField("phone", "req.phone", "", ""),
-		choiceField("purpose", "req.purpose", s.choiceOpts("purpose.", core.Purposes), "investigation"),
+		choiceField("purpose", "req.purpose", s.purposeOpts(), "investigation"),
 		s.textField("reason", "req.preason", "", ""),
-		choiceField("ground", "req.ground", s.choiceOpts("ground.", core.Grounds), "investigation"),
+		choiceField("ground", "req.ground", s.groundOpts(), "law"),
 		s.textField("ground_note", "req.gnote", "", ""),
+		s.textField("consent", "req.consent", "", s.T("req.consent.ph")),
 		multiField("cameras", "req.cameras", s.cameraOpts(), nil),
 		s.textField("from", "req.from", "", "YYYY-MM-DD hh:mm"),
 		s.textField("to", "req.to", "", "YYYY-MM-DD hh:mm"),
@@ -200,7 +234,8 @@ func (p *requestsPage) newRequestForm() *form {
 		s.textField("written_ref", "req.writtenref", "", ""),
 	)
 	f.field("reason").show = func() bool { return f.value("purpose") == "other" }
-	f.field("ground_note").show = func() bool { return f.value("ground") == "other" }
+	f.field("ground_note").show = func() bool { g, _ := s.groundRule(f.value("ground")); return g.NeedsNote || g.Code == "other" }
+	f.field("consent").show = func() bool { g, _ := s.groundRule(f.value("ground")); return g.NeedsConsent }
 	f.validate = p.validateRequest
 	return f
 }
@@ -210,7 +245,7 @@ func (p *requestsPage) newRequestForm() *form {
 func (p *requestsPage) validateRequest(f *form) tea.Cmd {
 	s := p.s
 	f.timeOf("received")
-	f.required("received", "address", "agency", "representative", "contact", "phone", "reason", "ground_note", "from", "to")
+	f.required("received", "address", "agency", "representative", "contact", "phone", "reason", "ground_note", "consent", "from", "to")
 	cams := f.multi("cameras")
 	if len(cams) == 0 {
 		f.field("cameras").err = s.T("form.cameras")
@@ -278,8 +313,11 @@ func (p *requestsPage) submit() tea.Cmd {
 		if in.Purpose == "other" {
 			in.PurposeReason = f.value("reason")
 		}
-		if in.Ground == "other" {
+		if f.field("ground_note").visible() {
 			in.GroundNote = f.value("ground_note")
+		}
+		if f.field("consent").visible() {
+			in.Consent = f.value("consent")
 		}
 		in.ReceivedAt, _ = f.timeOf("received")
 		in.From, _ = f.timeOf("from")
@@ -289,9 +327,13 @@ func (p *requestsPage) submit() tea.Cmd {
 	case "instruct":
 		return s.instruct(id, f.value("operator"))
 	case "result":
-		return s.recordResult(id, f.value("outcome"), f.value("note"))
+		var ranges []core.FoundRange
+		if f.value("outcome") != "not-found" {
+			ranges = s.formRanges(f, a.req.Cameras)
+		}
+		return s.recordResult(id, f.value("outcome"), f.value("note"), ranges)
 	case "approve":
-		return s.approve(id)
+		return s.approve(id, core.ApprovalInput{Judgement: f.value("judgement"), Ranges: s.formRanges(f, a.req.Cameras)})
 	case "deny":
 		return s.deny(id, f.value("reason"))
 	case "provide":
@@ -394,4 +436,51 @@ func linksView(s *session, m *mintMsg, w, h int) string {
 	}
 	lines = append(lines, st.Dim.Render(s.T("view.keys")))
 	return block(strings.Join(lines, "\n"), w, h)
+}
+
+// rangeFields checks the per-camera range fields ("found_<cam>") and
+// returns how many ranges they name.
+func (s *session) rangeFields(f *form, cams []string) int {
+	n := 0
+	for _, c := range cams {
+		x := f.field("found_" + c)
+		if x == nil || !x.visible() {
+			continue
+		}
+		rs, ok := s.parseRanges(c, f.value("found_"+c))
+		if !ok {
+			x.err = s.T("req.badrange")
+			continue
+		}
+		n += len(rs)
+	}
+	return n
+}
+
+// formRanges collects the ranges of the per-camera fields.
+func (s *session) formRanges(f *form, cams []string) []core.FoundRange {
+	var out []core.FoundRange
+	for _, c := range cams {
+		if x := f.field("found_" + c); x != nil && x.visible() {
+			rs, _ := s.parseRanges(c, f.value("found_"+c))
+			out = append(out, rs...)
+		}
+	}
+	return out
+}
+
+// groundRule is the profile's ground with this code.
+func (s *session) groundRule(code string) (core.Ground, bool) {
+	if p, ok := s.policy(); ok {
+		return p.Ground(code)
+	}
+	return core.Ground{Choice: core.Choice{Code: code}}, false
+}
+
+// judgementQuestion is what the manager must answer when approving.
+func (s *session) judgementQuestion() string {
+	if p, ok := s.policy(); ok {
+		return p.Judgement.Text(s.lang)
+	}
+	return s.T("req.judgement")
 }

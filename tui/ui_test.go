@@ -192,7 +192,7 @@ func TestRequestDetail(t *testing.T) {
 		t.Fatalf("detail read %q", got)
 	}
 	v := u.View()
-	for _, s := range []string{"捜査機関の要請", "経過", "検索指示", "佐藤 花子 に指示"} {
+	for _, s := range []string{"法令等（条例を含む。）に基づく場合（第８条本文）", "経過", "検索指示", "佐藤 花子 に指示"} {
 		if !strings.Contains(v, s) {
 			t.Errorf("detail lacks %q:\n%s", s, v)
 		}

@@ -109,7 +109,7 @@ func TestRegisterRequestAllFields(t *testing.T) {
 		"tab", "Suzuki, community safety", "tab", "043-421-0110",
 		"tab", "right", // purpose: other
 		"tab", "missing person",
-		"tab", "left", "left", // ground: investigation -> law -> other
+		"tab", "left", "left", // ground: law -> ordinance -> internal (000 §8(3) needs a note)
 		"tab", "court order pending",
 		"tab", "space", "right", "right", "space", // cam01 and cam03
 		"tab", "2026-11-18 10:00", "tab", "2026-11-18 12:00",
@@ -121,7 +121,7 @@ func TestRegisterRequestAllFields(t *testing.T) {
 	wantCalls(t, f, "RegisterRequest",
 		"RegisterRequest operator received=2026-11-20T01:30:00Z address=1-1 Kadota, Yotsukaido agency=Yotsukaido Police "+
 			"rep=Chief Takahashi contact=Suzuki, community safety phone=043-421-0110 purpose=other reason=missing person "+
-			"ground=other note=court order pending cameras=cam01,cam03 from=2026-11-18T01:00:00Z to=2026-11-18T03:00:00Z "+
+			"ground=internal note=court order pending cameras=cam01,cam03 from=2026-11-18T01:00:00Z to=2026-11-18T03:00:00Z "+
 			"notes=seen near the gate ref=四警発第200号")
 	if reqPage(u).act != nil {
 		t.Error("form still open after success")
@@ -168,8 +168,12 @@ func TestApproveDenyInstruct(t *testing.T) {
 	f := newFake(4)
 	u := syncUIWith(t, f, core.RoleManager, "ja", 80, 24, withAll(f))
 	// Rows: R-2026-0010 registered, -0012 instructed, -0011 searched, -0009 closed.
-	keys(u, "4", "j", "j", "a", "enter")
-	wantCalls(t, f, "Approve", "Approve manager R-2026-0011")
+	keys(u, "4", "j", "j", "a", "ctrl+s")
+	if got := f.called("Approve"); len(got) != 0 {
+		t.Fatalf("approved without the judgement (000 §8): %q", got)
+	}
+	keys(u, "不当侵害のおそれなし", "ctrl+s")
+	wantCalls(t, f, "Approve", "Approve manager R-2026-0011 judgement=不当侵害のおそれなし ranges=cam03 01:30:00-03:30:00")
 
 	keys(u, "g", "d", "enter")
 	if got := f.called("Deny"); len(got) != 0 {
@@ -186,8 +190,8 @@ func TestResultProvideClose(t *testing.T) {
 	f := newFake(4)
 	f.reqs[1].State = core.StateInstructed
 	u := syncUIWith(t, f, core.RoleOperator, "en", 80, 24, withAll(f))
-	keys(u, "4", "j", "enter", "r", "right", "right", "tab", "plate not readable", "enter")
-	wantCalls(t, f, "RecordResult", "RecordResult operator R-2026-0012 found=other note=plate not readable")
+	keys(u, "4", "j", "enter", "r", "right", "right", "tab", "plate not readable", "ctrl+s")
+	wantCalls(t, f, "RecordResult", "RecordResult operator R-2026-0012 found=other note=plate not readable ranges=")
 
 	f.reqs[2].State = core.StateExported
 	m := syncUIWith(t, f, core.RoleManager, "en", 80, 24, withAll(f))

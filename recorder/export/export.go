@@ -103,8 +103,13 @@ func (e *Exporter) Export(ctx context.Context, job core.ExportJob, progress func
 	if e.Signer.PublicKey().Type() != ssh.KeyAlgoED25519 {
 		return core.ExportRecord{}, fmt.Errorf("%w: signer key is %s, want ssh-ed25519", ErrBadJob, e.Signer.PublicKey().Type())
 	}
-	if job.Request.ID == "" || len(job.Cameras) == 0 || !job.From.Before(job.To) || job.Dir == "" {
+	if job.Request.ID == "" || len(jobRanges(job)) == 0 || job.Dir == "" {
 		return core.ExportRecord{}, fmt.Errorf("%w: request id, cameras, a range and a directory are required", ErrBadJob)
+	}
+	for _, rg := range jobRanges(job) {
+		if rg.Camera == "" || !rg.From.Before(rg.To) {
+			return core.ExportRecord{}, fmt.Errorf("%w: camera %q range %v..%v", ErrBadJob, rg.Camera, rg.From, rg.To)
+		}
 	}
 	if strings.ContainsAny(job.Request.ID, `/\`) || strings.HasPrefix(job.Request.ID, ".") {
 		return core.ExportRecord{}, fmt.Errorf("%w: request id %q", ErrBadJob, job.Request.ID)
@@ -124,9 +129,11 @@ func (e *Exporter) Export(ctx context.Context, job core.ExportJob, progress func
 	m := e.manifestHead(job, started)
 	var files []planned
 	var total int64
-	for _, cam := range job.Cameras {
-		cr := CameraRange{Camera: cam, ApprovedFrom: job.From.UTC(), ApprovedTo: job.To.UTC(), Actual: []ActualRange{}}
-		pieces, err := clip.Plan(e.Source, cam, job.From, job.To)
+	perCamera := map[string]int{} // files so far, for names cam.mp4, cam-2.mp4, ...
+	for _, rg := range jobRanges(job) {
+		cam := rg.Camera
+		cr := CameraRange{Camera: cam, ApprovedFrom: rg.From.UTC(), ApprovedTo: rg.To.UTC(), Actual: []ActualRange{}}
+		pieces, err := clip.Plan(e.Source, cam, rg.From, rg.To)
 		if errors.Is(err, clip.ErrNoFootage) {
 			cr.NoFootageNote = "no decodable footage recorded in the approved range"
 			m.Cameras = append(m.Cameras, cr)
@@ -135,10 +142,11 @@ func (e *Exporter) Export(ctx context.Context, job core.ExportJob, progress func
 		if err != nil {
 			return core.ExportRecord{}, fmt.Errorf("export: plan %s: %w", cam, err)
 		}
-		for i, p := range pieces {
+		for _, p := range pieces {
+			perCamera[cam]++
 			name := cam + ".mp4"
-			if i > 0 {
-				name = fmt.Sprintf("%s-%d.mp4", cam, i+1)
+			if n := perCamera[cam]; n > 1 {
+				name = fmt.Sprintf("%s-%d.mp4", cam, n)
 			}
 			files = append(files, planned{name: name, camera: cam, piece: p})
 			cr.Actual = append(cr.Actual, ActualRange{File: name, From: p.Start().UTC(), To: p.End().UTC()})
@@ -186,6 +194,19 @@ func (e *Exporter) Export(ctx context.Context, job core.ExportJob, progress func
 	e.log().Info("exported", "request", job.Request.ID, "path", final, "files", len(rec.Files), "bytes", total,
 		"took", e.now().Sub(started))
 	return rec, nil
+}
+
+// jobRanges is what to export: the job's approved per-camera ranges, or
+// (a job from before ranges) its whole range on each camera.
+func jobRanges(job core.ExportJob) []core.FoundRange {
+	if len(job.Ranges) > 0 {
+		return job.Ranges
+	}
+	out := make([]core.FoundRange, 0, len(job.Cameras))
+	for _, c := range job.Cameras {
+		out = append(out, core.FoundRange{Camera: c, From: job.From, To: job.To})
+	}
+	return out
 }
 
 func syncDir(dir string) {
