@@ -139,10 +139,10 @@ func CityStandard() Policy {
 		HoldShare:            0.25,
 
 		OperatorViewsOnInstruction: true,
-		Regulation:      "000",
-		RegulationTitle: "防犯カメラの設置及び運用に関する基準",
-		Terms:           Terms{Manager: "管理責任者", Operator: "取扱担当者", Technician: "保守技術者", Viewer: "一時閲覧者"},
-		Organization:    Organization{Name: "四街道市"},
+		Regulation:                 "000",
+		RegulationTitle:            "防犯カメラの設置及び運用に関する基準",
+		Terms:                      Terms{Manager: "管理責任者", Operator: "取扱担当者", Technician: "保守技術者", Viewer: "一時閲覧者"},
+		Organization:               Organization{Name: "四街道市"},
 		Purposes: []Choice{
 			{Code: "arrest", Ja: "犯人検挙のため", En: "arrest of an offender"},
 			{Code: "investigation", Ja: "事後捜査のため", En: "investigation after the fact"},

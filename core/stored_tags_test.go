@@ -27,11 +27,13 @@ var storedJSON = map[string]any{
 	"requests":               Request{},
 	"grants":                 Grant{},
 	"meta/export_passphrase": storedPass{},
+	"custody":                CustodyRecord{},
+	"layouts":                LayoutPlan{},
 }
 
 // storedRaw are buckets whose values are not JSON records (their layout
 // is documented where they are written).
-var storedRaw = []string{"meta", "ledger", "erasures", "counters"}
+var storedRaw = []string{"meta", "ledger", "erasures", "counters", "layout_files"}
 
 // TestStoredFieldsHaveExplicitTags walks every stored record type and
 // checks that each exported field has an explicit JSON name (so renaming
