@@ -209,11 +209,41 @@ func sameRecords(t *testing.T, what string, old, now []map[string]any, skip ...s
 			if k == "active" || slices.Contains(skip, k) {
 				continue
 			}
-			if !reflect.DeepEqual(n[k], v) {
+			if !keeps(n[k], v) {
 				t.Errorf("%s %s: %s = %v, the old release showed %v", what, id, k, n[k], v)
 			}
 		}
 	}
+}
+
+// keeps reports whether now still holds everything old showed: equal
+// values, with objects allowed to have gained keys (a newer release may
+// show more, e.g. a result's found ranges) but not to have lost any.
+func keeps(now, old any) bool {
+	om, ok := old.(map[string]any)
+	if !ok {
+		ol, isList := old.([]any)
+		nl, nowList := now.([]any)
+		if !isList || !nowList || len(ol) != len(nl) {
+			return reflect.DeepEqual(now, old)
+		}
+		for i := range ol {
+			if !keeps(nl[i], ol[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	nm, ok := now.(map[string]any)
+	if !ok {
+		return false
+	}
+	for k, v := range om {
+		if !keeps(nm[k], v) {
+			return false
+		}
+	}
+	return true
 }
 
 func expectedJSON(t *testing.T, name string) []map[string]any {

@@ -31,7 +31,7 @@ func sample() Document {
 		RequestInput: core.RequestInput{
 			ReceivedAt: ts("2026-01-05T10:00:00+09:00"), ApplicantAddress: "千葉県四街道市鹿渡無番地",
 			Agency: "千葉県警察 四街道警察署", Representative: "署長 山田太郎", ContactPerson: "刑事課 佐藤花子",
-			Phone: "043-000-0000", Purpose: "investigation", Ground: "investigation",
+			Phone: "043-000-0000", Purpose: "investigation", Ground: "law",
 			Cameras: []string{"cam1", "cam2"}, From: ts("2026-01-01T09:00:00+09:00"), To: ts("2026-01-01T09:30:00+09:00"),
 			Notes: "窃盗事件の捜査\n二行目", WrittenRef: "四署刑第12号",
 		},
@@ -101,7 +101,7 @@ func TestForm2HasEveryField(t *testing.T) {
 		"■</span> 事後捜査のため", "□</span> 犯人検挙のため", "□</span> その他",
 		"四街道駅北口 交差点", "中央公園 入口", "北向き 歩道", "1（cam1）", "2（cam2）",
 		"2026年1月1日 9時00分頃から", "2026年1月1日 9時30分頃まで", "2026-01-01T09:00:00+09:00",
-		"窃盗事件の捜査\n二行目", "捜査機関からの要請", "四署刑第12号", "R-2026-0001", "@page { size: A4",
+		"窃盗事件の捜査\n二行目", "法令に基づく場合", "四署刑第12号", "R-2026-0001", "@page { size: A4",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("form 2 lacks %q", want)

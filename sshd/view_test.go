@@ -224,7 +224,7 @@ func TestViewThroughSSHForward(t *testing.T) {
 		t.Fatalf("operator view without a request: exit %d, %q", code, stderr)
 	}
 	req, err := r.store.RegisterRequest(r.oper.actor, core.RequestInput{Agency: "Police", ApplicantAddress: "1-1",
-		Representative: "Chief", ContactPerson: "Mori", Phone: "043", Purpose: "investigation", Ground: "investigation",
+		Representative: "Chief", ContactPerson: "Mori", Phone: "043", Purpose: "investigation", Ground: "law",
 		Cameras: []string{"cam1"}, From: r.start.Add(-time.Minute), To: time.Now().Add(time.Hour)})
 	if err != nil {
 		t.Fatal(err)
