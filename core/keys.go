@@ -42,8 +42,11 @@ func ParseKey(authorizedKey string) (pk ssh.PublicKey, fingerprint, line string,
 	if err != nil {
 		return nil, "", "", Invalid("public_key", "not an authorized_keys line: "+err.Error())
 	}
+	if err := CheckKeyPolicy(pk); err != nil {
+		return nil, "", "", err
+	}
 	line = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk)))
-	if comment != "" {
+	if comment = CleanLine(comment, 100); comment != "" {
 		line += " " + comment
 	}
 	return pk, ssh.FingerprintSHA256(pk), line, nil

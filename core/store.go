@@ -67,6 +67,11 @@ type Store struct {
 	holdMu  sync.Mutex                  // serialises hold capacity checks with hold writes
 	refused refusedLimiter
 
+	refusals    refusalLog // coalesced denied entries (refusals.go)
+	flushStop   chan struct{}
+	flusherDone chan struct{}
+	stopFlusher sync.Once
+
 	// Group commit (commit.go).
 	calls         chan *call
 	closing       chan struct{}
@@ -130,11 +135,18 @@ func Open(path string, o Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	s.startCommitter()
+	s.flushStop, s.flusherDone = make(chan struct{}), make(chan struct{})
+	go s.refusalFlusher()
 	return s, nil
 }
 
 // Close closes subscriptions and the database.
 func (s *Store) Close() error {
+	s.stopFlusher.Do(func() {
+		close(s.flushStop)
+		<-s.flusherDone
+		s.flushRefusals(true) // the counts of floods still in their window
+	})
 	s.stopCommitter()
 	s.hub.closeAll()
 	return s.db.Close()
@@ -208,26 +220,11 @@ func (s *Store) mutate(actor Actor, action Action, subject string, fn change) ([
 	return entries, nil
 }
 
-// deny records a forbidden attempt in its own transaction and returns the
-// ErrForbidden to give the caller.
+// deny records a forbidden attempt (coalesced: refusals.go) and returns
+// the ErrForbidden to give the caller.
 func (s *Store) deny(actor Actor, action Action, subject string) error {
-	ferr := fmt.Errorf("%w: role %s may not %s", ErrForbidden, actor.Role, action)
-	det := map[string]string{"tried": string(action), "role": actor.Role.String()}
-	if subject != "" {
-		det["subject"] = ledgerSafe(subject, 200)
-	}
-	var e Entry
-	err := s.write(func(tx *bolt.Tx) error {
-		var err error
-		e, err = s.appendEntry(tx, actor, ActionDenied, string(action), det)
-		return err
-	})
-	if err != nil {
-		s.log.Error("ledger: cannot record denied attempt", "actor", actor.Name, "action", action, "err", err)
-		return ferr
-	}
-	s.hub.publish(Change{Seq: e.Seq, Action: e.Action, Subject: e.Subject})
-	return ferr
+	s.refuse(actor, string(action), "", "", subject)
+	return fmt.Errorf("%w: role %s may not %s", ErrForbidden, actor.Role, action)
 }
 
 // check is for reads: permission only, with the denied entry on refusal.

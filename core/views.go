@@ -224,17 +224,7 @@ func viewDetails(live bool, from, to time.Time) map[string]string {
 // RecordForwardRefused ledgers an SSH port forward the appliance refused
 // (anything but the playback address): a denied entry with what was asked.
 func (s *Store) RecordForwardRefused(actor Actor, dest string) error {
-	det := map[string]string{"tried": "forward", "role": actor.Role.String(), "dest": ledgerSafe(dest, 300)}
-	var e Entry
-	err := s.write(func(tx *bolt.Tx) error {
-		var err error
-		e, err = s.appendEntry(tx, actor, ActionDenied, "forward", det)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("ledger refused forward: %w", err)
-	}
-	s.hub.publish(Change{Seq: e.Seq, Action: e.Action, Subject: e.Subject})
+	s.refuse(actor, "forward", "", "dest", dest)
 	return nil
 }
 

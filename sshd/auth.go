@@ -20,6 +20,9 @@ import (
 // compares this with s.PublicKey() (soft-serve's pattern).
 const extFingerprint = "mimamori-fingerprint"
 
+// extRole is the enrolled role of that key, for the managers' reserve.
+const extRole = "mimamori-role"
+
 // publicKeyHandler answers "is this key enrolled?" and records refusals.
 func (s *Server) publicKeyHandler(ctx ssh.Context, pk ssh.PublicKey) bool {
 	remote := ""
@@ -32,12 +35,13 @@ func (s *Server) publicKeyHandler(ctx ssh.Context, pk ssh.PublicKey) bool {
 		return false
 	}
 	fp := keys.Fingerprint(pk)
-	_, err := s.resolver.Resolve(pk)
+	actor, err := s.resolver.Resolve(pk)
 	if err == nil {
 		if ctx.Permissions().Extensions == nil {
 			ctx.Permissions().Extensions = map[string]string{}
 		}
 		ctx.Permissions().Extensions[extFingerprint] = fp
+		ctx.Permissions().Extensions[extRole] = actor.Role.String()
 		return true
 	}
 	if !errors.Is(err, keys.ErrUnknownKey) {

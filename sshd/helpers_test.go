@@ -139,7 +139,10 @@ func newFixture(t *testing.T, tweak func(*Options)) *fixture {
 		Logger:      slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Lang:        "en",
 		PerAddrRate: Rate{N: 1000, Per: time.Second},
-		NewProgram:  placeholderFactory,
+		// Tests run many commands with one key in a row; the attack
+		// tests (attack_test.go) run with the defaults.
+		PerKeySessionRate: Rate{N: 1000, Per: time.Second},
+		NewProgram:        placeholderFactory,
 	}
 	if tweak != nil {
 		tweak(&o)

@@ -81,21 +81,35 @@ func newRegistry() *registry {
 	return &registry{byFP: map[string]map[*liveSession]struct{}{}, emptied: make(chan struct{})}
 }
 
-// add registers l unless max sessions are already open (max <= 0: no cap).
-func (r *registry) add(l *liveSession, max int) bool {
+// sessionLimits are the session caps (see Options).
+type sessionLimits struct {
+	total, perKey, managerReserve int
+}
+
+// add registers l unless that would exceed the caps: lim.total sessions
+// in all (lim.total - lim.managerReserve for anyone but a manager) and
+// lim.perKey for l's key. A zero field is no cap.
+func (r *registry) add(l *liveSession, lim sessionLimits, manager bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if max > 0 && r.n >= max {
-		return false
-	}
 	set := r.byFP[l.actor.Fingerprint]
+	if lim.perKey > 0 && len(set) >= lim.perKey {
+		return errKeySession
+	}
+	total := lim.total
+	if !manager {
+		total -= lim.managerReserve
+	}
+	if lim.total > 0 && r.n >= total {
+		return errSessions
+	}
 	if set == nil {
 		set = map[*liveSession]struct{}{}
 		r.byFP[l.actor.Fingerprint] = set
 	}
 	set[l] = struct{}{}
 	r.n++
-	return true
+	return nil
 }
 
 func (r *registry) remove(l *liveSession) {

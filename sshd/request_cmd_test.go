@@ -252,6 +252,7 @@ func TestTechnicianCannotTouchRequests(t *testing.T) {
 	f := newFixture(t, nil)
 	f.addCameras("cam1", "cam2")
 	id := strings.TrimSpace(f.mustRun(f.oper, newReq))
+	seen := map[core.Action]bool{}
 	for _, c := range []struct {
 		cmd    string
 		action core.Action
@@ -270,8 +271,15 @@ func TestTechnicianCannotTouchRequests(t *testing.T) {
 		if strings.Contains(errOut, "千葉") {
 			t.Errorf("technician saw request details: %q", errOut)
 		}
-		if after := f.deniedEntries(c.action, core.RoleTechnician); after != before+1 {
-			t.Errorf("technician %q: refusals ledgered %d -> %d", c.cmd, before, after)
+		// The first refusal of a kind is ledgered at once; repeats within
+		// a minute are counted into one later entry (core/refusals.go).
+		want := before + 1
+		if seen[c.action] {
+			want = before
+		}
+		seen[c.action] = true
+		if after := f.deniedEntries(c.action, core.RoleTechnician); after != want {
+			t.Errorf("technician %q: refusals ledgered %d -> %d, want %d", c.cmd, before, after, want)
 		}
 	}
 }

@@ -33,16 +33,36 @@ var ErrConfig = errors.New("sshd: bad options")
 // Defaults for zero Options fields.
 const (
 	DefaultIdleTimeout     = 15 * time.Minute
-	DefaultLoginGrace      = 30 * time.Second
+	DefaultLoginGrace      = 10 * time.Second
 	DefaultMaxSessions     = 32
 	DefaultMaxAuthTries    = 6
 	DefaultRecheckInterval = time.Minute
 	DefaultLang            = "ja"
+
+	DefaultMaxUnauthenticated = 32 // connections not yet authenticated, all addresses
+	DefaultMaxUnauthPerAddr   = 4  // of them from one address (IPv6: one /64)
+	DefaultMaxSessionsPerKey  = 8  // open sessions (and connections) of one key
+	DefaultManagerReserve     = 4  // sessions and connections only managers may take
 )
 
 // The default per-address rate is 30 new connections per 10 s from one IP: enough for
-// a script running a request end to end, too few for a key scanner.
+// a script running a request end to end, too few for a key scanner. A
+// client over the rate waits for the next token (up to two may wait per
+// address); beyond that it is refused.
 const defaultPerAddrN, defaultPerAddrPer = 30, 10 * time.Second
+
+// The default per-key session rate: 3 at once, then one every 2 s. A
+// session writes two ledger entries (login, logout), so one key cannot
+// write more than about one entry a second by opening sessions; a script
+// over the rate waits a moment (at most two sessions per key wait).
+const defaultKeySessionN, defaultKeySessionPer = 3, 6 * time.Second
+
+// maxWaiters is how many callers may wait for a future token per address
+// or per key, and maxWait the longest wait; the rest are refused at once.
+const (
+	maxWaiters = 2
+	maxWait    = 3 * time.Second
+)
 
 // Options configure a Server. Only Core and DataDir are required.
 type Options struct {
@@ -51,11 +71,25 @@ type Options struct {
 	Core        *core.Store
 	IdleTimeout time.Duration // no traffic for this long closes the connection
 	// LoginGrace closes connections that have not authenticated by then.
-	LoginGrace   time.Duration
-	MaxSessions  int  // open sessions (all keys together); more are refused
-	MaxConns     int  // open TCP connections incl. unauthenticated; default 2*MaxSessions
-	MaxAuthTries int  // per connection
-	PerAddrRate  Rate // new connections per remote IP; N < 0 disables
+	LoginGrace  time.Duration
+	MaxSessions int // open sessions (all keys together); more are refused
+	// MaxConns bounds authenticated connections (default 2*MaxSessions).
+	// Unauthenticated ones are a separate pool: MaxUnauthenticated in
+	// all, MaxUnauthPerAddr per address; a full pool closes its oldest
+	// unauthenticated connection of the busiest address to make room.
+	MaxConns           int
+	MaxUnauthenticated int
+	MaxUnauthPerAddr   int
+	// MaxSessionsPerKey bounds one key's open sessions and its
+	// authenticated connections; ManagerReserve sessions and connections
+	// are kept for managers (no other role can take the last ones).
+	MaxSessionsPerKey int
+	ManagerReserve    int
+	MaxAuthTries      int  // per connection
+	PerAddrRate       Rate // new connections per remote IP; N < 0 disables
+	// PerKeySessionRate bounds how fast one key opens sessions, however
+	// many connections it uses; N < 0 disables.
+	PerKeySessionRate Rate
 	// RecheckInterval re-checks open sessions' keys against core even when
 	// no change notification arrived (a safety net behind Subscribe).
 	RecheckInterval time.Duration
@@ -81,9 +115,10 @@ type Server struct {
 	cmds     *Commands
 	resolver keys.Resolver
 
-	limiter *addrLimiter
-	conns   connCounter
-	reg     *registry
+	addrRate *keyedLimiter // new connections per address
+	keyRate  *keyedLimiter // new sessions per key
+	conns    *connTracker
+	reg      *registry
 	seq     atomic.Uint64 // numbers sessions so login/logout pairs match
 
 	ctx    context.Context // ends with Shutdown/Close; stops the watcher
@@ -116,6 +151,24 @@ func New(o Options) (*Server, error) {
 	}
 	if o.MaxConns <= 0 {
 		o.MaxConns = 2 * o.MaxSessions
+	}
+	if o.MaxUnauthenticated <= 0 {
+		o.MaxUnauthenticated = DefaultMaxUnauthenticated
+	}
+	if o.MaxUnauthPerAddr <= 0 {
+		o.MaxUnauthPerAddr = DefaultMaxUnauthPerAddr
+	}
+	if o.MaxSessionsPerKey <= 0 {
+		o.MaxSessionsPerKey = DefaultMaxSessionsPerKey
+	}
+	if o.ManagerReserve <= 0 {
+		o.ManagerReserve = DefaultManagerReserve
+	}
+	if o.ManagerReserve >= o.MaxSessions {
+		o.ManagerReserve = o.MaxSessions / 4
+	}
+	if o.PerKeySessionRate == (Rate{}) {
+		o.PerKeySessionRate = Rate{N: defaultKeySessionN, Per: defaultKeySessionPer}
 	}
 	if o.MaxAuthTries <= 0 {
 		o.MaxAuthTries = DefaultMaxAuthTries
@@ -160,8 +213,13 @@ func New(o Options) (*Server, error) {
 		hostFP:   fp,
 		cmds:     cmds,
 		resolver: keys.Resolver{Keys: o.Core},
-		limiter:  newAddrLimiter(o.PerAddrRate, o.Now),
-		reg:      newRegistry(),
+		addrRate: newKeyedLimiter(o.PerAddrRate, maxWaiters, maxWait, o.Now),
+		keyRate:  newKeyedLimiter(o.PerKeySessionRate, maxWaiters, maxWait, o.Now),
+		conns: newConnTracker(connLimits{
+			unauth: o.MaxUnauthenticated, unauthPerAddr: o.MaxUnauthPerAddr,
+			auth: o.MaxConns, authPerKey: o.MaxSessionsPerKey, managerReserve: min(o.ManagerReserve, o.MaxConns/4),
+		}),
+		reg: newRegistry(),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
@@ -173,9 +231,7 @@ func New(o Options) (*Server, error) {
 		wish.WithIdleTimeout(o.IdleTimeout),
 		func(srv *ssh.Server) error {
 			srv.ConnCallback = s.connCallback
-			srv.ServerConfigCallback = func(ssh.Context) *gossh.ServerConfig {
-				return &gossh.ServerConfig{MaxAuthTries: o.MaxAuthTries}
-			}
+			srv.ServerConfigCallback = s.serverConfig
 			srv.ConnectionFailedCallback = func(c net.Conn, err error) {
 				log.Debug("handshake failed", "remote", c.RemoteAddr().String(), "err", err)
 			}
@@ -299,21 +355,37 @@ func (s *Server) isClosing() bool {
 	return s.closing
 }
 
-// connCallback runs before the SSH handshake: refuse early, cheaply.
+// ctxKeyTracked holds the connection's *tracked in its ssh.Context.
+const ctxKeyTracked ctxKey = 100
+
+// connCallback runs before the SSH handshake: refuse early, cheaply. A
+// client over its address's rate waits a moment for the next token.
 func (s *Server) connCallback(ctx ssh.Context, c net.Conn) net.Conn {
 	remote := c.RemoteAddr()
-	if !s.limiter.allow(remote) {
+	host := hostOf(remote)
+	wait, ok := s.addrRate.reserve(host)
+	if !ok {
 		s.log.Warn("connection refused: rate limit", "remote", remote.String())
 		return nil
 	}
-	if !s.conns.acquire(s.o.MaxConns) {
-		s.log.Warn("connection refused: too many connections", "remote", remote.String(), "max", s.o.MaxConns)
-		return nil
+	tc := &tracked{conn: c, host: host}
+	for _, old := range s.conns.admit(tc) {
+		s.log.Info("unauthenticated connection closed to make room", "remote", old.conn.RemoteAddr().String())
+		_ = old.conn.Close()
 	}
-	cc := &countedConn{Conn: c, release: s.conns.release}
+	cc := &countedConn{Conn: c, release: func() { s.conns.release(tc) }}
+	ctx.SetValue(ctxKeyTracked, tc)
+	if wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-s.ctx.Done():
+			_ = cc.Close()
+			return nil
+		}
+	}
 	// Unauthenticated connections get LoginGrace, not the idle timeout.
 	t := time.AfterFunc(s.o.LoginGrace, func() {
-		if ctx.Value(ssh.ContextKeyPublicKey) == nil {
+		if s.conns.unauthenticated(tc) {
 			s.log.Info("connection closed: login grace expired", "remote", remote.String())
 			_ = cc.Close()
 		}
@@ -323,6 +395,45 @@ func (s *Server) connCallback(ctx ssh.Context, c net.Conn) net.Conn {
 		t.Stop()
 	}()
 	return cc
+}
+
+// serverConfig is each connection's SSH configuration: the algorithm
+// policy, and admission once a key is proven.
+func (s *Server) serverConfig(ctx ssh.Context) *gossh.ServerConfig {
+	cfg := &gossh.ServerConfig{MaxAuthTries: s.o.MaxAuthTries}
+	keys.ApplyServerPolicy(cfg)
+	cfg.VerifiedPublicKeyCallback = func(_ gossh.ConnMetadata, pk gossh.PublicKey, perms *gossh.Permissions, _ string) (*gossh.Permissions, error) {
+		return perms, s.admitKey(ctx, pk, perms)
+	}
+	return cfg
+}
+
+// admitKey runs once the client has proven it holds pk (an enrolled key,
+// or publicKeyHandler would have refused it): the key policy, then the
+// per-key and total connection caps. A refusal reaches the client as an
+// authentication banner.
+func (s *Server) admitKey(ctx ssh.Context, pk gossh.PublicKey, perms *gossh.Permissions) error {
+	refuse := func(err error) error {
+		return &gossh.BannerError{Err: err, Message: "mimamori: " + err.Error() + "\n"}
+	}
+	if err := keys.CheckKey(pk); err != nil {
+		s.log.Warn("auth refused: key policy", "remote", ctx.RemoteAddr().String(), "fingerprint", keys.Fingerprint(pk), "err", err)
+		return refuse(fmt.Errorf("this key is not accepted: %w", err))
+	}
+	tc, _ := ctx.Value(ctxKeyTracked).(*tracked)
+	if tc == nil || perms == nil {
+		return refuse(errConnGone)
+	}
+	fp := perms.Extensions[extFingerprint]
+	if err := s.conns.authenticate(tc, fp, perms.Extensions[extRole] == core.RoleManager.String()); err != nil {
+		s.log.Warn("auth refused: connection cap", "remote", ctx.RemoteAddr().String(), "fingerprint", fp, "err", err)
+		return refuse(err)
+	}
+	return nil
+}
+
+func (s *Server) sessionLimits() sessionLimits {
+	return sessionLimits{total: s.o.MaxSessions, perKey: s.o.MaxSessionsPerKey, managerReserve: s.o.ManagerReserve}
 }
 
 // slogPrintf adapts slog to recover's Printf logger.

@@ -3,6 +3,7 @@ package sshd
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/ssh"
@@ -36,12 +37,29 @@ func (s *Server) sessionMiddleware(next ssh.Handler) ssh.Handler {
 			conn:    conn,
 			started: s.o.Now().UTC(),
 		}
-		if !s.reg.add(l, s.o.MaxSessions) {
-			s.log.Warn("session refused: too many sessions", "remote", info.Remote, "max", s.o.MaxSessions)
-			wish.Fatalln(sess, "mimamori: too many open sessions; try again later")
+		manager := core.ScopeOf(info.Actor.Role).Reserve
+		if err := s.reg.add(l, s.sessionLimits(), manager); err != nil {
+			s.log.Warn("session refused", "remote", info.Remote, "err", err)
+			s.o.Core.RecordRefusal(info.Actor, core.ActionLogin, err.Error())
+			wish.Fatalln(sess, "mimamori: "+err.Error())
 			return
 		}
 		defer s.reg.remove(l)
+		// One key opening sessions fast (on one connection or many) waits
+		// a moment, then is refused; refusals are counted, not ledgered
+		// one by one.
+		if wait, ok := s.keyRate.reserve(info.Actor.Fingerprint); !ok {
+			s.log.Warn("session refused: key session rate", "remote", info.Remote)
+			s.o.Core.RecordRefusal(info.Actor, core.ActionLogin, "session rate")
+			wish.Fatalln(sess, "mimamori: this key is opening sessions too fast; wait a moment")
+			return
+		} else if wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-sess.Context().Done():
+				return
+			}
+		}
 		// The key may have been revoked after the handshake and before the
 		// registry could see this session; the watcher covers every later
 		// revocation.

@@ -2,6 +2,7 @@ package sshd
 
 import (
 	"context"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -123,7 +124,7 @@ func TestSessionCap(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "too many open sessions") {
 		t.Fatalf("third session: code %d stderr %q", code, errOut)
 	}
-	if strings.Contains(f.logs.String(), "session refused: too many sessions") == false {
+	if strings.Contains(f.logs.String(), "session refused") == false {
 		t.Error("refusal not logged")
 	}
 	// No login was ledgered for the refused session.
@@ -134,22 +135,31 @@ func TestSessionCap(t *testing.T) {
 	}
 }
 
-func TestConnectionCapCountsUnauthenticated(t *testing.T) {
-	f := newFixture(t, func(o *Options) { o.MaxConns = 2 })
+// Unauthenticated connections have their own pool, per address and in
+// all: holding it full does not keep an enrolled key out, because a
+// newcomer pushes out the oldest unauthenticated connection.
+func TestUnauthenticatedPoolMakesRoom(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.MaxUnauthPerAddr = 2; o.MaxUnauthenticated = 3 })
+	var held []net.Conn
 	for i := 0; i < 2; i++ {
 		c, err := net.Dial("tcp", f.addr) // holds a slot without authenticating
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		held = append(held, c)
 	}
-	waitFor(t, "slots taken", func() bool { return f.srv.conns.n.Load() == 2 })
-	if c, err := f.dial(f.oper); err == nil {
-		c.Close()
-		t.Fatal("connection beyond MaxConns accepted")
+	waitFor(t, "slots taken", func() bool { n, _ := f.srv.conns.counts(); return n == 2 })
+	if _, _, code := f.run(f.oper, "whoami"); code != 0 {
+		t.Fatalf("enrolled key kept out by held connections: exit %d", code)
 	}
-	if !strings.Contains(f.logs.String(), "too many connections") {
-		t.Error("refusal not logged")
+	// The oldest held connection was closed to make room.
+	_ = held[0].SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadAll(held[0]); err != nil {
+		t.Fatalf("oldest unauthenticated connection not closed: %v", err)
+	}
+	if !strings.Contains(f.logs.String(), "closed to make room") {
+		t.Error("eviction not logged")
 	}
 }
 
@@ -170,7 +180,7 @@ func TestLoginGraceClosesSilentConnections(t *testing.T) {
 			break // closed by the server
 		}
 	}
-	waitFor(t, "slot released", func() bool { return f.srv.conns.n.Load() == 0 })
+	waitFor(t, "slot released", func() bool { n, _ := f.srv.conns.counts(); return n == 0 })
 }
 
 func TestPerAddressRateLimit(t *testing.T) {

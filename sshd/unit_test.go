@@ -9,9 +9,14 @@ import (
 	"github.com/mattn/go-runewidth"
 )
 
+type limiterAllow struct{ l *keyedLimiter }
+
+func (a limiterAllow) allow(addr net.Addr) bool { _, ok := a.l.reserve(hostOf(addr)); return ok }
+
 func TestAddrLimiterRefillsAndIsPerHost(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	l := newAddrLimiter(Rate{N: 2, Per: 10 * time.Second}, func() time.Time { return now })
+	lim := newKeyedLimiter(Rate{N: 2, Per: 10 * time.Second}, 0, 0, func() time.Time { return now })
+	l := limiterAllow{lim}
 	a := &net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 1000}
 	a2 := &net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 2000} // same host, other port
 	b := &net.TCPAddr{IP: net.ParseIP("192.0.2.2"), Port: 1000}
@@ -34,13 +39,13 @@ func TestAddrLimiterRefillsAndIsPerHost(t *testing.T) {
 	}
 	now = now.Add(2 * time.Hour)
 	l.allow(b) // triggers a prune; both buckets are full by now
-	l.mu.Lock()
-	n := len(l.buckets)
-	l.mu.Unlock()
+	lim.mu.Lock()
+	n := len(lim.buckets)
+	lim.mu.Unlock()
 	if n > 1 {
 		t.Fatalf("%d buckets kept after they refilled", n)
 	}
-	off := newAddrLimiter(Rate{N: -1, Per: time.Second}, time.Now)
+	off := limiterAllow{newKeyedLimiter(Rate{N: -1, Per: time.Second}, 0, 0, time.Now)}
 	for i := 0; i < 100; i++ {
 		if !off.allow(a) {
 			t.Fatal("disabled limiter refused")

@@ -1,0 +1,44 @@
+package core
+
+// Scope is how far an allowed action reaches for a role. The permission
+// table (permissions.go) says whether a role may act at all; the scope
+// says what of it: together they are the only place roles are decided.
+// Code outside this file asks Allowed or the scope, never "role == x".
+type Scope struct {
+	AllLedger       bool // every ledger entry (otherwise only the actor's own)
+	CameraState     bool // cameras: state only, no place, view or URL
+	GrantOnly       bool // footage only within an active grant naming it
+	AssignedOnly    bool // search results only on requests assigned to the actor
+	InspectionsOnly bool // maintenance: inspections only
+	Reserve         bool // may take the sessions and connections kept for managers
+	OwnerOfAll      bool // manager: every step of the workflow, every console page
+}
+
+var roleScopes = map[Role]Scope{
+	RoleManager:    {AllLedger: true, Reserve: true, OwnerOfAll: true},
+	RoleOperator:   {AssignedOnly: true},
+	RoleTechnician: {CameraState: true, InspectionsOnly: true},
+	RoleViewer:     {GrantOnly: true},
+	RoleSystem:     {AllLedger: true},
+}
+
+// ScopeOf is the scope of role r (the zero Scope for an unknown role,
+// which the permission table allows nothing anyway).
+func ScopeOf(r Role) Scope { return roleScopes[r] }
+
+// authorize is the one check every entry point runs first: a role the
+// permission table does not allow gets ErrForbidden (and a coalesced
+// denied entry) before any of its input is looked at; an allowed one gets
+// its scope.
+func (s *Store) authorize(actor Actor, action Action, subject string) (Scope, error) {
+	if !Allowed(actor.Role, action) {
+		return Scope{}, s.deny(actor, action, subject)
+	}
+	return ScopeOf(actor.Role), nil
+}
+
+// Authorize is authorize for callers outside core that must refuse before
+// doing work of their own (the SSH layer's forwards, the console's pages).
+func (s *Store) Authorize(actor Actor, action Action, subject string) (Scope, error) {
+	return s.authorize(actor, action, subject)
+}
