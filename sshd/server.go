@@ -119,7 +119,7 @@ type Server struct {
 	keyRate  *keyedLimiter // new sessions per key
 	conns    *connTracker
 	reg      *registry
-	seq     atomic.Uint64 // numbers sessions so login/logout pairs match
+	seq      atomic.Uint64 // numbers sessions so login/logout pairs match
 
 	ctx    context.Context // ends with Shutdown/Close; stops the watcher
 	cancel context.CancelFunc
