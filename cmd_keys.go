@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	berrors "go.etcd.io/bbolt/errors"
 
@@ -18,7 +19,9 @@ import (
 
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sub, rest, code, done := subcommand("keys", map[string]string{
-		"add": "add --data DIR --role ROLE --name NAME PUBKEY_FILE",
+		"add":    "add --data DIR --role ROLE --name NAME PUBKEY_FILE",
+		"list":   "list --data DIR",
+		"revoke": "revoke --data DIR [--reason R] FINGERPRINT",
 	}, args, stdout, stderr)
 	if done {
 		return code
@@ -26,8 +29,111 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch sub {
 	case "add":
 		return runKeysAdd(ctx, rest, stdout, stderr)
+	case "list":
+		return runKeysList(ctx, rest, stdout, stderr)
+	case "revoke":
+		return runKeysRevoke(ctx, rest, stdout, stderr)
 	}
 	return 2
+}
+
+// openOffline opens the database for an offline command; the appliance
+// must be stopped (bbolt holds the file exclusively).
+func openOffline(data string) (*core.Store, error) {
+	path := appliance.DBPath(data)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no database in %s: %w", data, err)
+	}
+	st, err := core.Open(path, core.Options{})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("%s is in use: stop the appliance first, or use the console", path)
+	}
+	return st, err
+}
+
+func runKeysList(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	c := newCLI("keys list", "keys list --data DIR", `
+List every enrolled key offline (appliance stopped): fingerprint, role,
+name, key type, state (active, revoked, expired) and when it was enrolled.
+A key enrolled by an older release that the algorithm policy now refuses
+is marked with the reason it cannot log in. Use it with "keys revoke" when
+the console is unreachable (e.g. a key is locking others out).`)
+	data := c.str("data", "", "DIR", "data directory (holds mimamori.db)")
+	pos, code, done := c.parse(args, stdout, stderr)
+	if done {
+		return code
+	}
+	if *data == "" {
+		return c.usageError(stderr, "--data is required")
+	}
+	if len(pos) != 0 {
+		return c.usageError(stderr, "unexpected argument %q", pos[0])
+	}
+	st, err := openOffline(*data)
+	if err != nil {
+		return c.fail(stderr, err)
+	}
+	defer st.Close()
+	ks, err := st.Keys(core.SystemActor("keys-list"))
+	if err != nil {
+		return c.fail(stderr, err)
+	}
+	now := time.Now()
+	for _, k := range ks {
+		state := "active"
+		switch {
+		case !k.RevokedAt.IsZero():
+			state = "revoked"
+		case !k.Active(now):
+			state = "expired"
+		}
+		note := ""
+		if pk, _, perr := keys.ParseAuthorizedKey([]byte(k.PublicKey)); perr != nil {
+			note = "  (stored key unreadable)"
+		} else if perr := keys.CheckKey(pk); perr != nil {
+			note = "  (cannot log in: " + perr.Error() + ")"
+		}
+		fmt.Fprintf(stdout, "%s  %-10s  %-8s  %s  %s  %s%s\n", k.Fingerprint, k.Role, state,
+			k.EnrolledAt.UTC().Format(time.RFC3339), core.CleanLine(k.Type, 40), core.CleanLine(k.Name, 0), note)
+	}
+	return 0
+}
+
+func runKeysRevoke(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	c := newCLI("keys revoke", "keys revoke --data DIR [--reason R] FINGERPRINT", `
+Revoke an enrolled key offline (appliance stopped), for when the console
+is unreachable. FINGERPRINT is as "keys list" prints it (SHA256:…). The
+revocation is written to the ledger as done by "system:keys-revoke". The
+last active manager key cannot be revoked: enrol a new manager with
+"keys add" first.`)
+	data := c.str("data", "", "DIR", "data directory (holds mimamori.db)")
+	reason := c.str("reason", "revoked offline (keys revoke)", "R", "why, for the ledger")
+	pos, code, done := c.parse(args, stdout, stderr)
+	if done {
+		return code
+	}
+	switch {
+	case *data == "":
+		return c.usageError(stderr, "--data is required")
+	case len(pos) != 1:
+		return c.usageError(stderr, "exactly one FINGERPRINT is required, got %d", len(pos))
+	}
+	st, err := openOffline(*data)
+	if err != nil {
+		return c.fail(stderr, err)
+	}
+	k, err := st.LookupKey(pos[0])
+	if err == nil {
+		err = st.RevokeKey(core.SystemActor("keys-revoke"), pos[0], *reason)
+	}
+	if cerr := st.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return c.fail(stderr, err)
+	}
+	fmt.Fprintf(stdout, "revoked %s (%s, %s)\n", k.Fingerprint, core.CleanLine(k.Name, 0), k.Role)
+	return 0
 }
 
 func runKeysAdd(_ context.Context, args []string, stdout, stderr io.Writer) int {

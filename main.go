@@ -26,7 +26,7 @@ func commands() []command {
 		{"simcam", "serve synthetic RTSP cameras rtsp://ADDR/cam1..camN", runSimcam},
 		{"verify", "check an export package; exit 0 only if intact", runVerify},
 		{"ledger", "ledger verify: check the ledger chain offline", runLedger},
-		{"keys", "keys add: enrol an SSH public key offline (bootstrap)", runKeys},
+		{"keys", "keys add|list|revoke: enrol, list or revoke SSH keys offline", runKeys},
 	}
 }
 
@@ -72,6 +72,8 @@ Usage:
   mimamori verify PATH --passphrase-file F [--extract DIR]
   mimamori ledger verify --data DIR
   mimamori keys add --data DIR --role ROLE --name NAME PUBKEY_FILE
+  mimamori keys list --data DIR
+  mimamori keys revoke --data DIR [--reason R] FINGERPRINT
 
 Commands:
 `)

@@ -96,9 +96,9 @@ var permissions = map[Action]uint8{
 	ActionCamerasRead:  pM | pO | pT, // technician: state only (see Cameras)
 
 	ActionKeyEnroll:      pM | pS, // system: offline bootstrap with access to the data dir
-	ActionKeyRevoke:      pM,
+	ActionKeyRevoke:      pM | pS, // system: offline "keys revoke" when the console is unreachable
 	ActionKeyRoleChange:  pM,
-	ActionKeysRead:       pM,
+	ActionKeysRead:       pM | pS, // system: offline "keys list"
 	ActionRefusedKey:     pS,
 	ActionRefusedKeyRead: pM,
 	ActionKeyProfile:     pM | pS,

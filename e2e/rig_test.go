@@ -155,6 +155,9 @@ func startRig(t *testing.T) *rig {
 		Lang:        "en",
 		ExportDir:   r.exportDir,
 		PerAddrRate: sshd.Rate{N: 10000, Per: time.Second},
+		// Workflows run many commands with one key in a row; the attack
+		// suite runs the real binary with its defaults.
+		PerKeySessionRate: sshd.Rate{N: 10000, Per: time.Second},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -234,7 +234,10 @@ func TestRequestRefusals(t *testing.T) {
 		return n
 	}
 
-	// A technician never sees or touches requests; each refusal is ledgered.
+	// A technician never sees or touches requests; each kind of refusal is
+	// ledgered at once (repeats within a minute are counted into one later
+	// entry, so a flood cannot grow the ledger).
+	seen := map[string]bool{}
 	for _, c := range []struct{ cmd, action string }{
 		{"request list", "requests.read"},
 		{"request show " + id, "requests.read"},
@@ -249,8 +252,13 @@ func TestRequestRefusals(t *testing.T) {
 		if strings.Contains(res.stderr, "四街道") {
 			t.Errorf("technician %q saw request details: %q", c.cmd, res.stderr)
 		}
-		if after := denied(c.action, "technician"); after != before+1 {
-			t.Errorf("technician %q: refusals ledgered %d -> %d", c.cmd, before, after)
+		want := before + 1
+		if seen[c.action] {
+			want = before
+		}
+		seen[c.action] = true
+		if after := denied(c.action, "technician"); after != want {
+			t.Errorf("technician %q: refusals ledgered %d -> %d, want %d", c.cmd, before, after, want)
 		}
 	}
 
