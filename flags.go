@@ -30,6 +30,19 @@ func (c *cli) int(name string, def int, meta, help string) *int {
 	return c.fs.Int(name, def, help)
 }
 
+// strs defines a repeatable string flag (each use adds one value).
+func (c *cli) strs(name, meta, help string) *[]string {
+	c.meta[name] = meta
+	var v repeated
+	c.fs.Var(&v, name, help)
+	return (*[]string)(&v)
+}
+
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, ",") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+
 func newCLI(name, synopsis, about string) *cli {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // we print usage ourselves, to the right stream

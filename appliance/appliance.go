@@ -87,6 +87,11 @@ func Open(cfg *config.Config, log *slog.Logger) (*Appliance, error) {
 	if created {
 		log.Info("created SSH host key", "path", keys.HostKeyPath(cfg.DataDir), "fingerprint", fp)
 	}
+	// The host key also signs the ledger's checkpoints (one identity).
+	if err := st.SetLogSigner(cfg.ApplianceID, signer); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if err := st.SyncCameras(core.SystemActor("config"), coreCameras(cfg)); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("camera register: %w", err)

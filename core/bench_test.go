@@ -52,8 +52,8 @@ func benchMutations(b *testing.B, writers int) {
 }
 
 func verifyStore(b testing.TB, s *Store) VerifyReport {
-	var rep VerifyReport
-	if err := s.db.View(func(tx *bolt.Tx) error { rep = verifyTx(tx); return nil }); err != nil {
+	rep, err := verifyAll(s.db, newChainVerifier(), nil, nil)
+	if err != nil {
 		b.Fatal(err)
 	}
 	return rep
@@ -131,7 +131,7 @@ func BenchmarkVerifyLedgerFile1M(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		rep, err := VerifyLedgerFile(bigLedger.path)
+		rep, err := VerifyLedgerFile(bigLedger.path, VerifyOptions{})
 		if err != nil || !rep.OK || rep.Entries != n {
 			b.Fatalf("%+v %v", rep, err)
 		}

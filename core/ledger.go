@@ -27,34 +27,44 @@ type Entry struct {
 // Stored value layout. The canonical encoding (everything but the trailing
 // hash) is what is hashed, so verification needs no decoding:
 //
-//	[0]      format version (1)
+//	[0]      format version: 2 (1 in entries written before schema 2)
 //	[1:9]    seq, big-endian
 //	[9:17]   time, Unix nanoseconds, big-endian
 //	[17:49]  previous entry's hash
 //	[49:]    uvarint-length strings: actor fingerprint, actor name,
-//	         role (1 byte), action, subject, then uvarint count and
-//	         sorted key/value pairs of details
+//	         role, action, subject, then uvarint count and sorted
+//	         key/value pairs of details. v2 stores the role by name
+//	         ("manager"); v1 stored it as one byte of the Role enum,
+//	         whose order is frozen for that reason (role.go).
 //	[n-32:]  SHA-256 of [0:n-32]
+//
+// The whole stored value (hash included) is also the entry's leaf in the
+// Merkle tree (tlog.go).
 const (
-	entryVersion = 1
-	offSeq       = 1
-	offTime      = 9
-	offPrev      = 17
-	offVar       = 49
-	hashLen      = 32
+	entryV1   = 1
+	entryV2   = 2
+	offSeq    = 1
+	offTime   = 9
+	offPrev   = 17
+	offVar    = 49
+	hashLen   = 32
+	minStored = offVar + hashLen
 )
+
+// knownVersion reports whether b is a ledger entry format this program reads.
+func knownVersion(b byte) bool { return b == entryV1 || b == entryV2 }
 
 var errLedgerInjected = errors.New("ledger append failed (injected)")
 
 // encodeEntry builds the canonical encoding of e (without hash) into buf.
 func encodeEntry(buf []byte, seq uint64, t time.Time, prev []byte, a Actor, action Action, subject string, det map[string]string) []byte {
-	buf = append(buf, entryVersion)
+	buf = append(buf, entryV2)
 	buf = binary.BigEndian.AppendUint64(buf, seq)
 	buf = binary.BigEndian.AppendUint64(buf, uint64(t.UnixNano()))
 	buf = append(buf, prev[:hashLen]...)
 	buf = appendStr(buf, a.Fingerprint)
 	buf = appendStr(buf, a.Name)
-	buf = append(buf, byte(a.Role))
+	buf = appendStr(buf, a.Role.String())
 	buf = appendStr(buf, string(action))
 	buf = appendStr(buf, subject)
 	buf = binary.AppendUvarint(buf, uint64(len(det)))
@@ -110,6 +120,9 @@ func appendEntryAt(tx *bolt.Tx, now time.Time, actor Actor, action Action, subje
 	if err := b.Put(be64(seq), buf); err != nil {
 		return Entry{}, fmt.Errorf("ledger append: %w", err)
 	}
+	if err := tlogAppend(tx, treeSize(tx), buf); err != nil {
+		return Entry{}, err
+	}
 	head := make([]byte, 0, 8+hashLen)
 	head = binary.BigEndian.AppendUint64(head, seq)
 	head = append(head, sum[:]...)
@@ -129,7 +142,7 @@ func appendEntryAt(tx *bolt.Tx, now time.Time, actor Actor, action Action, subje
 // decodeEntry parses a stored value. It never panics on bad input.
 func decodeEntry(v []byte) (Entry, error) {
 	var e Entry
-	if len(v) < offVar+hashLen || v[0] != entryVersion {
+	if len(v) < minStored || !knownVersion(v[0]) {
 		return e, fmt.Errorf("%w: malformed ledger entry", ErrInvalid)
 	}
 	e.Seq = binary.BigEndian.Uint64(v[offSeq:])
@@ -139,7 +152,11 @@ func decodeEntry(v []byte) (Entry, error) {
 	r := reader{b: v[offVar : len(v)-hashLen]}
 	e.Actor.Fingerprint = r.str()
 	e.Actor.Name = r.str()
-	e.Actor.Role = Role(r.byte())
+	if v[0] == entryV1 {
+		e.Actor.Role = Role(r.byte())
+	} else if err := e.Actor.Role.UnmarshalText([]byte(r.str())); err != nil {
+		e.Actor.Role = RoleNone // a role this release does not know
+	}
 	e.Action = Action(r.str())
 	e.Subject = r.str()
 	n := r.uvarint()
@@ -162,7 +179,7 @@ func decodeEntry(v []byte) (Entry, error) {
 // entryByFingerprint is a cheap pre-filter: does the stored entry's actor
 // fingerprint (the first field after the fixed header) equal fp?
 func entryByFingerprint(v []byte, fp string) bool {
-	if len(v) < offVar+hashLen {
+	if len(v) < minStored {
 		return false
 	}
 	n, w := binary.Uvarint(v[offVar:])

@@ -49,6 +49,9 @@ const (
 	ActionLedgerRead   Action = "ledger.read"
 	ActionLedgerVerify Action = "ledger.verify"
 	ActionLedgerExport Action = "ledger.export"
+	// ActionLedgerCheckpoint: a signed checkpoint or proof of the ledger's
+	// tree (a read: reveals a count and a hash, changes nothing).
+	ActionLedgerCheckpoint Action = "ledger.checkpoint"
 
 	ActionInquiryRegister Action = "inquiry.register"
 	ActionInquiryAnswer   Action = "inquiry.answer"
@@ -66,6 +69,8 @@ const (
 	ActionGrantsRead   Action = "grants.read"
 
 	ActionExportPassphrase Action = "export-passphrase.set"
+
+	ActionSchemaMigrate Action = "schema.migrate" // a stored-data upgrade step (migrate.go)
 
 	// ActionDenied is not a permission: it is the ledger entry written
 	// when someone attempts an action their role does not allow.
@@ -128,6 +133,8 @@ var permissions = map[Action]uint8{
 	ActionLedgerVerify: pM,
 	ActionLedgerExport: pM,
 
+	ActionLedgerCheckpoint: pM,
+
 	ActionInquiryRegister: pM | pO,
 	ActionInquiryAnswer:   pM,
 	ActionInquiryClose:    pM,
@@ -144,6 +151,8 @@ var permissions = map[Action]uint8{
 	ActionGrantsRead:   pM,
 
 	ActionExportPassphrase: pM,
+
+	ActionSchemaMigrate: pS,
 }
 
 // Allowed reports whether role r may perform action a.

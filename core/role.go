@@ -5,9 +5,10 @@ import (
 	"strings"
 )
 
-// Role is an ordered access level. The order only helps display and
-// comparisons in the UI; permissions are decided by the table in
-// permissions.go, never by "role >= x".
+// Role is an ordered access level. Permissions are decided by the table
+// in permissions.go, never by "role >= x". The numbering is frozen: v1
+// ledger entries stored the role as this byte (v2 stores the name), so
+// add new roles only at the end.
 type Role uint8
 
 const (

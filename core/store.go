@@ -13,8 +13,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-const schemaVersion = 1
-
 var (
 	bMeta        = []byte("meta")
 	bLedger      = []byte("ledger")
@@ -34,7 +32,7 @@ var (
 
 	allBuckets = [][]byte{bMeta, bLedger, bKeys, bRefused, bCameras, bRequests,
 		bHolds, bErasures, bInquiries, bMaintenance, bGrants, bCounters,
-		bCustody, bLayouts, bLayoutFiles}
+		bCustody, bLayouts, bLayoutFiles, bTlog}
 
 	kSchema     = []byte("schema")
 	kLedgerHead = []byte("ledger_head")
@@ -79,6 +77,10 @@ type Store struct {
 	committerDone chan struct{}
 	commits       atomic.Uint64 // group transactions run (benchmarks report writes/commit)
 
+	watch  ledgerWatch               // verified watermark of the standing check (watch.go)
+	signer atomic.Pointer[logSigner] // signs checkpoints (checkpoint.go)
+	bg     sync.WaitGroup            // background work that Close waits for
+
 	// Test hooks (never set outside tests).
 	failAppend func() error
 	kdf        kdfParams
@@ -109,24 +111,12 @@ func Open(path string, o Options) (*Store, error) {
 	s := &Store{db: db, now: o.Now, log: o.Logger, policy: o.Policy, kdf: defaultKDF}
 	s.exports.running = map[string]bool{}
 	s.hub.init()
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
-			}
-		}
-		meta := tx.Bucket(bMeta)
-		if v := meta.Get(kSchema); v != nil {
-			if len(v) != 8 {
-				return fmt.Errorf("schema version key is corrupt")
-			}
-			if got := binary.BigEndian.Uint64(v); got > schemaVersion {
-				return fmt.Errorf("database schema %d is newer than this program (%d)", got, schemaVersion)
-			}
-			return nil
-		}
-		return meta.Put(kSchema, be64(schemaVersion))
-	})
+	// Look before writing anything: a database from a newer release is
+	// refused untouched.
+	ver, err := checkSchema(db)
+	if err == nil {
+		err = s.migrate(ver)
+	}
 	if err == nil {
 		err = s.reloadHolds()
 	}
@@ -137,6 +127,7 @@ func Open(path string, o Options) (*Store, error) {
 	s.startCommitter()
 	s.flushStop, s.flusherDone = make(chan struct{}), make(chan struct{})
 	go s.refusalFlusher()
+	s.firstPass()
 	return s, nil
 }
 
@@ -148,6 +139,7 @@ func (s *Store) Close() error {
 		s.flushRefusals(true) // the counts of floods still in their window
 	})
 	s.stopCommitter()
+	s.bg.Wait()
 	s.hub.closeAll()
 	return s.db.Close()
 }

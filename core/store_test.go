@@ -161,7 +161,7 @@ func TestCameraSync(t *testing.T) {
 	if len(cs) != 2 || cs[1].Status != CameraRemoved || cs[0].URL != cams[0].URL {
 		t.Fatalf("after reopen: %+v", cs)
 	}
-	if rep, _ := VerifyLedgerFile(path); rep.OK {
+	if rep, _ := VerifyLedgerFile(path, VerifyOptions{}); rep.OK {
 		t.Fatal("verify must not open a db in use")
 	}
 }

@@ -33,7 +33,7 @@ var storedJSON = map[string]any{
 
 // storedRaw are buckets whose values are not JSON records (their layout
 // is documented where they are written).
-var storedRaw = []string{"meta", "ledger", "erasures", "counters", "layout_files"}
+var storedRaw = []string{"meta", "ledger", "erasures", "counters", "layout_files", "tlog"}
 
 // TestStoredFieldsHaveExplicitTags walks every stored record type and
 // checks that each exported field has an explicit JSON name (so renaming

@@ -29,6 +29,16 @@ type verifyJSON struct {
 	Entries   uint64 `json:"entries"`
 	BrokenSeq uint64 `json:"broken_seq,omitempty"`
 	Problem   string `json:"problem,omitempty"`
+	Root      string `json:"root,omitempty"`
+}
+
+type checkpointJSON struct {
+	Origin      string `json:"origin"`
+	Size        uint64 `json:"size"`
+	Root        string `json:"root"`
+	Time        string `json:"time"`
+	Fingerprint string `json:"fingerprint"`
+	Note        string `json:"note"`
 }
 
 func runLedger(env *Env, args []string) int {
@@ -37,6 +47,9 @@ func runLedger(env *Env, args []string) int {
 	}
 	if len(args) > 0 && args[0] == "verify" {
 		return runLedgerVerify(env, args[1:])
+	}
+	if len(args) > 0 && args[0] == "checkpoint" {
+		return runLedgerCheckpoint(env, args[1:])
 	}
 	f := NewFlags()
 	asJSON := f.Bool("json")
@@ -96,7 +109,11 @@ func runLedgerVerify(env *Env, args []string) int {
 		return env.Fail(core.ActionLedgerVerify, err)
 	}
 	if *asJSON {
-		if code := env.JSON(verifyJSON{OK: rep.OK, Entries: rep.Entries, BrokenSeq: rep.BrokenSeq, Problem: rep.Problem}); code != ExitOK {
+		j := verifyJSON{OK: rep.OK, Entries: rep.Entries, BrokenSeq: rep.BrokenSeq, Problem: rep.Problem}
+		if rep.OK {
+			j.Root = rep.Root.String()
+		}
+		if code := env.JSON(j); code != ExitOK {
 			return code
 		}
 	} else if rep.OK {
@@ -108,5 +125,28 @@ func runLedgerVerify(env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, "ledger broken at seq %d: %s\n", rep.BrokenSeq, clean(rep.Problem))
 		return ExitError
 	}
+	return ExitOK
+}
+
+// runLedgerCheckpoint prints the current signed checkpoint (manager), as
+// is, for safekeeping outside the appliance:
+//
+//	ssh … ledger checkpoint > checkpoint-2026-12-01.txt
+//	mimamori ledger verify --data DIR --checkpoint checkpoint-2026-12-01.txt
+func runLedgerCheckpoint(env *Env, args []string) int {
+	f := NewFlags()
+	asJSON := f.Bool("json")
+	if pos, err := f.Parse(args); err != nil || len(pos) > 0 {
+		return env.UsageError("ledger", errText(err, pos))
+	}
+	cp, err := env.Core.Checkpoint(env.Actor)
+	if err != nil {
+		return env.Fail(core.ActionLedgerCheckpoint, err)
+	}
+	if *asJSON {
+		return env.JSON(checkpointJSON{Origin: cp.Origin, Size: cp.Size, Root: cp.Root.String(), Time: jsonTime(cp.Time),
+			Fingerprint: cp.Fingerprint, Note: string(cp.Text)})
+	}
+	_, _ = env.Stdout.Write(cp.Text)
 	return ExitOK
 }
