@@ -15,25 +15,43 @@ import (
 	"mimamori/recorder/export"
 )
 
+// exitUnauthenticated: the files match their manifest, but no appliance
+// key was given, so nothing says the appliance made them.
+const exitUnauthenticated = 3
+
 func runVerify(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	c := newCLI("verify", "verify PATH (--passphrase-file F | --identity FILE) [--extract DIR] [--expect-key FINGERPRINT]", `
-Check an export package: decrypt it, check the appliance's signature on the
-manifest and the SHA-256 of every file. Exits 0 only if the package is
-intact. Compare the signer key fingerprint it prints with the one the
-appliance showed (or pass it as --expect-key). With --extract, also writes
-the checked files into DIR (nothing is left there if the check fails).`)
-	passFile := c.str("passphrase-file", "", "FILE", "file holding the export passphrase (first line)")
-	idFile := c.str("identity", "", "FILE", "age identity file or unencrypted SSH private key to decrypt with")
-	extract := c.str("extract", "", "DIR", "directory to write the checked files into")
-	expect := c.str("expect-key", "", "FINGERPRINT", "fail unless the manifest is signed by this key (SHA256:...)")
+	c := newCLI("verify", "verify PATH (--identity FILE | --passphrase-file F) --key FINGERPRINT [--extract DIR]", `
+Check an export package: decrypt it, check the signature on the manifest
+against the appliance key you were given (--key: the fingerprint printed on
+the handover receipt, SHA256:...) and the SHA-256 of every file. Exits 0
+only if the package is intact and signed by that key; 1 if anything is
+wrong; 3 if the files match their manifest but no --key was given (anyone
+able to decrypt the package could have re-signed it, so it is not reported
+as authentic). Decrypt with --identity: the package secret the manager gave
+you (saved to a file), your age identity or your unencrypted SSH private
+key; packages of older appliances use --passphrase-file. With --extract
+(needs --key), the checked files are written into DIR; nothing is left
+there if the check fails.`)
+	passFile := c.str("passphrase-file", "", "FILE", "file holding the export passphrase (first line; packages of older appliances)")
+	idFile := c.str("identity", "", "FILE", "package secret (AGE-SECRET-KEY-1...), age identity file or unencrypted SSH private key")
+	extract := c.str("extract", "", "DIR", "directory to write the checked files into (needs --key)")
+	key := c.str("key", "", "FINGERPRINT", "the appliance key's fingerprint from the handover receipt (SHA256:...)")
+	expect := c.str("expect-key", "", "FINGERPRINT", "older name of --key")
 	pos, code, done := c.parse(args, stdout, stderr)
 	if done {
 		return code
+	}
+	if *key == "" {
+		key = expect
 	}
 	if len(pos) != 1 || (*passFile == "") == (*idFile == "") {
 		fmt.Fprintln(stderr, "mimamori verify: need one PATH and exactly one of --passphrase-file or --identity")
 		fmt.Fprintln(stderr)
 		c.usage(stderr)
+		return 2
+	}
+	if *extract != "" && strings.TrimSpace(*key) == "" {
+		fmt.Fprintln(stderr, "mimamori verify: --extract needs --key: only an authentic package is extracted")
 		return 2
 	}
 	ids, err := verifyIdentities(*passFile, *idFile)
@@ -53,14 +71,10 @@ the checked files into DIR (nothing is left there if the check fails).`)
 		return 1
 	}
 	defer f.Close()
-	rep, err := export.Verify(f, ids, *extract)
+	rep, err := export.Verify(f, export.Options{Identities: ids, Key: *key, ExtractDir: *extract})
 	if err != nil {
 		fmt.Fprintf(stderr, "mimamori verify: %v\n", err)
 		return 1
-	}
-	if *expect != "" && rep.Fingerprint != "" && rep.Fingerprint != strings.TrimSpace(*expect) {
-		rep.Problems = append(rep.Problems, fmt.Sprintf("signed by %s, expected %s", rep.Fingerprint, strings.TrimSpace(*expect)))
-		rep.Intact = false
 	}
 	printReport(stdout, rep)
 	if !rep.Intact {
@@ -70,7 +84,14 @@ the checked files into DIR (nothing is left there if the check fails).`)
 		}
 		return 1
 	}
-	fmt.Fprintf(stdout, "package intact: signature valid, %d files match the manifest\n", len(rep.Manifest.Files))
+	if !rep.Authentic {
+		fmt.Fprintf(stdout, "files match the manifest, but the package is NOT authenticated: it names key %s;\n", rep.Fingerprint)
+		fmt.Fprintln(stdout, "check it against the appliance key on the handover receipt with --key FINGERPRINT")
+		fmt.Fprintf(stderr, "mimamori verify: %s not authenticated: no --key given\n", pos[0])
+		return exitUnauthenticated
+	}
+	fmt.Fprintf(stdout, "package authentic and intact: signed by the appliance key %s, %d files match the manifest\n",
+		rep.Fingerprint, len(rep.Manifest.Files))
 	return 0
 }
 
@@ -122,9 +143,17 @@ func printReport(w io.Writer, rep *export.Report) {
 	fmt.Fprintf(w, "approved    %s .. %s by %s\n", t(m.Request.From), t(m.Request.To), m.Approver)
 	fmt.Fprintf(w, "exported    %s by %s\n", t(m.FinishedAt), m.Operator)
 	fmt.Fprintf(w, "appliance   %s (mimamori %s), ledger seq %d\n", m.ApplianceID, m.SoftwareVersion, m.LedgerSeq)
+	if e := m.Encryption; e.Method != "" {
+		fmt.Fprintf(w, "protected   %s\n", e.Method)
+	}
 	signer := rep.Fingerprint
-	if signer == "" {
-		signer = m.Signer.Fingerprint + " (NOT verified)"
+	switch {
+	case signer == "":
+		signer = m.Signer.Fingerprint + " (signature NOT valid)"
+	case rep.Authentic:
+		signer += " (the appliance key given with --key)"
+	default:
+		signer += " (the package's own claim: not checked against the appliance key)"
 	}
 	fmt.Fprintf(w, "signed by   %s\n", signer)
 	fmt.Fprintf(w, "manifest    sha256 %s\n", rep.ManifestSHA)

@@ -6,6 +6,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -35,12 +39,13 @@ var (
 // exportFixture is a real store, a ring with 20 s of two cameras and an
 // approved request for 10 s of both.
 type exportFixture struct {
-	store *core.Store
-	ex    *export.Exporter
-	id    string
-	dir   string
-	pass  string // passphrase file
-	fp    string // signer fingerprint
+	store  *core.Store
+	ex     *export.Exporter
+	id     string
+	dir    string
+	secret *age.X25519Identity // the package secret the manager was shown
+	key    string              // file holding it, as the recipient saves it
+	fp     string              // the appliance key's fingerprint
 }
 
 func newExportFixture(t *testing.T) *exportFixture {
@@ -89,14 +94,22 @@ func newExportFixture(t *testing.T) *exportFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex := &export.Exporter{Source: rg, Signer: signer, ScryptWorkFactor: 12, ApplianceID: "test-box", Version: "test"}
+	ex := &export.Exporter{Source: rg, Signer: signer, ApplianceID: "test-box", Version: "test"}
 	st.SetExporter(ex)
-	f := &exportFixture{store: st, ex: ex, id: r.ID, dir: filepath.Join(tmp, "exports"),
-		pass: filepath.Join(tmp, "pass.txt"), fp: ssh.FingerprintSHA256(signer.PublicKey())}
+	k, err := st.ProtectPackage(vManager, r.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := age.ParseX25519Identity(k.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &exportFixture{store: st, ex: ex, id: r.ID, dir: filepath.Join(tmp, "exports"), secret: secret,
+		key: filepath.Join(tmp, "key.txt"), fp: ssh.FingerprintSHA256(signer.PublicKey())}
 	if err := os.MkdirAll(f.dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(f.pass, []byte(verifyPass+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(f.key, []byte(k.Secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -114,17 +127,17 @@ func (f *exportFixture) export(t *testing.T) core.Request {
 func TestVerifyRoundTrip(t *testing.T) {
 	f := newExportFixture(t)
 	r := f.export(t)
-	if r.State != core.StateExported || len(r.Export.Files) != 2 {
+	if r.State != core.StateExported || len(r.Export.Files) != 2 || r.Export.Protection != core.ProtectApprovalSecret {
 		t.Fatalf("after export: %s %+v", r.State, r.Export)
 	}
 	out := filepath.Join(t.TempDir(), "out")
-	code, stdout, stderr := runCmd(t, context.Background(), "verify", r.Export.Path, "--passphrase-file", f.pass,
-		"--extract", out, "--expect-key", f.fp)
+	code, stdout, stderr := runCmd(t, context.Background(), "verify", r.Export.Path, "--identity", f.key,
+		"--extract", out, "--key", f.fp)
 	if code != 0 || stderr != "" {
 		t.Fatalf("verify: code %d\n%s\n%s", code, stdout, stderr)
 	}
 	for _, want := range []string{"request     " + f.id, "Yotsukaido Police", "signed by   " + f.fp, "cam1.mp4", "cam2.mp4",
-		"Manager Sato", "Operator Suzuki", "test-box", "package intact", r.Export.ManifestHash} {
+		"Manager Sato", "Operator Suzuki", "test-box", "package authentic and intact", r.Export.ManifestHash, "approval-secret"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("verify output lacks %q:\n%s", want, stdout)
 		}
@@ -141,44 +154,56 @@ func TestVerifyRoundTrip(t *testing.T) {
 		t.Errorf("ffmpeg decode of the exported cam1.mp4: %v\n%s", err, b)
 	}
 	// Another appliance's key.
-	code, _, stderr = runCmd(t, context.Background(), "verify", r.Export.Path, "--passphrase-file", f.pass, "--expect-key", "SHA256:other")
-	if code != 1 || !strings.Contains(stderr, "expected SHA256:other") {
-		t.Fatalf("expect-key mismatch: code %d %s", code, stderr)
+	code, _, stderr = runCmd(t, context.Background(), "verify", r.Export.Path, "--identity", f.key, "--key", "SHA256:other")
+	if code != 1 || !strings.Contains(stderr, "not by the appliance key SHA256:other") {
+		t.Fatalf("key mismatch: code %d %s", code, stderr)
+	}
+	// No key: the hashes may be checked, but it is not reported authentic.
+	code, stdout, stderr = runCmd(t, context.Background(), "verify", r.Export.Path, "--identity", f.key)
+	if code != 3 || !strings.Contains(stdout, "NOT authenticated") || strings.Contains(stdout, "package authentic") {
+		t.Fatalf("no key: code %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, _, _ := runCmd(t, context.Background(), "verify", r.Export.Path, "--identity", f.key, "--extract", out); code != 2 {
+		t.Fatalf("--extract without --key: code %d, want 2", code)
 	}
 }
 
-func TestVerifyWrongPassphraseCLI(t *testing.T) {
+func TestVerifyWrongIdentityCLI(t *testing.T) {
 	f := newExportFixture(t)
 	r := f.export(t)
-	bad := filepath.Join(t.TempDir(), "bad.txt")
-	os.WriteFile(bad, []byte("guess guess guess\n"), 0o600)
-	code, _, stderr := runCmd(t, context.Background(), "verify", r.Export.Path, "--passphrase-file", bad)
-	if code != 1 || !strings.Contains(stderr, "wrong passphrase") {
-		t.Fatalf("wrong passphrase: code %d %s", code, stderr)
+	other, _ := age.GenerateX25519Identity()
+	bad := filepath.Join(t.TempDir(), "other.txt")
+	os.WriteFile(bad, []byte(other.String()+"\n"), 0o600)
+	code, _, stderr := runCmd(t, context.Background(), "verify", r.Export.Path, "--identity", bad, "--key", f.fp)
+	if code != 1 || !strings.Contains(stderr, "wrong passphrase or identity") {
+		t.Fatalf("wrong identity: code %d %s", code, stderr)
+	}
+	// The old manager passphrase opens nothing: it only locks exporting.
+	pass := filepath.Join(t.TempDir(), "pass.txt")
+	os.WriteFile(pass, []byte(verifyPass+"\n"), 0o600)
+	if code, _, _ := runCmd(t, context.Background(), "verify", r.Export.Path, "--passphrase-file", pass, "--key", f.fp); code != 1 {
+		t.Fatalf("export passphrase opened the package: code %d", code)
 	}
 	if code, _, _ := runCmd(t, context.Background(), "verify", r.Export.Path); code != 2 {
-		t.Fatalf("no passphrase: code %d, want 2", code)
+		t.Fatalf("no identity: code %d, want 2", code)
 	}
 }
 
-// reencrypt rewrites a package's tar with edit applied and encrypts it with
-// the same passphrase, as an attacker who knows the passphrase could.
-func reencrypt(t *testing.T, path string, edit func(name string, b []byte) []byte) string {
+// reencrypt rewrites a package's tar with edit applied and encrypts it to
+// the same key, as anyone who can open the package (the recipient) could.
+func (f *exportFixture) reencrypt(t *testing.T, path string, edit func(name string, b []byte) []byte) string {
 	t.Helper()
 	src, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	id, _ := age.NewScryptIdentity(verifyPass)
-	plain, err := age.Decrypt(src, id)
+	plain, err := age.Decrypt(src, f.secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rcp, _ := age.NewScryptRecipient(verifyPass)
-	rcp.SetWorkFactor(10)
 	var buf bytes.Buffer
-	aw, _ := age.Encrypt(&buf, rcp)
+	aw, _ := age.Encrypt(&buf, f.secret.Recipient())
 	tw := tar.NewWriter(aw)
 	tr := tar.NewReader(plain)
 	for {
@@ -205,26 +230,26 @@ func TestVerifyTampered(t *testing.T) {
 	f := newExportFixture(t)
 	r := f.export(t)
 	t.Run("manifest", func(t *testing.T) {
-		p := reencrypt(t, r.Export.Path, func(name string, b []byte) []byte {
+		p := f.reencrypt(t, r.Export.Path, func(name string, b []byte) []byte {
 			if name == export.ManifestName {
 				return bytes.Replace(b, []byte("Operator Suzuki"), []byte("Operator Tanaka"), 1)
 			}
 			return b
 		})
-		code, stdout, stderr := runCmd(t, context.Background(), "verify", p, "--passphrase-file", f.pass)
-		if code != 1 || !strings.Contains(stderr, "signature invalid") || strings.Contains(stdout, "package intact") {
+		code, stdout, stderr := runCmd(t, context.Background(), "verify", p, "--identity", f.key, "--key", f.fp)
+		if code != 1 || !strings.Contains(stderr, "signature invalid") || strings.Contains(stdout, "package authentic") {
 			t.Fatalf("tampered manifest: code %d\n%s\n%s", code, stdout, stderr)
 		}
 	})
 	t.Run("mp4", func(t *testing.T) {
-		p := reencrypt(t, r.Export.Path, func(name string, b []byte) []byte {
+		p := f.reencrypt(t, r.Export.Path, func(name string, b []byte) []byte {
 			if name == "cam2.mp4" {
 				b[len(b)-100] ^= 0x40
 			}
 			return b
 		})
 		out := filepath.Join(t.TempDir(), "out")
-		code, stdout, stderr := runCmd(t, context.Background(), "verify", p, "--passphrase-file", f.pass, "--extract", out)
+		code, stdout, stderr := runCmd(t, context.Background(), "verify", p, "--identity", f.key, "--key", f.fp, "--extract", out)
 		if code != 1 || !strings.Contains(stderr, "file cam2.mp4 hash mismatch") || !strings.Contains(stdout, "MISMATCH") {
 			t.Fatalf("tampered mp4: code %d\n%s\n%s", code, stdout, stderr)
 		}
@@ -237,9 +262,56 @@ func TestVerifyTampered(t *testing.T) {
 		b[len(b)/2] ^= 1
 		p := filepath.Join(t.TempDir(), "flipped.mimamori")
 		os.WriteFile(p, b, 0o600)
-		code, _, stderr := runCmd(t, context.Background(), "verify", p, "--passphrase-file", f.pass)
+		code, _, stderr := runCmd(t, context.Background(), "verify", p, "--identity", f.key, "--key", f.fp)
 		if code != 1 || !strings.Contains(stderr, "damaged") {
 			t.Fatalf("flipped ciphertext: code %d %s", code, stderr)
+		}
+	})
+	// The forgery the issue found: footage changed, the manifest re-hashed
+	// and re-signed with the forger's own key. Consistent in itself, so
+	// only the appliance key, given separately, exposes it.
+	t.Run("re-signed with another key", func(t *testing.T) {
+		_, priv, _ := ed25519.GenerateKey(rand.Reader)
+		forger, _ := ssh.NewSignerFromKey(priv)
+		var mp4 []byte
+		p := f.reencrypt(t, r.Export.Path, func(name string, b []byte) []byte {
+			if name == "cam1.mp4" {
+				b[len(b)/2] ^= 1
+				mp4 = b
+			}
+			return b
+		})
+		var manifest []byte
+		p = f.reencrypt(t, p, func(name string, b []byte) []byte {
+			switch name {
+			case export.ManifestName:
+				var m export.Manifest
+				if err := json.Unmarshal(b, &m); err != nil {
+					t.Fatal(err)
+				}
+				sum := sha256.Sum256(mp4)
+				m.Files[0].SHA256 = hex.EncodeToString(sum[:])
+				pk := forger.PublicKey()
+				m.Signer = export.SignerInfo{Algorithm: pk.Type(), Fingerprint: ssh.FingerprintSHA256(pk),
+					PublicKey: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk)))}
+				manifest, _ = json.MarshalIndent(m, "", "  ")
+				return manifest
+			case export.SignatureName:
+				sig, _ := forger.Sign(rand.Reader, manifest)
+				pk := forger.PublicKey()
+				out, _ := json.Marshal(export.Signature{Format: sig.Format, Fingerprint: ssh.FingerprintSHA256(pk),
+					PublicKey: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk))), Signature: base64.StdEncoding.EncodeToString(sig.Blob)})
+				return out
+			}
+			return b
+		})
+		code, stdout, stderr := runCmd(t, context.Background(), "verify", p, "--identity", f.key, "--key", f.fp)
+		if code != 1 || !strings.Contains(stderr, "not by the appliance key") || strings.Contains(stdout, "package authentic") {
+			t.Fatalf("re-signed package with --key: code %d\n%s\n%s", code, stdout, stderr)
+		}
+		code, stdout, stderr = runCmd(t, context.Background(), "verify", p, "--identity", f.key)
+		if code == 0 || strings.Contains(stdout, "package authentic") {
+			t.Fatalf("re-signed package without --key: code %d\n%s\n%s", code, stdout, stderr)
 		}
 	})
 }

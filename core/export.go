@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -35,9 +36,12 @@ func (s *Store) SetExporter(e Exporter) {
 var ErrWrongPassphrase = errors.New("wrong export passphrase")
 
 // ExportRequest writes the export package of an approved request into
-// dir (000 §7-4, §9-4; 001 §5-2): operator or manager, request approved,
-// the manager-held passphrase must match. A failed attempt is ledgered
-// and leaves the request approved, so it can be retried.
+// dir (000 §7-4, §9-4; 001 §5-2): operator or manager, request approved
+// and its protection chosen by the manager (ProtectPackage). The package
+// is encrypted to that key only, so the operator cannot open it. If the
+// manager has set an export passphrase, it is the manager's lock on
+// exporting and must be given here; it encrypts nothing. A failed attempt
+// is ledgered and leaves the request approved, so it can be retried.
 func (s *Store) ExportRequest(ctx context.Context, actor Actor, id string, passphrase []byte, dir string,
 	progress func(done, total int64)) (Request, error) {
 	if !Allowed(actor.Role, ActionRequestExport) {
@@ -52,11 +56,11 @@ func (s *Store) ExportRequest(ctx context.Context, actor Actor, id string, passp
 		return Request{}, err
 	}
 	cameras, from, to := rangeBounds(ranges)
-	if !s.HasExportPassphrase() {
-		err := fmt.Errorf("%w: no export passphrase is set; the manager must set one first", ErrConflict)
-		return Request{}, s.exportFailed(actor, id, "no-passphrase", err)
+	if r.Protection == nil {
+		err := fmt.Errorf("%w: the manager has not yet chosen how the package of %s is protected (request protect %s)", ErrConflict, id, id)
+		return Request{}, s.exportFailed(actor, id, "no-protection", err)
 	}
-	if !s.CheckExportPassphrase(passphrase) {
+	if s.HasExportPassphrase() && !s.CheckExportPassphrase(passphrase) {
 		err := fmt.Errorf("%w: %w for request %s", ErrForbidden, ErrWrongPassphrase, id)
 		return Request{}, s.exportFailed(actor, id, "wrong-passphrase", err)
 	}
@@ -80,8 +84,8 @@ func (s *Store) ExportRequest(ctx context.Context, actor Actor, id string, passp
 		sl.mu.Unlock()
 	}()
 
-	job := ExportJob{Request: r, Ranges: ranges, Cameras: cameras, From: from, To: to, Passphrase: passphrase, Dir: dir,
-		Operator: actor.label(), LedgerSeq: s.LedgerHead()}
+	job := ExportJob{Request: r, Ranges: ranges, Cameras: cameras, From: from, To: to, Dir: dir, Protection: r.Protection.Method,
+		Recipients: []string{r.Protection.Recipient}, Operator: actor.label(), LedgerSeq: s.LedgerHead()}
 	if r.Decision != nil {
 		job.Approver = r.Decision.By
 	}
@@ -140,4 +144,19 @@ func rangeBounds(ranges []FoundRange) (cameras []string, from, to time.Time) {
 		}
 	}
 	return cameras, from, to
+}
+
+// exportDetails is the ledger entry of a recorded export: what was
+// written and how it was protected.
+func exportDetails(rec ExportRecord, bytes int64) map[string]string {
+	det := map[string]string{"path": rec.Path, "files": strconv.Itoa(len(rec.Files)),
+		"bytes": strconv.FormatInt(bytes, 10), "manifest_sha256": rec.ManifestHash}
+	if rec.PackageSHA256 != "" {
+		det["package_sha256"] = rec.PackageSHA256
+		det["package_bytes"] = strconv.FormatInt(rec.PackageBytes, 10)
+	}
+	if rec.Protection != "" {
+		det["protection"], det["recipient"] = rec.Protection, rec.KeyID
+	}
+	return det
 }

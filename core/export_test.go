@@ -43,12 +43,16 @@ func approvedRequest(t *testing.T, s *Store) Request {
 		_, err = s.RecordResult(operator, r.ID, "found", "", whole(t, s, r.ID)...)
 	}
 	if err == nil {
-		r, err = s.Approve(manager, r.ID, okJudgement)
+		_, err = s.Approve(manager, r.ID, okJudgement)
+	}
+	var k PackageKey
+	if err == nil {
+		k, err = s.ProtectPackage(manager, r.ID, "")
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	return r
+	return k.Request
 }
 
 func newExportStore(t *testing.T) (*Store, *fileExporter) {
@@ -77,11 +81,16 @@ func TestExportRequestHappyPath(t *testing.T) {
 	}
 	j := fe.jobs[0]
 	if j.Approver != manager.Name || j.Operator != operator.Name || j.Dir != dir || !j.From.Equal(r.From) ||
-		!j.To.Equal(r.To) || len(j.Cameras) != 1 || string(j.Passphrase) != exportPass || j.LedgerSeq == 0 {
+		!j.To.Equal(r.To) || len(j.Cameras) != 1 || j.LedgerSeq == 0 || j.Protection != ProtectApprovalSecret ||
+		len(j.Recipients) != 1 || j.Recipients[0] != r.Protection.Recipient {
 		t.Fatalf("job: %+v", j)
 	}
-	if e := lastEntry(t, s); e.Action != ActionRequestExport || e.Subject != r.ID {
-		t.Fatalf("last entry %s %s", e.Action, e.Subject)
+	if e := lastEntry(t, s); e.Action != ActionRequestExport || e.Subject != r.ID ||
+		e.Details["protection"] != ProtectApprovalSecret || e.Details["recipient"] != r.Protection.KeyID {
+		t.Fatalf("last entry %s %s %v", e.Action, e.Subject, e.Details)
+	}
+	if out.Export.Protection != ProtectApprovalSecret || out.Export.KeyID != r.Protection.KeyID {
+		t.Fatalf("export record does not say how it was protected: %+v", out.Export)
 	}
 	// Exported once: a second export is a conflict.
 	if _, err := s.ExportRequest(context.Background(), operator, r.ID, []byte(exportPass), dir, nil); !errors.Is(err, ErrConflict) {
@@ -147,15 +156,41 @@ func TestExportWrongPassphrase(t *testing.T) {
 	}
 }
 
-func TestExportNoPassphraseSet(t *testing.T) {
+// Without the manager's lock (no export passphrase set) an approved,
+// protected request exports without any passphrase.
+func TestExportWithoutLock(t *testing.T) {
 	s, _, _ := newTestStore(t, CityStandard())
 	s.SetFootage(&fakeFootage{})
 	mustCamera(t, s, "cam1")
 	s.SetExporter(&fileExporter{})
 	r := approvedRequest(t, s)
-	_, err := s.ExportRequest(context.Background(), operator, r.ID, []byte(exportPass), t.TempDir(), nil)
-	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "no export passphrase") {
-		t.Fatalf("export without a passphrase set: %v", err)
+	if _, err := s.ExportRequest(context.Background(), operator, r.ID, nil, t.TempDir(), nil); err != nil {
+		t.Fatalf("export without a lock: %v", err)
+	}
+}
+
+// An approval whose protection the manager has not chosen cannot export.
+func TestExportNeedsProtection(t *testing.T) {
+	s, fe := newExportStore(t)
+	r, err := s.RegisterRequest(operator, requestInput("cam1"))
+	if err == nil {
+		_, err = s.InstructSearch(manager, r.ID, operator.Name)
+	}
+	if err == nil {
+		_, err = s.RecordResult(operator, r.ID, "found", "", whole(t, s, r.ID)...)
+	}
+	if err == nil {
+		_, err = s.Approve(manager, r.ID, okJudgement)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.ExportRequest(context.Background(), operator, r.ID, []byte(exportPass), t.TempDir(), nil)
+	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "request protect") || len(fe.jobs) != 0 {
+		t.Fatalf("export without protection: %v", err)
+	}
+	if e := lastEntry(t, s); e.Action != ActionRequestExportFailed || e.Details["stage"] != "no-protection" {
+		t.Fatalf("refusal not ledgered: %+v", e)
 	}
 }
 

@@ -128,7 +128,7 @@ func (holdCapacityError) Error() string {
 
 // Exporter builds the export package of an approved request. The recorder
 // implements it; core calls it from ExportRequest after every check
-// (role, state, approved range, the manager's passphrase) has passed.
+// (role, state, approved range, protection, the manager's lock) has passed.
 type Exporter interface {
 	Export(ctx context.Context, job ExportJob, progress func(done, total int64)) (ExportRecord, error)
 }
@@ -142,8 +142,8 @@ type ExportJob struct {
 	Ranges      []FoundRange
 	Cameras     []string
 	From, To    time.Time // bounds of Ranges, UTC
-	Passphrase  []byte    // the manager's export passphrase (age scrypt)
-	Recipients  []string  // optional age or SSH public keys to encrypt to as well
+	Protection  string    // how the package is encrypted (ProtectApprovalSecret, ProtectRecipientKey)
+	Recipients  []string  // the age or SSH public keys to encrypt to (one: the request's)
 	Dir         string    // export_dir
 	Operator    string    // who runs the export
 	Approver    string

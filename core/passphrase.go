@@ -34,7 +34,10 @@ type storedPass struct {
 const minPassphrase = 10
 
 // SetExportPassphrase stores a slow hash of the manager-held export
-// passphrase (000 §7-4). The ledger records that it changed, never what.
+// passphrase (000 §7-4(4)). Once set, every export must present it: it is
+// the manager's lock on taking footage out, typed by the manager, and
+// encrypts nothing (packages have their own keys, ProtectPackage). The
+// ledger records that it changed, never what.
 func (s *Store) SetExportPassphrase(actor Actor, pass []byte) error {
 	if !Allowed(actor.Role, ActionExportPassphrase) {
 		return s.deny(actor, ActionExportPassphrase, "")
@@ -101,4 +104,24 @@ func (s *Store) HasExportPassphrase() bool {
 	var ok bool
 	_ = s.db.View(func(tx *bolt.Tx) error { ok = tx.Bucket(bMeta).Get(kPassphrase) != nil; return nil })
 	return ok
+}
+
+// ClearExportPassphrase removes the manager's lock on exporting (manager).
+// Packages never depended on it: each is encrypted to its request's own
+// key (ProtectPackage).
+func (s *Store) ClearExportPassphrase(actor Actor) error {
+	if !Allowed(actor.Role, ActionExportPassphrase) {
+		return s.deny(actor, ActionExportPassphrase, "")
+	}
+	_, err := s.mutate(actor, ActionExportPassphrase, "export-passphrase", func(tx *bolt.Tx) ([]draft, error) {
+		meta := tx.Bucket(bMeta)
+		if meta.Get(kPassphrase) == nil {
+			return nil, fmt.Errorf("%w: no export passphrase is set", ErrConflict)
+		}
+		if err := meta.Delete(kPassphrase); err != nil {
+			return nil, err
+		}
+		return []draft{{Subject: "export-passphrase", Details: map[string]string{"cleared": "true"}}}, nil
+	})
+	return err
 }

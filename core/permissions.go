@@ -32,6 +32,7 @@ const (
 	ActionRequestApprove  Action = "request.approve"
 	ActionRequestDeny     Action = "request.deny"
 	ActionRequestExport   Action = "request.export"
+	ActionRequestProtect  Action = "request.protect" // how the package is encrypted: a fresh secret or the recipient's key
 	ActionRequestProvide  Action = "request.provide"
 	ActionRequestClose    Action = "request.close"
 	ActionRequestsRead    Action = "requests.read"
@@ -115,6 +116,7 @@ var permissions = map[Action]uint8{
 	ActionRequestApprove:  pM,
 	ActionRequestDeny:     pM,
 	ActionRequestExport:   pM | pO,
+	ActionRequestProtect:  pM,
 	ActionRequestProvide:  pM,
 	ActionRequestClose:    pM,
 	ActionRequestsRead:    pM | pO,

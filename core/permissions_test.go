@@ -127,6 +127,7 @@ func performers(f *fixture, t *testing.T) map[Action]func(a Actor) error {
 		ActionRequestApprove:  func(a Actor) error { return e1(s.Approve(a, f.rSea, okJudgement)) },
 		ActionRequestDeny:     func(a Actor) error { return e1(s.Deny(a, f.rSea, "insufficient grounds")) },
 		ActionRequestExport:   func(a Actor) error { return e1(s.RecordExport(a, f.rApp, exportRecord())) },
+		ActionRequestProtect:  func(a Actor) error { return e1(s.ProtectPackage(a, f.rApp, "")) },
 		ActionRequestProvide: func(a Actor) error {
 			return e1(s.RecordProvision(a, f.rExp, Provision{Recipient: "Inspector Mori", Agency: "Yotsukaido PS", IDDocType: "police ID"}))
 		},

@@ -56,6 +56,9 @@ type RequestInput struct {
 	// Consent records the consent of the person shown (who, how it was
 	// confirmed in writing) where the ground needs it (000 §8(1), 001 §6(4)).
 	Consent string `json:"Consent,omitempty"`
+	// RecipientKey is the recipient's age or SSH public key, when the
+	// request names one: the package is then encrypted to it.
+	RecipientKey string `json:"RecipientKey,omitempty"`
 }
 
 // FoundRange is footage found on one camera: the needed range the
@@ -115,6 +118,12 @@ type ExportRecord struct {
 	ManifestHash string       `json:"ManifestHash"` // SHA-256 of the manifest
 	By           string       `json:"By"`           // set by core
 	At           time.Time    `json:"At"`
+	// The package file itself, for the receipt and for fetches.
+	PackageSHA256 string `json:"PackageSHA256,omitempty"`
+	PackageBytes  int64  `json:"PackageBytes,omitempty"`
+	// How it was protected (a PackageProtection method) and to what key.
+	Protection string `json:"Protection,omitempty"`
+	KeyID      string `json:"KeyID,omitempty"`
 }
 
 // Provision is the handover to the requester, with identity check.
@@ -156,6 +165,9 @@ type Request struct {
 	// FormsIssued is when each form ("1".."3") was first printed: its
 	// 作成日, which later reprints keep.
 	FormsIssued map[string]time.Time `json:"FormsIssued,omitempty"`
+
+	// Protection is what the package is encrypted to (ProtectPackage).
+	Protection *PackageProtection `json:"Protection,omitempty"`
 }
 
 func oneOf(field, v string, set []string) error {
@@ -226,6 +238,13 @@ func (in *RequestInput) validate(now time.Time, p Policy) error {
 		return Invalid("to", "must be after from")
 	}
 	in.From, in.To = in.From.UTC(), in.To.UTC()
+	if in.RecipientKey != "" {
+		n, _, err := ParseRecipientKey(in.RecipientKey)
+		if err != nil {
+			return err
+		}
+		in.RecipientKey = n
+	}
 	return nil
 }
 
@@ -673,13 +692,15 @@ func (s *Store) RecordExport(actor Actor, id string, rec ExportRecord) (Request,
 	return s.step(actor, ActionRequestExport, id, "record an export", []RequestState{StateApproved}, StateExported,
 		func(r *Request, now time.Time) (map[string]string, error) {
 			rec.By, rec.At = actor.label(), now
+			if r.Protection != nil {
+				rec.Protection, rec.KeyID = r.Protection.Method, r.Protection.KeyID
+			}
 			r.Export = &rec
 			var bytes int64
 			for _, f := range rec.Files {
 				bytes += f.Bytes
 			}
-			return map[string]string{"path": rec.Path, "files": strconv.Itoa(len(rec.Files)),
-				"bytes": strconv.FormatInt(bytes, 10), "manifest_sha256": rec.ManifestHash}, nil
+			return exportDetails(rec, bytes), nil
 		}, false)
 }
 

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -9,10 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"filippo.io/age"
-
-	"mimamori/recorder/export"
 )
 
 // binary is the mimamori command, built once by TestMain (the recipient's
@@ -53,41 +48,13 @@ func runBinary(t *testing.T, args ...string) (int, string) {
 	return 0, string(out)
 }
 
-// verifyWithBinary runs `mimamori verify PKG --passphrase-file F --extract
-// DIR`. Until the CLI's verify is wired (it says "not available yet") the
-// export package's Verify does the same in-process, and the test says so.
-func verifyWithBinary(t *testing.T, pkg, passFile, dir string) {
+// verifyWithBinary runs `mimamori verify PKG --identity F --key FP
+// --extract DIR` and requires exit 0.
+func verifyWithBinary(t *testing.T, pkg, keyFile, fp, dir string) {
 	t.Helper()
-	code, out := runBinary(t, "verify", pkg, "--passphrase-file", passFile, "--extract", dir)
-	if code == 0 {
-		return
-	}
-	if !strings.Contains(out, "not available yet") {
+	code, out := runBinary(t, "verify", pkg, "--identity", keyFile, "--key", fp, "--extract", dir)
+	if code != 0 {
 		t.Fatalf("mimamori verify: exit %d\n%s", code, out)
-	}
-	t.Log("MISSING: `mimamori verify` is not wired in the CLI yet; verified with recorder/export.Verify in-process")
-	pass, err := os.ReadFile(passFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := age.NewScryptIdentity(string(bytes.TrimRight(pass, "\r\n")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(pkg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rep, err := export.Verify(f, []age.Identity{id}, dir)
-	if err != nil || !rep.Intact {
-		t.Fatalf("verify: %v %+v", err, rep)
 	}
 }
 
-// binaryVerifies reports whether the CLI's verify is wired.
-func binaryVerifies(t *testing.T) bool {
-	t.Helper()
-	_, out := runBinary(t, "verify", filepath.Join(t.TempDir(), "none"), "--passphrase-file", "/dev/null")
-	return !strings.Contains(out, "not available yet")
-}

@@ -41,16 +41,18 @@ func attachExporter(t *testing.T, r *rig) {
 		t.Fatal(err)
 	}
 	r.hostFP = fp
-	set.SetExporter(&export.Exporter{Source: r.rec.Ring(), Signer: signer, ScryptWorkFactor: 12})
+	set.SetExporter(&export.Exporter{Source: r.rec.Ring(), Signer: signer})
 	r.exporter = true
 }
 
 func (r *rig) hasExporter() bool { return r.exporter }
 
-// exportAndCheck exports id over SSH as the operator, verifies the package
-// with the mimamori binary (and the export package's Verify), extracts it
-// and compares the MP4s with the ring. It returns the package path.
-func (r *rig) exportAndCheck(id string, from, to time.Time) string {
+// exportAndCheck exports id over SSH as the operator (with the manager's
+// lock passphrase), verifies the package with the mimamori binary (and
+// the export package's Verify) using the package secret the manager was
+// shown and the appliance key, extracts it and compares the MP4s with the
+// ring. It returns the package path.
+func (r *rig) exportAndCheck(id, secret string, from, to time.Time) string {
 	t := r.t
 	t.Helper()
 	res := r.ssh(r.operator, "request export "+id, exportPass+"\n")
@@ -75,15 +77,15 @@ func (r *rig) exportAndCheck(id string, from, to time.Time) string {
 		t.Error("the package is not encrypted")
 	}
 
-	passFile := filepath.Join(t.TempDir(), "pass")
-	if err := os.WriteFile(passFile, []byte(exportPass+"\n"), 0o600); err != nil {
+	keyFile := filepath.Join(t.TempDir(), "key.txt")
+	if err := os.WriteFile(keyFile, []byte(secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	verifyWithBinary(t, pkg, passFile, out)
+	verifyWithBinary(t, pkg, keyFile, r.hostFP, out)
 
 	// In-process verify too: the signature must be the appliance's key.
-	id0, err := age.NewScryptIdentity(exportPass)
+	id0, err := age.ParseX25519Identity(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,9 +93,9 @@ func (r *rig) exportAndCheck(id string, from, to time.Time) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := export.Verify(f, []age.Identity{id0}, "")
+	rep, err := export.Verify(f, export.Options{Identities: []age.Identity{id0}, Key: r.hostFP})
 	f.Close()
-	if err != nil || !rep.Intact {
+	if err != nil || !rep.Intact || !rep.Authentic {
 		t.Fatalf("export.Verify: %v %+v", err, rep)
 	}
 	if rep.Fingerprint != r.hostFP {
@@ -103,27 +105,30 @@ func (r *rig) exportAndCheck(id string, from, to time.Time) string {
 	if m.Request.ID != id || m.Approver != r.manager.name || m.Operator != r.operator.name {
 		t.Errorf("manifest request %q approver %q operator %q", m.Request.ID, m.Approver, m.Operator)
 	}
-	// The wrong passphrase does not open it.
+	// Neither another key nor the manager's lock passphrase opens it.
 	tampered := append([]byte(nil), raw...)
 	tampered[len(tampered)/2] ^= 0x40
-	if binaryVerifies(t) {
-		wrong := filepath.Join(t.TempDir(), "wrong")
-		_ = os.WriteFile(wrong, []byte("not-the-passphrase\n"), 0o600)
-		if code, outText := runBinary(t, "verify", pkg, "--passphrase-file", wrong); code == 0 {
-			t.Errorf("verify with a wrong passphrase exited 0: %s", outText)
-		}
-		// A tampered package fails verify.
-		bad := filepath.Join(t.TempDir(), "bad"+export.Ext)
-		_ = os.WriteFile(bad, tampered, 0o600)
-		if code, outText := runBinary(t, "verify", bad, "--passphrase-file", passFile); code == 0 {
-			t.Errorf("verify of a tampered package exited 0: %s", outText)
-		}
+	other, _ := age.GenerateX25519Identity()
+	wrong := filepath.Join(t.TempDir(), "wrong")
+	_ = os.WriteFile(wrong, []byte(other.String()+"\n"), 0o600)
+	if code, outText := runBinary(t, "verify", pkg, "--identity", wrong, "--key", r.hostFP); code == 0 {
+		t.Errorf("verify with another key exited 0: %s", outText)
 	}
-	wrongID, _ := age.NewScryptIdentity("not-the-passphrase")
-	if rep, _ := export.Verify(bytes.NewReader(raw), []age.Identity{wrongID}, ""); rep == nil || rep.Intact {
-		t.Error("export.Verify opened the package with a wrong passphrase")
+	passFile := filepath.Join(t.TempDir(), "pass")
+	_ = os.WriteFile(passFile, []byte(exportPass+"\n"), 0o600)
+	if code, outText := runBinary(t, "verify", pkg, "--passphrase-file", passFile, "--key", r.hostFP); code == 0 {
+		t.Errorf("verify with the lock passphrase exited 0: %s", outText)
 	}
-	if rep, _ := export.Verify(bytes.NewReader(tampered), []age.Identity{id0}, ""); rep == nil || rep.Intact {
+	// A tampered package fails verify.
+	bad := filepath.Join(t.TempDir(), "bad"+export.Ext)
+	_ = os.WriteFile(bad, tampered, 0o600)
+	if code, outText := runBinary(t, "verify", bad, "--identity", keyFile, "--key", r.hostFP); code == 0 {
+		t.Errorf("verify of a tampered package exited 0: %s", outText)
+	}
+	if rep, _ := export.Verify(bytes.NewReader(raw), export.Options{Identities: []age.Identity{other}}); rep == nil || rep.Intact {
+		t.Error("export.Verify opened the package with another key")
+	}
+	if rep, _ := export.Verify(bytes.NewReader(tampered), export.Options{Identities: []age.Identity{id0}, Key: r.hostFP}); rep == nil || rep.Intact {
 		t.Error("export.Verify passed a tampered package")
 	}
 

@@ -135,7 +135,18 @@ func TestPoliceRequestEndToEnd(t *testing.T) {
 	}
 	r.must(r.manager, "request instruct "+id+" --operator '担当 太郎'")
 	r.must(r.operator, "request result "+id+" --found yes "+foundAll(from, to)+" --note '09:12 に人物を確認'")
-	r.must(r.manager, "request approve "+id+" "+judgement)
+	var approved struct {
+		State         string `json:"state"`
+		PackageSecret string `json:"package_secret"`
+		Protection    struct {
+			Method string `json:"method"`
+		} `json:"protection"`
+	}
+	r.mustJSON(r.manager, "request approve "+id+" "+judgement+" --json", &approved)
+	if approved.State != "approved" || !strings.HasPrefix(approved.PackageSecret, "AGE-SECRET-KEY-1") ||
+		approved.Protection.Method != "approval-secret" {
+		t.Fatalf("approve answer %+v", approved)
+	}
 	r.must(r.manager, "export-passphrase set", exportPass+"\n")
 
 	var req requestJSON
@@ -157,7 +168,7 @@ func TestPoliceRequestEndToEnd(t *testing.T) {
 		{"request.result", r.operator.name}, {"request.approve", r.manager.name},
 	}
 	if r.hasExporter() {
-		pkg := r.exportAndCheck(id, from, to)
+		pkg := r.exportAndCheck(id, approved.PackageSecret, from, to)
 		r.must(r.manager, "request provide "+id+" --recipient '佐藤 健' --agency '四街道警察署' --id-doc 警察手帳")
 		r.must(r.manager, "request close "+id)
 		r.mustJSON(r.manager, "request show "+id+" --json", &req)
@@ -205,10 +216,13 @@ func TestPoliceRequestEndToEnd(t *testing.T) {
 			t.Errorf("history[%d] by %q, want %q", i, req.History[i].By, steps[i].by)
 		}
 	}
-	// The passphrase is nowhere in the ledger or the log.
+	// Neither the passphrase nor the package secret is in the ledger or the log.
 	raw := r.must(r.manager, "ledger --json --limit 10000")
 	if strings.Contains(raw, exportPass) || strings.Contains(r.logs.String(), exportPass) {
 		t.Error("the export passphrase leaked into the ledger or the log")
+	}
+	if s := strings.TrimPrefix(approved.PackageSecret, "AGE-SECRET-KEY-1"); strings.Contains(raw, s) || strings.Contains(r.logs.String(), s) {
+		t.Error("the package secret leaked into the ledger or the log")
 	}
 	if out := r.must(r.manager, "ledger verify"); !strings.Contains(out, "intact") {
 		t.Errorf("ledger verify: %s", out)

@@ -54,10 +54,22 @@ func wipe(b []byte) {
 }
 
 // export-passphrase set: the manager's new export passphrase, first line
-// of stdin, stored by core only as a slow hash (000 §7-4).
+// of stdin, stored by core only as a slow hash (000 §7-4(4)): the
+// manager's lock on exporting. export-passphrase clear removes it.
 func runExportPassphrase(env *Env, args []string) int {
+	if len(args) > 0 && args[0] == "clear" {
+		if pos, err := NewFlags().Parse(args[1:]); err != nil || len(pos) > 0 {
+			return env.UsageError("export-passphrase", errText(err, pos))
+		}
+		if err := env.Core.ClearExportPassphrase(env.Actor); err != nil {
+			return fail(env, core.ActionExportPassphrase, err)
+		}
+		fmt.Fprintln(env.Stdout, env.T("export passphrase cleared: exports need no passphrase",
+			"書出しパスワードを解除しました（書出しにパスワード不要）"))
+		return ExitOK
+	}
 	if len(args) == 0 || args[0] != "set" {
-		return env.UsageError("export-passphrase", "missing subcommand: set")
+		return env.UsageError("export-passphrase", "missing subcommand: set or clear")
 	}
 	f := NewFlags()
 	if pos, err := f.Parse(args[1:]); err != nil || len(pos) > 0 {

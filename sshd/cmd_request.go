@@ -22,13 +22,16 @@ var requestHelp = []string{
 	"            --purpose arrest|investigation|other [--reason R]",
 	"            --ground G [--ground-note N] [--consent WHO-AND-DOCUMENT]   (grounds of the policy: request grounds)",
 	"            --cameras cam1,cam2 --from T --to T [--notes N] [--written-ref REF] [--received T]",
+	"            [--recipient-key KEY]   (the recipient's age or ssh-ed25519 public key)",
 	"request show ID | request list | request grounds",
 	"request instruct ID --operator NAME",
 	"request result ID --found yes --range cam1=T1/T2[,cam2=T1/T2...] [--note N]   (what was found, per camera)",
 	"request result ID --found no|other [--note N]",
-	"request approve ID --judgement TEXT [--range cam=T1/T2,...] [--consent C]   (exactly what was found, or narrower)",
+	"request approve ID --judgement TEXT [--range cam=T1/T2,...] [--consent C] [--recipient-key KEY] [--sheet]",
+	"            (exactly what was found, or narrower; shows the package secret once, --sheet: printable)",
+	"request protect ID [--recipient-key KEY] [--sheet]   (a new package secret, or the recipient's key)",
 	"request deny ID --reason R",
-	"request export ID            (the export passphrase on stdin)",
+	"request export ID            (the export passphrase on stdin, if the manager set one)",
 	"request provide ID --recipient NAME --agency A --id-doc TYPE [--written-ref REF] [--date T]",
 	"request close ID",
 	"request form2 ID | request form3 ID   (HTML of form 2 利用申請書 / form 3 検索簿 on stdout)",
@@ -100,6 +103,8 @@ func runRequest(env *Env, args []string) int {
 		return runRequestDeny(env, rest)
 	case "export":
 		return runRequestExport(env, rest)
+	case "protect":
+		return runRequestProtect(env, rest)
 	case "provide":
 		return runRequestProvide(env, rest)
 	case "close":
@@ -134,6 +139,7 @@ func runRequestNew(env *Env, args []string) int {
 	cams, fromS, toS := f.String("cameras"), f.String("from"), f.String("to")
 	notes, ref, received := f.String("notes"), f.String("written-ref"), f.String("received")
 	consent := f.String("consent")
+	recipientKey := f.String("recipient-key")
 	pos, err := f.Parse(args)
 	if err != nil || len(pos) > 0 {
 		return env.UsageError("request", errText(err, pos))
@@ -146,7 +152,7 @@ func runRequestNew(env *Env, args []string) int {
 	in := core.RequestInput{ApplicantAddress: *address, Agency: *agency, Representative: *rep,
 		ContactPerson: *contact, Phone: *phone, Purpose: *purpose, PurposeReason: *reason,
 		Ground: *ground, GroundNote: *groundNote, Cameras: splitList(*cams), Notes: *notes, WrittenRef: *ref,
-		Consent: *consent}
+		Consent: *consent, RecipientKey: *recipientKey}
 	if in.From, err = ParseTime("from", *fromS); err != nil {
 		return env.UsageError("request", err.Error())
 	}
@@ -287,6 +293,7 @@ func runRequestResult(env *Env, args []string) int {
 func runRequestApprove(env *Env, args []string) int {
 	f := NewFlags()
 	asJSON, judgement, rangesS, consent := f.Bool("json"), f.String("judgement"), f.String("range"), f.String("consent")
+	sheet, recipientKey := f.Bool("sheet"), f.String("recipient-key")
 	id, ok := oneID(env, f, "approve", args)
 	if !ok {
 		return ExitUsage
@@ -305,7 +312,9 @@ func runRequestApprove(env *Env, args []string) int {
 		}
 		return fail(env, core.ActionRequestApprove, err)
 	}
-	return stepDone(env, *asJSON, r)
+	// The approval chooses the package's protection at once, so the
+	// secret is shown to the manager who approved and nobody else.
+	return protectAndShow(env, r, *recipientKey, *sheet, *asJSON)
 }
 
 func runRequestDeny(env *Env, args []string) int {
@@ -532,6 +541,9 @@ func printRequest(env *Env, r core.Request) {
 			row("approved ranges", "承認した範囲", fmtRanges(env, r.ApprovedRanges()))
 		}
 	}
+	if p := r.Protection; p != nil {
+		row("package protection", "パッケージの保護", protectionLabel(env, p.Method)+"  "+clean(p.KeyID))
+	}
 	if e := r.Export; e != nil {
 		row("export package", "書出しパッケージ", dash(e.Path))
 		row("manifest SHA-256", "マニフェスト SHA-256", dash(e.ManifestHash))
@@ -606,6 +618,11 @@ type exportJSON struct {
 	ManifestSHA256 string           `json:"manifest_sha256"`
 	By             string           `json:"by"`
 	At             string           `json:"at"`
+
+	PackageSHA256 string `json:"package_sha256,omitempty"`
+	PackageBytes  int64  `json:"package_bytes,omitempty"`
+	Protection    string `json:"protection,omitempty"`
+	KeyID         string `json:"key_id,omitempty"`
 }
 
 type provisionJSON struct {
@@ -653,6 +670,10 @@ type requestJSON struct {
 	CreatedBy        string           `json:"created_by"`
 	CreatedAt        string           `json:"created_at"`
 	History          []transitionJSON `json:"history"`
+
+	RecipientKey  string          `json:"recipient_key,omitempty"`
+	Protection    *protectionJSON `json:"protection,omitempty"`
+	PackageSecret string          `json:"package_secret,omitempty"` // only in the answer that made it
 }
 
 func toRequestJSON(r core.Request) requestJSON {
@@ -680,11 +701,16 @@ func toRequestJSON(r core.Request) requestJSON {
 	for _, tr := range r.History {
 		out.History = append(out.History, transitionJSON{State: string(tr.State), By: tr.By, At: jsonTime(tr.At), Note: tr.Note})
 	}
+	out.RecipientKey = r.RecipientKey
+	if p := r.Protection; p != nil {
+		out.Protection = &protectionJSON{Method: p.Method, Recipient: p.Recipient, KeyID: p.KeyID, By: p.By, At: jsonTime(p.At)}
+	}
 	return out
 }
 
 func toExportJSON(e core.ExportRecord) *exportJSON {
-	out := &exportJSON{Path: e.Path, ManifestSHA256: e.ManifestHash, By: e.By, At: jsonTime(e.At), Files: []exportFileJSON{}}
+	out := &exportJSON{Path: e.Path, ManifestSHA256: e.ManifestHash, By: e.By, At: jsonTime(e.At), Files: []exportFileJSON{},
+		PackageSHA256: e.PackageSHA256, PackageBytes: e.PackageBytes, Protection: e.Protection, KeyID: e.KeyID}
 	for _, f := range e.Files {
 		out.Files = append(out.Files, exportFileJSON{Name: f.Name, Camera: f.Camera, SHA256: f.SHA256, Bytes: f.Bytes})
 	}

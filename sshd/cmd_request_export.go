@@ -29,8 +29,10 @@ func progressPrinter(env *Env, id string) func(done, total int64) {
 }
 
 // request export ID: the operator (or manager) writes the package of an
-// approved request under export_dir. The manager-held export passphrase
-// comes on stdin (first line); core checks it against its slow hash.
+// approved request under export_dir, encrypted to the key the manager
+// chose at approval. If the manager has set an export passphrase (the
+// manager's lock), it comes on stdin (first line); core checks it
+// against its slow hash.
 func runRequestExport(env *Env, args []string) int {
 	f := NewFlags()
 	asJSON := f.Bool("json")
@@ -51,11 +53,16 @@ func runRequestExport(env *Env, args []string) int {
 	if env.ExportDir == "" {
 		return fail(env, core.ActionRequestExport, fmt.Errorf("%w: no export_dir is configured", core.ErrUnavailable))
 	}
-	pass, err := readSecret(env.Stdin)
-	if err != nil {
-		return fail(env, core.ActionRequestExport, err)
+	// The export passphrase is the manager's lock on exporting; stdin is
+	// read only while one is set (it encrypts nothing).
+	var pass []byte
+	if env.Core.HasExportPassphrase() {
+		var err error
+		if pass, err = readSecret(env.Stdin); err != nil {
+			return fail(env, core.ActionRequestExport, err)
+		}
+		defer wipe(pass)
 	}
-	defer wipe(pass)
 	r, err := env.Core.ExportRequest(ctx, env.Actor, id, pass, env.ExportDir, progressPrinter(env, id))
 	if err != nil {
 		return fail(env, core.ActionRequestExport, err)

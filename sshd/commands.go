@@ -54,6 +54,9 @@ type Env struct {
 	Remote    string      // client address
 	Commands  *Commands
 	ExportDir string // where request export writes packages (config export_dir)
+	// ApplianceKey is the host key's fingerprint: the one key an outsider
+	// checks packages, checkpoints and receipts against.
+	ApplianceKey string
 }
 
 // Commands is a set of commands by name.
@@ -171,6 +174,8 @@ func (s *Server) runCommand(sess ssh.Session, info Info, sessionID string) int {
 		SessionID: sessionID,
 		Remote:    info.Remote,
 		ExportDir: s.o.ExportDir,
+
+		ApplianceKey: s.hostFP,
 	}
 	args := sess.Command() // split once, by commandLineMiddleware
 	if len(args) == 0 {

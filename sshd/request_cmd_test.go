@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html"
 	"os"
 	"path/filepath"
 	"strings"
@@ -417,13 +418,30 @@ func TestRequestExportOverSSH(t *testing.T) {
 	id := strings.TrimSpace(f.mustRun(f.oper, newReq))
 	f.mustRun(f.manager, "request instruct "+id+" --operator sousa")
 	f.mustRun(f.oper, "request result "+id+" --found yes --range cam1=2026-01-01T09:10:00+09:00/2026-01-01T09:14:00+09:00")
-	f.mustRun(f.manager, "request approve "+id+" --judgement '捜査に必要な範囲に限られ不当侵害のおそれなし'")
-
-	// No passphrase set yet: a conflict that says what to do.
-	_, errOut, code := f.runIn(f.oper, "request export "+id, "whatever-passphrase\n")
-	if code != ExitError || !strings.Contains(errOut, "passphrase") {
-		t.Errorf("export without a passphrase set: exit %d stderr %q", code, errOut)
+	// Approval shows the manager the package secret, once, and how the
+	// recipient uses it with the appliance key.
+	out := f.mustRun(f.manager, "request approve "+id+" --judgement '捜査に必要な範囲に限られ不当侵害のおそれなし'")
+	if !strings.Contains(out, "AGE-SECRET-KEY-1") || !strings.Contains(out, "--key "+f.srv.HostKeyFingerprint()) {
+		t.Errorf("approve output:\n%s", out)
 	}
+	if hasEntry(f.entries(), func(e core.Entry) bool { return strings.Contains(e.Details["recipient"], "AGE-SECRET") }) {
+		t.Error("the secret reached the ledger")
+	}
+	// The operator can neither see nor replace it.
+	if _, errOut, code := f.run(f.oper, "request protect "+id); code != ExitError || !strings.Contains(errOut, "forbidden") {
+		t.Errorf("operator protect: exit %d %q", code, errOut)
+	}
+	if strings.Contains(f.mustRun(f.oper, "request show "+id+" --json"), "AGE-SECRET") {
+		t.Error("request show reveals the secret")
+	}
+	// A printable sheet for the recipient (a new secret replaces the first).
+	sheet := html.UnescapeString(f.mustRun(f.manager, "request protect "+id+" --sheet"))
+	if !strings.Contains(sheet, "<!DOCTYPE html>") || !strings.Contains(sheet, "AGE-SECRET-KEY-1") ||
+		!strings.Contains(sheet, f.srv.HostKeyFingerprint()) || strings.Contains(sheet, out[strings.Index(out, "AGE-SECRET"):][:40]) {
+		t.Errorf("key sheet:\n%s", sheet)
+	}
+
+	// The manager's lock: the passphrase must come with the export.
 	f.runIn(f.manager, "export-passphrase set", "the-manager-secret\n")
 	out, errOut, code := f.runIn(f.oper, "request export "+id, "wrong-passphrase!\n")
 	if code != ExitError || out != "" || !strings.Contains(errOut, "wrong export passphrase") || strings.Contains(errOut, "wrong-passphrase!") {
@@ -457,5 +475,33 @@ func TestRequestExportOverSSH(t *testing.T) {
 	// A second export of a closed request is a conflict.
 	if _, _, code := f.runIn(f.oper, "request export "+id, "the-manager-secret\n"); code != ExitError {
 		t.Errorf("export after close: exit %d", code)
+	}
+}
+
+// Without an export passphrase, export reads nothing from stdin; with the
+// recipient's key named, no secret is shown at all.
+func TestRequestExportRecipientKeyNoLock(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixture(t, func(o *Options) { o.ExportDir = dir })
+	f.store.SetExporter(fakeExporter{})
+	f.addCameras("cam1", "cam2")
+	_, key := newSigner(t)
+	id := strings.TrimSpace(f.mustRun(f.oper, newReq+" --recipient-key '"+key+"'"))
+	f.mustRun(f.manager, "request instruct "+id+" --operator sousa")
+	f.mustRun(f.oper, "request result "+id+" --found yes --range cam1=2026-01-01T09:10:00+09:00/2026-01-01T09:14:00+09:00")
+	out := f.mustRun(f.manager, "request approve "+id+" --judgement '捜査に必要な範囲に限られ不当侵害のおそれなし' --json")
+	var r requestJSON
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.PackageSecret != "" || r.Protection == nil ||
+		r.Protection.Method != core.ProtectRecipientKey || !strings.HasPrefix(r.Protection.KeyID, "SHA256:") {
+		t.Fatalf("approve with a registered recipient key: %v %s", err, out)
+	}
+	out, errOut, code := f.runIn(f.oper, "request export "+id, "")
+	if code != 0 || strings.TrimSpace(out) != filepath.Join(dir, id+".mimamori") {
+		t.Fatalf("export without a lock: exit %d %q %q", code, out, errOut)
+	}
+	if e := f.entries(); !hasEntry(e, func(e core.Entry) bool {
+		return e.Action == core.ActionRequestExport && e.Details["protection"] == core.ProtectRecipientKey
+	}) {
+		t.Error("the export entry does not say how the package was protected")
 	}
 }

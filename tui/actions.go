@@ -13,10 +13,11 @@ import (
 
 // reqActionMsg is the outcome of one request step.
 type reqActionMsg struct {
-	what string // i18n key of the done message ("%s" is the id)
-	id   string
-	req  core.Request
-	err  error
+	what   string // i18n key of the done message ("%s" is the id)
+	id     string
+	req    core.Request
+	err    error
+	secret string // a package secret to show the manager, once
 }
 
 // holdActionMsg is the outcome of adding or releasing a hold.
@@ -55,10 +56,21 @@ func (s *session) recordResult(id, found, note string, ranges []core.FoundRange)
 	})
 }
 
-func (s *session) approve(id string, in core.ApprovalInput) tea.Cmd {
-	return s.reqStep("req.done.approve", id, func(b Backend, a core.Actor) (core.Request, error) {
-		return b.Approve(a, id, in)
-	})
+// approve approves and at once chooses the package's protection, so the
+// secret reaches the manager who approved and nobody else.
+func (s *session) approve(id string, in core.ApprovalInput, recipientKey string) tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		r, err := b.Approve(a, id, in)
+		if err != nil {
+			return reqActionMsg{what: "req.done.approve", id: id, req: r, err: err}
+		}
+		k, err := b.ProtectPackage(a, id, recipientKey)
+		if err != nil {
+			return reqActionMsg{what: "req.done.approve", id: id, req: r, err: err}
+		}
+		return reqActionMsg{what: "req.done.approve", id: id, req: k.Request, secret: k.Secret}
+	}
 }
 
 func (s *session) deny(id, reason string) tea.Cmd {

@@ -33,6 +33,12 @@ type Backend interface {
 	Deny(actor core.Actor, id, reason string) (core.Request, error)
 	ExportRequest(ctx context.Context, actor core.Actor, id string, passphrase []byte, dir string,
 		progress func(done, total int64)) (core.Request, error)
+	// ProtectPackage chooses what an approved request's package is
+	// encrypted to; a fresh secret is returned once.
+	ProtectPackage(actor core.Actor, id, recipientKey string) (core.PackageKey, error)
+	// HasExportPassphrase: the manager's lock on exporting is set, so the
+	// export form asks for it.
+	HasExportPassphrase() bool
 	RecordProvision(actor core.Actor, id string, p core.Provision) (core.Request, error)
 	CloseRequest(actor core.Actor, id string) (core.Request, error)
 	AddHold(actor core.Actor, in core.HoldInput) (core.Hold, error)

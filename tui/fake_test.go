@@ -32,6 +32,7 @@ type fakeBackend struct {
 	policy     core.Policy
 	failErr    error         // returned by the key actions when set
 	exportGate chan struct{} // ExportRequest waits on it when set
+	noLock     bool          // no export passphrase is set
 }
 
 func (f *fakeBackend) record(format string, args ...any) {

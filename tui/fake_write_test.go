@@ -93,6 +93,17 @@ func fakeRanges(rs []core.FoundRange) string {
 	return strings.Join(parts, ",")
 }
 
+func (f *fakeBackend) ProtectPackage(a core.Actor, id, key string) (core.PackageKey, error) {
+	f.record("ProtectPackage %s %s key=%s", a.Role, id, key)
+	r, err := f.Request(a, id)
+	if key != "" {
+		return core.PackageKey{Request: r}, err
+	}
+	return core.PackageKey{Request: r, Secret: "AGE-SECRET-KEY-1FAKESECRETFORTHECONSOLE"}, err
+}
+
+func (f *fakeBackend) HasExportPassphrase() bool { return !f.noLock }
+
 func (f *fakeBackend) Deny(a core.Actor, id, reason string) (core.Request, error) {
 	f.record("Deny %s %s reason=%s", a.Role, id, reason)
 	return f.step(a, id, core.StateDenied, reason, func(r *core.Request) {

@@ -124,10 +124,12 @@ func (p *requestsPage) begin(b key.Binding, r core.Request) tea.Cmd {
 				fields = append(fields, s.textField("found_"+c, fmt.Sprintf(s.T("req.approvecam"), c), strings.Join(found[c], "; "), ""))
 			}
 		}
+		withRanges := len(fields) > 1
+		fields = append(fields, s.textField("recipient_key", "req.recipientkey", r.RecipientKey, s.T("req.recipientkey.ph")))
 		a.form = newForm(s, title("req.f.approve"), fields...)
 		a.form.validate = func(f *form) tea.Cmd {
 			f.required("judgement")
-			if s.rangeFields(f, r.Cameras) == 0 && len(fields) > 1 {
+			if s.rangeFields(f, r.Cameras) == 0 && withRanges {
 				fields[1].err = s.T("req.foundnone")
 			}
 			return nil
@@ -141,9 +143,15 @@ func (p *requestsPage) begin(b key.Binding, r core.Request) tea.Cmd {
 		a.form.validate = func(f *form) tea.Cmd { f.required("reason"); return nil }
 	case key.Matches(keyOf(b), k.Export):
 		a.step = "export"
-		a.form = newForm(s, title("req.f.export"), s.secretField("passphrase", "req.passphrase"))
+		// The passphrase is the manager's lock, asked only while set; the
+		// package is encrypted to the key the manager chose at approval.
+		if s.c.Core.HasExportPassphrase() {
+			a.form = newForm(s, title("req.f.export"), s.secretField("passphrase", "req.passphrase"))
+			a.form.validate = func(f *form) tea.Cmd { f.required("passphrase"); return nil }
+		} else {
+			a.form = newForm(s, title("req.f.export"))
+		}
 		a.form.foot = []string{s.st.Dim.Render(trunc(s.T("req.exportdir")+": "+s.c.ExportDir, p.w))}
-		a.form.validate = func(f *form) tea.Cmd { f.required("passphrase"); return nil }
 	case key.Matches(keyOf(b), k.Provide):
 		a.step = "provide"
 		a.form = newForm(s, title("req.f.provide"),
@@ -333,7 +341,11 @@ func (p *requestsPage) submit() tea.Cmd {
 		}
 		return s.recordResult(id, f.value("outcome"), f.value("note"), ranges)
 	case "approve":
-		return s.approve(id, core.ApprovalInput{Judgement: f.value("judgement"), Ranges: s.formRanges(f, a.req.Cameras)})
+		return s.approve(id, core.ApprovalInput{Judgement: f.value("judgement"), Ranges: s.formRanges(f, a.req.Cameras)},
+			f.value("recipient_key"))
+	case "secret":
+		p.act = nil
+		return nil
 	case "deny":
 		return s.deny(id, f.value("reason"))
 	case "provide":
@@ -369,6 +381,14 @@ func (p *requestsPage) onAction(m reqActionMsg) tea.Cmd {
 		return nil
 	}
 	p.act = nil
+	if m.secret != "" {
+		// Shown once, to the manager who approved: it is not stored.
+		s := p.s
+		f := newForm(s, fmt.Sprintf(s.T("req.f.secret"), m.req.ID))
+		f.head = []string{s.T("req.secret.once"), "", "  " + s.st.Title.Render(m.secret), "",
+			s.T("req.secret.howto"), "  mimamori verify PACKAGE --identity key.txt --key …", ""}
+		p.act = &reqAction{step: "secret", req: m.req, form: f}
+	}
 	if m.req.ID != "" && p.open == m.req.ID {
 		p.req = m.req
 		p.buildDetail()

@@ -174,6 +174,15 @@ func TestApproveDenyInstruct(t *testing.T) {
 	}
 	keys(u, "不当侵害のおそれなし", "ctrl+s")
 	wantCalls(t, f, "Approve", "Approve manager R-2026-0011 judgement=不当侵害のおそれなし ranges=cam03 01:30:00-03:30:00")
+	wantCalls(t, f, "ProtectPackage", "ProtectPackage manager R-2026-0011 key=")
+	// The secret is shown to the manager once, until dismissed.
+	if v := u.View(); !strings.Contains(v, "AGE-SECRET-KEY-1FAKESECRETFORTHECONSOLE") {
+		t.Errorf("package secret not shown:\n%s", v)
+	}
+	keys(u, "enter")
+	if strings.Contains(u.View(), "FAKESECRET") {
+		t.Error("the secret stays on screen")
+	}
 
 	keys(u, "g", "d", "enter")
 	if got := f.called("Deny"); len(got) != 0 {
@@ -216,6 +225,16 @@ func TestExportWithPassphrase(t *testing.T) {
 	if !strings.Contains(v, "Exported R-2026-0011.") {
 		t.Errorf("no confirmation:\n%s", v)
 	}
+}
+
+// Without the manager's lock the export form asks for nothing.
+func TestExportWithoutLock(t *testing.T) {
+	f := newFake(4)
+	f.noLock = true
+	f.reqs[2].State = core.StateApproved
+	u := syncUIWith(t, f, core.RoleOperator, "en", 80, 24, withAll(f))
+	keys(u, "4", "j", "j", "enter", "x", "enter")
+	wantCalls(t, f, "ExportRequest", "ExportRequest operator R-2026-0011 passphrase= dir=/srv/exports")
 }
 
 func TestExportWrongPassphrase(t *testing.T) {

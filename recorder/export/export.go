@@ -1,7 +1,9 @@
 // Package export builds the export package of an approved request: one
 // playable MP4 per camera (bit-exact recorded access units), a manifest
 // with every file's SHA-256 signed by the appliance's host key, all in a
-// tar encrypted with age. Verify checks such a package.
+// tar encrypted with age to the request's own key (a fresh secret the
+// manager holds, or the recipient's public key). Verify checks such a
+// package against the appliance key the recipient was given.
 package export
 
 import (
@@ -13,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"os"
@@ -45,9 +48,6 @@ type Exporter struct {
 	Logger *slog.Logger
 	Now    func() time.Time
 
-	// ScryptWorkFactor is age's scrypt log2(N); 0 means age's default (18).
-	// Tests lower it.
-	ScryptWorkFactor int
 	// Create opens a new file for writing; nil means os.OpenFile with
 	// O_CREATE|O_EXCL. Tests inject failing writers here.
 	Create func(path string) (File, error)
@@ -166,7 +166,8 @@ func (e *Exporter) Export(ctx context.Context, job core.ExportJob, progress func
 	if err != nil {
 		return core.ExportRecord{}, fmt.Errorf("export: cannot create the package in %s: %w", job.Dir, err)
 	}
-	rec, err := e.write(ctx, f, m, files, recips, total, progress)
+	hf := &hashingFile{File: f, h: sha256.New()}
+	rec, err := e.write(ctx, hf, m, files, recips, total, progress)
 	if err == nil {
 		err = f.Sync()
 		if err != nil {
@@ -191,6 +192,7 @@ func (e *Exporter) Export(ctx context.Context, job core.ExportJob, progress func
 		return core.ExportRecord{}, err
 	}
 	rec.Path = final
+	rec.PackageSHA256, rec.PackageBytes = hex.EncodeToString(hf.h.Sum(nil)), hf.n
 	e.log().Info("exported", "request", job.Request.ID, "path", final, "files", len(rec.Files), "bytes", total,
 		"took", e.now().Sub(started))
 	return rec, nil
@@ -209,6 +211,20 @@ func jobRanges(job core.ExportJob) []core.FoundRange {
 	return out
 }
 
+// hashingFile hashes and counts what is written to the package file.
+type hashingFile struct {
+	File
+	h hash.Hash
+	n int64
+}
+
+func (f *hashingFile) Write(b []byte) (int, error) {
+	n, err := f.File.Write(b)
+	f.h.Write(b[:n])
+	f.n += int64(n)
+	return n, err
+}
+
 func syncDir(dir string) {
 	if d, err := os.Open(dir); err == nil {
 		_ = d.Sync()
@@ -217,37 +233,28 @@ func syncDir(dir string) {
 }
 
 func (e *Exporter) recipients(job core.ExportJob) ([]age.Recipient, error) {
-	// age allows a passphrase (scrypt) recipient only on its own: with
-	// explicit recipient keys the package is encrypted to those keys.
-	if len(job.Recipients) > 0 {
-		var out []age.Recipient
-		for _, s := range job.Recipients {
-			s = strings.TrimSpace(s)
-			var r age.Recipient
-			var err error
-			if strings.HasPrefix(s, "age1") {
-				r, err = age.ParseX25519Recipient(s)
-			} else {
-				r, err = agessh.ParseRecipient(s)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%w: recipient %.40q: %v", ErrBadJob, s, err)
-			}
-			out = append(out, r)
+	// Only the request's own key: a fresh secret the manager holds, or the
+	// recipient's public key. Nothing the appliance or its operators know
+	// opens the package.
+	if len(job.Recipients) == 0 {
+		return nil, fmt.Errorf("%w: no recipient key: the manager has not chosen how the package is protected", ErrBadJob)
+	}
+	var out []age.Recipient
+	for _, s := range job.Recipients {
+		s = strings.TrimSpace(s)
+		var r age.Recipient
+		var err error
+		if strings.HasPrefix(s, "age1") {
+			r, err = age.ParseX25519Recipient(s)
+		} else {
+			r, err = agessh.ParseRecipient(s)
 		}
-		return out, nil
+		if err != nil {
+			return nil, fmt.Errorf("%w: recipient %.40q: %v", ErrBadJob, s, err)
+		}
+		out = append(out, r)
 	}
-	if len(job.Passphrase) == 0 {
-		return nil, fmt.Errorf("%w: no passphrase and no recipients", ErrBadJob)
-	}
-	r, err := age.NewScryptRecipient(string(job.Passphrase))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadJob, err)
-	}
-	if e.ScryptWorkFactor > 0 {
-		r.SetWorkFactor(e.ScryptWorkFactor)
-	}
-	return []age.Recipient{r}, nil
+	return out, nil
 }
 
 func (e *Exporter) manifestHead(job core.ExportJob, started time.Time) Manifest {
@@ -263,7 +270,7 @@ func (e *Exporter) manifestHead(job core.ExportJob, started time.Time) Manifest 
 		Approver: job.Approver, Operator: job.Operator, StartedAt: started,
 		ApplianceID: job.ApplianceID, SoftwareVersion: job.Version, LedgerSeq: job.LedgerSeq,
 		Signer:     SignerInfo{Algorithm: pk.Type(), PublicKey: authorized, Fingerprint: ssh.FingerprintSHA256(pk)},
-		Encryption: EncryptionInfo{Scheme: "age", Passphrase: len(job.Recipients) == 0, Recipients: job.Recipients},
+		Encryption: EncryptionInfo{Scheme: "age", Method: job.Protection, Recipients: job.Recipients},
 		Notes: []string{"MP4 samples are the recorded access units byte for byte; only fragment sequence numbers and decode times were renumbered so each file starts at zero.",
 			"Actual ranges start at the keyframe at or before the approved start and end with the fragment covering the approved end."},
 	}

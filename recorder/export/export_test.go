@@ -6,9 +6,15 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -16,6 +22,7 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"filippo.io/age/agessh"
 	"golang.org/x/crypto/ssh"
 
 	"mimamori/core"
@@ -24,7 +31,14 @@ import (
 	"mimamori/recorder/ring"
 )
 
-const pass = "correct horse battery staple"
+// recipientID stands for the package secret the manager handed over.
+var recipientID = func() *age.X25519Identity {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		panic(err)
+	}
+	return id
+}()
 
 var t0 = time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
 
@@ -62,31 +76,26 @@ func job(dir string, cams ...string) core.ExportJob {
 			Phone: "043-000-0000", ApplicantAddress: "Chiba", Purpose: "investigation", Ground: "investigation",
 			Cameras: cams, From: t0.Add(2 * time.Second), To: t0.Add(6 * time.Second)},
 		Decision: &core.Decision{Approved: true, By: "manager1", At: t0.Add(time.Hour)}}
-	return core.ExportJob{Request: r, Cameras: cams, From: r.From, To: r.To, Passphrase: []byte(pass), Dir: dir,
+	return core.ExportJob{Request: r, Cameras: cams, From: r.From, To: r.To, Dir: dir,
+		Protection: core.ProtectApprovalSecret, Recipients: []string{recipientID.Recipient().String()},
 		Operator: "operator1", Approver: "manager1", LedgerSeq: 42, ApplianceID: "test-appliance", Version: "test"}
 }
 
 func newExporter(rg *ring.Ring, signer ssh.Signer) *export.Exporter {
-	return &export.Exporter{Source: rg, Signer: signer, ScryptWorkFactor: 10}
+	return &export.Exporter{Source: rg, Signer: signer}
 }
 
-func identity(t testing.TB, p string) []age.Identity {
-	t.Helper()
-	id, err := age.NewScryptIdentity(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return []age.Identity{id}
-}
+func secret() []age.Identity { return []age.Identity{recipientID} }
 
-func verifyFile(t testing.TB, path string, ids []age.Identity, extract string) *export.Report {
+// verifyFile verifies path, trusting the appliance key key ("" for none).
+func verifyFile(t testing.TB, path string, ids []age.Identity, key, extract string) *export.Report {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	rep, err := export.Verify(f, ids, extract)
+	rep, err := export.Verify(f, export.Options{Identities: ids, Key: key, ExtractDir: extract})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,9 +125,17 @@ func TestExportRoundTrip(t *testing.T) {
 		t.Fatalf("record: %+v", rec)
 	}
 	out := t.TempDir()
-	rep := verifyFile(t, rec.Path, identity(t, pass), out)
-	if !rep.Intact {
-		t.Fatalf("fresh package not intact: %v", rep.Problems)
+	rep := verifyFile(t, rec.Path, secret(), ssh.FingerprintSHA256(signer.PublicKey()), out)
+	if !rep.Intact || !rep.Authentic {
+		t.Fatalf("fresh package not intact and authentic: %v", rep.Problems)
+	}
+	sum, size := fileSHA256(t, rec.Path)
+	if rec.PackageSHA256 != sum || rec.PackageBytes != size {
+		t.Fatalf("package hash %s %d, file is %s %d", rec.PackageSHA256, rec.PackageBytes, sum, size)
+	}
+	if e := rep.Manifest.Encryption; e.Method != core.ProtectApprovalSecret || e.Passphrase ||
+		len(e.Recipients) != 1 || e.Recipients[0] != recipientID.Recipient().String() {
+		t.Fatalf("encryption %+v", e)
 	}
 	if rep.Fingerprint != ssh.FingerprintSHA256(signer.PublicKey()) || rep.ManifestSHA != rec.ManifestHash {
 		t.Fatalf("fingerprint %s, manifest %s", rep.Fingerprint, rep.ManifestSHA)
@@ -150,7 +167,7 @@ func TestExportSkipsCameraWithoutFootage(t *testing.T) {
 	if len(rec.Files) != 1 {
 		t.Fatalf("files: %+v", rec.Files)
 	}
-	rep := verifyFile(t, rec.Path, identity(t, pass), "")
+	rep := verifyFile(t, rec.Path, secret(), "", "")
 	if !rep.Intact || rep.Manifest.Cameras[1].NoFootageNote == "" {
 		t.Fatalf("report: %v %+v", rep.Problems, rep.Manifest.Cameras)
 	}
@@ -160,14 +177,16 @@ func TestExportSkipsCameraWithoutFootage(t *testing.T) {
 	}
 }
 
-func TestVerifyWrongPassphrase(t *testing.T) {
+func TestVerifyWrongIdentity(t *testing.T) {
 	rg := filledRing(t, map[string]time.Duration{"cam1": 10 * time.Second})
-	rec, err := newExporter(rg, newSigner(t)).Export(context.Background(), job(t.TempDir(), "cam1"), nil)
+	signer := newSigner(t)
+	rec, err := newExporter(rg, signer).Export(context.Background(), job(t.TempDir(), "cam1"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	other, _ := age.GenerateX25519Identity()
 	out := t.TempDir()
-	rep := verifyFile(t, rec.Path, identity(t, "not the passphrase"), out)
+	rep := verifyFile(t, rec.Path, []age.Identity{other}, ssh.FingerprintSHA256(signer.PublicKey()), out)
 	if rep.Intact || len(rep.Problems) != 1 || !strings.Contains(rep.Problems[0], "wrong passphrase") {
 		t.Fatalf("problems: %v", rep.Problems)
 	}
@@ -177,7 +196,8 @@ func TestVerifyWrongPassphrase(t *testing.T) {
 }
 
 // retar decrypts a package, lets edit change its entries, and encrypts it
-// again with the same passphrase: an attacker who knows the passphrase.
+// again to the same key: an attacker who can open the package (the
+// recipient, or anyone who learnt the secret).
 func retar(t *testing.T, path string, edit func(name string, b []byte) (string, []byte)) string {
 	t.Helper()
 	f, err := os.Open(path)
@@ -185,17 +205,12 @@ func retar(t *testing.T, path string, edit func(name string, b []byte) (string, 
 		t.Fatal(err)
 	}
 	defer f.Close()
-	plain, err := age.Decrypt(f, identity(t, pass)...)
+	plain, err := age.Decrypt(f, secret()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	r, err := age.NewScryptRecipient(pass)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.SetWorkFactor(10)
-	aw, err := age.Encrypt(&out, r)
+	aw, err := age.Encrypt(&out, recipientID.Recipient())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +248,9 @@ func retar(t *testing.T, path string, edit func(name string, b []byte) (string, 
 
 func TestVerifyDetectsTampering(t *testing.T) {
 	rg := filledRing(t, map[string]time.Duration{"cam1": 10 * time.Second})
-	rec, err := newExporter(rg, newSigner(t)).Export(context.Background(), job(t.TempDir(), "cam1"), nil)
+	signer := newSigner(t)
+	key := ssh.FingerprintSHA256(signer.PublicKey())
+	rec, err := newExporter(rg, signer).Export(context.Background(), job(t.TempDir(), "cam1"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +288,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			p := retar(t, rec.Path, c.edit)
 			out := t.TempDir()
-			rep := verifyFile(t, p, identity(t, pass), out)
+			rep := verifyFile(t, p, secret(), key, out)
 			if rep.Intact || !strings.Contains(strings.Join(rep.Problems, "\n"), c.want) {
 				t.Fatalf("problems %q, want one containing %q", rep.Problems, c.want)
 			}
@@ -288,7 +305,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			}
 			return n, b
 		})
-		rep := verifyFile(t, p2, identity(t, pass), "")
+		rep := verifyFile(t, p2, secret(), key, "")
 		all := strings.Join(rep.Problems, "\n")
 		if rep.Intact || !strings.Contains(all, "extra file cam1-2.mp4") || !strings.Contains(all, "file cam1.mp4 missing") {
 			t.Fatalf("problems: %q", rep.Problems)
@@ -378,10 +395,153 @@ func TestExportToRecipientKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep := verifyFile(t, rec.Path, []age.Identity{id}, ""); !rep.Intact {
+	if rep := verifyFile(t, rec.Path, []age.Identity{id}, "", ""); !rep.Intact {
 		t.Fatalf("recipient cannot open: %v", rep.Problems)
 	}
-	if rep := verifyFile(t, rec.Path, identity(t, pass), ""); rep.Intact {
-		t.Fatal("passphrase opened a package encrypted to a key")
+	if rep := verifyFile(t, rec.Path, secret(), "", ""); rep.Intact {
+		t.Fatal("another request's secret opened a package encrypted to a key")
+	}
+}
+
+// The real age tool opens a package made for an ssh-ed25519 recipient
+// with that SSH key: the recipient needs no mimamori to get at the files.
+func TestAgeCLIOpensPackageForSSHKey(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spk, _ := ssh.NewPublicKey(pub)
+	block, err := ssh.MarshalPrivateKey(priv, "police@example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "id_ed25519")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rg := filledRing(t, map[string]time.Duration{"cam1": 4 * time.Second})
+	j := job(t.TempDir(), "cam1")
+	j.Protection, j.Recipients = core.ProtectRecipientKey, []string{strings.TrimSpace(string(ssh.MarshalAuthorizedKey(spk)))}
+	rec, err := newExporter(rg, newSigner(t)).Export(context.Background(), j, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Pure Go: the SSH key opens it (age's own ssh identity code).
+	id, err := agessh.ParseIdentity(pem.EncodeToMemory(block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := verifyFile(t, rec.Path, []age.Identity{id}, "", ""); !rep.Intact {
+		t.Fatalf("ssh key cannot open: %v", rep.Problems)
+	}
+	agePath, err := exec.LookPath("age")
+	if err != nil {
+		t.Skip("the age tool is not installed (apt-get install age); the pure-Go check above opened the package with the same key")
+	}
+	out, err := exec.Command(agePath, "-d", "-i", keyFile, rec.Path).Output()
+	if err != nil {
+		t.Fatalf("age -d: %v", err)
+	}
+	tr := tar.NewReader(bytes.NewReader(out))
+	found := map[string][]byte{}
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		found[h.Name] = b
+	}
+	if _, ok := found[export.ManifestName]; !ok {
+		t.Fatalf("age output holds %d entries, no manifest", len(found))
+	}
+	sum := sha256.Sum256(found["cam1.mp4"])
+	if hex.EncodeToString(sum[:]) != rec.Files[0].SHA256 {
+		t.Fatal("cam1.mp4 decrypted by age does not match the manifest")
+	}
+}
+
+func fileSHA256(t testing.TB, path string) (string, int64) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), int64(len(b))
+}
+
+// resign is retar with the footage changed and the manifest re-hashed and
+// re-signed with the attacker's own key: a forgery consistent in itself.
+func resign(t *testing.T, path string, attacker ssh.Signer) string {
+	t.Helper()
+	var mp4 []byte
+	p := retar(t, path, func(n string, b []byte) (string, []byte) {
+		if n == "cam1.mp4" {
+			b[len(b)/2] ^= 1
+			mp4 = b
+		}
+		return n, b
+	})
+	var manifest []byte
+	return retar(t, p, func(n string, b []byte) (string, []byte) {
+		switch n {
+		case export.ManifestName:
+			var m export.Manifest
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(mp4)
+			m.Files[0].SHA256 = hex.EncodeToString(sum[:])
+			pk := attacker.PublicKey()
+			m.Signer = export.SignerInfo{Algorithm: pk.Type(), PublicKey: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk))),
+				Fingerprint: ssh.FingerprintSHA256(pk)}
+			manifest, _ = json.MarshalIndent(m, "", "  ")
+			return n, manifest
+		case export.SignatureName:
+			sig, err := attacker.Sign(rand.Reader, manifest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pk := attacker.PublicKey()
+			out, _ := json.Marshal(export.Signature{Format: sig.Format, Fingerprint: ssh.FingerprintSHA256(pk),
+				PublicKey: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pk))), Signature: base64.StdEncoding.EncodeToString(sig.Blob)})
+			return n, out
+		}
+		return n, b
+	})
+}
+
+// A package changed and re-signed with another key is consistent in
+// itself: only the appliance key, given separately, shows the forgery.
+func TestVerifyResignedPackage(t *testing.T) {
+	rg := filledRing(t, map[string]time.Duration{"cam1": 6 * time.Second})
+	signer := newSigner(t)
+	rec, err := newExporter(rg, signer).Export(context.Background(), job(t.TempDir(), "cam1"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := resign(t, rec.Path, newSigner(t))
+	rep := verifyFile(t, forged, secret(), "", "")
+	if !rep.Intact || rep.Authentic {
+		t.Fatalf("forgery without a key: intact %v authentic %v %v", rep.Intact, rep.Authentic, rep.Problems)
+	}
+	out := t.TempDir()
+	rep = verifyFile(t, forged, secret(), ssh.FingerprintSHA256(signer.PublicKey()), out)
+	if rep.Intact || rep.Authentic || !strings.Contains(strings.Join(rep.Problems, "\n"), "not by the appliance key") {
+		t.Fatalf("forgery with the appliance key: intact %v authentic %v %v", rep.Intact, rep.Authentic, rep.Problems)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Fatalf("%d files extracted from a forgery", len(entries))
+	}
+	// The key as people type it.
+	fp := ssh.FingerprintSHA256(signer.PublicKey())
+	for _, k := range []string{fp, " " + fp + "\n", strings.TrimPrefix(fp, "SHA256:"), "sha256:" + strings.TrimPrefix(fp, "SHA256:")} {
+		if rep := verifyFile(t, rec.Path, secret(), k, ""); !rep.Authentic {
+			t.Fatalf("key %q: %v", k, rep.Problems)
+		}
 	}
 }

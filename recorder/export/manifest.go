@@ -16,7 +16,10 @@ const (
 	ManifestName  = "manifest.json"
 	SignatureName = "manifest.sig"
 	// Format identifies the package layout; verify refuses others.
-	Format = "mimamori-export/1"
+	// Version 2: encrypted to the request's own key (EncryptionInfo.Method).
+	Format = "mimamori-export/2"
+	// FormatV1 packages (passphrase-encrypted) are still verified.
+	FormatV1 = "mimamori-export/1"
 )
 
 // Manifest is what a package states about itself. It is written as
@@ -98,9 +101,10 @@ type SignerInfo struct {
 
 // EncryptionInfo says how the package was protected.
 type EncryptionInfo struct {
-	Scheme     string   `json:"scheme"` // "age"
-	Passphrase bool     `json:"passphrase"`
-	Recipients []string `json:"recipients,omitempty"`
+	Scheme     string   `json:"scheme"`               // "age"
+	Method     string   `json:"method,omitempty"`     // "approval-secret" or "recipient-key" (v2)
+	Passphrase bool     `json:"passphrase,omitempty"` // v1 only: the manager's passphrase (scrypt)
+	Recipients []string `json:"recipients,omitempty"` // the public keys it was encrypted to
 }
 
 // Signature is manifest.sig: the SSH signature over the exact bytes of

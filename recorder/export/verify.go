@@ -20,9 +20,15 @@ import (
 // maxSmallFile bounds manifest.json and manifest.sig in memory.
 const maxSmallFile = 16 << 20
 
-// Report is what Verify found. Intact is true only if every check passed.
+// Report is what Verify found. Intact is true only if every check passed:
+// the files match the manifest and the manifest's signature is valid
+// under the key the package names. That key is the package's own claim;
+// Authentic is true only if it is also the appliance key the recipient
+// was given (Options.Key).
 type Report struct {
 	Intact      bool
+	Authentic   bool
+	KeyGiven    bool     // Options.Key was set
 	Problems    []string // human-readable, one per failed check
 	Manifest    *Manifest
 	Fingerprint string // signer key fingerprint (SHA256:...), if the signature checked out
@@ -45,13 +51,26 @@ func (r *Report) fail(format string, a ...any) {
 	r.Problems = append(r.Problems, fmt.Sprintf(format, a...))
 }
 
-// Verify decrypts a package with identities, checks the signature on the
-// manifest and the SHA-256 and size of every file, and reports. If
-// extractDir is set, the files are written there, and removed again if
-// the package is not intact. The error is for failures to do the check at
-// all (I/O on extractDir); everything wrong with the package is in
-// Report.Problems.
-func Verify(src io.Reader, identities []age.Identity, extractDir string) (*Report, error) {
+// Options say how to open a package and whom to trust.
+type Options struct {
+	Identities []age.Identity // to decrypt with
+	// Key is the fingerprint (SHA256:…) of the appliance key, as printed on
+	// the handover receipt. Without it the package cannot be authentic:
+	// anyone who can decrypt it could have re-signed it with their own key.
+	Key string
+	// ExtractDir, if set, receives the checked files, only if the package
+	// is intact and authentic.
+	ExtractDir string
+}
+
+// Verify decrypts a package, checks the signature on the manifest, the
+// signer against o.Key and the SHA-256 and size of every file, and
+// reports. Files extracted into o.ExtractDir are removed again unless
+// the package is intact and authentic. The error is for failures to do
+// the check at all (I/O on ExtractDir); everything wrong with the package
+// is in Report.Problems.
+func Verify(src io.Reader, o Options) (*Report, error) {
+	identities, extractDir := o.Identities, o.ExtractDir
 	rep := &Report{Found: map[string]FoundFile{}}
 	plain, err := age.Decrypt(bufio.NewReaderSize(src, 1<<20), identities...)
 	if err != nil {
@@ -142,8 +161,16 @@ func Verify(src io.Reader, identities []age.Identity, extractDir string) (*Repor
 	}
 	rep.check(manifestBytes, sigBytes)
 	rep.Intact = len(rep.Problems) == 0
+	rep.KeyGiven = strings.TrimSpace(o.Key) != ""
+	if rep.KeyGiven && rep.Fingerprint != "" {
+		if want := NormalizeFingerprint(o.Key); rep.Fingerprint != want {
+			rep.fail("signed by %s, not by the appliance key %s: the package is not what the appliance made", rep.Fingerprint, want)
+			rep.Intact = false
+		}
+	}
+	rep.Authentic = rep.Intact && rep.KeyGiven
 	if extractDir != "" {
-		if !rep.Intact {
+		if !rep.Authentic {
 			cleanup()
 			return rep, nil
 		}
@@ -168,7 +195,7 @@ func (rep *Report) check(manifestBytes, sigBytes []byte) {
 		return
 	}
 	rep.Manifest = &m
-	if m.Format != Format {
+	if m.Format != Format && m.Format != FormatV1 {
 		rep.fail("%s: format %q, want %q", ManifestName, m.Format, Format)
 	}
 	if sigBytes == nil {
@@ -219,4 +246,14 @@ func (rep *Report) publish(dir string, manifestBytes, sigBytes []byte) error {
 	}
 	rep.Extracted = dir
 	return nil
+}
+
+// NormalizeFingerprint puts a key fingerprint as people type it
+// ("SHA256:abc…", "sha256:abc…", "abc…", with spaces) into OpenSSH's form.
+func NormalizeFingerprint(s string) string {
+	s = strings.Join(strings.Fields(s), "")
+	if len(s) > 7 && strings.EqualFold(s[:7], "SHA256:") {
+		s = s[7:]
+	}
+	return "SHA256:" + strings.TrimRight(s, "=")
 }
