@@ -57,4 +57,3 @@ func verifyWithBinary(t *testing.T, pkg, keyFile, fp, dir string) {
 		t.Fatalf("mimamori verify: exit %d\n%s", code, out)
 	}
 }
-
