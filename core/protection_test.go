@@ -100,7 +100,10 @@ func TestProtectPackageRecipientKey(t *testing.T) {
 	}
 	for _, step := range []func() error{
 		func() error { _, err := s.InstructSearch(manager, r2.ID, operator.Name); return err },
-		func() error { _, err := s.RecordResult(operator, r2.ID, "found", "", whole(t, s, r2.ID)...); return err },
+		func() error {
+			_, err := s.RecordResult(operator, r2.ID, "found", "", whole(t, s, r2.ID)...)
+			return err
+		},
 		func() error { _, err := s.Approve(manager, r2.ID, okJudgement); return err },
 	} {
 		if err := step(); err != nil {
