@@ -47,6 +47,7 @@ type camera struct {
 	fault  Fault
 
 	players atomic.Int32
+	offline atomic.Bool // SetOffline
 
 	pos      int   // next AU in v
 	loop     int64 // completed loops
@@ -57,6 +58,10 @@ type camera struct {
 	rng      *rand.Rand
 	garbage  []byte
 	pkt      rtp.Packet
+	sent     uint64 // packets numbered so far (DropPacketEvery)
+	idrs     int    // IDRs sent (SSRCChangeEvery)
+
+	src sources // SSRCChangeEvery: the SSRCs the connections write
 }
 
 func makeVariant(codec string, bitrate int64, f Fault) (*variant, error) {
@@ -94,10 +99,15 @@ func makeVariant(codec string, bitrate int64, f Fault) (*variant, error) {
 	}
 	if f.HugeNALU > 0 {
 		huge := fillerNALU(k.fillerHeader, max(f.HugeNALU, len(k.fillerHeader)+1))
+		idr := 0
 		for i := range aus {
-			if aus[i].IDR {
+			if !aus[i].IDR {
+				continue
+			}
+			if f.HugeNALUEvery <= 1 || (idr > 0 && idr%f.HugeNALUEvery == 0) {
 				aus[i].NALUs = append(aus[i].NALUs, huge)
 			}
+			idr++
 		}
 	}
 
@@ -173,6 +183,12 @@ func (c *camera) send(ntp time.Time) {
 		}
 		c.sentIDR = true
 	}
+	if c.fault.SSRCChangeEvery > 0 && au.idr {
+		if c.idrs > 0 && c.idrs%c.fault.SSRCChangeEvery == 0 {
+			c.restartSource()
+		}
+		c.idrs++
+	}
 	ts := c.tsBase + uint32(c.loop*c.v.loopDur+au.pts+c.tsAdjust)
 
 	c.pos++
@@ -204,7 +220,21 @@ func (c *camera) send(ntp time.Time) {
 	}
 }
 
+// restartSource starts a new RTP source: new SSRC and timestamp base, and a
+// sequence number far from the old one, so that packets still queued for a
+// connection are told apart from the new source's (sources.ssrcFor).
+func (c *camera) restartSource() {
+	c.seq += 0x4000 + uint16(c.rng.IntN(0x4000))
+	c.tsBase = c.rng.Uint32()
+	c.src.start(c.seq, c.rng.Uint32()|1)
+}
+
 func (c *camera) write(payload []byte, ts uint32, marker bool, ntp time.Time) {
+	c.sent++
+	if n := c.fault.DropPacketEvery; n > 0 && c.sent%uint64(n) == 0 {
+		c.seq++ // lost on the way
+		return
+	}
 	c.pkt.Header = rtp.Header{
 		Version:        2,
 		PayloadType:    payloadType,

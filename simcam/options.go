@@ -38,14 +38,26 @@ type Fault struct {
 	// bytes (valid RTP headers, the SDP still announces valid parameters).
 	GarbageRTP bool
 	// HugeNALU > 0 appends a filler NAL unit of this many bytes to every IDR
-	// access unit.
+	// access unit (or every HugeNALUEvery-th one).
 	HugeNALU int
+	// HugeNALUEvery > 1 puts the HugeNALU filler only on every N-th IDR of
+	// the loop (the first IDR is never one), so the camera is recordable
+	// between them.
+	HugeNALUEvery int
 	// NoSPS strips the parameter sets (VPS/SPS/PPS) from both the SDP and the
 	// stream, so the stream can never be decoded.
 	NoSPS bool
 	// BackwardsTimestamps moves the RTP clock back by BackwardsStep at every
 	// IDR after the first, so each GOP starts earlier than the previous one ended.
 	BackwardsTimestamps bool
+	// DropPacketEvery > 0 loses every N-th RTP packet: its sequence number
+	// is used but the packet is never sent, as on a lossy network.
+	DropPacketEvery int
+	// SSRCChangeEvery > 0 restarts the camera's RTP source at every N-th
+	// IDR: a new SSRC, sequence number and timestamp base, as an encoder
+	// restart does. Over TCP only (the SSRC is rewritten in the
+	// interleaved frames; gortsplib keeps one SSRC per stream).
+	SSRCChangeEvery int
 	// BitrateFactor > 1 multiplies the camera's bitrate (Options.Bitrate, or
 	// the clip's own rate when that is 0).
 	BitrateFactor int

@@ -35,7 +35,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	addr     net.Addr
-	players  map[*gortsplib.ServerSession]*camera
+	players  map[*gortsplib.ServerSession]player
 	started  bool
 	closed   bool
 	cancel   context.CancelFunc
@@ -74,7 +74,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		o:       o,
 		log:     logger.With("component", "simcam"),
-		players: make(map[*gortsplib.ServerSession]*camera),
+		players: make(map[*gortsplib.ServerSession]player),
 	}
 
 	// Cameras with the same fault share one packetised variant.
@@ -97,8 +97,8 @@ func New(o Options) (*Server, error) {
 			seq:    uint16(rand.Uint32()),
 			tsBase: rand.Uint32(),
 		}
+		c.rng = rand.New(rand.NewPCG(uint64(i), 0x5eed))
 		if f.GarbageRTP {
-			c.rng = rand.New(rand.NewPCG(uint64(i), 0x5eed))
 			c.garbage = make([]byte, 1400)
 		}
 		c.media = &description.Media{
@@ -123,13 +123,14 @@ func (s *Server) Start() error {
 		UDPRTPAddress:  s.o.UDPRTPAddress,
 		UDPRTCPAddress: s.o.UDPRTCPAddress,
 		// A large IDR plus filler is sent in one burst per tick.
-		WriteQueueSize: 4096,
+		WriteQueueSize: s.writeQueue(),
 		Listen: func(network, address string) (net.Listener, error) {
 			l, err := net.Listen(network, address)
-			if err == nil {
-				s.addr = l.Addr() // called from Start, under s.mu
+			if err != nil {
+				return nil, err
 			}
-			return l, err
+			s.addr = l.Addr() // called from Start, under s.mu
+			return sourceListener{l}, nil
 		},
 	}
 	if err := s.rtsp.Start(); err != nil {
@@ -160,6 +161,23 @@ func (s *Server) Start() error {
 	s.log.Info("simulated cameras started", "addr", s.addr.String(), "cameras", len(s.cameras),
 		"codec", s.o.Codec, "bitrate", s.o.Bitrate)
 	return nil
+}
+
+// writeQueue is the per-session packet queue: room for the largest access
+// unit's packets twice over (a HugeNALU fault can need thousands), at
+// least 4096, a power of two as gortsplib requires.
+func (s *Server) writeQueue() int {
+	most := 0
+	for _, c := range s.cameras {
+		for _, p := range c.v.packets {
+			most = max(most, len(p.payloads))
+		}
+	}
+	q := 4096
+	for q < 2*most {
+		q *= 2
+	}
+	return q
 }
 
 // Close stops sending, disconnects every client and releases the ports.
@@ -309,7 +327,44 @@ func (h *handler) lookup(conn *gortsplib.ServerConn, req *base.Request, path str
 	if c == nil {
 		return &base.Response{StatusCode: base.StatusNotFound}, nil, nil
 	}
+	if c.offline.Load() {
+		return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil, nil
+	}
 	return &base.Response{StatusCode: base.StatusOK}, c, nil
+}
+
+// player is one session playing a camera.
+type player struct {
+	cam  *camera
+	conn *gortsplib.ServerConn
+}
+
+// SetOffline takes camera i (from 1) off the air or back: while offline
+// its sessions are closed and every request for it is answered 503, as a
+// rebooting camera's RTSP server does. Other cameras are not affected.
+func (s *Server) SetOffline(i int, off bool) {
+	if i < 1 || i > len(s.cameras) {
+		return
+	}
+	c := s.cameras[i-1]
+	c.offline.Store(off)
+	if !off {
+		return
+	}
+	s.mu.Lock()
+	var drop []player
+	for ss, p := range s.players {
+		if p.cam == c {
+			drop = append(drop, p)
+			delete(s.players, ss)
+			c.players.Add(-1)
+			defer ss.Close()
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range drop {
+		p.conn.Close()
+	}
 }
 
 // OnDescribe implements gortsplib.ServerHandlerOnDescribe.
@@ -336,9 +391,15 @@ func (h *handler) OnPlay(ctx *gortsplib.ServerHandlerOnPlayCtx) (*base.Response,
 	if c == nil {
 		return &base.Response{StatusCode: base.StatusNotFound}, nil
 	}
+	if c.offline.Load() {
+		return &base.Response{StatusCode: base.StatusServiceUnavailable}, nil
+	}
+	if sc, ok := ctx.Conn.NetConn().(*sourceConn); ok && c.fault.SSRCChangeEvery > 0 {
+		sc.cam.Store(c)
+	}
 	h.s.mu.Lock()
 	if _, ok := h.s.players[ctx.Session]; !ok {
-		h.s.players[ctx.Session] = c
+		h.s.players[ctx.Session] = player{cam: c, conn: ctx.Conn}
 		c.players.Add(1)
 	}
 	h.s.mu.Unlock()
@@ -360,9 +421,9 @@ func (h *handler) OnSessionClose(ctx *gortsplib.ServerHandlerOnSessionCloseCtx) 
 func (h *handler) dropPlayer(ss *gortsplib.ServerSession) {
 	h.s.mu.Lock()
 	defer h.s.mu.Unlock()
-	if c, ok := h.s.players[ss]; ok {
+	if p, ok := h.s.players[ss]; ok {
 		delete(h.s.players, ss)
-		c.players.Add(-1)
+		p.cam.players.Add(-1)
 	}
 }
 
