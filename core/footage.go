@@ -66,7 +66,7 @@ type Erasure struct {
 // ledger: a clock jump, a timestamp discontinuity, a camera lost or back.
 type RecordingEvent struct {
 	Camera  string
-	Kind    string // "discontinuity", "clock-jump", "camera-down", "camera-up", "write-error"
+	Kind    string // "discontinuity", "clock-jump", "camera-down", "camera-up", "write-error", … (recorder/ingest lists them)
 	At      time.Time
 	Details map[string]string
 }
@@ -99,7 +99,7 @@ type RingStats struct {
 type CameraStats struct {
 	Camera          string
 	Connected       bool
-	State           string // "connecting", "recording", "stalled", "error", "stopped"
+	State           string // "connecting", "recording", "stream-invalid", "stalled", "error", "stopped"
 	Codec           string // "H264", "H265"
 	Width, Height   int
 	FPS             float64
@@ -114,6 +114,12 @@ type CameraStats struct {
 	Discontinuities uint64
 	DroppedFrames   uint64
 	BytesStored     int64
+	// Stream faults since start, each a count of occurrences.
+	PacketsLost     uint64 // RTP packets missing from the sequence
+	InvalidPayloads uint64 // payloads or access units that do not parse
+	OversizeUnits   uint64 // NAL or access units over the size limit, dropped
+	MissingParams   uint64 // access units dropped for want of SPS/PPS (VPS)
+	SSRCChanges     uint64 // RTP source restarts
 }
 
 // ErrHoldCapacity is returned when a hold would exceed the share of the

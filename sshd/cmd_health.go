@@ -42,6 +42,11 @@ type cameraHealthJSON struct {
 	Discontinuities uint64  `json:"discontinuities"`
 	DroppedFrames   uint64  `json:"dropped_frames"`
 	BytesStored     int64   `json:"bytes_stored"`
+	PacketsLost     uint64  `json:"packets_lost"`
+	InvalidPayloads uint64  `json:"invalid_payloads"`
+	OversizeUnits   uint64  `json:"oversize_units"`
+	MissingParams   uint64  `json:"missing_parameter_sets"`
+	SSRCChanges     uint64  `json:"ssrc_changes"`
 }
 
 type healthJSON struct {
@@ -65,7 +70,8 @@ func healthToJSON(st core.RecorderStats) healthJSON {
 			Reconnects: c.Reconnects, LastError: c.LastError, Oldest: jsonTime(c.Oldest),
 			AchievedSeconds: c.AchievedRetain.Seconds(), TargetSeconds: c.TargetRetain.Seconds(),
 			ClockJumps: c.ClockJumps, Discontinuities: c.Discontinuities, DroppedFrames: c.DroppedFrames,
-			BytesStored: c.BytesStored,
+			BytesStored: c.BytesStored, PacketsLost: c.PacketsLost, InvalidPayloads: c.InvalidPayloads,
+			OversizeUnits: c.OversizeUnits, MissingParams: c.MissingParams, SSRCChanges: c.SSRCChanges,
 		})
 	}
 	return out
@@ -114,7 +120,8 @@ func runHealth(env *Env, args []string) int {
 	ct.row(env.T("CAMERA", "カメラ"), env.T("STATE", "状態"), env.T("CODEC", "方式"), env.T("SIZE", "解像度"),
 		"FPS", env.T("BITRATE", "ビットレート"), env.T("LAST FRAME", "最終フレーム"),
 		env.T("RETAINED", "保存期間"), env.T("TARGET", "目標"), env.T("RECONN", "再接続"),
-		env.T("CLOCK", "時刻跳躍"), env.T("GAPS", "不連続"), env.T("DROPPED", "欠落"))
+		env.T("CLOCK", "時刻跳躍"), env.T("GAPS", "不連続"), env.T("DROPPED", "欠落"),
+		env.T("LOST PKTS", "パケット損失"), env.T("BAD INPUT", "不正入力"))
 	for _, c := range st.Cameras {
 		size := "-"
 		if c.Width > 0 {
@@ -124,7 +131,11 @@ func runHealth(env *Env, args []string) int {
 			humanBytes(int64(c.BitrateBps/8))+"/s", env.Time(c.LastFrame),
 			humanDuration(c.AchievedRetain), humanDuration(c.TargetRetain),
 			strconv.FormatUint(c.Reconnects, 10), strconv.FormatUint(c.ClockJumps, 10),
-			strconv.FormatUint(c.Discontinuities, 10), strconv.FormatUint(c.DroppedFrames, 10))
+			strconv.FormatUint(c.Discontinuities, 10), strconv.FormatUint(c.DroppedFrames, 10),
+			strconv.FormatUint(c.PacketsLost, 10),
+			// Payloads that do not parse, oversize units, missing parameter sets, source restarts
+			// (each on its own in --json).
+			strconv.FormatUint(c.InvalidPayloads+c.OversizeUnits+c.MissingParams+c.SSRCChanges, 10))
 	}
 	ct.write(env.Stdout)
 	for _, c := range st.Cameras {

@@ -42,7 +42,7 @@ var catalogue = map[string]map[string]string{
 		"cam.active": "active", "cam.maintenance": "maintenance", "cam.removed": "removed",
 		"cam.none": "No cameras registered.", "cam.nolive": "Live state is not available to your role.",
 		"state.connecting": "connecting", "state.recording": "recording", "state.stalled": "stalled",
-		"state.error": "error", "state.stopped": "stopped",
+		"state.error": "error", "state.stopped": "stopped", "state.stream-invalid": "stream invalid",
 
 		"rec.window": "Window", "rec.legend.full": "recorded", "rec.legend.part": "partial",
 		"rec.legend.held": "held", "rec.legend.gap": "gap", "rec.oldest": "Oldest", "rec.erase": "Erased",
@@ -176,7 +176,7 @@ var catalogue = map[string]map[string]string{
 		"cam.active": "運用中", "cam.maintenance": "保守中", "cam.removed": "撤去済",
 		"cam.none": "カメラが登録されていません。", "cam.nolive": "稼働状態はこの役割には表示されません。",
 		"state.connecting": "接続中", "state.recording": "録画中", "state.stalled": "停滞",
-		"state.error": "異常", "state.stopped": "停止",
+		"state.error": "異常", "state.stopped": "停止", "state.stream-invalid": "映像不正",
 
 		"rec.window": "表示期間", "rec.legend.full": "録画", "rec.legend.part": "一部",
 		"rec.legend.held": "保全", "rec.legend.gap": "欠落", "rec.oldest": "最古", "rec.erase": "消去予定",

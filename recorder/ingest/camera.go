@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/bluenviron/gortsplib/v4/pkg/base"
+	"github.com/bluenviron/gortsplib/v4/pkg/liberrors"
 
 	"mimamori/core"
 )
@@ -38,6 +43,14 @@ func (c *Camera) Stats() core.CameraStats {
 }
 
 // Run connects, records and reconnects until ctx is done. Call it once.
+//
+// A connection that fails or ends is retried after BackoffMin (±20%),
+// however long the camera has been away, so recording resumes within
+// about BackoffMin plus one keyframe interval of the camera coming back.
+// Only failures a retry cannot fix soon (refused credentials, no video
+// in the stream) back off, doubling up to BackoffMax; a camera that
+// locks out an account after failed logins is not hammered. A camera
+// that restarted its RTP source over UDP is reconnected at once.
 func (c *Camera) Run(ctx context.Context) {
 	defer func() {
 		c.st.connected.Store(false)
@@ -52,8 +65,11 @@ func (c *Camera) Run(ctx context.Context) {
 	}
 
 	backoff := c.o.BackoffMin
+	var failing failureLog
 	for {
-		c.st.setState(StateConnecting)
+		if !failing.active() {
+			c.st.setState(StateConnecting)
+		}
 		res := c.runSession(ctx)
 		c.st.connected.Store(false)
 
@@ -71,25 +87,75 @@ func (c *Camera) Run(ctx context.Context) {
 			} else {
 				c.st.setState(StateError)
 			}
-			c.o.Logger.Warn("ingest connection ended", "err", res.err)
+			failing.note(c.o.Logger, res.err, res.recorded, c.o.Mono())
 		}
-		if res.recorded {
+		if res.recorded && !errors.Is(res.err, errSourceChanged) {
 			c.event(EventCameraDown, c.o.Now().UTC(), map[string]string{"error": errString(res.err)})
 		}
 		if res.healthy >= healthyAfter {
 			backoff = c.o.BackoffMin
 		}
 
-		wait := jitter(backoff)
-		backoff = min(backoff*2, c.o.BackoffMax)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
+		var wait time.Duration
+		switch {
+		case errors.Is(res.err, errSourceChanged):
+		case lastingFailure(res.err):
+			wait = jitter(backoff)
+			backoff = min(backoff*2, c.o.BackoffMax)
+		default:
+			wait = jitter(c.o.BackoffMin)
+		}
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
 		}
 		c.st.reconnects.Add(1)
+	}
+}
+
+// lastingFailure reports errors a quick retry will not fix: refused
+// credentials, a stream without video, a bad URL or transport.
+func lastingFailure(err error) bool {
+	var bad liberrors.ErrClientBadStatusCode
+	if errors.As(err, &bad) {
+		return bad.Code == base.StatusUnauthorized || bad.Code == base.StatusForbidden
+	}
+	return errors.Is(err, errNoVideo) || errors.Is(err, errBadTranspt) ||
+		strings.HasPrefix(errString(err), "camera URL")
+}
+
+// failureLog keeps a camera that keeps failing from flooding the log:
+// the first failure of a run is logged, then only a changed error or a
+// reminder every failureLogEvery.
+type failureLog struct {
+	since    time.Duration // Mono() of the first failure; -1 when none
+	last     string
+	lastLog  time.Duration
+	attempts int
+	started  bool
+}
+
+const failureLogEvery = 5 * time.Minute
+
+func (f *failureLog) active() bool { return f.started }
+
+func (f *failureLog) note(log *slog.Logger, err error, recorded bool, mono time.Duration) {
+	msg := err.Error()
+	if recorded || !f.started {
+		*f = failureLog{since: mono, last: msg, lastLog: mono, attempts: 1, started: true}
+		log.Warn("ingest connection ended", "err", err)
+		return
+	}
+	f.attempts++
+	if msg != f.last || mono-f.lastLog >= failureLogEvery {
+		log.Warn("ingest still failing", "err", err, "attempts", f.attempts,
+			"failing_for", (mono - f.since).Round(time.Second).String())
+		f.last, f.lastLog = msg, mono
 	}
 }
 
@@ -117,22 +183,27 @@ func (c *Camera) event(kind string, at time.Time, details map[string]string) {
 	}
 }
 
-// writeAU feeds one access unit to the fragmenter. A panic in parsing
-// code on hostile input costs this access unit, never the process.
-func (c *Camera) writeAU(au [][]byte, pts int64) (stored, noParams bool) {
+// writeAU feeds one access unit to the fragmenter and reports whether it
+// was stored. A panic in parsing code on hostile input costs this access
+// unit, never the process.
+func (c *Camera) writeAU(au [][]byte, pts int64) (stored bool) {
 	c.fmu.Lock()
 	defer c.fmu.Unlock()
 	defer func() {
 		if r := recover(); r != nil {
-			c.st.decodeErrors.Add(1)
 			c.st.dropped.Add(1)
-			c.st.setError(fmt.Errorf("access unit rejected: %v", r))
-			c.frag.needKey = true
-			c.frag.resetDTS()
+			c.frag.invalidPayload(fmt.Errorf("access unit rejected: %v", r))
 			stored = false
 		}
 	}()
 	before := c.st.frames.Load()
 	c.frag.writeAU(au, pts)
-	return c.st.frames.Load() != before, !c.frag.haveParams()
+	return c.st.frames.Load() != before
+}
+
+// sourceLost notes an RTP source restart that ends the session (UDP,
+// RTSPS); over TCP the receiver follows it instead.
+func (c *Camera) sourceLost() {
+	c.st.ssrcChanges.Add(1)
+	c.event(EventSSRCChange, c.o.Now().UTC(), map[string]string{"followed": "reconnect"})
 }

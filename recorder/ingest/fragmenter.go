@@ -74,6 +74,7 @@ type fragmenter struct {
 
 	vps, sps, pps             []byte // latest parameter sets seen
 	spsID                     int    // H.264 seq_parameter_set_id of sps, -1 unknown
+	mbs                       int    // H.264 macroblocks per picture of sps (bounds slice headers)
 	initVPS, initSPS, initPPS []byte // the ones the current init holds
 	initID                    uint32
 	haveInit                  bool
@@ -116,7 +117,7 @@ func newFragmenter(camera string, codec codecKind, maxFrag time.Duration, sink S
 ) *fragmenter {
 	f := &fragmenter{
 		camera: camera, codec: codec, sink: sink, now: now, mono: mono, st: st, event: event,
-		maxFrag: durToTicks(maxFrag), spsID: -1,
+		maxFrag: durToTicks(maxFrag), spsID: -1, mbs: maxMbs,
 	}
 	if f.maxFrag <= 0 {
 		f.maxFrag = clockRate
@@ -132,7 +133,7 @@ func (f *fragmenter) setCodec(k codecKind) {
 	}
 	f.endConnection()
 	f.codec = k
-	f.vps, f.sps, f.pps, f.spsID = nil, nil, nil, -1
+	f.vps, f.sps, f.pps, f.spsID, f.mbs = nil, nil, nil, -1, maxMbs
 	f.haveInit = false
 	f.resetDTS()
 }
@@ -146,6 +147,7 @@ func (f *fragmenter) setParams(vps, sps, pps []byte) {
 		f.sps = bytes.Clone(sps)
 		if f.codec == codecH264 {
 			f.spsID = h264SPSID(sps)
+			f.mbs = h264Mbs(sps)
 		}
 	}
 	if len(pps) > 0 {
@@ -232,6 +234,7 @@ func (f *fragmenter) scanParams(au [][]byte) bool {
 				}
 				f.sps = bytes.Clone(n)
 				f.spsID = int(sps.ID)
+				f.mbs = h264Mbs(n)
 			}
 		case h264.NALUTypePPS:
 			if !bytes.Equal(f.pps, n) {
@@ -290,27 +293,27 @@ func (f *fragmenter) writeAU(au [][]byte, pts int64) {
 	if nonEmpty > f.maxNALUs() {
 		// mediacommon cannot read such a sample back (the RTP decoders
 		// refuse them too); store nothing rather than something unreadable.
-		f.startDropping()
-		f.markDiscontinuity("too-many-nal-units", map[string]string{"nal_units": strconv.Itoa(nonEmpty)})
+		f.drop(true)
+		f.oversize(fmt.Errorf("access unit of %d NAL units, at most %d are stored", nonEmpty, f.maxNALUs()),
+			map[string]string{"nal_units": strconv.Itoa(nonEmpty)})
 		return
 	}
 	if size > MaxAccessUnitSize {
-		f.startDropping()
-		f.markDiscontinuity("oversized-access-unit", map[string]string{"bytes": strconv.Itoa(size)})
+		f.drop(true)
+		f.oversize(fmt.Errorf("access unit of %d bytes, at most %d are stored", size, MaxAccessUnitSize),
+			map[string]string{"bytes": strconv.Itoa(size)})
 		return
 	}
 
 	if !f.nalHeadersOK(au) || !f.scanParams(au) {
-		f.st.decodeErrors.Add(1)
-		f.st.setError(errBadSPS)
-		if f.anchored {
-			f.startDropping()
-		}
+		f.drop(f.anchored)
+		f.invalidPayload(errBadSPS)
 		return
 	}
 	if !f.haveParams() {
-		f.st.setError(errNoParams)
 		f.drop(false)
+		f.st.missingParams.Add(1)
+		f.st.fault(f.mono(), errNoParams)
 		return
 	}
 	key := f.isKey(au)
@@ -399,6 +402,73 @@ func (f *fragmenter) startDropping() {
 	f.completeHeldGuess()
 	f.flush()
 	f.needKey = true
+}
+
+// interrupt ends the run of stored frames at a stream fault: what is
+// buffered is written (the held frame with a guessed duration), and the
+// next stored frame is a keyframe after a discontinuity. It reports
+// whether frames were being recorded, that is whether the fault cost
+// footage (and deserves an event).
+func (f *fragmenter) interrupt() bool {
+	broke := f.anchored && !f.needKey
+	f.completeHeldGuess()
+	f.flush()
+	f.needKey = true
+	f.resetDTS()
+	if broke {
+		f.disc = true
+		f.st.discontinuities.Add(1)
+	}
+	return broke
+}
+
+// streamFault interrupts recording for a fault of kind and sends the event
+// if recording was running; faults while waiting for a keyframe are only
+// counted (by the caller).
+func (f *fragmenter) streamFault(kind string, err error, details map[string]string) {
+	if !f.interrupt() {
+		return
+	}
+	if details == nil {
+		details = map[string]string{}
+	}
+	if err != nil {
+		details["error"] = err.Error()
+	}
+	f.event(kind, f.now().UTC(), details)
+}
+
+// invalidPayload handles a payload or access unit that does not parse.
+func (f *fragmenter) invalidPayload(err error) {
+	f.st.invalid.Add(1)
+	f.st.decodeErrors.Add(1)
+	f.st.fault(f.mono(), err)
+	f.streamFault(EventInvalidPayload, err, nil)
+}
+
+// oversize handles a NAL or access unit over the size limits.
+func (f *fragmenter) oversize(err error, details map[string]string) {
+	f.st.oversize.Add(1)
+	f.st.fault(f.mono(), err)
+	f.streamFault(EventOversizeNAL, err, details)
+}
+
+// packetLoss handles lost RTP packets: a gap, not an invalid stream.
+func (f *fragmenter) packetLoss(lost uint64) {
+	f.st.packetsLost.Add(lost)
+	f.streamFault(EventPacketLoss, nil, map[string]string{"lost": strconv.FormatUint(lost, 10)})
+}
+
+// sourceChanged starts a new timeline for a camera that restarted its RTP
+// source (new SSRC, sequence numbers and timestamps): like a reconnection,
+// with the time anchored afresh at the next keyframe.
+func (f *fragmenter) sourceChanged(details map[string]string) {
+	f.st.ssrcChanges.Add(1)
+	broke := f.interrupt()
+	f.resetConnection()
+	if broke {
+		f.event(EventSSRCChange, f.now().UTC(), details)
+	}
 }
 
 func (f *fragmenter) drop(counted bool) {

@@ -350,8 +350,8 @@ func TestFragmenterBadInput(t *testing.T) {
 		h.f.writeAU(big, aus[10].pts)
 		h.feed(aus[11:], 0)
 		h.f.endConnection()
-		if h.st.dropped.Load() == 0 || h.ev.kinds()[EventDiscontinuity] == 0 {
-			t.Fatalf("dropped %d, events %v", h.st.dropped.Load(), h.ev.kinds())
+		if h.st.dropped.Load() == 0 || h.ev.kinds()[EventOversizeNAL] != 1 || h.st.oversize.Load() != 1 {
+			t.Fatalf("dropped %d, oversize %d, events %v", h.st.dropped.Load(), h.st.oversize.Load(), h.ev.kinds())
 		}
 		_, frags := h.sink.snapshot()
 		parseFragments(t, frags)

@@ -52,8 +52,8 @@ type Options struct {
 	Logger       *slog.Logger
 	StallTimeout time.Duration // no frame for this long: reconnect (5 s)
 	MaxFragment  time.Duration // longest fragment (1 s)
-	BackoffMin   time.Duration // first reconnect pause (1 s)
-	BackoffMax   time.Duration // longest reconnect pause (30 s)
+	BackoffMin   time.Duration // pause before a reconnect (0.5 s); see Camera.Run
+	BackoffMax   time.Duration // longest pause after refused credentials (30 s)
 }
 
 // Sink receives what a camera records. Calls come from one goroutine per
@@ -103,25 +103,61 @@ type EventSink interface {
 const (
 	DefaultStallTimeout = 5 * time.Second
 	DefaultMaxFragment  = time.Second
-	DefaultBackoffMin   = time.Second
+	DefaultBackoffMin   = 500 * time.Millisecond
 	DefaultBackoffMax   = 30 * time.Second
 
 	// MaxAccessUnitSize is the largest access unit stored; bigger ones are
 	// dropped (and counted) rather than buffered.
 	MaxAccessUnitSize = 8 << 20
 
-	// healthyAfter is how long a connection must record before the backoff
-	// starts again from BackoffMin.
+	// healthyAfter is how long a connection must record before the
+	// backoff for lasting failures starts again from BackoffMin.
 	healthyAfter = time.Minute
 )
 
-// Event kinds (core.RecordingEvent.Kind).
+// Event kinds (core.RecordingEvent.Kind). A point event happened once; a
+// state has a start kind and exactly one end kind, and ingest always sends
+// the end (also when the connection or the process stops). Stream faults
+// (packet-loss, oversize-nal, invalid-payload, ssrc-change) are sent only
+// when they interrupt recording: at most once per keyframe interval, the
+// rest are counted in CameraStats.
 const (
+	// EventDiscontinuity (point): the timeline breaks for a reason in
+	// details (timestamp jump, DTS error, too many NAL units, clamp).
 	EventDiscontinuity = "discontinuity"
-	EventClockJump     = "clock-jump"
-	EventCameraDown    = "camera-down"
-	EventCameraUp      = "camera-up"
-	EventWriteError    = "write-error"
+	// EventClockJump (point): the wall clock stepped against the
+	// monotonic clock; details: step.
+	EventClockJump = "clock-jump"
+	// EventCameraDown (state, ended by EventCameraUp): a connection that
+	// had recorded ended; details: error.
+	EventCameraDown = "camera-down"
+	// EventCameraUp (end of camera-down; also sent at the first frame of
+	// every connection): recording (re)started; details: codec.
+	EventCameraUp = "camera-up"
+	// EventWriteError (point): the sink refused a fragment or init.
+	EventWriteError = "write-error"
+	// EventPacketLoss (point): RTP packets were lost; recording waits for
+	// the next keyframe. Details: lost (packets).
+	EventPacketLoss = "packet-loss"
+	// EventOversizeNAL (point): an access unit or NAL unit over
+	// MaxAccessUnitSize was dropped; recording waits for the next
+	// keyframe. Details: bytes (when known), error.
+	EventOversizeNAL = "oversize-nal"
+	// EventInvalidPayload (point): a payload that does not parse
+	// interrupted recording. Details: error.
+	EventInvalidPayload = "invalid-payload"
+	// EventSSRCChange (point): the camera restarted its RTP source; it is
+	// followed on the same connection (TCP) or by an immediate reconnect
+	// (UDP). Details: from, to (hex SSRCs), followed.
+	EventSSRCChange = "ssrc-change"
+	// EventStreamInvalid (state, ended by EventStreamInvalidEnd): the
+	// camera is connected but what it sends cannot be recorded (payloads
+	// that do not parse, no parameter sets, oversize units). Details:
+	// reason, and the fault counters at the start.
+	EventStreamInvalid = "stream-invalid"
+	// EventStreamInvalidEnd (end of stream-invalid): frames are recorded
+	// again, or the connection ended. Details: lasted, why.
+	EventStreamInvalidEnd = "stream-invalid-end"
 )
 
 // Camera states (core.CameraStats.State).
@@ -131,6 +167,9 @@ const (
 	StateStalled    = "stalled"
 	StateError      = "error"
 	StateStopped    = "stopped"
+	// StateStreamInvalid: connected, packets arrive, but they cannot be
+	// recorded; LastError says why.
+	StateStreamInvalid = "stream-invalid"
 )
 
 func (o *Options) setDefaults() {

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,12 +83,15 @@ func TestSimcamFaultsIsolated(t *testing.T) {
 	if cams[2].c.st.decodeErrors.Load() == 0 {
 		t.Fatal("garbage camera: no decode errors counted")
 	}
-	// cam3: no SPS, no init, error state.
+	// cam3: no SPS, no init, shown as an invalid stream with its reason.
 	if inits, fr := cams[3].sink.snapshot(); len(inits)+len(fr) != 0 {
 		t.Fatal("camera without SPS wrote something")
 	}
-	if st := cams[3].c.Stats(); st.State != StateError || st.LastError == "" {
+	if st := cams[3].c.Stats(); st.State != StateStreamInvalid || st.MissingParams == 0 || !strings.Contains(st.LastError, "parameter sets") {
 		t.Fatalf("no-SPS camera: %+v", st)
+	}
+	if k := cams[3].ev.kinds(); k[EventStreamInvalid] != 1 {
+		t.Fatalf("no-SPS camera events %v", k)
 	}
 	// cam4: time never goes backwards in storage.
 	_, frags = cams[4].sink.snapshot()

@@ -23,6 +23,10 @@ type stats struct {
 	decodeErrors    atomic.Uint64
 	writeErrors     atomic.Uint64
 	packetsLost     atomic.Uint64
+	invalid         atomic.Uint64 // payloads or access units that do not parse
+	oversize        atomic.Uint64
+	missingParams   atomic.Uint64
+	ssrcChanges     atomic.Uint64
 	frames          atomic.Uint64
 	connected       atomic.Bool
 
@@ -42,6 +46,7 @@ type bucket struct {
 	sec    int64
 	frames int64
 	bytes  int64
+	faults int64 // invalid payloads, oversize units, missing parameter sets
 }
 
 func (s *stats) setState(st string) {
@@ -80,6 +85,39 @@ func (s *stats) frame(wall time.Time, size int, mono time.Duration) {
 	s.mu.Unlock()
 }
 
+// fault counts one access unit lost to a stream fault that makes the
+// stream unrecordable (not packet loss) at monotonic time mono, with err
+// as the reason shown in health.
+func (s *stats) fault(mono time.Duration, err error) {
+	sec := int64(mono / time.Second)
+	s.mu.Lock()
+	s.lastError = err.Error()
+	if !s.winInit {
+		s.winInit, s.winStart = true, mono
+	}
+	b := &s.buckets[sec%rateBuckets]
+	if b.sec != sec {
+		*b = bucket{sec: sec}
+	}
+	b.faults++
+	s.mu.Unlock()
+}
+
+// recent is the stored frames and faults of the last rateWindow.
+func (s *stats) recent(mono time.Duration) (frames, faults int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fromSec := int64((mono - rateWindow) / time.Second)
+	nowSec := int64(mono / time.Second)
+	for _, b := range s.buckets {
+		if b.sec > fromSec && b.sec <= nowSec {
+			frames += b.frames
+			faults += b.faults
+		}
+	}
+	return frames, faults
+}
+
 // resetRate restarts the rate window (a new connection).
 func (s *stats) resetRate() {
 	s.mu.Lock()
@@ -96,6 +134,11 @@ func (s *stats) snapshot(camera string, mono time.Duration) core.CameraStats {
 		ClockJumps:      s.clockJumps.Load(),
 		Discontinuities: s.discontinuities.Load(),
 		DroppedFrames:   s.dropped.Load(),
+		PacketsLost:     s.packetsLost.Load(),
+		InvalidPayloads: s.invalid.Load(),
+		OversizeUnits:   s.oversize.Load(),
+		MissingParams:   s.missingParams.Load(),
+		SSRCChanges:     s.ssrcChanges.Load(),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

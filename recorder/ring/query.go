@@ -138,9 +138,10 @@ func (r *Ring) Init(camera string, initID uint32) ([]byte, error) {
 }
 
 // Coverage merges a camera's indexed fragments in [from, to) into spans. A
-// gap between one fragment's end and the next start larger than
-// max(1.5 × the previous duration, 2 s) starts a new span. Spans are not
-// clipped to [from, to).
+// gap between one fragment's end and the next start longer than 1.5 × the
+// longer of the two fragments starts a new span, so a restart or a short
+// outage shows; merging for display is the console timeline's business.
+// Spans are not clipped to [from, to).
 func (r *Ring) Coverage(camera string, from, to time.Time) ([]core.Span, error) {
 	frags, err := r.Fragments(camera, from, to)
 	if err != nil {
@@ -152,7 +153,7 @@ func (r *Ring) Coverage(camera string, from, to time.Time) ([]core.Span, error) 
 		end := f.Start.Add(f.Duration)
 		if n := len(spans); n > 0 {
 			s := &spans[n-1]
-			if f.Start.Sub(s.End) <= max(prevDur*3/2, 2*time.Second) {
+			if f.Start.Sub(s.End) <= max(prevDur, f.Duration)*3/2 {
 				if end.After(s.End) {
 					s.End = end
 				}
