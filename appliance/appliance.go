@@ -36,6 +36,22 @@ func PolicyFor(cfg *config.Config) (core.Policy, error) {
 	if o.MaxExtensionDays != nil {
 		p.MaxExtensionDays = *o.MaxExtensionDays
 	}
+	if o.InspectionIntervalDays != nil {
+		p.InspectionIntervalDays = *o.InspectionIntervalDays
+	}
+	if o.MaxManagers != nil {
+		// 000 §5-2 names one manager: the city profile keeps exactly one.
+		if p.Regulation == "000" && *o.MaxManagers != 1 {
+			return core.Policy{}, fmt.Errorf("policy_overrides.max_managers: the city standard (000 §5-2) has exactly one manager")
+		}
+		p.MaxManagers = *o.MaxManagers
+	}
+	if org := cfg.Organization; org.Name != "" || org.Section != "" || org.Addressee != "" {
+		if org.Name != "" {
+			p.Organization.Name = org.Name
+		}
+		p.Organization.Section, p.Organization.Addressee = org.Section, org.Addressee
+	}
 	return p, nil
 }
 

@@ -37,8 +37,18 @@ type Running struct {
 // serves the console. Stop it with Stop after ctx is done.
 func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, error) {
 	cfg := a.Config
+	// A camera the register marks removed (001 §8-2) is not recorded,
+	// even if the config still lists it.
+	removed, err := a.Store.RemovedCameras()
+	if err != nil {
+		return nil, fmt.Errorf("camera register: %w", err)
+	}
 	var cams []recorder.Camera
 	for _, c := range cfg.Cameras {
+		if removed[c.ID] {
+			log.Info("camera removed from the register; not recording it", "camera", c.ID)
+			continue
+		}
 		cams = append(cams, recorder.Camera{ID: c.ID, URL: c.URL, Transport: c.Transport})
 	}
 	rec, err := recorder.New(recorder.Options{

@@ -26,6 +26,8 @@ type Config struct {
 
 	Policy          string          // policy profile: "city" (seed 000) or "company" (seed 001)
 	PolicyOverrides PolicyOverrides // site departures from the profile
+	// Organization is the city or company named on forms and signs.
+	Organization Organization
 
 	Lang        string         // "ja" or "en"
 	Timezone    string         // IANA name, for display only; storage is UTC
@@ -64,12 +66,24 @@ func (r Retention) Duration() time.Duration {
 	return time.Duration(r.Days * float64(24*time.Hour))
 }
 
+// Organization names whoever runs the cameras: the issuer of forms 1-3.
+type Organization struct {
+	Name      string // 四街道市, ○○株式会社
+	Section   string // the responsible section (所属)
+	Addressee string // form 2's addressee (default: the profile's, e.g. 四街道市長)
+}
+
 // PolicyOverrides are optional departures from the policy profile; nil
 // means "as the profile says". Retention and hold share have their own keys.
 type PolicyOverrides struct {
 	LiveView         *bool // offer live view at all
 	ViewerGrants     *bool // allow temporary viewers (seed 001 §4)
 	MaxExtensionDays *int  // how far ahead a hold may end; 0 = no limit
+	// MaxManagers is how many active manager keys the company profile
+	// allows (0 = any); the city profile keeps exactly one (000 §5-2).
+	MaxManagers *int
+	// InspectionIntervalDays is the periodic inspection schedule (001 §8-1).
+	InspectionIntervalDays *int
 }
 
 // Camera is one camera of the register, as configured.

@@ -87,6 +87,7 @@ func parse(data []byte, baseDir, file string) (*Config, error) {
 				}
 			},
 			"policy_overrides": func(_, v *yaml.Node, key string) { p.overrides(v, key, &c.PolicyOverrides) },
+			"organization":     func(_, v *yaml.Node, key string) { p.organization(v, key, &c.Organization) },
 			"lang": func(_, v *yaml.Node, key string) {
 				if s, ok := p.oneOf(v, key, LangJA, LangEN); ok {
 					c.Lang = s
@@ -340,6 +341,50 @@ func (p *parser) overrides(n *yaml.Node, prefix string, o *PolicyOverrides) {
 				o.MaxExtensionDays = &d
 			}
 		},
+		"max_managers": func(_, v *yaml.Node, key string) {
+			if d, ok := p.int(v, key); ok {
+				if d < 0 || d > 100 {
+					p.fail(v, key, "must be between 0 (any number) and 100, got %d", d)
+					return
+				}
+				o.MaxManagers = &d
+			}
+		},
+		"inspection_interval_days": func(_, v *yaml.Node, key string) {
+			if d, ok := p.int(v, key); ok {
+				if d < 0 || d > 3650 {
+					p.fail(v, key, "must be between 0 (no schedule) and 3650, got %d", d)
+					return
+				}
+				o.InspectionIntervalDays = &d
+			}
+		},
+	})
+}
+
+// organization accepts a name ("organization: 四街道市") or a mapping
+// with name, section and addressee.
+func (p *parser) organization(n *yaml.Node, key string, o *Organization) {
+	text := func(v *yaml.Node, key string, dst *string) {
+		s, ok := p.str(v, key)
+		if !ok {
+			return
+		}
+		s = strings.TrimSpace(s)
+		if len(s) > 200 || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			p.fail(v, key, "must be one line of at most 200 bytes")
+			return
+		}
+		*dst = s
+	}
+	if n.Kind == yaml.ScalarNode && !isNull(n) {
+		text(n, key, &o.Name)
+		return
+	}
+	p.mapping(n, key, map[string]func(k, v *yaml.Node, key string){
+		"name":      func(_, v *yaml.Node, key string) { text(v, key, &o.Name) },
+		"section":   func(_, v *yaml.Node, key string) { text(v, key, &o.Section) },
+		"addressee": func(_, v *yaml.Node, key string) { text(v, key, &o.Addressee) },
 	})
 }
 

@@ -196,7 +196,7 @@ func CompanyTemplate() Policy {
 		Regulation:      "001",
 		RegulationTitle: "地域貢献防犯カメラ管理運用規定",
 		Terms:           Terms{Manager: "管理責任者", Operator: "操作担当者", Technician: "保守技術者", Viewer: "一時閲覧者"},
-		Organization:    Organization{Name: "設置者"},
+		Organization:    Organization{}, // config "organization": the company's name
 		Purposes: []Choice{
 			{Code: "arrest", Ja: "犯人検挙のため", En: "arrest of an offender"},
 			{Code: "investigation", Ja: "犯罪や事故の捜査のため", En: "investigation of a crime or accident"},

@@ -31,6 +31,7 @@ const (
 	WarnCustodyMissing    = "custody-missing"
 	WarnCustodyKeyHolder  = "custody-key-holder"
 	WarnLayoutMissing     = "layout-missing"
+	WarnOrganization      = "organization-missing"
 )
 
 // ComplianceWarnings lists what the records lack under the policy
@@ -53,6 +54,11 @@ func (s *Store) warnings(tx *bolt.Tx, names bool) ([]Warning, error) {
 	p := s.policy
 	reg := p.Regulation
 	var out []Warning
+	if p.Issuer() == "" {
+		out = append(out, Warning{Code: WarnOrganization, Clause: reg,
+			Text: Label{"設置者（organization）が設定されていません。様式・表示板に名称が入りません",
+				"no organization is configured: forms and signs name no one"}})
+	}
 	cams, err := listJSON[Camera](tx, bCameras)
 	if err != nil {
 		return nil, err

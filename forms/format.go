@@ -43,36 +43,12 @@ func isoTime(t time.Time, loc *time.Location) string {
 	return t.In(loc).Format(time.RFC3339)
 }
 
-// Purposes as printed on forms 2 and 3 (the regulation's wording).
-var purposeJa = map[string]string{
-	"arrest":        "犯人検挙のため",
-	"investigation": "事後捜査のため",
-	"other":         "その他",
-}
-
-// Legal grounds (000 §8, 001 §6) for 特記事項.
-var groundJa = map[string]string{
-	"law":           "法令に基づく場合",
-	"investigation": "捜査機関からの要請",
-	"life":          "生命・身体・財産の安全を守るため",
-	"consent":       "本人の同意",
-	"other":         "その他",
-}
-
-var stateJa = map[string]string{
-	"registered": "受付",
-	"instructed": "検索指示",
-	"searched":   "検索結果報告",
-	"approved":   "承認",
-	"denied":     "不承認",
-	"exported":   "書出し",
-	"provided":   "提供",
-	"closed":     "完了",
-}
-
-func labelOr(m map[string]string, k string) string {
-	if v, ok := m[k]; ok {
-		return v
+// jaDateTimeSec is "2026年1月2日 9時05分30秒": found ranges may be
+// shorter than a minute.
+func jaDateTimeSec(t time.Time, loc *time.Location) string {
+	if t.IsZero() {
+		return ""
 	}
-	return k
+	t = t.In(loc)
+	return fmt.Sprintf("%s %d時%02d分%02d秒", jaDate(t, loc), t.Hour(), t.Minute(), t.Second())
 }

@@ -1,7 +1,13 @@
 // Package forms renders the regulation's paper forms from core's records:
-// form 2 (利用申請書, the request as registered) and form 3 (検索簿, the
-// search ledger line of a request), as self-contained printable HTML
-// (A4, no scripts). It only renders: core types in, HTML out.
+// form 1 (the sign posted near a camera), form 2 (the written application
+// as registered) and form 3 (the search record of a request), as
+// self-contained printable HTML (no scripts, no external resources).
+//
+// What a form says comes from the policy profile: its number and article
+// (様式第２号（第９条第１項） under 000, the 001 clause under the company
+// template), its title, the issuer (config "organization"), the words for
+// the roles (取扱担当者 / 操作担当者) and the purposes and grounds. Official
+// forms print in Japanese only; English stays in the console.
 package forms
 
 import (
@@ -13,42 +19,47 @@ import (
 	"mimamori/core"
 )
 
-// Document is what a form is rendered from.
+// Document is what forms 2 and 3 are rendered from.
 type Document struct {
 	Request core.Request
-	// Cameras of the register by id; a camera missing here (removed, or
-	// not readable by the caller) prints its id only.
+	// Cameras of the register by id; a camera missing here (not readable
+	// by the caller) prints its id only.
 	Cameras map[string]core.Camera
-	// Issuer names the forms ("四街道市" gives 四街道市防犯カメラ…); empty
-	// gives the generic 防犯カメラ… title.
-	Issuer string
-	// Addressee of form 2 ("四街道市長"); empty leaves the line blank.
-	Addressee string
+	// Policy gives the form's number, title, issuer and terms.
+	Policy core.Policy
 	// Location is the zone times are printed in (default JST).
 	Location *time.Location
-	// Printed is when the document is made: form 3's 作成日 and the footer.
+	// Printed is when this copy is printed (the footer). Form 3's 作成日
+	// is the date the form was first issued (Request.FormsIssued), and
+	// Printed only when it was never recorded.
 	Printed time.Time
 }
 
-// Form2 writes 利用申請書 (form 2) for d.Request.
-func Form2(w io.Writer, d Document) error { return execute(w, "form2", buildForm2(d)) }
-
-// Form3 writes 検索簿 (form 3) for d.Request.
-func Form3(w io.Writer, d Document) error { return execute(w, "form3", buildForm3(d)) }
-
-// execute renders and passes the page through core's sanitiser: the
-// template escapes markup, CleanText makes visible what a record written
-// by an older release may hold (bidi overrides, escapes).
-func execute(w io.Writer, name string, v any) error {
-	var b strings.Builder
-	if err := tmpl.ExecuteTemplate(&b, name, v); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, core.CleanText(b.String(), 0))
-	return err
+// SignDocument is what form 1 is rendered from: one sign per camera.
+type SignDocument struct {
+	Cameras []core.Camera
+	Policy  core.Policy
 }
 
-// Render writes form n (2 or 3).
+// Form2 writes the application (様式第２号 under 000) for d.Request.
+func Form2(w io.Writer, d Document) error {
+	return tmpl.ExecuteTemplate(w, "form2", buildForm2(d))
+}
+
+// Form3 writes the search record (様式第３号 under 000) for d.Request.
+func Form3(w io.Writer, d Document) error {
+	return tmpl.ExecuteTemplate(w, "form3", buildForm3(d))
+}
+
+// Form1 writes the sign (様式第１号 under 000), one page per camera.
+func Form1(w io.Writer, d SignDocument) error {
+	if len(d.Cameras) == 0 {
+		return fmt.Errorf("%w: form 1 needs at least one camera", core.ErrInvalid)
+	}
+	return tmpl.ExecuteTemplate(w, "form1", buildForm1(d))
+}
+
+// Render writes form n (2 or 3) of a request.
 func Render(w io.Writer, n int, d Document) error {
 	switch n {
 	case 2:
@@ -56,7 +67,7 @@ func Render(w io.Writer, n int, d Document) error {
 	case 3:
 		return Form3(w, d)
 	}
-	return fmt.Errorf("%w: form %d (forms 2 and 3 exist)", core.ErrInvalid, n)
+	return fmt.Errorf("%w: form %d (forms 2 and 3 belong to a request; form 1 is a camera's sign)", core.ErrInvalid, n)
 }
 
 // Views: strings only, so the templates hold layout and no logic.
@@ -64,7 +75,8 @@ func Render(w io.Writer, n int, d Document) error {
 type choice struct {
 	Checked bool
 	Label   string
-	Extra   string // "その他" reason
+	Other   bool   // "その他": prints （理由　…　）
+	Extra   string // its reason
 }
 
 type cameraRow struct {
@@ -76,140 +88,214 @@ type line struct{ Label, Value string }
 type step struct{ N, At, State, By, Note string }
 
 type common struct {
-	Title, Subtitle, FormNo, RequestID string
-	Printed, PrintedISO                string
-	Purposes                           []choice
-	From, To, FromISO, ToISO           string
-	Cameras                            []cameraRow
-	Notes                              string
-	Extra                              []line
+	Title, FormNo, RequestID string
+	PrintedISO               string
+	Purposes                 []choice
+	From, To                 string
+	Cameras                  []cameraRow
+	Notes                    string
+	Extra                    []line
 }
 
 type form2View struct {
 	common
-	Received, ReceivedISO                           string
+	Date                                            string
 	Addressee                                       string
 	Address, Agency, Representative, Contact, Phone string
-	Issuer                                          string
+	Lead                                            string
 	RegisteredBy                                    string
 }
 
 type form3View struct {
 	common
-	Manager, Operator                    string
-	InstructedAt, InstructedISO          string
+	Created                              string
+	ManagerTerm, OperatorTerm            string
+	ManagerTitle, Manager                string
+	OperatorTitle, Operator              string
+	InstructedAt                         string
 	ResultFound, ResultNone, ResultOther bool
 	ResultNote                           string
-	ResultBy, ResultAt                   string
+	Found                                []string // per camera: where footage was found
+	ResultBy                             string
 	Steps                                []step
 }
 
-func buildCommon(d Document, formNo, title, subtitle string) common {
-	r, loc := d.Request, d.loc()
+type signView struct {
+	FormNo, Title, Issuer string
+	Signs                 []signPage
+}
+
+type signPage struct {
+	Number, ID, Location string
+}
+
+func (d Document) policy() core.Policy {
+	if d.Policy.Regulation == "" {
+		return core.CityStandard()
+	}
+	return d.Policy
+}
+
+func buildCommon(d Document, spec core.FormSpec) common {
+	r, loc, p := d.Request, d.loc(), d.policy()
 	c := common{
-		Title: d.Issuer + title, Subtitle: subtitle, FormNo: formNo, RequestID: r.ID,
-		Printed: jaDate(d.Printed, loc), PrintedISO: isoTime(d.Printed, loc),
-		From: jaDateTime(r.From, loc), To: jaDateTime(r.To, loc),
-		FromISO: isoTime(r.From, loc), ToISO: isoTime(r.To, loc),
+		Title: p.FormTitle(spec), FormNo: spec.Cite, RequestID: r.ID,
+		PrintedISO: isoTime(d.Printed, loc),
+		From:       jaDateTime(r.From, loc), To: jaDateTime(r.To, loc),
 		Notes: r.Notes,
 	}
-	for _, p := range core.Purposes {
-		ch := choice{Checked: r.Purpose == p, Label: labelOr(purposeJa, p)}
-		if p == "other" && r.Purpose == "other" {
+	for _, pc := range p.Purposes {
+		ch := choice{Checked: r.Purpose == pc.Code, Label: pc.Ja, Other: pc.Code == "other"}
+		if ch.Other && ch.Checked {
 			ch.Extra = r.PurposeReason
 		}
 		c.Purposes = append(c.Purposes, ch)
 	}
 	for _, id := range r.Cameras {
-		cam, ok := d.Cameras[id]
-		row := cameraRow{ID: id}
-		if ok {
-			row.Number, row.Name, row.Location, row.Direction = cam.Number, cam.Name, cam.Location, cam.Direction
-		}
-		c.Cameras = append(c.Cameras, row)
+		c.Cameras = append(c.Cameras, d.camera(id))
 	}
-	ground := labelOr(groundJa, r.Ground)
+	ground := p.GroundLabel(r.Ground, "ja")
 	if r.GroundNote != "" {
-		ground += "（" + r.GroundNote + "）"
+		ground += "：" + r.GroundNote
 	}
-	c.Extra = append(c.Extra, line{"提供の根拠 (legal ground)", ground})
+	c.Extra = append(c.Extra, line{"提供の根拠", ground})
+	if r.Consent != "" {
+		c.Extra = append(c.Extra, line{"本人の同意", r.Consent})
+	}
 	if r.WrittenRef != "" {
-		c.Extra = append(c.Extra, line{"申請文書番号 (written request)", r.WrittenRef})
+		c.Extra = append(c.Extra, line{"申請文書番号", r.WrittenRef})
 	}
 	return c
 }
 
-func buildForm2(d Document) form2View {
-	r, loc := d.Request, d.loc()
-	v := form2View{
-		common: buildCommon(d, "様式第２号（第９条第１項）", "防犯カメラ画像データ利用申請書",
-			"Application for use of security-camera image data (form 2)"),
-		Received: jaDate(r.ReceivedAt, loc), ReceivedISO: isoTime(r.ReceivedAt, loc),
-		Addressee: d.Addressee, Address: r.ApplicantAddress, Agency: r.Agency,
-		Representative: r.Representative, Contact: r.ContactPerson, Phone: r.Phone,
-		Issuer: d.Issuer, RegisteredBy: r.CreatedBy,
+func (d Document) camera(id string) cameraRow {
+	row := cameraRow{ID: id}
+	if cam, ok := d.Cameras[id]; ok {
+		row.Number, row.Name, row.Location, row.Direction = cam.Number, cam.Name, cam.Location, cam.Direction
 	}
-	if v.Issuer == "" {
-		v.Issuer = "貴職"
+	return row
+}
+
+// cameraName is "カメラ1（cam1）" for a found-range line.
+func (d Document) cameraName(id string) string {
+	if cam, ok := d.Cameras[id]; ok && cam.Number != "" {
+		return "カメラ" + cam.Number + "（" + id + "）"
+	}
+	return id
+}
+
+// person is "氏名（職名）" of a history step, as its key said then.
+func person(t core.Transition) string {
+	if t.JobTitle != "" {
+		return t.By + "（" + t.JobTitle + "）"
+	}
+	return t.By
+}
+
+func buildForm2(d Document) form2View {
+	r, loc, p := d.Request, d.loc(), d.policy()
+	v := form2View{
+		common: buildCommon(d, p.Forms.Application),
+		Date:   jaDate(r.ReceivedAt, loc), Addressee: p.Addressee(), Address: r.ApplicantAddress, Agency: r.Agency,
+		Representative: r.Representative, Contact: r.ContactPerson, Phone: r.Phone, Lead: p.Lead(),
+	}
+	for _, t := range r.History {
+		if t.State == core.StateRegistered {
+			v.RegisteredBy = person(t) + "　" + jaDateTime(t.At, loc)
+		}
 	}
 	return v
 }
 
 func buildForm3(d Document) form3View {
-	r, loc := d.Request, d.loc()
-	v := form3View{common: buildCommon(d, "様式第３号（第９条第４項）", "防犯カメラ画像データ検索簿",
-		"Search ledger of security-camera image data (form 3)")}
+	r, loc, p := d.Request, d.loc(), d.policy()
+	v := form3View{common: buildCommon(d, p.Forms.SearchBook),
+		ManagerTerm: p.Terms.Manager, OperatorTerm: p.Terms.Operator}
+	created := d.Printed
+	if t, ok := r.FormsIssued["3"]; ok {
+		created = t
+	}
+	v.Created = jaDate(created, loc)
 	// The instructing manager is the last "instructed" step: a re-instruction
 	// (another operator) supersedes the first.
 	for _, t := range r.History {
-		if t.State == core.StateInstructed {
-			v.Manager, v.InstructedAt, v.InstructedISO = t.By, jaDate(t.At, loc), isoTime(t.At, loc)
+		switch t.State {
+		case core.StateInstructed:
+			v.Manager, v.ManagerTitle, v.InstructedAt = t.By, t.JobTitle, jaDate(t.At, loc)
+		case core.StateSearched:
+			v.Operator, v.OperatorTitle = t.By, t.JobTitle
 		}
 	}
-	v.Operator = r.AssignedOperator
+	if v.Operator == "" {
+		v.Operator = r.AssignedOperator
+	}
 	if res := r.Result; res != nil {
-		if res.By != "" {
-			v.Operator = res.By
-		}
 		v.ResultFound, v.ResultNone, v.ResultOther = res.Outcome == "found", res.Outcome == "not-found", res.Outcome == "other"
-		v.ResultNote, v.ResultBy, v.ResultAt = res.Note, res.By, jaDateTime(res.At, loc)
+		v.ResultNote = res.Note
+		v.ResultBy = res.By + "　" + jaDateTime(res.At, loc)
+		for _, g := range r.FoundRanges() {
+			v.Found = append(v.Found, d.cameraName(g.Camera)+"　"+jaDateTimeSec(g.From, loc)+"から"+jaDateTimeSec(g.To, loc)+"まで")
+		}
 	}
-	// 特記事項: the applicant, the manager's decision, the export and the
-	// provision, so the one page is the whole search-ledger line.
+	// 特記事項: the applicant, the manager's decision with the judgement
+	// and the approved ranges, the copy and the handover, so the one page
+	// is the whole search record.
 	x := []line{
-		{"申請番号 (request)", r.ID},
-		{"申請者 (requester)", strings.TrimSpace(r.Agency + "　" + r.ContactPerson)},
-		{"受付日 (received)", jaDate(r.ReceivedAt, loc)},
+		{"申請番号", r.ID},
+		{"申請者", strings.TrimSpace(r.Agency + "　" + r.ContactPerson)},
+		{"受付日", jaDate(r.ReceivedAt, loc)},
 	}
 	if dec := r.Decision; dec != nil {
-		verdict := "不承認 (denied)"
+		verdict := "不承認"
 		if dec.Approved {
-			verdict = "承認 (approved)"
+			verdict = "承認"
 		}
 		val := verdict + "　" + dec.By + "　" + jaDateTime(dec.At, loc)
 		if dec.Reason != "" {
-			val += "　理由: " + dec.Reason
+			val += "　理由：" + dec.Reason
 		}
-		x = append(x, line{"管理責任者の判断 (manager's decision)", val})
+		x = append(x, line{p.Terms.Manager + "の判断", val})
+		if dec.Judgement != "" {
+			x = append(x, line{p.Judgement.Ja, dec.Judgement})
+		}
+		if dec.Approved {
+			var rs []string
+			for _, g := range r.ApprovedRanges() {
+				rs = append(rs, d.cameraName(g.Camera)+"　"+jaDateTimeSec(g.From, loc)+"から"+jaDateTimeSec(g.To, loc)+"まで")
+			}
+			x = append(x, line{"複写を承認した範囲", strings.Join(rs, "\n")})
+		}
 	} else {
-		x = append(x, line{"管理責任者の判断 (manager's decision)", "未決 (pending)"})
+		x = append(x, line{p.Terms.Manager + "の判断", "未決"})
 	}
 	if e := r.Export; e != nil {
 		var files []string
 		for _, f := range e.Files {
 			files = append(files, f.Name)
 		}
-		x = append(x, line{"複写 (export)", fmt.Sprintf("%s　%s　%d件: %s", e.By, jaDateTime(e.At, loc), len(e.Files), strings.Join(files, ", "))},
-			line{"マニフェスト SHA-256 (manifest)", e.ManifestHash})
+		x = append(x, line{"記録媒体への複写", fmt.Sprintf("%s　%s　%d件：%s", e.By, jaDateTime(e.At, loc), len(e.Files), strings.Join(files, "、"))},
+			line{"目録（マニフェスト）SHA-256", e.ManifestHash})
 	}
-	if p := r.Provision; p != nil {
-		x = append(x, line{"提供 (provision)", fmt.Sprintf("%s　受領者: %s（%s）　本人確認: %s　文書: %s　記録: %s",
-			jaDate(p.Date, loc), p.Recipient, p.Agency, p.IDDocType, p.WrittenRef, p.By)})
+	if pr := r.Provision; pr != nil {
+		x = append(x, line{"提供", fmt.Sprintf("%s　受領者：%s（%s）　本人確認：%s　文書：%s　記録者：%s",
+			jaDate(pr.Date, loc), pr.Recipient, pr.Agency, pr.IDDocType, pr.WrittenRef, pr.By)})
 	}
 	v.Extra = append(x, v.Extra...)
 	for i, t := range r.History {
 		v.Steps = append(v.Steps, step{N: fmt.Sprint(i + 1), At: jaDateTime(t.At, loc),
-			State: labelOr(stateJa, string(t.State)) + " (" + string(t.State) + ")", By: t.By, Note: t.Note})
+			State: core.StateLabel(t.State, "ja"), By: person(t), Note: t.Note})
+	}
+	return v
+}
+
+func buildForm1(d SignDocument) signView {
+	p := d.Policy
+	if p.Regulation == "" {
+		p = core.CityStandard()
+	}
+	v := signView{FormNo: p.Forms.Sign.Cite, Title: p.FormTitle(p.Forms.Sign), Issuer: p.Issuer()}
+	for _, c := range d.Cameras {
+		v.Signs = append(v.Signs, signPage{Number: c.Number, ID: c.ID, Location: c.Location})
 	}
 	return v
 }

@@ -10,7 +10,7 @@ import (
 
 // BuiltinCommands are the script commands sshd itself provides.
 func BuiltinCommands() []Command {
-	return []Command{
+	return append([]Command{
 		{Name: "help", Summary: "list commands", SummaryJa: "コマンド一覧", Run: runHelp},
 		{Name: "whoami", Usage: "[--json]", Summary: "who you are logged in as", SummaryJa: "ログイン中の利用者と役割", Run: runWhoami},
 		{Name: "health", Usage: "[--json]", Summary: "storage and camera health", SummaryJa: "ストレージとカメラの状態", Run: runHealth},
@@ -24,7 +24,7 @@ func BuiltinCommands() []Command {
 		{Name: "grant", Usage: grantUsage, Summary: "temporary viewer grants: add, list, revoke", SummaryJa: "一時閲覧者の許可 (付与・一覧・取消)", Run: runGrant},
 		{Name: "inquiry", Usage: inquiryUsage, Summary: "inquiries and complaints: add, answer, close, show, list", SummaryJa: "問い合わせ・苦情 (受付・回答・完了・表示・一覧)", Run: runInquiry},
 		{Name: "maintenance", Usage: maintenanceUsage, Summary: "inspections, replacement, removal, media disposal", SummaryJa: "保守点検・交換・撤去・記録媒体の廃棄", Run: runMaintenance},
-	}
+	}, complianceCommands()...)
 }
 
 func runHelp(env *Env, args []string) int {

@@ -3,6 +3,7 @@ package sshd
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -10,13 +11,15 @@ import (
 	"mimamori/forms"
 )
 
-// Printable forms (000 forms 2 and 3) and the ledger as CSV, for scripts:
+// Printable forms (000 forms 1-3; the company template's equivalents) and
+// the ledger as CSV, for scripts:
 //
+//	ssh host form 1 [CAMERA...] > signs.html      (the sign of each camera in place)
 //	ssh host form 2 R-2026-0001 > form2.html      (also: request form2 ID)
 //	ssh host form 3 R-2026-0001 > form3.html      (also: request form3 ID)
 //	ssh host ledger --csv > ledger.csv            (also: ledger export --csv)
 
-const formUsage = "2|3 ID [--json]   (HTML on stdout: form 2 利用申請書, form 3 検索簿)"
+const formUsage = "1 [CAMERA...] | 2|3 ID [--json]   (HTML on stdout: form 1 設置標識, form 2 利用申請書, form 3 検索簿)"
 
 func runForm(env *Env, args []string) int {
 	f := NewFlags()
@@ -25,8 +28,11 @@ func runForm(env *Env, args []string) int {
 	if err != nil {
 		return env.UsageError("form", err.Error())
 	}
+	if len(pos) >= 1 && (pos[0] == "1" || pos[0] == "form1") {
+		return printSigns(env, pos[1:], *asJSON)
+	}
 	if len(pos) != 2 {
-		return env.UsageError("form", "form: give the form number (2 or 3) and a request ID")
+		return env.UsageError("form", "form: give the form number (2 or 3) and a request ID, or 1 and cameras")
 	}
 	var n int
 	switch pos[0] {
@@ -35,7 +41,7 @@ func runForm(env *Env, args []string) int {
 	case "3", "form3":
 		n = 3
 	default:
-		return env.UsageError("form", fmt.Sprintf("form: %q is not a form number (2: 利用申請書, 3: 検索簿)", pos[0]))
+		return env.UsageError("form", fmt.Sprintf("form: %q is not a form number (1: 設置標識, 2: 利用申請書, 3: 検索簿)", pos[0]))
 	}
 	return printForm(env, n, pos[1], *asJSON)
 }
@@ -59,9 +65,9 @@ type formJSON struct {
 }
 
 func printForm(env *Env, n int, id string, asJSON bool) int {
-	d, err := formDocument(env, id)
+	d, err := formDocument(env, id, n)
 	if err != nil {
-		return fail(env, core.ActionRequestsRead, err)
+		return fail(env, core.ActionFormIssue, err)
 	}
 	// Render fully before writing, so a failure never leaves half a form
 	// in the caller's file.
@@ -70,7 +76,8 @@ func printForm(env *Env, n int, id string, asJSON bool) int {
 		return env.Fail(core.ActionRequestsRead, err)
 	}
 	if asJSON {
-		title := map[int]string{2: "利用申請書", 3: "検索簿"}[n]
+		p := env.Core.Policy()
+		title := map[int]string{2: p.FormTitle(p.Forms.Application), 3: p.FormTitle(p.Forms.SearchBook)}[n]
 		return env.JSON(formJSON{Request: d.Request.ID, Form: n, Title: title, HTML: b.String()})
 	}
 	if _, err := env.Stdout.Write(b.Bytes()); err != nil {
@@ -79,10 +86,11 @@ func printForm(env *Env, n int, id string, asJSON bool) int {
 	return ExitOK
 }
 
-// formDocument gathers what a form shows: the request, the register's
-// entries for its cameras, and the policy's issuer.
-func formDocument(env *Env, id string) (forms.Document, error) {
-	r, err := env.Core.Request(env.Actor, id)
+// formDocument gathers what a form shows: the request (its first issue
+// date recorded by core), the register's entries for its cameras, and
+// the policy profile (citations, terms, issuer).
+func formDocument(env *Env, id string, n int) (forms.Document, error) {
+	r, err := env.Core.IssueForm(env.Actor, id, n)
 	if err != nil {
 		return forms.Document{}, err
 	}
@@ -94,16 +102,43 @@ func formDocument(env *Env, id string) (forms.Document, error) {
 	for _, c := range cams {
 		byID[c.ID] = c
 	}
-	d := forms.Document{Request: r, Cameras: byID, Location: env.Location, Printed: time.Now()}
+	d := forms.Document{Request: r, Cameras: byID, Policy: env.Core.Policy(), Location: env.Location, Printed: time.Now()}
 	if env.Now != nil {
 		d.Printed = env.Now()
 	}
-	// The city standard's forms are the city's own (四街道市…, addressed to
-	// the mayor); other profiles print the generic title.
-	if env.Core.Policy().Name == core.CityStandard().Name {
-		d.Issuer, d.Addressee = "四街道市", "四街道市長"
-	}
 	return d, nil
+}
+
+// printSigns writes form 1 for the named cameras, or every camera still
+// in place.
+func printSigns(env *Env, ids []string, asJSON bool) int {
+	cams, err := env.Core.Cameras(env.Actor)
+	if err != nil {
+		return fail(env, core.ActionCamerasRead, err)
+	}
+	var pick []core.Camera
+	for _, c := range cams {
+		if len(ids) == 0 && c.Status != core.CameraRemoved || slices.Contains(ids, c.ID) {
+			pick = append(pick, c)
+		}
+	}
+	for _, id := range ids {
+		if !slices.ContainsFunc(pick, func(c core.Camera) bool { return c.ID == id }) {
+			return env.Fail(core.ActionCamerasRead, fmt.Errorf("%w: camera %q", core.ErrNotFound, id))
+		}
+	}
+	var b bytes.Buffer
+	p := env.Core.Policy()
+	if err := forms.Form1(&b, forms.SignDocument{Cameras: pick, Policy: p}); err != nil {
+		return env.Fail(core.ActionCamerasRead, err)
+	}
+	if asJSON {
+		return env.JSON(formJSON{Form: 1, Title: p.FormTitle(p.Forms.Sign), HTML: b.String()})
+	}
+	if _, err := env.Stdout.Write(b.Bytes()); err != nil {
+		return env.Fail("", err)
+	}
+	return ExitOK
 }
 
 // isLedgerCSV reports whether a ledger command line asks for CSV

@@ -52,6 +52,9 @@ type cameraHealthJSON struct {
 type healthJSON struct {
 	Ring    ringJSON           `json:"ring"`
 	Cameras []cameraHealthJSON `json:"cameras"`
+	// Warnings: what the regulation expects that the records lack (a city
+	// camera with no sign or police consultation, an overdue inspection…).
+	Warnings []warningJSON `json:"warnings"`
 }
 
 func healthToJSON(st core.RecorderStats) healthJSON {
@@ -94,9 +97,16 @@ func runHealth(env *Env, args []string) int {
 	if err != nil {
 		return env.Fail(core.ActionHealthRead, err)
 	}
-	if *asJSON {
-		return env.JSON(healthToJSON(st))
+	warnings, err := env.Core.ComplianceWarnings(env.Actor)
+	if err != nil {
+		return env.Fail(core.ActionHealthRead, err)
 	}
+	if *asJSON {
+		h := healthToJSON(st)
+		h.Warnings = toWarningsJSON(env, warnings)
+		return env.JSON(h)
+	}
+	defer printWarnings(env, warnings)
 	r := st.Ring
 	t := newTable()
 	t.row(env.T("capacity", "容量"), humanBytes(r.CapacityBytes))

@@ -10,7 +10,7 @@ import (
 // decides who may: technicians and the manager record maintenance work,
 // only the manager records a disposal.
 
-const maintenanceUsage = "add --kind inspection|replacement|camera-removal|sign-removal --performer P [--camera C] [--date T] [--notes N] | " +
+const maintenanceUsage = "add --kind inspection|replacement|camera-removal|sign-removal|sign-posted --performer P [--camera C] [--date T] [--notes N] | " +
 	"add --kind disposal --media M --method HOW --performer P [--date T] [--notes N] | list   (each takes --json)"
 
 type maintenanceJSON struct {
@@ -44,10 +44,7 @@ func runMaintenance(env *Env, args []string) int {
 	return env.UsageError("maintenance", fmt.Sprintf("unknown subcommand %q", args[0]))
 }
 
-func maintKindLabel(env *Env, k string) string {
-	return labelled(env, k, map[string]string{core.MaintInspection: "点検", core.MaintReplacement: "機器交換",
-		core.MaintCameraRemoval: "カメラ撤去", core.MaintSignRemoval: "表示板撤去", core.MaintDisposal: "記録媒体の廃棄"})
-}
+func maintKindLabel(env *Env, k string) string { return codeLabel(env, "maintenance", k) }
 
 func runMaintenanceAdd(env *Env, args []string) int {
 	f := NewFlags()
@@ -58,7 +55,7 @@ func runMaintenanceAdd(env *Env, args []string) int {
 		return env.UsageError("maintenance", errText(err, pos))
 	}
 	if !f.IsSet("kind") {
-		return env.UsageError("maintenance", "maintenance add: --kind is required (inspection, replacement, camera-removal, sign-removal, disposal)")
+		return env.UsageError("maintenance", "maintenance add: --kind is required (inspection, replacement, camera-removal, sign-removal, sign-posted, disposal)")
 	}
 	if !f.IsSet("performer") {
 		return env.UsageError("maintenance", "maintenance add: --performer is required")

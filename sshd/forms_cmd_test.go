@@ -1,60 +1,15 @@
 package sshd
 
 import (
-	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
-	"log/slog"
-	"net"
-	"path/filepath"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"mimamori/core"
 )
-
-// newPolicyFixture is newFixture over a store running policy p.
-func newPolicyFixture(t *testing.T, p core.Policy) *fixture {
-	t.Helper()
-	dir := t.TempDir()
-	st, err := core.Open(filepath.Join(dir, "mimamori.db"), core.Options{Policy: p})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.SetFootage(fakeFootage{})
-	f := &fixture{t: t, dir: dir, store: st, logs: &syncBuffer{}}
-	f.manager = enroll(t, st, "kanri", core.RoleManager)
-	f.oper = enroll(t, st, "sousa", core.RoleOperator)
-	f.tech = enroll(t, st, "hoshu", core.RoleTechnician)
-	srv, err := New(Options{DataDir: dir, Core: st, Lang: "en", PerAddrRate: Rate{N: 1000, Per: time.Second},
-		Logger: slog.New(slog.NewTextHandler(f.logs, nil)), NewProgram: placeholderFactory})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	f.srv, f.addr = srv, l.Addr().String()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		if err := <-served; !errors.Is(err, ErrServerClosed) {
-			t.Errorf("Serve returned %v, want ErrServerClosed", err)
-		}
-		_ = st.Close()
-		if t.Failed() {
-			t.Logf("server log:\n%s", f.logs.String())
-		}
-	})
-	return f
-}
 
 func TestFormCommandsOverSSH(t *testing.T) {
 	f := newFixture(t, nil)
@@ -84,7 +39,8 @@ func TestFormCommandsOverSSH(t *testing.T) {
 	for _, cmd := range []string{"form 3 " + id, "request form3 " + id} {
 		out := f.mustRun(f.manager, cmd)
 		for _, want := range []string{"四街道市防犯カメラ画像データ検索簿", "作成", "kanri", "sousa",
-			"■</span> 対象画像データ【有】", "09:12 人物を確認", "承認 (approved)", "千葉県警察 四街道警察署"} {
+			"■</span> 対象画像データ【有】", "09:12 人物を確認", "承認　kanri", "千葉県警察 四街道警察署",
+			"カメラ7（cam1）　2026年1月1日 9時10分00秒から2026年1月1日 9時14分00秒まで", "不当侵害のおそれなし"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s lacks %q", cmd, want)
 			}
@@ -95,7 +51,7 @@ func TestFormCommandsOverSSH(t *testing.T) {
 	if err := json.Unmarshal([]byte(f.mustRun(f.oper, "form 3 "+id+" --json")), &fj); err != nil {
 		t.Fatal(err)
 	}
-	if fj.Request != id || fj.Form != 3 || fj.Title != "検索簿" || !strings.Contains(fj.HTML, "検索簿") {
+	if fj.Request != id || fj.Form != 3 || fj.Title != "四街道市防犯カメラ画像データ検索簿" || !strings.Contains(fj.HTML, "検索簿") {
 		t.Errorf("form --json = %+v", fj)
 	}
 
@@ -173,5 +129,75 @@ func TestLedgerCSVOverSSH(t *testing.T) {
 	// Plain ledger still works.
 	if out := f.mustRun(f.manager, "ledger --json"); !strings.HasPrefix(strings.TrimSpace(out), "[") {
 		t.Errorf("ledger --json = %.60q", out)
+	}
+}
+
+// A form's 作成日 is kept when it is first issued: the first print is one
+// form.issue entry, reprints add none and show the same date.
+func TestFormIssueDateKept(t *testing.T) {
+	f := newFixture(t, nil)
+	f.addCameras("cam1", "cam2")
+	id := strings.TrimSpace(f.mustRun(f.oper, newReq))
+	first := f.mustRun(f.oper, "form 3 "+id)
+	again := f.mustRun(f.manager, "form 3 "+id)
+	f.mustRun(f.oper, "form 2 "+id)
+	es, err := f.store.Ledger(f.manager.actor, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued := map[string]int{}
+	for _, e := range es {
+		if e.Action == core.ActionFormIssue && e.Subject == id {
+			issued[e.Details["form"]]++
+		}
+	}
+	if issued["3"] != 1 || issued["2"] != 1 {
+		t.Errorf("form.issue entries = %v, want one per form", issued)
+	}
+	r, err := f.store.Request(f.manager.actor, id)
+	if err != nil || r.FormsIssued["3"].IsZero() {
+		t.Fatalf("issue date not stored: %v %v", r.FormsIssued, err)
+	}
+	date := r.FormsIssued["3"].In(defaultLocation())
+	want := fmt.Sprintf("%d年%d月%d日</div>", date.Year(), int(date.Month()), date.Day())
+	if !strings.Contains(first, strings.TrimSuffix(want, "</div>")+"作成") || !strings.Contains(again, strings.TrimSuffix(want, "</div>")+"作成") {
+		t.Errorf("作成日 is not the stored issue date %s", want)
+	}
+}
+
+// Under the company profile the forms over SSH cite 001, name the
+// configured company and say 操作担当者; form 1 prints the company's sign.
+func TestCompanyFormsOverSSH(t *testing.T) {
+	p := core.CompanyTemplate()
+	p.Organization.Name = "見守り商事株式会社"
+	f := newPolicyFixture(t, p, nil)
+	f.addCameras("cam1", "cam2")
+	req := strings.Replace(newReq, "--ground law", "--ground investigation", 1)
+	id := strings.TrimSpace(f.mustRun(f.oper, req))
+	f.mustRun(f.manager, "request instruct "+id+" --operator sousa")
+	f.mustRun(f.oper, "request result "+id+" --found yes --range cam2=2026-01-01T09:20:00+09:00/2026-01-01T09:22:00+09:00")
+	f2 := f.mustRun(f.oper, "form 2 "+id)
+	f3 := f.mustRun(f.oper, "form 3 "+id)
+	for _, want := range []string{"提供要請書（管理運用規定 ６ ウ）", "見守り商事株式会社　管理責任者　様", "６(2)"} {
+		if !strings.Contains(f2, want) {
+			t.Errorf("company form 2 lacks %q", want)
+		}
+	}
+	for _, want := range []string{"検索・提供記録簿（管理運用規定 ５(2)・６ イ）", "操作担当者", "9時20分00秒から"} {
+		if !strings.Contains(f3, want) {
+			t.Errorf("company form 3 lacks %q", want)
+		}
+	}
+	for _, doc := range []string{f2, f3} {
+		if strings.Contains(doc, "様式第") || strings.Contains(doc, "取扱担当者") {
+			t.Error("a company form cites the city standard")
+		}
+	}
+	sign := f.mustRun(f.tech, "form 1 cam1")
+	if !strings.Contains(sign, "見守り商事株式会社") || !strings.Contains(sign, "防犯カメラ作動中") || strings.Count(sign, `class="sign"`) != 1 {
+		t.Errorf("form 1 cam1:\n%.400s", sign)
+	}
+	if _, errOut, code := f.run(f.tech, "form 1 nosuch"); code != ExitError || !strings.Contains(errOut, "not found") {
+		t.Errorf("form 1 of an unknown camera: exit %d %q", code, errOut)
 	}
 }

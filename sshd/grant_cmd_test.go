@@ -34,7 +34,7 @@ func TestGrantRefusedByCityPolicy(t *testing.T) {
 }
 
 func TestGrantLifecycleOverSSH(t *testing.T) {
-	f := newPolicyFixture(t, core.CompanyTemplate())
+	f := newPolicyFixture(t, core.CompanyTemplate(), nil)
 	f.addCameras("cam1", "cam2")
 	signer, line := newSigner(t)
 

@@ -123,8 +123,14 @@ func (s *syncBuffer) String() string {
 // newFixture starts a real server on 127.0.0.1:0 over a real store.
 func newFixture(t *testing.T, tweak func(*Options)) *fixture {
 	t.Helper()
+	return newPolicyFixture(t, core.Policy{}, tweak)
+}
+
+// newPolicyFixture is newFixture under a policy profile (zero: the city's).
+func newPolicyFixture(t *testing.T, p core.Policy, tweak func(*Options)) *fixture {
+	t.Helper()
 	dir := t.TempDir()
-	st, err := core.Open(filepath.Join(dir, "mimamori.db"), core.Options{})
+	st, err := core.Open(filepath.Join(dir, "mimamori.db"), core.Options{Policy: p})
 	if err != nil {
 		t.Fatal(err)
 	}

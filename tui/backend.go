@@ -18,6 +18,7 @@ type Backend interface {
 	Keys(actor core.Actor) ([]core.Key, error)
 	RefusedKeys(actor core.Actor) ([]core.RefusedKey, error)
 	EnrollKey(actor core.Actor, name string, role core.Role, authorizedKey string) (core.Key, error)
+	EnrollPerson(actor core.Actor, in core.Enrolment) (core.Key, error)
 	RevokeKey(actor core.Actor, fingerprint, reason string) error
 	ChangeKeyRole(actor core.Actor, fingerprint string, role core.Role) error
 	Holds(actor core.Actor) ([]core.Hold, error)
@@ -57,6 +58,13 @@ type Backend interface {
 // Viewer the console offers no viewing at all.
 type Viewer interface {
 	Mint(actor core.Actor, sessionID string, v core.ViewInput) (url string, forward string, expires time.Time, err error)
+}
+
+// complianceBackend is satisfied by *core.Store: what the regulation
+// expects that the records lack, and the inspection schedule. Optional.
+type complianceBackend interface {
+	ComplianceWarnings(actor core.Actor) ([]core.Warning, error)
+	InspectionSchedule(actor core.Actor) ([]core.InspectionDue, error)
 }
 
 // policyBackend is satisfied by *core.Store: the retention target for

@@ -20,7 +20,18 @@ func (s *session) loadCameras() tea.Cmd {
 	b, a := s.c.Core, s.c.Actor
 	return func() tea.Msg {
 		cams, err := b.Cameras(a)
-		return camerasMsg{cams: cams, err: err}
+		m := camerasMsg{cams: cams, err: err}
+		// The register's warnings and the inspection schedule change with
+		// the register, keys and maintenance records: read with it.
+		if cb, ok := b.(complianceBackend); ok && err == nil {
+			if core.Allowed(a.Role, core.ActionHealthRead) {
+				m.warnings, _ = cb.ComplianceWarnings(a)
+			}
+			if core.Allowed(a.Role, core.ActionMaintenanceRead) {
+				m.sched, _ = cb.InspectionSchedule(a)
+			}
+		}
+		return m
 	}
 }
 
@@ -107,6 +118,15 @@ func (s *session) enrollKey(name string, role core.Role, authorizedKey string) t
 	b, a := s.c.Core, s.c.Actor
 	return func() tea.Msg {
 		k, err := b.EnrollKey(a, name, role, authorizedKey)
+		return keyActionMsg{what: "keys.done.enrolled", name: k.Name, err: err}
+	}
+}
+
+// enrollPerson enrols a key with the person's 職名, 所属 and pledge.
+func (s *session) enrollPerson(in core.Enrolment) tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		k, err := b.EnrollPerson(a, in)
 		return keyActionMsg{what: "keys.done.enrolled", name: k.Name, err: err}
 	}
 }

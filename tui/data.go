@@ -15,6 +15,8 @@ type data struct {
 	cams       []core.Camera
 	camsErr    error
 	camsLoaded bool
+	warnings   []core.Warning       // what the records lack (000 §4, §7; 001 §2, §8)
+	sched      []core.InspectionDue // inspection schedule (001 §8-1)
 
 	stats       core.RecorderStats
 	statsErr    error
@@ -70,6 +72,16 @@ func (d *data) camStats(id string) (core.CameraStats, bool) {
 		}
 	}
 	return core.CameraStats{}, false
+}
+
+// inspection finds a camera's place in the inspection schedule.
+func (d *data) inspection(id string) (core.InspectionDue, bool) {
+	for _, x := range d.sched {
+		if x.Camera == id {
+			return x, true
+		}
+	}
+	return core.InspectionDue{}, false
 }
 
 // camera finds a camera in the register.

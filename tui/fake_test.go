@@ -30,6 +30,8 @@ type fakeBackend struct {
 	refused    []core.RefusedKey
 	changes    chan core.Change
 	policy     core.Policy
+	warnings   []core.Warning
+	sched      []core.InspectionDue
 	failErr    error         // returned by the key actions when set
 	exportGate chan struct{} // ExportRequest waits on it when set
 	noLock     bool          // no export passphrase is set
@@ -55,6 +57,16 @@ func (f *fakeBackend) called(prefix string) []string {
 }
 
 func (f *fakeBackend) Policy() core.Policy { return f.policy }
+
+func (f *fakeBackend) ComplianceWarnings(a core.Actor) ([]core.Warning, error) {
+	f.record("ComplianceWarnings %s", a.Role)
+	return f.warnings, nil
+}
+
+func (f *fakeBackend) InspectionSchedule(a core.Actor) ([]core.InspectionDue, error) {
+	f.record("InspectionSchedule %s", a.Role)
+	return f.sched, nil
+}
 
 func (f *fakeBackend) Cameras(a core.Actor) ([]core.Camera, error) {
 	f.record("Cameras %s", a.Role)
@@ -103,6 +115,15 @@ func (f *fakeBackend) Keys(a core.Actor) ([]core.Key, error) {
 func (f *fakeBackend) RefusedKeys(a core.Actor) ([]core.RefusedKey, error) {
 	f.record("RefusedKeys %s", a.Role)
 	return append([]core.RefusedKey(nil), f.refused...), nil
+}
+
+func (f *fakeBackend) EnrollPerson(a core.Actor, in core.Enrolment) (core.Key, error) {
+	f.record("EnrollPerson %s name=%s role=%s title=%s section=%s pledged=%v key=%s", a.Role, in.Name, in.Role,
+		in.JobTitle, in.Section, in.Pledged, in.AuthorizedKey)
+	if f.failErr != nil {
+		return core.Key{}, f.failErr
+	}
+	return core.Key{Name: in.Name, Role: in.Role, JobTitle: in.JobTitle, Section: in.Section}, nil
 }
 
 func (f *fakeBackend) EnrollKey(a core.Actor, name string, role core.Role, authorizedKey string) (core.Key, error) {
@@ -270,11 +291,24 @@ func newFake(n int) *fakeBackend {
 			Actor: e.a, Action: e.act, Subject: e.subject, Details: e.det,
 		})
 	}
+	f.warnings = []core.Warning{
+		{Code: core.WarnSignMissing, Subject: "cam03", Clause: "000 §4-3",
+			Text: core.Label{Ja: "カメラ cam03 は設置標識（様式第１号）が掲示されていないまま稼働しています", En: "camera cam03 records with no sign posted (form 1)"}},
+		{Code: core.WarnInspectionOverdue, Subject: "cam02", Clause: "000 §7-5",
+			Text: core.Label{Ja: "カメラ cam02 の定期点検が期限（2026-11-01）を過ぎています", En: "camera cam02 inspection overdue since 2026-11-01"}},
+	}
+	f.sched = []core.InspectionDue{
+		{Camera: "cam01", Last: testNow.Add(-100 * 24 * time.Hour), Due: testNow.Add(265 * 24 * time.Hour), State: core.InspectionOK},
+		{Camera: "cam02", Last: testNow.Add(-385 * 24 * time.Hour), Due: testNow.Add(-20 * 24 * time.Hour), State: core.InspectionOverdue},
+		{Camera: "cam03", Last: testNow.Add(-360 * 24 * time.Hour), Due: testNow.Add(5 * 24 * time.Hour), State: core.InspectionDueSoonState},
+	}
 	f.keys = []core.Key{
 		{Fingerprint: yamada.Fingerprint, Name: yamada.Name, Role: core.RoleManager, Type: "ssh-ed25519",
-			EnrolledAt: testNow.Add(-90 * 24 * time.Hour), EnrolledBy: "system"},
+			EnrolledAt: testNow.Add(-90 * 24 * time.Hour), EnrolledBy: "system", JobTitle: "危機管理室長", Section: "危機管理室",
+			Pledge: &core.PledgeRecord{Version: "000-11/1", At: testNow.Add(-90 * 24 * time.Hour), Witness: "system"}},
 		{Fingerprint: sato.Fingerprint, Name: sato.Name, Role: core.RoleOperator, Type: "ssh-ed25519",
-			EnrolledAt: testNow.Add(-60 * 24 * time.Hour), EnrolledBy: yamada.Name},
+			EnrolledAt: testNow.Add(-60 * 24 * time.Hour), EnrolledBy: yamada.Name, JobTitle: "主事", Section: "危機管理室",
+			Pledge: &core.PledgeRecord{Version: "000-11/1", At: testNow.Add(-60 * 24 * time.Hour), Witness: yamada.Name}},
 		{Fingerprint: tech.Fingerprint, Name: tech.Name, Role: core.RoleTechnician, Type: "ecdsa-sha2-nistp256",
 			EnrolledAt: testNow.Add(-30 * 24 * time.Hour), EnrolledBy: yamada.Name},
 		{Fingerprint: "SHA256:oldDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD", Name: "鈴木 一郎", Role: core.RoleOperator,

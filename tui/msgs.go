@@ -9,8 +9,10 @@ import (
 // Typed messages: every core call returns one of these from a tea.Cmd.
 
 type camerasMsg struct {
-	cams []core.Camera
-	err  error
+	cams     []core.Camera
+	err      error
+	warnings []core.Warning       // nil when the backend offers none
+	sched    []core.InspectionDue // nil when the role may not read it
 }
 
 type healthMsg struct {

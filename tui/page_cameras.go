@@ -49,8 +49,18 @@ func (p *camerasPage) SetSize(w, h int) {
 		}
 	}
 	p.tbl.specs = specs
-	p.tbl.SetSize(w, max(h-camDetailLines-1, 2))
+	p.tbl.SetSize(w, max(h-camDetailLines-1-p.warnH(), 2))
 	p.rebuild()
+}
+
+// warnH is the lines the regulation's warnings take under the table
+// (at most 4, and a title).
+func (p *camerasPage) warnH() int {
+	n := len(p.s.data.warnings)
+	if n == 0 {
+		return 0
+	}
+	return min(n, 4) + 1
 }
 
 // titled widens each column's minimum to its title in this language.
@@ -67,7 +77,9 @@ func (p *camerasPage) Capturing() bool { return false }
 
 func (p *camerasPage) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case camerasMsg, healthMsg, refreshMsg:
+	case camerasMsg:
+		p.SetSize(p.w, p.h) // the warnings may have changed the table's height
+	case healthMsg, refreshMsg:
 		p.rebuild()
 	case tea.KeyMsg:
 		return p.tbl.Update(msg)
@@ -123,7 +135,29 @@ func (p *camerasPage) View() string {
 	if len(d.cams) == 0 {
 		return block("\n  "+p.s.T("cam.none"), p.w, p.h)
 	}
-	return p.tbl.View() + "\n" + p.detail()
+	out := p.tbl.View() + "\n" + p.detail()
+	if w := p.warningsView(); w != "" {
+		out += "\n" + w
+	}
+	return out
+}
+
+// warningsView lists what the regulation expects that the records lack:
+// a camera recording with no sign (000 §4-3) or police consultation
+// (000 §4-2), an overdue inspection, no custody record...
+func (p *camerasPage) warningsView() string {
+	s, st, ws := p.s, p.s.st, p.s.data.warnings
+	if len(ws) == 0 {
+		return ""
+	}
+	lines := []string{st.Warn.Render(trunc(fmt.Sprintf(s.T("cam.warnings"), len(ws)), p.w))}
+	for i, w := range ws {
+		if i == 4 {
+			break
+		}
+		lines = append(lines, st.Warn.Render(trunc("! ["+w.Clause+"] "+oneLine(w.Text.Text(s.lang)), p.w)))
+	}
+	return block(strings.Join(lines, "\n"), p.w, p.warnH())
 }
 
 func (p *camerasPage) loadingText() string {

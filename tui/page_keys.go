@@ -7,6 +7,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 
 	"mimamori/core"
 )
@@ -32,6 +33,9 @@ const (
 	modePaste
 	modeRole
 	modeName
+	modeTitle  // 職名
+	modeSection // 所属
+	modePledge  // the confidentiality pledge, shown and accepted (000 §11, 001 §3(5))
 	modeRevokeReason
 	modeRevokeConfirm
 )
@@ -44,15 +48,26 @@ type keysPending struct {
 	authorized  string
 	role        core.Role
 	reason      string
+	title       string
+	section     string
 }
 
-const keysDialogH = 3
+// dialogH is the dialog's height: the pledge needs room for its text.
+func (p *keysPage) dialogH() int {
+	if p.mode == modePledge {
+		return 7
+	}
+	return 3
+}
 
 func keysSpecs() []colSpec {
 	return []colSpec{
 		{title: "col.keyname", min: 10, max: 24, flex: 2, prio: 10},
 		{title: "col.role", min: 10, prio: 9},
-		{title: "col.keytype", min: 11, prio: 3},
+		{title: "col.jobtitle", min: 8, max: 20, flex: 1, prio: 6},
+		{title: "col.section", min: 8, max: 20, flex: 1, prio: 5},
+		{title: "col.pledge", min: 10, prio: 6},
+		{title: "col.keytype", min: 11, prio: 1},
 		{title: "col.fingerprint", min: 16, max: 50, flex: 3, prio: 8},
 		{title: "col.enrolled", min: 16, prio: 4},
 		{title: "col.by", min: 8, max: 16, flex: 1, prio: 2},
@@ -91,7 +106,7 @@ func (p *keysPage) SetSize(w, h int) {
 func (p *keysPage) layoutTables() {
 	avail := p.h - 2 // two section titles
 	if p.mode != modeList {
-		avail -= keysDialogH
+		avail -= p.dialogH()
 	}
 	kh := max(avail*3/5, 2)
 	rh := max(avail-kh, 2)
@@ -104,17 +119,21 @@ func (p *keysPage) Capturing() bool { return p.mode != modeList }
 func (p *keysPage) setMode(m keysMode) tea.Cmd {
 	was := p.mode
 	p.mode = m
-	if (was == modeList) != (m == modeList) {
+	if (was == modeList) != (m == modeList) || was == modePledge || m == modePledge {
 		p.layoutTables()
 	}
 	switch m {
-	case modePaste, modeName, modeRevokeReason:
+	case modePaste, modeName, modeTitle, modeSection, modeRevokeReason:
 		p.input.SetValue("")
 		switch m {
 		case modePaste:
 			p.input.Placeholder = "ssh-ed25519 AAAA… name@host"
 		case modeName:
 			p.input.Placeholder = p.s.T("keys.name.ph")
+		case modeTitle:
+			p.input.Placeholder = p.s.T("keys.title.ph")
+		case modeSection:
+			p.input.Placeholder = p.s.T("keys.section.ph")
 		default:
 			p.input.Placeholder = p.s.T("keys.reason.ph")
 		}
@@ -218,6 +237,18 @@ func (p *keysPage) dialogKey(msg tea.KeyMsg) tea.Cmd {
 			return s.changeKeyRole(pd.fingerprint, pd.name, pd.role)
 		}
 		return p.setMode(modeName)
+	case modePledge:
+		switch msg.String() {
+		case "y", "Y":
+			pd := p.pending
+			p.setMode(modeList)
+			return s.enrollPerson(core.Enrolment{Name: pd.name, Role: pd.role, AuthorizedKey: pd.authorized,
+				JobTitle: pd.title, Section: pd.section, Pledged: true})
+		case "n", "N":
+			p.pending = keysPending{}
+			return tea.Batch(p.setMode(modeList), statusCmd(s.T("keys.nopledge"), true))
+		}
+		return nil
 	case modeRevokeConfirm:
 		switch msg.String() {
 		case "y", "Y":
@@ -240,9 +271,14 @@ func (p *keysPage) dialogKey(msg tea.KeyMsg) tea.Cmd {
 			p.pending.authorized = v
 			return p.setMode(modeRole)
 		case modeName:
-			pd := p.pending
-			p.setMode(modeList)
-			return s.enrollKey(v, pd.role, pd.authorized)
+			p.pending.name = v
+			return p.setMode(modeTitle)
+		case modeTitle:
+			p.pending.title = v
+			return p.setMode(modeSection)
+		case modeSection:
+			p.pending.section = v
+			return p.setMode(modePledge)
 		case modeRevokeReason:
 			p.pending.reason = v
 			return p.setMode(modeRevokeConfirm)
@@ -266,7 +302,14 @@ func (p *keysPage) rebuild() {
 		case !k.Active(now):
 			state = s.T("key.expired")
 		}
-		rows = append(rows, []string{k.Name, s.roleName(k.Role), k.Type, k.Fingerprint,
+		pledge := s.T("keys.nopledge.short")
+		if k.Pledge != nil {
+			pledge = s.fmtDate(k.Pledge.At)
+		}
+		if k.Role == core.RoleViewer {
+			pledge = "-"
+		}
+		rows = append(rows, []string{k.Name, s.roleName(k.Role), dashIf(k.JobTitle), dashIf(k.Section), pledge, k.Type, k.Fingerprint,
 			s.fmtDateTime(k.EnrolledAt), k.EnrolledBy, state})
 	}
 	p.keys.SetRows(rows)
@@ -322,13 +365,27 @@ func (p *keysPage) dialogView() string {
 			s.roleName(core.RoleManager), s.roleName(core.RoleOperator), s.roleName(core.RoleTechnician), s.T("key.cancel"))
 	case modeName:
 		l1, l2 = fmt.Sprintf(s.T("keys.name.for"), s.roleName(pd.role), trunc(pd.fingerprint, 50)), p.input.View()
+	case modeTitle:
+		l1, l2 = fmt.Sprintf(s.T("keys.title.for"), pd.name), p.input.View()
+	case modeSection:
+		l1, l2 = fmt.Sprintf(s.T("keys.section.for"), pd.name), p.input.View()
+	case modePledge:
+		pl, _ := s.policy()
+		text := pl.Pledge.Text
+		if text == "" {
+			text = s.T("keys.pledge.generic")
+		}
+		head := st.Title.Render(fmt.Sprintf(s.T("keys.pledge.for"), pd.name, pl.Regulation+" "+pl.Pledge.Cite))
+		body := wrapCells(text, p.w-2, 4)
+		tail := "[y] " + s.T("keys.pledge.yes") + "  [n] " + s.T("key.cancel")
+		return block(strings.Repeat("-", p.w)+"\n"+head+"\n"+body+"\n"+tail, p.w, p.dialogH())
 	case modeRevokeReason:
 		l1, l2 = fmt.Sprintf(s.T("keys.revoke.reason"), who), p.input.View()
 	case modeRevokeConfirm:
 		l1 = st.Bad.Render(fmt.Sprintf(s.T("keys.revoke.confirm"), who, pd.fingerprint))
 		l2 = s.T("keys.reason") + ": " + oneLine(pd.reason) + "   [y] " + s.T("key.confirm") + "  [n] " + s.T("key.cancel")
 	}
-	return block(strings.Repeat("-", p.w)+"\n"+st.Title.Render(l1)+"\n"+l2, p.w, keysDialogH)
+	return block(strings.Repeat("-", p.w)+"\n"+st.Title.Render(l1)+"\n"+l2, p.w, p.dialogH())
 }
 
 func (p *keysPage) ShortHelp() []key.Binding {
@@ -345,4 +402,41 @@ func (p *keysPage) ShortHelp() []key.Binding {
 func (p *keysPage) FullHelp() [][]key.Binding {
 	k := p.s.keys
 	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Focus, k.Enroll, k.Paste, k.Role, k.Revoke}}
+}
+
+func dashIf(v string) string {
+	if v == "" {
+		return "-"
+	}
+	return v
+}
+
+// wrapCells wraps text to w terminal cells (kanji count two), at most n
+// lines; the last shows "…" if cut.
+func wrapCells(text string, w, n int) string {
+	w = max(w, 10)
+	var lines []string
+	var cur strings.Builder
+	cw := 0
+	for _, r := range text {
+		rw := ansi.StringWidth(string(r))
+		if cw+rw > w {
+			lines = append(lines, cur.String())
+			cur.Reset()
+			cw = 0
+		}
+		cur.WriteRune(r)
+		cw += rw
+	}
+	if cur.Len() > 0 {
+		lines = append(lines, cur.String())
+	}
+	if len(lines) > n {
+		lines = lines[:n]
+		lines[n-1] = trunc(lines[n-1], w-1) + "…"
+	}
+	for len(lines) < n {
+		lines = append(lines, "")
+	}
+	return strings.Join(lines, "\n")
 }

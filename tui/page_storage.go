@@ -36,6 +36,7 @@ func storageSpecs() []colSpec {
 		{title: "col.achieved", min: 10, prio: 8, right: true},
 		{title: "col.target", min: 9, prio: 7, right: true},
 		{title: "col.result", min: 4, prio: 8},
+		{title: "col.inspect", min: 14, prio: 7},
 		{title: "col.retbar", min: 10, max: 60, flex: 3, prio: 1},
 	}
 }
@@ -164,7 +165,7 @@ func (p *storagePage) camLine(i int) string {
 	state := s.T("state." + orDefault(c.State, "error"))
 	cells := []string{
 		name, state, fmt.Sprintf("%.1f", c.FPS), fmtBitrate(c.BitrateBps), fmt.Sprint(c.Reconnects),
-		fmt.Sprint(c.ClockJumps), s.dur(c.AchievedRetain), s.dur(c.TargetRetain), "", "",
+		fmt.Sprint(c.ClockJumps), s.dur(c.AchievedRetain), s.dur(c.TargetRetain), "", "", "",
 	}
 	var b strings.Builder
 	if i == p.sc.cursor {
@@ -183,6 +184,8 @@ func (p *storagePage) camLine(i int) string {
 				cell = st.Bad.Render(fit(s.T("health.short"), w))
 			}
 		case 9:
+			cell = p.inspectionCell(c.Camera, w)
+		case 10:
 			cell = retentionBar(c.AchievedRetain.Seconds(), c.TargetRetain.Seconds(), w, okRet, st)
 		case 6:
 			style := st.OK
@@ -207,6 +210,24 @@ func (p *storagePage) camLine(i int) string {
 		b.WriteByte(' ')
 	}
 	return b.String()
+}
+
+// inspectionCell is the camera's periodic inspection (001 §8-1): its due
+// date, marked when due soon or overdue.
+func (p *storagePage) inspectionCell(cam string, w int) string {
+	s, st := p.s, p.s.st
+	x, ok := s.data.inspection(cam)
+	if !ok {
+		return fit("-", w)
+	}
+	due := s.local(x.Due).Format("01-02")
+	switch x.State {
+	case core.InspectionOverdue:
+		return st.Bad.Render(fit(s.T("insp.overdue")+" "+due, w))
+	case core.InspectionDueSoonState:
+		return st.Warn.Render(fit(s.T("insp.due")+" "+due, w))
+	}
+	return st.OK.Render(fit(s.T("insp.ok")+" "+due, w))
 }
 
 // retentionBar fills achieved/target of n cells, green when met.

@@ -232,6 +232,7 @@ func (u *UI) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		d.camsErr = msg.err
 		if msg.err == nil {
 			d.cams, d.camsLoaded = msg.cams, true
+			d.warnings, d.sched = msg.warnings, msg.sched
 		}
 		cmds = append(cmds, u.done(loadCameras), u.want(loadCoverage))
 	case healthMsg:
@@ -462,6 +463,9 @@ func (u *UI) onChanges(cs changesMsg) tea.Cmd {
 			add(loadHolds) // registering places a provisional hold
 		case strings.HasPrefix(a, "key."):
 			add(loadKeys)
+			add(loadCameras) // warnings name people without title or pledge
+		case strings.HasPrefix(a, "maintenance."), strings.HasPrefix(a, "custody."), strings.HasPrefix(a, "layout."):
+			add(loadCameras) // signs, inspections and custody feed the warnings
 		case a == string(core.ActionErasure) || a == string(core.ActionRecordingEvent):
 			u.s.data.coverLoadedAt = time.Time{} // stale: reloaded when seen
 		}
@@ -502,6 +506,9 @@ func (u *UI) onTick() tea.Cmd {
 		case t == tabKeys && u.ticks%5 == 0:
 			cmds = append(cmds, u.want(loadKeys))
 		}
+	}
+	if u.ticks%300 == 0 { // an inspection falls due with time, not with a change
+		cmds = append(cmds, u.want(loadCameras))
 	}
 	return tea.Batch(cmds...)
 }

@@ -99,8 +99,24 @@ func TestKeysEnrolRefusedKey(t *testing.T) {
 		press(u, string(r))
 	}
 	press(u, "enter")
-	got := f.called("EnrollKey")
-	want := "EnrollKey manager name=Suzuki Hanako role=operator key=" + f.refused[0].AuthorizedKey
+	for _, r := range "Chief" {
+		press(u, string(r))
+	}
+	press(u, "enter")
+	for _, r := range "Crisis office" {
+		press(u, string(r))
+	}
+	press(u, "enter")
+	// The pledge is shown (000 §11) and must be accepted.
+	if v := u.View(); !strings.Contains(v, "confidentiality pledge") || !strings.Contains(v, "防犯カメラ及び画像データ") {
+		t.Errorf("pledge not shown:\n%s", v)
+	}
+	if got := f.called("Enroll"); len(got) != 0 {
+		t.Fatalf("enrolled before the pledge: %q", got)
+	}
+	press(u, "y")
+	got := f.called("Enroll")
+	want := "EnrollPerson manager name=Suzuki Hanako role=operator title=Chief section=Crisis office pledged=true key=" + f.refused[0].AuthorizedKey
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("calls %q, want %q", got, want)
 	}
@@ -120,8 +136,15 @@ func TestKeysPasteRoleRevoke(t *testing.T) {
 	line := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPasted tech@van"
 	_, cmd := u.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(line), Paste: true})
 	run(u, cmd)
-	press(u, "enter", "t", "高", "橋", "enter")
-	if got := f.called("EnrollKey"); len(got) != 1 || got[0] != "EnrollKey manager name=高橋 role=technician key="+line {
+	press(u, "enter", "t", "高", "橋", "enter", "主", "任", "enter", "保", "守", "enter", "n")
+	if got := f.called("Enroll"); len(got) != 0 {
+		t.Fatalf("enrolled though the pledge was declined: %q", got)
+	}
+	press(u, "a")
+	_, cmd = u.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(line), Paste: true})
+	run(u, cmd)
+	press(u, "enter", "t", "高", "橋", "enter", "主", "任", "enter", "保", "守", "enter", "y")
+	if got := f.called("Enroll"); len(got) != 1 || got[0] != "EnrollPerson manager name=高橋 role=technician title=主任 section=保守 pledged=true key="+line {
 		t.Fatalf("enrol calls %q", got)
 	}
 
@@ -146,7 +169,7 @@ func TestKeysActionErrorShown(t *testing.T) {
 	f := newFake(4)
 	f.failErr = core.Invalid("public_key", "not an authorized_keys line")
 	u := syncUI(t, f, core.RoleManager, "en", 80, 24)
-	press(u, "6", "a", "x", "enter", "m", "y", "enter")
+	press(u, "6", "a", "x", "enter", "m", "y", "enter", "t", "enter", "s", "enter", "y")
 	if !strings.Contains(u.View(), "invalid public_key") {
 		t.Errorf("error not shown:\n%s", u.View())
 	}
