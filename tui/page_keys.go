@@ -33,7 +33,7 @@ const (
 	modePaste
 	modeRole
 	modeName
-	modeTitle  // 職名
+	modeTitle   // 職名
 	modeSection // 所属
 	modePledge  // the confidentiality pledge, shown and accepted (000 §11, 001 §3(5))
 	modeRevokeReason
