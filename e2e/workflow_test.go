@@ -8,6 +8,13 @@ import (
 )
 
 // requestJSON is the subset of `request show --json` the tests read.
+// rangeJSON is a found or approved range of `request show --json`.
+type rangeJSON struct {
+	Camera string `json:"camera"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+}
+
 type requestJSON struct {
 	ID               string   `json:"id"`
 	State            string   `json:"state"`
@@ -18,12 +25,15 @@ type requestJSON struct {
 	AssignedOperator string   `json:"assigned_operator"`
 	HoldIDs          []string `json:"hold_ids"`
 	Result           *struct {
-		Outcome string `json:"outcome"`
-		By      string `json:"by"`
+		Outcome string      `json:"outcome"`
+		By      string      `json:"by"`
+		Found   []rangeJSON `json:"found"`
 	} `json:"result"`
 	Decision *struct {
-		Approved bool   `json:"approved"`
-		By       string `json:"by"`
+		Approved  bool        `json:"approved"`
+		By        string      `json:"by"`
+		Judgement string      `json:"judgement"`
+		Ranges    []rangeJSON `json:"ranges"`
 	} `json:"decision"`
 	Export *struct {
 		Path           string `json:"path"`
