@@ -68,6 +68,7 @@ var actionLabels = map[Action]Label{
 	ActionRequestClose:    {"申請の完了", "request closed"},
 	ActionRequestsRead:    {"申請の参照", "requests read"},
 	ActionFormIssue:       {"様式の作成", "form issued"},
+	ActionRequestProtect:  {"書出しパッケージの暗号化方法の設定", "export package protection set"},
 
 	ActionHoldAdd:     {"保存期間の延長", "retention extended (hold)"},
 	ActionHoldRelease: {"保全の解除", "hold released"},
@@ -78,9 +79,11 @@ var actionLabels = map[Action]Label{
 	ActionRecordingsRead: {"録画の参照", "recordings read"},
 	ActionHealthRead:     {"稼働状態の参照", "health read"},
 
-	ActionLedgerRead:   {"台帳の参照", "ledger read"},
-	ActionLedgerVerify: {"台帳の検証", "ledger verified"},
-	ActionLedgerExport: {"台帳の書出し", "ledger exported"},
+	ActionLedgerRead:       {"台帳の参照", "ledger read"},
+	ActionLedgerVerify:     {"台帳の検証", "ledger verified"},
+	ActionLedgerExport:     {"台帳の書出し", "ledger exported"},
+	ActionLedgerCheckpoint: {"台帳の署名付きチェックポイント", "ledger checkpoint"},
+	ActionSchemaMigrate:    {"保存形式の移行", "stored-data migration"},
 
 	ActionInquiryRegister: {"問い合わせ・苦情の受付", "inquiry registered"},
 	ActionInquiryAnswer:   {"問い合わせ・苦情への回答", "inquiry answered"},

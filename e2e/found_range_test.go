@@ -43,7 +43,10 @@ func TestFoundRangeExport(t *testing.T) {
 	if res.code == 0 || !strings.Contains(res.stderr, "outside what the search found") {
 		t.Fatalf("approving a camera where nothing was found: exit %d %q", res.code, res.stderr)
 	}
-	r.must(r.manager, "request approve "+id+" "+judgement)
+	var approved struct {
+		PackageSecret string `json:"package_secret"`
+	}
+	r.mustJSON(r.manager, "request approve "+id+" "+judgement+" --json", &approved)
 	r.must(r.manager, "export-passphrase set", exportPass+"\n")
 
 	var req requestJSON
@@ -59,7 +62,7 @@ func TestFoundRangeExport(t *testing.T) {
 		t.Fatalf("request export: exit %d\n%s", res.code, res.stderr)
 	}
 	pkg := strings.TrimSpace(res.stdout)
-	ident, err := age.NewScryptIdentity(exportPass)
+	ident, err := age.ParseX25519Identity(approved.PackageSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,9 +71,9 @@ func TestFoundRangeExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	rep, err := export.Verify(f, []age.Identity{ident}, out)
+	rep, err := export.Verify(f, export.Options{Identities: []age.Identity{ident}, Key: r.hostFP, ExtractDir: out})
 	f.Close()
-	if err != nil || !rep.Intact {
+	if err != nil || !rep.Intact || !rep.Authentic {
 		t.Fatalf("verify: %v %+v", err, rep)
 	}
 	m := rep.Manifest

@@ -41,6 +41,8 @@ table { border-collapse: collapse; width: 100%; }
 .steps th { background: #f4f4f4; font-weight: normal; }
 .steps td.nw { white-space: nowrap; }
 .steps-cap { margin-top: 5mm; font-size: 9pt; page-break-after: avoid; }
+.sub { text-align: center; font-size: 8.5pt; color: #444; margin: -3mm 0 5mm; font-family: sans-serif; }
+.en, .grid th small { display: block; font-size: 7.5pt; color: #555; font-family: sans-serif; }
 .foot { margin-top: 6mm; font-size: 8pt; color: #444; border-top: 0.4pt solid #999; padding-top: 1.5mm; }
 tr { page-break-inside: avoid; }
 </style>{{end}}
