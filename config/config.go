@@ -6,6 +6,7 @@ package config
 
 import (
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -35,7 +36,30 @@ type Config struct {
 	ApplianceID string         // names this appliance in manifests and the ledger
 
 	Cameras []Camera
+
+	Metrics Metrics
+	Log     Log
 }
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Listen is host:port of the /metrics endpoint; "" (the default) turns
+	// it off. Keep it on loopback and reach it through a tunnel or a
+	// proxy (docs/install.md).
+	Listen string
+}
+
+// Log configures the appliance's log on stderr (the journal under systemd).
+type Log struct {
+	Level  slog.Level // debug, info (default), warn or error
+	Format string     // "text" (default, key=value) or "json"
+}
+
+// Log formats the configuration accepts.
+const (
+	LogText = "text"
+	LogJSON = "json"
+)
 
 // SSH configures the console server.
 type SSH struct {
@@ -143,6 +167,7 @@ func Default() *Config {
 		Lang:        LangJA,
 		Timezone:    "Asia/Tokyo",
 		ApplianceID: host,
+		Log:         Log{Level: slog.LevelInfo, Format: LogText},
 	}
 }
 

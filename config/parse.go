@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/url"
@@ -114,6 +115,8 @@ func parse(data []byte, baseDir, file string) (*Config, error) {
 				}
 			},
 			"cameras": func(_, v *yaml.Node, key string) { c.Cameras = p.cameras(v, key) },
+			"metrics": func(_, v *yaml.Node, key string) { p.metrics(v, key, &c.Metrics) },
+			"log":     func(_, v *yaml.Node, key string) { p.log(v, key, &c.Log) },
 		})
 	}
 
@@ -427,6 +430,72 @@ func (p *parser) ssh(n *yaml.Node, prefix string, s *SSH) {
 					return
 				}
 				s.MaxSessions = n
+			}
+		},
+	})
+}
+
+func (p *parser) metrics(n *yaml.Node, prefix string, m *Metrics) {
+	p.mapping(n, prefix, map[string]func(k, v *yaml.Node, key string){
+		"listen": func(_, v *yaml.Node, key string) {
+			a, ok := p.str(v, key)
+			if !ok || a == "" {
+				return // off
+			}
+			if err := checkListen(a); err != nil {
+				p.fail(v, key, "%v", err)
+				return
+			}
+			m.Listen = a
+		},
+	})
+}
+
+// checkListen accepts host:port with a port in range ("" host = all
+// interfaces, 0 = any free port).
+func checkListen(a string) error {
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return fmt.Errorf("must be host:port (e.g. 127.0.0.1:9464), got %q", a)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("invalid port %q", port)
+	}
+	return nil
+}
+
+// ParseLogLevel accepts debug, info, warn (or warning) and error.
+func ParseLogLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("must be one of debug, info, warn, error, got %q", s)
+}
+
+func (p *parser) log(n *yaml.Node, prefix string, l *Log) {
+	p.mapping(n, prefix, map[string]func(k, v *yaml.Node, key string){
+		"level": func(_, v *yaml.Node, key string) {
+			s, ok := p.str(v, key)
+			if !ok {
+				return
+			}
+			lv, err := ParseLogLevel(s)
+			if err != nil {
+				p.fail(v, key, "%v", err)
+				return
+			}
+			l.Level = lv
+		},
+		"format": func(_, v *yaml.Node, key string) {
+			if s, ok := p.oneOf(v, key, LogText, LogJSON); ok {
+				l.Format = s
 			}
 		},
 	})
