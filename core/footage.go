@@ -93,6 +93,8 @@ type RingStats struct {
 	WriteErrors     uint64
 	LastWriteError  string
 	DiskFreeBytes   int64
+	FsyncSeconds    Histogram               // every fdatasync of ring.dat since start
+	Erased          map[string]ErasureCount // by Erasure.Reason, since start
 }
 
 // CameraStats describes one camera's ingest and retention.
@@ -115,11 +117,14 @@ type CameraStats struct {
 	DroppedFrames   uint64
 	BytesStored     int64
 	// Stream faults since start, each a count of occurrences.
-	PacketsLost     uint64 // RTP packets missing from the sequence
-	InvalidPayloads uint64 // payloads or access units that do not parse
-	OversizeUnits   uint64 // NAL or access units over the size limit, dropped
-	MissingParams   uint64 // access units dropped for want of SPS/PPS (VPS)
-	SSRCChanges     uint64 // RTP source restarts
+	PacketsLost     uint64        // RTP packets missing from the sequence
+	InvalidPayloads uint64        // payloads or access units that do not parse
+	OversizeUnits   uint64        // NAL or access units over the size limit, dropped
+	MissingParams   uint64        // access units dropped for want of SPS/PPS (VPS)
+	SSRCChanges     uint64        // RTP source restarts
+	FramesReceived  uint64        // access units stored since start
+	BytesReceived   uint64        // their bytes as the camera sent them
+	SinceLastFrame  time.Duration // on the monotonic clock (a clock step does not move it); 0 before the first frame
 }
 
 // ErrHoldCapacity is returned when a hold would exceed the share of the

@@ -72,6 +72,7 @@ const (
 	ActionExportPassphrase Action = "export-passphrase.set"
 
 	ActionSchemaMigrate Action = "schema.migrate" // a stored-data upgrade step (migrate.go)
+	ActionBackup        Action = "backup"         // an online snapshot of mimamori.db (manager)
 
 	// ActionDenied is not a permission: it is the ledger entry written
 	// when someone attempts an action their role does not allow.
@@ -155,6 +156,7 @@ var permissions = map[Action]uint8{
 	ActionExportPassphrase: pM,
 
 	ActionSchemaMigrate: pS,
+	ActionBackup:        pM,
 }
 
 // Allowed reports whether role r may perform action a.

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"io"
@@ -181,6 +182,7 @@ func performers(f *fixture, t *testing.T) map[Action]func(a Actor) error {
 		ActionLedgerCheckpoint: func(a Actor) error { return e1(s.Checkpoint(a)) },
 		// Only the migration runner (as system) writes these; nothing to call.
 		ActionSchemaMigrate: func(a Actor) error { return s.check(a, ActionSchemaMigrate, "") },
+		ActionBackup:        func(a Actor) error { return e1(s.Backup(context.Background(), a, io.Discard)) },
 	}
 }
 

@@ -55,10 +55,11 @@ type Store struct {
 	log    *slog.Logger
 	policy Policy
 
-	footMu  sync.RWMutex
-	footage Footage
-	exports exportSlot // export engine and running exports (export.go)
-	passMu  sync.Mutex // one export-passphrase check at a time (passphrase.go)
+	footMu   sync.RWMutex
+	footage  Footage
+	exports  exportSlot // export engine and running exports (export.go)
+	passMu   sync.Mutex // one export-passphrase check at a time (passphrase.go)
+	backupMu sync.Mutex // one online backup at a time (backup.go)
 
 	hub     hub
 	holds   atomic.Pointer[[]HoldRange] // active holds, rebuilt after each hold change
