@@ -87,6 +87,8 @@ func New(o Options) (*Recorder, error) {
 		}
 		seen[c.ID] = true
 	}
+	// Each part names itself once: the ring adds component=ring and
+	// ingest adds camera=ID, so they get the plain logger.
 	log := o.Logger.With("component", "recorder")
 	rg, err := ring.Open(ring.Options{
 		Dir:          o.DataDir,
@@ -98,7 +100,7 @@ func New(o Options) (*Recorder, error) {
 		Now:          o.Now,
 		Erasures:     o.Ledger,
 		Holds:        o.Ledger,
-		Logger:       log,
+		Logger:       o.Logger,
 	})
 	if err != nil {
 		return nil, err
@@ -114,7 +116,7 @@ func New(o Options) (*Recorder, error) {
 			Sink:      sink,
 			Events:    o.Ledger,
 			Now:       o.Now,
-			Logger:    log.With("camera", c.ID),
+			Logger:    o.Logger.With("component", "ingest"),
 		})
 		r.cameras = append(r.cameras, cam)
 		r.byID[c.ID] = cam

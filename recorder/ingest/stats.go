@@ -28,6 +28,7 @@ type stats struct {
 	missingParams   atomic.Uint64
 	ssrcChanges     atomic.Uint64
 	frames          atomic.Uint64
+	bytes           atomic.Uint64
 	connected       atomic.Bool
 
 	mu        sync.Mutex
@@ -37,6 +38,7 @@ type stats struct {
 	height    int
 	lastError string
 	lastFrame time.Time
+	lastMono  time.Duration // lastFrame's arrival on the monotonic clock
 	winStart  time.Duration
 	winInit   bool
 	buckets   [rateBuckets]bucket
@@ -70,9 +72,10 @@ func (s *stats) setCodec(codec string, w, h int) {
 // frame counts one stored access unit of size bytes at monotonic time mono.
 func (s *stats) frame(wall time.Time, size int, mono time.Duration) {
 	s.frames.Add(1)
+	s.bytes.Add(uint64(size))
 	sec := int64(mono / time.Second)
 	s.mu.Lock()
-	s.lastFrame = wall
+	s.lastFrame, s.lastMono = wall, mono
 	if !s.winInit {
 		s.winInit, s.winStart = true, mono
 	}
@@ -139,11 +142,16 @@ func (s *stats) snapshot(camera string, mono time.Duration) core.CameraStats {
 		OversizeUnits:   s.oversize.Load(),
 		MissingParams:   s.missingParams.Load(),
 		SSRCChanges:     s.ssrcChanges.Load(),
+		FramesReceived:  s.frames.Load(),
+		BytesReceived:   s.bytes.Load(),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cs.State, cs.Codec, cs.Width, cs.Height = s.state, s.codec, s.width, s.height
 	cs.LastError, cs.LastFrame = s.lastError, s.lastFrame
+	if !s.lastFrame.IsZero() {
+		cs.SinceLastFrame = max(mono-s.lastMono, 0)
+	}
 	if !s.winInit || !cs.Connected {
 		return cs
 	}

@@ -131,6 +131,7 @@ func (r *Ring) eraseBlock(b uint32) error {
 	r.mu.Lock()
 	r.blocks[b] = free
 	r.mu.Unlock()
+	r.countErasure(reasonString(m.reason), m.used)
 	r.log.Debug("block erased", "block", b, "camera", camName, "gen", m.gen, "bytes", m.used, "reason", reasonString(m.reason))
 	return nil
 }
@@ -335,4 +336,17 @@ func (r *Ring) gcInitsLocked() error {
 	}
 	r.mu.Unlock()
 	return nil
+}
+
+// countErasure adds one erased block to the counters Stats reports.
+func (r *Ring) countErasure(reason string, bytes int64) {
+	r.statsMu.Lock()
+	if r.erased == nil {
+		r.erased = map[string]core.ErasureCount{}
+	}
+	c := r.erased[reason]
+	c.Blocks++
+	c.Bytes += uint64(max(bytes, 0))
+	r.erased[reason] = c
+	r.statsMu.Unlock()
 }

@@ -15,6 +15,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
+
+	"mimamori/core"
 )
 
 // Ring is the overwrite ring. All methods are safe for concurrent use;
@@ -58,6 +60,8 @@ type Ring struct {
 	fsyncLat  [64]time.Duration
 	fsyncN    int
 	fsyncMax  time.Duration
+	fsyncHist core.Histogram
+	erased    map[string]core.ErasureCount
 	writeErrs uint64
 	lastErr   string
 	rate      float64
@@ -138,6 +142,7 @@ func Open(o Options) (*Ring, error) {
 		camByNum: map[uint32]*camera{},
 		refill:   make(chan struct{}, 1),
 	}
+	r.fsyncHist = core.NewHistogram(core.FsyncBuckets)
 	r.zeros = make([]byte, min(r.bs, 1<<20))
 	if err := r.openData(); err != nil {
 		return nil, err
@@ -346,6 +351,7 @@ func (r *Ring) fdatasync() error {
 	r.fsyncLat[r.fsyncN%len(r.fsyncLat)] = d
 	r.fsyncN++
 	r.fsyncMax = max(r.fsyncMax, d)
+	r.fsyncHist.Observe(d)
 	r.statsMu.Unlock()
 	return err
 }

@@ -3,6 +3,7 @@ package ring
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -171,6 +172,8 @@ func (r *Ring) Stats() core.RingStats {
 	st.LastWriteError = r.lastErr
 	st.WriteBytesPerS = r.rate
 	st.DiskFreeBytes = r.diskFree
+	st.FsyncSeconds = r.fsyncHist.Clone()
+	st.Erased = maps.Clone(r.erased)
 	r.statsMu.Unlock()
 	return st
 }
