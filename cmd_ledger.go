@@ -16,7 +16,7 @@ import (
 
 func runLedger(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sub, rest, code, done := subcommand("ledger", map[string]string{
-		"verify": "verify --data DIR [--checkpoint FILE ...] [--key FINGERPRINT]",
+		"verify": "verify --data DIR [--checkpoint FILE ...] [--key FINGERPRINT] | verify --db FILE",
 	}, args, stdout, stderr)
 	if done {
 		return code
@@ -29,7 +29,7 @@ func runLedger(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func runLedgerVerify(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	c := newCLI("ledger verify", "ledger verify --data DIR [--checkpoint FILE ...] [--key FINGERPRINT]", `
+	c := newCLI("ledger verify", "ledger verify --data DIR [--checkpoint FILE ...] [--key FINGERPRINT] | --db FILE", `
 Check the ledger offline: every entry in sequence, linked to the one
 before it, matching its own hash, the Merkle tree rebuilt from the entries
 matching every stored tree hash, and the last entry matching the recorded
@@ -39,23 +39,33 @@ must be an append-only extension of it: its first N entries unchanged.
 Without a checkpoint the ledger can only be shown consistent with itself.
 Exits 0 if all holds; otherwise names the first broken entry or the first
 failing checkpoint and exits 1. The database is opened read-only; stop
-the appliance first (or use "ledger verify" in the console while it runs).`)
+the appliance first (or use "ledger verify" in the console while it runs).
+--db FILE checks that database file instead of DIR/mimamori.db, such as
+a backup taken with "ssh … backup > mimamori.db"; checking it against
+checkpoints also needs --data DIR, for the appliance's host key.`)
 	data := c.str("data", "", "DIR", "data directory (holds mimamori.db and ssh/host_ed25519)")
 	cpFiles := c.strs("checkpoint", "FILE", "a signed checkpoint to check the ledger against (repeatable)")
 	wantFP := c.str("key", "", "FINGERPRINT", "the appliance key's fingerprint as you got it separately (SHA256:…)")
+	dbFile := c.str("db", "", "FILE", "a database file instead of DIR/mimamori.db (e.g. a backup)")
 	pos, code, done := c.parse(args, stdout, stderr)
 	if done {
 		return code
 	}
-	if *data == "" {
-		return c.usageError(stderr, "--data is required")
+	if *data == "" && *dbFile == "" {
+		return c.usageError(stderr, "--data or --db is required")
+	}
+	if *data == "" && (len(*cpFiles) > 0 || *wantFP != "") {
+		return c.usageError(stderr, "--checkpoint and --key need --data DIR (the appliance's host key)")
 	}
 	if len(pos) != 0 {
 		return c.usageError(stderr, "unexpected argument %q", pos[0])
 	}
-	path := appliance.DBPath(*data)
-	if _, err := os.Stat(path); err != nil {
-		return c.fail(stderr, fmt.Errorf("no database in %s: %w", *data, err))
+	path := *dbFile
+	if path == "" {
+		path = appliance.DBPath(*data)
+		if _, err := os.Stat(path); err != nil {
+			return c.fail(stderr, fmt.Errorf("no database in %s: %w", *data, err))
+		}
 	}
 	var o core.VerifyOptions
 	if len(*cpFiles) > 0 || *wantFP != "" {

@@ -24,6 +24,7 @@ func BuiltinCommands() []Command {
 		{Name: "grant", Usage: grantUsage, Summary: "temporary viewer grants: add, list, revoke", SummaryJa: "一時閲覧者の許可 (付与・一覧・取消)", Run: runGrant},
 		{Name: "inquiry", Usage: inquiryUsage, Summary: "inquiries and complaints: add, answer, close, show, list", SummaryJa: "問い合わせ・苦情 (受付・回答・完了・表示・一覧)", Run: runInquiry},
 		{Name: "maintenance", Usage: maintenanceUsage, Summary: "inspections, replacement, removal, media disposal", SummaryJa: "保守点検・交換・撤去・記録媒体の廃棄", Run: runMaintenance},
+		{Name: "backup", Usage: backupUsage, Summary: "manager: consistent snapshot of the database on stdout", SummaryJa: "データベースの一貫したバックアップを標準出力へ (管理責任者)", Run: runBackup},
 	}, complianceCommands()...)
 }
 
