@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"os/signal"
 	"syscall"
 
@@ -17,6 +16,7 @@ Run the appliance: record the configured cameras into the ring and serve
 the console over SSH. Every configuration mistake is reported at start
 with its key and line. Stops cleanly on SIGINT or SIGTERM.`)
 	cfgPath := c.str("config", "", "FILE", "configuration file (YAML; see README.md)")
+	level := c.str("log-level", "", "LEVEL", "debug, info, warn or error (overrides log.level of the config)")
 	pos, code, done := c.parse(args, stdout, stderr)
 	if done {
 		return code
@@ -27,6 +27,10 @@ with its key and line. Stops cleanly on SIGINT or SIGTERM.`)
 	if len(pos) != 0 {
 		return c.usageError(stderr, "unexpected argument %q", pos[0])
 	}
+	lv, err := config.ParseLogLevel(*level)
+	if *level != "" && err != nil {
+		return c.usageError(stderr, "--log-level: %v", err)
+	}
 	// A long-running appliance must not die because whoever read its
 	// output went away (a closed pipe, a restarted log collector).
 	signal.Ignore(syscall.SIGPIPE)
@@ -34,7 +38,10 @@ with its key and line. Stops cleanly on SIGINT or SIGTERM.`)
 	if err != nil {
 		return c.fail(stderr, err)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if *level != "" {
+		cfg.Log.Level = lv
+	}
+	log := appliance.NewLogger(stderr, cfg.Log)
 	app, err := appliance.Open(cfg, log)
 	if err != nil {
 		return c.fail(stderr, err)
@@ -42,7 +49,8 @@ with its key and line. Stops cleanly on SIGINT or SIGTERM.`)
 	defer app.Close()
 	log.Info("mimamori started",
 		"config", cfg.File, "data_dir", cfg.DataDir, "policy", cfg.Policy,
-		"cameras", len(cfg.Cameras), "ssh_listen", cfg.SSH.Listen, "host_key", app.HostFP)
+		"cameras", len(cfg.Cameras), "ssh_listen", cfg.SSH.Listen, "metrics_listen", cfg.Metrics.Listen,
+		"log_level", cfg.Log.Level.String(), "host_key", app.HostFP)
 	r, err := app.Start(ctx, log)
 	if err != nil {
 		return c.fail(stderr, err)

@@ -11,6 +11,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/ssh"
 
+	"mimamori/metrics"
 	"mimamori/recorder"
 	"mimamori/recorder/export"
 	"mimamori/recorder/playback"
@@ -31,6 +32,7 @@ type Running struct {
 	stopRec context.CancelFunc
 	recDone chan struct{}
 	sshDone chan error
+	metrics *metrics.Server // nil when metrics.listen is empty
 }
 
 // Start opens the ring, starts recording every configured camera and
@@ -65,8 +67,9 @@ func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, erro
 		return nil, fmt.Errorf("recorder: %w", err)
 	}
 	a.Store.SetFootage(rec)
-	a.Store.SetExporter(&export.Exporter{Source: rec.Ring(), Signer: a.HostKey, Logger: log,
-		ApplianceID: cfg.ApplianceID, Version: Version})
+	exp := &export.Exporter{Source: rec.Ring(), Signer: a.HostKey, Logger: log,
+		ApplianceID: cfg.ApplianceID, Version: Version}
+	a.Store.SetExporter(exp)
 	pb, err := playback.New(playback.Options{Footage: rec.Ring(), Live: rec.Live(), Core: a.Store, Logger: log,
 		Listen: fmt.Sprintf("127.0.0.1:%d", cfg.SSH.PlaybackPort)})
 	if err != nil {
@@ -100,7 +103,14 @@ func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, erro
 		_ = rec.Close()
 		return nil, fmt.Errorf("ssh: %w", err)
 	}
-	r := &Running{rec: rec, ssh: srv, pb: pb, recDone: make(chan struct{}), sshDone: make(chan error, 1)}
+	ms, err := a.startMetrics(rec, srv, exp, log)
+	if err != nil {
+		_ = srv.Close()
+		_ = pb.Close()
+		_ = rec.Close()
+		return nil, err
+	}
+	r := &Running{rec: rec, ssh: srv, pb: pb, metrics: ms, recDone: make(chan struct{}), sshDone: make(chan error, 1)}
 	recCtx, stopRec := context.WithCancel(ctx)
 	r.stopRec = stopRec
 	go func() { defer close(r.recDone); rec.Run(recCtx) }()
@@ -108,6 +118,7 @@ func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, erro
 	// Surface a listen error (port taken) at start rather than silently.
 	select {
 	case err := <-r.sshDone:
+		r.stopMetrics(log)
 		_ = pb.Close()
 		stopRec()
 		<-r.recDone
@@ -123,6 +134,7 @@ func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, erro
 func (r *Running) Stop(log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	r.stopMetrics(log)
 	if err := r.ssh.Shutdown(ctx); err != nil && !errors.Is(err, ssh.ErrServerClosed) {
 		log.Warn("ssh shutdown", "err", err)
 		_ = r.ssh.Close()
@@ -135,6 +147,25 @@ func (r *Running) Stop(log *slog.Logger) {
 	if err := r.rec.Close(); err != nil {
 		log.Warn("closing the ring", "err", err)
 	}
+}
+
+func (r *Running) stopMetrics(log *slog.Logger) {
+	if r.metrics == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := r.metrics.Shutdown(ctx); err != nil {
+		log.Warn("metrics shutdown", "component", "metrics", "err", err)
+	}
+}
+
+// MetricsAddr is where /metrics is served (nil when metrics are off).
+func (r *Running) MetricsAddr() net.Addr {
+	if r.metrics == nil {
+		return nil
+	}
+	return r.metrics.Addr()
 }
 
 // SSHAddr is where the console listens (useful with port 0).
