@@ -37,13 +37,19 @@ type Console interface {
 	Stats() sshd.Stats
 }
 
+// LedgerCheck reports the ledger's standing check as of its last run:
+// intact or not, and whether it has run at all. It must be cheap (a
+// cached result), since every scrape calls it.
+type LedgerCheck func() (ok, known bool)
+
 // Sources are what a scrape reads. A nil source's metrics are left out.
 type Sources struct {
-	Recorder Recorder
-	Ledger   Ledger
-	Console  Console
-	Version  string           // mimamori_build_info{version}
-	Now      func() time.Time // for ages; default time.Now
+	Recorder    Recorder
+	Ledger      Ledger
+	LedgerCheck LedgerCheck
+	Console     Console
+	Version     string           // mimamori_build_info{version}
+	Now         func() time.Time // for ages; default time.Now
 }
 
 const (
@@ -147,6 +153,8 @@ var (
 		"Ledger entries, by action.", []string{"action"}, nil)
 	descLedgerErr = prometheus.NewDesc("mimamori_ledger_read_errors_total",
 		"Scrapes that could not read the ledger's new entries.", nil, nil)
+	descLedgerOK = prometheus.NewDesc("mimamori_ledger_check_ok",
+		"1 if the ledger's hash chain verified at its last standing check, 0 if it is broken.", nil, nil)
 	descBuild = prometheus.NewDesc("mimamori_build_info",
 		"Always 1; the version label names the running release.", []string{"version"}, nil)
 )
@@ -200,7 +208,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 			ch <- d
 		}
 	}
-	for _, d := range []*prometheus.Desc{descState, descErasedBlocks, descErasedBytes, descFsync, descLedger, descLedgerErr, descBuild} {
+	for _, d := range []*prometheus.Desc{descState, descErasedBlocks, descErasedBytes, descFsync, descLedger, descLedgerErr, descLedgerOK, descBuild} {
 		ch <- d
 	}
 }
@@ -219,6 +227,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if c.src.Ledger != nil {
 		c.collectLedger(ch)
+	}
+	if c.src.LedgerCheck != nil {
+		if ok, known := c.src.LedgerCheck(); known {
+			ch <- prometheus.MustNewConstMetric(descLedgerOK, gauge, b2f(ok))
+		}
 	}
 }
 
