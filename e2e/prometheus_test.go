@@ -376,4 +376,3 @@ func (p *promServer) firing(t *testing.T, alert string) []string {
 	}
 	return out
 }
-
