@@ -102,6 +102,8 @@ var actionLabels = map[Action]Label{
 
 	ActionExportPassphrase: {"書出しパスワードの設定", "export passphrase set"},
 
+	ActionBackup: {"データベースのバックアップ", "database backed up"},
+
 	ActionDenied:              {"権限のない操作の試行", "forbidden attempt"},
 	ActionRequestExportFailed: {"複写の失敗", "export failed"},
 }

@@ -184,7 +184,7 @@ func NewCollector(src Sources) *Collector {
 		src.Now = time.Now
 	}
 	c := &Collector{src: src, byAction: map[core.Action]uint64{}}
-	for _, a := range core.Actions() {
+	for _, a := range core.AllActions() {
 		c.byAction[a] = 0
 	}
 	c.descs.camera = descsOf(cameraRows, "camera")
