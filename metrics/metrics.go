@@ -132,6 +132,8 @@ var consoleRows = []row[sshd.Stats]{
 		func(s sshd.Stats) float64 { return float64(s.Sessions) }},
 	{"mimamori_ssh_connections", "Open TCP connections to the console, authenticated or not.", gauge,
 		func(s sshd.Stats) float64 { return float64(s.Connections) }},
+	{"mimamori_ssh_unauthenticated_connections", "Open console connections that have not authenticated yet.", gauge,
+		func(s sshd.Stats) float64 { return float64(s.Unauthenticated) }},
 }
 
 // Camera states as the recorder reports them; each camera exports one
@@ -155,6 +157,8 @@ var (
 		"Scrapes that could not read the ledger's new entries.", nil, nil)
 	descLedgerOK = prometheus.NewDesc("mimamori_ledger_check_ok",
 		"1 if the ledger's hash chain verified at its last standing check, 0 if it is broken.", nil, nil)
+	descRefusals = prometheus.NewDesc("mimamori_ssh_refusals_total",
+		"Connections, keys and sessions the console refused, by reason.", []string{"reason"}, nil)
 	descBuild = prometheus.NewDesc("mimamori_build_info",
 		"Always 1; the version label names the running release.", []string{"version"}, nil)
 )
@@ -208,7 +212,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 			ch <- d
 		}
 	}
-	for _, d := range []*prometheus.Desc{descState, descErasedBlocks, descErasedBytes, descFsync, descLedger, descLedgerErr, descLedgerOK, descBuild} {
+	for _, d := range []*prometheus.Desc{descState, descErasedBlocks, descErasedBytes, descFsync, descLedger, descLedgerErr, descLedgerOK, descRefusals, descBuild} {
 		ch <- d
 	}
 }
@@ -223,6 +227,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		st := c.src.Console.Stats()
 		for i, r := range consoleRows {
 			ch <- prometheus.MustNewConstMetric(c.descs.console[i], r.kind, r.value(st))
+		}
+		for _, reason := range sortedKeys(st.Refusals, sshd.RefusalReasons()) {
+			ch <- prometheus.MustNewConstMetric(descRefusals, counter, float64(st.Refusals[reason]), reason)
 		}
 	}
 	if c.src.Ledger != nil {

@@ -123,7 +123,8 @@ func value(t *testing.T, mfs []*dto.MetricFamily, name string, labels map[string
 }
 
 func TestValuesFromStats(t *testing.T) {
-	c := NewCollector(Sources{Recorder: &fakeRecorder{sampleStats()}, Console: fakeConsole{sshd.Stats{Sessions: 2, Connections: 3}}})
+	c := NewCollector(Sources{Recorder: &fakeRecorder{sampleStats()}, Console: fakeConsole{sshd.Stats{Sessions: 2, Connections: 3,
+		Refusals: map[string]uint64{sshd.RefusedNotEnrolled: 7}}}})
 	mfs := gather(t, Registry(c, nil))
 	cam1 := map[string]string{"camera": "cam1"}
 	for _, tt := range []struct {
@@ -153,6 +154,8 @@ func TestValuesFromStats(t *testing.T) {
 		{"mimamori_ring_fsync_duration_seconds", nil, 3},
 		{"mimamori_ssh_sessions", nil, 2},
 		{"mimamori_ssh_connections", nil, 3},
+		{"mimamori_ssh_refusals_total", map[string]string{"reason": sshd.RefusedNotEnrolled}, 7},
+		{"mimamori_ssh_refusals_total", map[string]string{"reason": sshd.RefusedRate}, 0},
 	} {
 		if got := value(t, mfs, tt.name, tt.labels); got != tt.want {
 			t.Errorf("%s%v = %v, want %v", tt.name, tt.labels, got, tt.want)

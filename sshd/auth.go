@@ -32,6 +32,7 @@ func (s *Server) publicKeyHandler(ctx ssh.Context, pk ssh.PublicKey) bool {
 	if _, isCert := pk.(*gossh.Certificate); isCert {
 		// No CA is trusted; certificates are not keys anyone enrolled.
 		s.log.Info("auth refused: certificate", "remote", remote)
+		s.refusals.add(RefusedCertificate)
 		return false
 	}
 	fp := keys.Fingerprint(pk)
@@ -62,6 +63,7 @@ func (s *Server) publicKeyHandler(ctx ssh.Context, pk ssh.PublicKey) bool {
 		s.log.Error("cannot record refused key", "fingerprint", fp, "err", rerr)
 	}
 	s.log.Info("auth refused: key not enrolled", "remote", remote, "fingerprint", fp, "type", pk.Type(), "user", ctx.User())
+	s.refusals.add(RefusedNotEnrolled)
 	return false
 }
 
@@ -105,12 +107,14 @@ func (s *Server) authMiddleware(next ssh.Handler) ssh.Handler {
 		fp := keys.Fingerprint(pk)
 		if sess.Permissions().Permissions == nil || sess.Permissions().Extensions[extFingerprint] != fp {
 			s.log.Warn("session refused: key mismatch", "remote", sess.RemoteAddr().String(), "fingerprint", fp)
+			s.refusals.add(RefusedKeyMismatch)
 			wish.Fatalln(sess, "mimamori: authentication mismatch")
 			return
 		}
 		actor, err := s.resolver.Resolve(pk)
 		if err != nil {
 			s.log.Warn("session refused: key lookup", "remote", sess.RemoteAddr().String(), "fingerprint", fp, "err", err)
+			s.refusals.add(RefusedKeyMismatch)
 			wish.Fatalln(sess, "mimamori: key not enrolled")
 			return
 		}

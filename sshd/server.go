@@ -118,6 +118,7 @@ type Server struct {
 	addrRate *keyedLimiter // new connections per address
 	keyRate  *keyedLimiter // new sessions per key
 	conns    *connTracker
+	refusals refusalCounter // by reason, for metrics (stats.go)
 	reg      *registry
 	seq      atomic.Uint64 // numbers sessions so login/logout pairs match
 
@@ -366,6 +367,7 @@ func (s *Server) connCallback(ctx ssh.Context, c net.Conn) net.Conn {
 	wait, ok := s.addrRate.reserve(host)
 	if !ok {
 		s.log.Warn("connection refused: rate limit", "remote", remote.String())
+		s.refusals.add(RefusedRate)
 		return nil
 	}
 	tc := &tracked{conn: c, host: host}
@@ -418,6 +420,7 @@ func (s *Server) admitKey(ctx ssh.Context, pk gossh.PublicKey, perms *gossh.Perm
 	}
 	if err := keys.CheckKey(pk); err != nil {
 		s.log.Warn("auth refused: key policy", "remote", ctx.RemoteAddr().String(), "fingerprint", keys.Fingerprint(pk), "err", err)
+		s.refusals.add(RefusedKeyPolicy)
 		return refuse(fmt.Errorf("this key is not accepted: %w", err))
 	}
 	tc, _ := ctx.Value(ctxKeyTracked).(*tracked)
@@ -427,6 +430,7 @@ func (s *Server) admitKey(ctx ssh.Context, pk gossh.PublicKey, perms *gossh.Perm
 	fp := perms.Extensions[extFingerprint]
 	if err := s.conns.authenticate(tc, fp, perms.Extensions[extRole] == core.RoleManager.String()); err != nil {
 		s.log.Warn("auth refused: connection cap", "remote", ctx.RemoteAddr().String(), "fingerprint", fp, "err", err)
+		s.refusals.add(RefusedConnCap)
 		return refuse(err)
 	}
 	return nil

@@ -40,6 +40,7 @@ func (s *Server) sessionMiddleware(next ssh.Handler) ssh.Handler {
 		manager := core.ScopeOf(info.Actor.Role).Reserve
 		if err := s.reg.add(l, s.sessionLimits(), manager); err != nil {
 			s.log.Warn("session refused", "remote", info.Remote, "err", err)
+			s.refusals.add(RefusedSessionCap)
 			s.o.Core.RecordRefusal(info.Actor, core.ActionLogin, err.Error())
 			wish.Fatalln(sess, "mimamori: "+err.Error())
 			return
@@ -50,6 +51,7 @@ func (s *Server) sessionMiddleware(next ssh.Handler) ssh.Handler {
 		// one by one.
 		if wait, ok := s.keyRate.reserve(info.Actor.Fingerprint); !ok {
 			s.log.Warn("session refused: key session rate", "remote", info.Remote)
+			s.refusals.add(RefusedSessionRate)
 			s.o.Core.RecordRefusal(info.Actor, core.ActionLogin, "session rate")
 			wish.Fatalln(sess, "mimamori: this key is opening sessions too fast; wait a moment")
 			return
