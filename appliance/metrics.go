@@ -20,7 +20,8 @@ func (a *Appliance) startMetrics(rec *recorder.Recorder, srv *sshd.Server, exp c
 	}
 	exports := metrics.NewExports()
 	a.Store.SetExporter(exports.Wrap(exp))
-	c := metrics.NewCollector(metrics.Sources{Recorder: rec, Ledger: a.Store, Console: srv, Version: Version})
+	c := metrics.NewCollector(metrics.Sources{Recorder: rec, Ledger: a.Store,
+		LedgerCheck: a.Store.LedgerStanding, Console: srv, Version: Version})
 	ms, err := metrics.Listen(addr, metrics.Registry(c, exports), log)
 	if err != nil {
 		return nil, err

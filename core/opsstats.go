@@ -90,3 +90,16 @@ func (s *Store) LedgerActionCounts(after uint64, limit int) (map[Action]uint64, 
 	})
 	return counts, last, err
 }
+
+// LedgerStanding is the standing check for the metrics endpoint: whether
+// the ledger verified up to its newest entry, and whether the first full
+// verification after open has finished (known). It costs what the
+// console's ChainStatus costs (only the entries added since the last
+// check) and, like LedgerHead, needs no actor: it reveals one bit.
+func (s *Store) LedgerStanding() (ok, known bool) {
+	rep, err := s.watch.status(s.db)
+	if err != nil || rep.Pending {
+		return false, false
+	}
+	return rep.OK, true
+}

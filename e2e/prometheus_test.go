@@ -51,6 +51,7 @@ func TestCameraDownAlertFires(t *testing.T) {
 	p := startPrometheus(t, prom, target, repoFile(t, "deploy/prometheus/alerts.yml"))
 	p.waitTargetUp(t, 30*time.Second)
 	p.waitQuery(t, `count(mimamori_camera_up == 1)`, "3", 30*time.Second)
+	p.waitQuery(t, `mimamori_ledger_check_ok`, "1", 30*time.Second)
 
 	cams[1].Close() // cam2 goes dark
 	stopped := time.Now()
