@@ -88,6 +88,16 @@ var cameraRows = []row[cameraView]{
 		func(c cameraView) float64 { return float64(c.Discontinuities) }},
 	{"mimamori_camera_dropped_frames_total", "Access units dropped (undecodable, before the first keyframe, or rejected).", counter,
 		func(c cameraView) float64 { return float64(c.DroppedFrames) }},
+	{"mimamori_camera_packets_lost_total", "RTP packets missing from the sequence.", counter,
+		func(c cameraView) float64 { return float64(c.PacketsLost) }},
+	{"mimamori_camera_invalid_payloads_total", "Payloads or access units that do not parse.", counter,
+		func(c cameraView) float64 { return float64(c.InvalidPayloads) }},
+	{"mimamori_camera_oversize_units_total", "NAL or access units over the size limit, dropped.", counter,
+		func(c cameraView) float64 { return float64(c.OversizeUnits) }},
+	{"mimamori_camera_missing_params_total", "Access units dropped for want of parameter sets (SPS/PPS/VPS).", counter,
+		func(c cameraView) float64 { return float64(c.MissingParams) }},
+	{"mimamori_camera_ssrc_changes_total", "RTP source (SSRC) restarts.", counter,
+		func(c cameraView) float64 { return float64(c.SSRCChanges) }},
 	{"mimamori_camera_clock_jumps_total", "Wall-clock steps noticed while recording this camera.", counter,
 		func(c cameraView) float64 { return float64(c.ClockJumps) }},
 	{"mimamori_camera_last_frame_timestamp_seconds", "Wall-clock time of the last stored frame (Unix seconds; 0 before the first).", gauge,
@@ -140,7 +150,7 @@ var consoleRows = []row[sshd.Stats]{
 // mimamori_camera_state series per state (1 for the current one).
 const StateRecording = "recording"
 
-var cameraStates = []string{"connecting", StateRecording, "stalled", "error", "stopped"}
+var cameraStates = []string{"connecting", StateRecording, "stream-invalid", "stalled", "error", "stopped"}
 
 var (
 	descState = prometheus.NewDesc("mimamori_camera_state",

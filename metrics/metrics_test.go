@@ -41,7 +41,7 @@ func sampleStats() core.RecorderStats {
 		Cameras: []core.CameraStats{
 			{Camera: "cam1", Connected: true, State: "recording", FPS: 25, BitrateBps: 4e6,
 				LastFrame: time.Now(), SinceLastFrame: 40 * time.Millisecond, FramesReceived: 1000, BytesReceived: 5 << 20,
-				TargetRetain: 7 * 24 * time.Hour, AchievedRetain: time.Hour, Reconnects: 2},
+				TargetRetain: 7 * 24 * time.Hour, AchievedRetain: time.Hour, Reconnects: 2, OversizeUnits: 4},
 			{Camera: "cam2", State: "stalled"},
 			{Camera: "cam3", State: "a-state-added-later"},
 		},
@@ -145,6 +145,7 @@ func TestValuesFromStats(t *testing.T) {
 		{"mimamori_camera_retention_seconds", cam1, 3600},
 		{"mimamori_camera_retention_target_seconds", cam1, 7 * 86400},
 		{"mimamori_camera_reconnects_total", cam1, 2},
+		{"mimamori_camera_oversize_units_total", cam1, 4},
 		{"mimamori_ring_free_bytes", nil, 50 << 20},
 		{"mimamori_ring_held_bytes", nil, 2 << 20},
 		{"mimamori_ring_write_errors_total", nil, 3},
