@@ -34,6 +34,7 @@ func New(o Options) *Camera {
 	c := &Camera{o: o}
 	c.st.state = StateStopped
 	c.frag = newFragmenter(o.Camera, codecH264, o.MaxFragment, o.Sink, o.Now, o.Mono, &c.st, c.event)
+	c.frag.steps = o.ClockSteps
 	return c
 }
 

@@ -22,10 +22,14 @@ const (
 	// [-maxPTSBack, +maxGap] is a timeline break, not frame reordering.
 	maxPTSBack = clockRate          // 1 s
 	maxGap     = 5 * clockRate      // 5 s
-	clockStep  = 2 * time.Second    // wall vs monotonic divergence reported as a clock jump
 	defaultDur = clockRate / 25     // duration guessed for a last frame with no successor
 	maxSampDur = maxGap + clockRate // sanity cap on a single sample duration
 )
+
+// maxClamp is how far behind the end of the last fragment a new anchor is
+// pulled forward (the jitter of a reconnect). A wall clock further behind
+// was stepped back, and the timeline follows it.
+const maxClamp = 2 * time.Second
 
 // errNoParams means no SPS/PPS (or VPS) has been seen: no init can be built.
 var errNoParams = errors.New("no parameter sets (SPS/PPS) received yet")
@@ -69,6 +73,7 @@ type fragmenter struct {
 	sink    Sink
 	now     func() time.Time
 	mono    func() time.Duration
+	steps   func() uint64 // wall-clock steps detected so far (Options.ClockSteps), or nil
 	st      *stats
 	event   func(kind string, at time.Time, details map[string]string)
 
@@ -87,12 +92,11 @@ type fragmenter struct {
 	needKey bool // drop until a random access unit
 	// Per-connection time base: wall(dts) = anchorWall + (dts - firstDTS).
 	anchored   bool
-	anchorWall time.Time     // may be clamped forward to lastEnd
-	anchorNow  time.Time     // Now() when anchored, unclamped
-	anchorMono time.Duration // Mono() when anchored
-	anchorTick int64         // anchorWall in ticks since the Unix epoch
+	anchorWall time.Time // may be clamped forward to lastEnd
+	anchorTick int64     // anchorWall in ticks since the Unix epoch
 	firstDTS   int64
-	jumpOffset time.Duration // wall−mono divergence already reported
+	stepsSeen  uint64 // steps() when last looked
+	stepped    bool   // a wall-clock step is to be followed at the next keyframe
 	lastPTS    int64
 	havePTS    bool
 	lastDur    int64
@@ -317,6 +321,11 @@ func (f *fragmenter) writeAU(au [][]byte, pts int64) {
 		return
 	}
 	key := f.isKey(au)
+	if f.steps != nil {
+		if n := f.steps(); n != f.stepsSeen {
+			f.stepsSeen, f.stepped = n, true
+		}
+	}
 	if f.needKey && !key {
 		// Waiting for a keyframe: the first one (not counted) or the next
 		// one after a loss (counted).
@@ -364,6 +373,13 @@ func (f *fragmenter) writeAU(au [][]byte, pts int64) {
 		f.flush()
 		f.anchored = false
 		disc = map[string]string{"reason": jump, "delta": ticksToDur(jumpBy).String()}
+	}
+	if f.stepped && key && f.anchored {
+		// The wall clock was stepped (a correction, as far as anyone can
+		// tell): the timeline follows it from this keyframe on.
+		f.completeHeld(dts)
+		f.flush()
+		f.anchored = false
 	}
 
 	if !f.haveInit || f.paramsChanged() {
@@ -576,13 +592,30 @@ func (f *fragmenter) markDiscontinuity(reason string, details map[string]string)
 	f.event(EventDiscontinuity, f.now().UTC(), details)
 }
 
-// anchor starts a timeline at dts. disc, if set, is the discontinuity
-// that caused it; a clamp adds to it, and one event records both.
+// anchor starts a timeline at dts, at the wall clock's time now. disc, if
+// set, is the discontinuity that caused it; a clamp adds to it, and one
+// event records both.
+//
+// A wall clock at most maxClamp behind the end of the last fragment is
+// reconnect jitter: the anchor is pulled forward so footage never
+// overlaps. Further behind, or after a detected step, the wall clock was
+// stepped (a correction, as far as anyone can tell) and the timeline
+// follows it, flagged as a discontinuity but not ledgered per camera: the
+// ring ledgers each step once. Footage stamped before a correction keeps
+// its stamps.
 func (f *fragmenter) anchor(dts int64, disc map[string]string) {
 	now := f.now()
 	wall := now
-	if f.wroteAny && wall.Before(f.lastEnd) {
-		// Never let a camera's footage go back in time.
+	behind := f.lastEnd.Sub(wall)
+	switch {
+	case f.stepped || (f.wroteAny && behind > maxClamp):
+		f.st.clockJumps.Add(1)
+		if f.wroteAny {
+			f.disc = true
+			f.st.discontinuities.Add(1)
+		}
+		disc = nil // the jump or reconnect that brought us here is part of the step
+	case f.wroteAny && behind > 0:
 		if disc == nil {
 			disc = map[string]string{"reason": "clock-behind-last-fragment"}
 		}
@@ -590,6 +623,7 @@ func (f *fragmenter) anchor(dts int64, disc map[string]string) {
 		disc["clamped_to"] = f.lastEnd.Format(time.RFC3339Nano)
 		wall = f.lastEnd
 	}
+	f.stepped = false
 	if disc != nil {
 		reason := disc["reason"]
 		delete(disc, "reason")
@@ -597,32 +631,12 @@ func (f *fragmenter) anchor(dts int64, disc map[string]string) {
 	}
 	f.anchored = true
 	f.anchorWall = wall.UTC()
-	f.anchorNow = now
-	f.anchorMono = f.mono()
 	f.anchorTick = max(0, f.anchorWall.Unix()*clockRate+int64(f.anchorWall.Nanosecond())*clockRate/1e9)
 	f.firstDTS = dts
-	f.jumpOffset = 0
 }
 
 func (f *fragmenter) wallOf(dts int64) time.Time {
 	return f.anchorWall.Add(ticksToDur(dts - f.firstDTS))
-}
-
-// checkClock reports a wall-clock step against the monotonic clock. The
-// timeline is not re-anchored mid-connection (as Moonfire): the stream's
-// own clock keeps advancing time; the next connection anchors afresh.
-func (f *fragmenter) checkClock() {
-	if !f.anchored {
-		return
-	}
-	now := f.now()
-	off := now.Sub(f.anchorNow) - (f.mono() - f.anchorMono)
-	step := off - f.jumpOffset
-	if step > clockStep || step < -clockStep {
-		f.jumpOffset = off
-		f.st.clockJumps.Add(1)
-		f.event(EventClockJump, now.UTC(), map[string]string{"step": step.String()})
-	}
 }
 
 // flush writes every completed sample as one fragment.
@@ -635,7 +649,6 @@ func (f *fragmenter) flush() {
 	if n == 0 {
 		return
 	}
-	f.checkClock()
 
 	first := f.samples[0]
 	last := f.samples[n-1]
@@ -688,9 +701,7 @@ func (f *fragmenter) flush() {
 	}
 	f.disc = false
 	f.wroteAny = true
-	if end := frag.Start.Add(frag.Duration); end.After(f.lastEnd) {
-		f.lastEnd = end
-	}
+	f.lastEnd = frag.Start.Add(frag.Duration)
 }
 
 // marshalPart writes the first n samples as one fragment with mediacommon,

@@ -225,33 +225,73 @@ func TestFragmenterMidGOPCut(t *testing.T) {
 	}
 }
 
+// TestFragmenterWallClockStep: a detected wall-clock step (the ring's
+// detector, here a counter) re-anchors the timeline on the wall clock at
+// the next keyframe; without a detected step the stream's own clock keeps
+// time.
 func TestFragmenterWallClockStep(t *testing.T) {
+	for _, step := range []time.Duration{time.Hour, -10 * time.Minute, 24 * time.Hour, 90 * time.Second} {
+		t.Run(step.String(), func(t *testing.T) {
+			_, aus := loadClip(t, "testdata/h264_320.ts")
+			h := newHarness(codecH264)
+			var steps uint64
+			h.f.steps = func() uint64 { return steps }
+			t0 := h.clock.Now()
+			h.feed(aus[:50], 0)
+			h.clock.advance(0, step)
+			steps++ // detected
+			h.feed(aus[50:], 0)
+			h.f.endConnection()
+
+			if n := h.st.clockJumps.Load(); n != 1 {
+				t.Fatalf("clock jumps %d, want 1", n)
+			}
+			if n := len(h.ev.evs); n != 0 {
+				t.Fatalf("%d events for a step the ring ledgers: %v", n, h.ev.kinds())
+			}
+			_, frags := h.sink.snapshot()
+			samples := parseFragments(t, frags)
+			if len(samples) != len(aus) {
+				t.Fatalf("%d samples stored, want all %d", len(samples), len(aus))
+			}
+			disc := -1
+			for i, f := range frags {
+				if f.Discontinuity {
+					if disc >= 0 {
+						t.Fatal("two fragments flagged for one step")
+					}
+					disc = i
+				}
+			}
+			if disc < 0 || !frags[disc].Keyframe {
+				t.Fatalf("no keyframe fragment flagged (flagged %d)", disc)
+			}
+			// Before: the stream's time from t0; after: wall time.
+			before := frags[disc-1].Start.Add(frags[disc-1].Duration)
+			if d := before.Sub(t0); d < 0 || d > 5*time.Second {
+				t.Fatalf("footage before the step ends %v after the anchor", d)
+			}
+			if got, want := frags[disc].Start.Sub(before), step; got < want-2*time.Second || got > want+2*time.Second {
+				t.Fatalf("the timeline moved by %v at the step, want about %v", got, want)
+			}
+		})
+	}
+}
+
+// TestFragmenterStepUndetected: without a detector the timeline keeps the
+// stream's time until the next connection.
+func TestFragmenterStepUndetected(t *testing.T) {
 	_, aus := loadClip(t, "testdata/h264_320.ts")
 	h := newHarness(codecH264)
 	t0 := h.clock.Now()
 	h.feed(aus[:50], 0)
-	// The wall clock steps forward an hour (NTP fix); the stream does not.
 	h.clock.advance(0, time.Hour)
 	h.feed(aus[50:], 0)
 	h.f.endConnection()
-
-	if n := h.st.clockJumps.Load(); n != 1 {
-		t.Fatalf("clock jumps %d, want 1", n)
-	}
-	if h.ev.kinds()[EventClockJump] != 1 {
-		t.Fatalf("events %v", h.ev.kinds())
-	}
 	_, frags := h.sink.snapshot()
 	last := frags[len(frags)-1]
-	end := last.Start.Add(last.Duration)
-	// No re-anchor: time still follows the stream (4 s of frames).
-	if end.Sub(t0) > 5*time.Second {
-		t.Fatalf("footage ends at %v, %v after the anchor: re-anchored on a wall step", end, end.Sub(t0))
-	}
-	for _, f := range frags {
-		if f.Discontinuity {
-			t.Fatal("a wall-clock step marked a discontinuity")
-		}
+	if end := last.Start.Add(last.Duration); end.Sub(t0) > 5*time.Second {
+		t.Fatalf("footage ends %v after the anchor", end.Sub(t0))
 	}
 }
 
@@ -296,25 +336,63 @@ func TestFragmenterDTSJump(t *testing.T) {
 	}
 }
 
-func TestFragmenterReconnectNeverGoesBack(t *testing.T) {
+// TestFragmenterReconnectClamp: a reconnect whose wall clock is a little
+// behind the last fragment's end (jitter) is clamped to it; one further
+// behind (the clock was corrected back) follows the wall clock.
+func TestFragmenterReconnectClamp(t *testing.T) {
+	for _, tc := range []struct {
+		back    time.Duration
+		clamped bool
+	}{{1500 * time.Millisecond, true}, {10 * time.Minute, false}} {
+		t.Run(tc.back.String(), func(t *testing.T) {
+			_, aus := loadClip(t, "testdata/h264_320.ts")
+			h := newHarness(codecH264)
+			h.feed(aus, 0)
+			h.f.endConnection()
+			_, first := h.sink.snapshot()
+			end := first[len(first)-1].Start.Add(first[len(first)-1].Duration)
+			h.clock.advance(0, -tc.back-(h.clock.Now().Sub(end)))
+			h.f.resetConnection()
+			h.feed(aus, 0)
+			h.f.endConnection()
+
+			_, frags := h.sink.snapshot()
+			next := frags[len(first)]
+			if !next.Discontinuity {
+				t.Fatal("reconnect not flagged")
+			}
+			if tc.clamped && !next.Start.Equal(end) {
+				t.Fatalf("next connection starts %v after the last end, want clamped to it", next.Start.Sub(end))
+			}
+			if !tc.clamped && next.Start.Sub(end) > -tc.back+time.Second {
+				t.Fatalf("next connection starts %v after the last end, want the wall clock (%v)", next.Start.Sub(end), -tc.back)
+			}
+		})
+	}
+}
+
+// TestFragmenterFollowsCorrectedClock is the +1 day then corrected case:
+// a reconnect while the clock is a day ahead is stamped a day ahead, and
+// after the correction new connections are stamped at the corrected time,
+// not held a day in the future until a restart.
+func TestFragmenterFollowsCorrectedClock(t *testing.T) {
 	_, aus := loadClip(t, "testdata/h264_320.ts")
 	h := newHarness(codecH264)
 	h.feed(aus, 0)
 	h.f.endConnection()
-	// The wall clock was stepped back 10 minutes before the reconnect.
-	h.clock.advance(time.Second, -10*time.Minute)
+	h.clock.advance(time.Second, 24*time.Hour) // wrong step
+	h.f.resetConnection()
+	h.feed(aus, 0)
+	h.f.endConnection()
+	h.clock.advance(time.Second, -24*time.Hour) // corrected
 	h.f.resetConnection()
 	h.feed(aus, 0)
 	h.f.endConnection()
 
 	_, frags := h.sink.snapshot()
-	for i := 1; i < len(frags); i++ {
-		if frags[i].Start.Before(frags[i-1].Start.Add(frags[i-1].Duration)) {
-			t.Fatalf("fragment %d starts at %v, before the previous end", i, frags[i].Start)
-		}
-	}
-	if h.st.discontinuities.Load() != 1 {
-		t.Fatalf("discontinuities %d, want 1 (clamped anchor)", h.st.discontinuities.Load())
+	last := frags[len(frags)-1]
+	if d := h.clock.Now().Sub(last.Start.Add(last.Duration)); d < -time.Second || d > time.Second {
+		t.Fatalf("after the correction footage ends %v from the wall clock", -d)
 	}
 }
 

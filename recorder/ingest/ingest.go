@@ -19,17 +19,18 @@
 // SPS/PPS/IDR with nal_ref_idc 0) or an in-band SPS/PPS that does not parse
 // are dropped as corrupt, so garbage never replaces the init.
 //
-// Time: once per connection, wall = Now() and mono = Mono() are taken at
-// the first frame; a frame's wall time is that anchor plus its DTS offset.
-// A timestamp jump (PTS back by more than 1 s or forward by more than 5 s)
-// starts a new anchor and flags a discontinuity; a wall-clock step against
-// Mono() is recorded as a clock jump but not acted on until the next
-// connection (Moonfire's choice). There is no drift correction: over a
-// long connection footage time follows the camera's clock (about 20 ppm);
-// each reconnection re-anchors. Fragment start times never go back: an
-// anchor before the end of the last written fragment is clamped to it.
-// fMP4 tfdt is the fragment's wall start in 90 kHz ticks since the Unix
-// epoch, so concatenated fragments of a camera play in order.
+// Time: once per connection, wall = Now() is taken at the first frame; a
+// frame's wall time is that anchor plus its DTS offset. A timestamp jump
+// (PTS back by more than 1 s or forward by more than 5 s) starts a new
+// anchor and flags a discontinuity. A wall-clock step (Options.ClockSteps,
+// the ring's one detector) re-anchors at the next keyframe, so footage
+// follows a corrected clock without waiting for a reconnect. There is no
+// drift correction: over a long connection footage time follows the
+// camera's clock (about 20 ppm); each reconnection re-anchors. An anchor
+// up to 2 s before the end of the last fragment (reconnect jitter) is
+// clamped to it; further back the clock was stepped and the timeline
+// follows. fMP4 tfdt is the fragment's wall start in 90 kHz ticks since
+// the Unix epoch.
 package ingest
 
 import (
@@ -42,13 +43,17 @@ import (
 
 // Options configures one camera's ingest.
 type Options struct {
-	Camera       string
-	URL          string // rtsp://user:pass@host/path; credentials go to basic/digest auth
-	Transport    string // "tcp" (default) or "udp"
-	Sink         Sink
-	Events       EventSink // may be nil
-	Now          func() time.Time
-	Mono         func() time.Duration // monotonic clock; never steps
+	Camera    string
+	URL       string // rtsp://user:pass@host/path; credentials go to basic/digest auth
+	Transport string // "tcp" (default) or "udp"
+	Sink      Sink
+	Events    EventSink // may be nil
+	Now       func() time.Time
+	Mono      func() time.Duration // monotonic clock; never steps
+	// ClockSteps counts the wall-clock steps detected so far (the ring's
+	// detector; nil: none). After a step the timeline re-anchors on the
+	// wall clock at the next keyframe.
+	ClockSteps   func() uint64
 	Logger       *slog.Logger
 	StallTimeout time.Duration // no frame for this long: reconnect (5 s)
 	MaxFragment  time.Duration // longest fragment (1 s)
@@ -125,8 +130,9 @@ const (
 	// EventDiscontinuity (point): the timeline breaks for a reason in
 	// details (timestamp jump, DTS error, too many NAL units, clamp).
 	EventDiscontinuity = "discontinuity"
-	// EventClockJump (point): the wall clock stepped against the
-	// monotonic clock; details: step.
+	// EventClockJump (point): no longer sent by ingest — the ring ledgers
+	// each wall-clock step once ("clock-step"); ingest counts the
+	// re-anchors in CameraStats.ClockJumps. Kept for old ledger entries.
 	EventClockJump = "clock-jump"
 	// EventCameraDown (state, ended by EventCameraUp): a connection that
 	// had recorded ended; details: error.
