@@ -67,10 +67,10 @@ func usage(w io.Writer) {
 
 Usage:
   mimamori demo
-  mimamori serve --config FILE
+  mimamori serve --config FILE [--log-level debug|info|warn|error]
   mimamori simcam --listen ADDR --cameras N [--codec h264|h265] [--bitrate 4M]
   mimamori verify PATH --passphrase-file F [--extract DIR]
-  mimamori ledger verify --data DIR
+  mimamori ledger verify --data DIR | --db FILE
   mimamori keys add --data DIR --role ROLE --name NAME PUBKEY_FILE
   mimamori keys list --data DIR
   mimamori keys revoke --data DIR [--reason R] FINGERPRINT
