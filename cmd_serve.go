@@ -55,6 +55,8 @@ with its key and line. Stops cleanly on SIGINT or SIGTERM.`)
 	if err != nil {
 		return c.fail(stderr, err)
 	}
+	// The bound address: with port 0 in the config, this says which.
+	log.Info("console listening", "addr", r.SSHAddr().String())
 	<-ctx.Done()
 	log.Info("mimamori stopping")
 	r.Stop(log)

@@ -28,3 +28,8 @@ bench-recorder:
 # Build the binary.
 build:
     go build -o mimamori .
+
+# Issue 9's wrapping run: the real binary, 16 cameras, 256 MiB ring, 2 minutes;
+# checks the erasure entries against the recording index's history.
+wrap-test:
+    MIMAMORI_WRAP_FULL=1 go test -count=1 -run TestWrappingRingErasureProofs -v -timeout 10m .

@@ -339,8 +339,10 @@ func (s *Store) removeCamera(actor Actor, id, reason string, rec *MaintenanceRec
 			s.log.Error("camera removed but its recording could not be stopped", "camera", id, "err", err)
 		}
 	}
-	// TODO(ledger helper's flush hook): flush the camera's pending
-	// coalesced erasure proofs here once core offers it.
+	// The camera's run of erasures ends here: its pending proof is written.
+	if err := s.FlushErasureProofs(id); err != nil {
+		s.log.Error("camera removed but its pending erasure proof could not be written yet", "camera", id, "err", err)
+	}
 	return out, nil
 }
 

@@ -54,6 +54,7 @@ type migration struct {
 // Tests substitute their own.
 var migrations = []migration{
 	{To: 2, Name: "ledger-tree", Run: migrateLedgerTree},
+	{To: 3, Name: "erasure-dedup", Run: migrateErasureDedup},
 }
 
 func latestSchema() uint64 { return uint64(len(migrations)) + 1 }

@@ -1,15 +1,190 @@
 package core
 
 import (
+	"bytes"
 	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
 	"strconv"
+	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// RecordErasure ledgers the recorder's proof of deletion. Idempotent by
-// (Camera, Block, Generation): recording the same erasure twice writes
-// one entry.
+// Erasure proofs in proportion. The recorder calls RecordErasure once per
+// erased block, after the zeros are durable, and frees the block only when
+// it returns. Core keeps a pending proof per camera in the database (so a
+// crash loses no proof: Open writes what a crash left pending) and writes
+// it as one ledger entry
+//
+//   - when it is an hour old (erasureProofEvery) — so while erasures go
+//     on, one entry per camera per hour;
+//   - when it would need more than erasureMaxSpans separate footage
+//     ranges (a hold or a gap splits a range);
+//   - when the run ends: the camera is removed (FlushErasureProofs),
+//     the appliance shuts down (Close), or erasures stop (the hour passes).
+//
+// Each entry states the camera, the footage ranges erased (from, to, and
+// spans when more than one), the number of blocks and bytes, when the
+// erasures happened (erased_from, erased_to) and why (reason, with a count
+// per reason if mixed). At 64 cameras that is at most 64 × 24 entries a
+// day, plus one per camera per restart.
+//
+// Deduplication: bucket erased_blocks maps each ring block to the
+// (generation, camera) of its last recorded erasure, so a redo after a
+// crash is recorded once. It holds one key per ring block, never more.
+
+var (
+	bErasedBlocks   = []byte("erased_blocks")   // be32 block → be64 generation + camera
+	bErasurePending = []byte("erasure_pending") // camera → pendingErasure (JSON)
+)
+
+const (
+	erasureProofEvery = time.Hour
+	erasureMaxSpans   = 8
+	// Two blocks of a camera whose footage is this close are one range:
+	// a block ends where the next begins unless the stream had a gap.
+	erasureAdjacent = 2 * time.Second
+)
+
+// pendingErasure is the proof being gathered for one camera.
+type pendingErasure struct {
+	Camera     string         `json:"Camera"`
+	Since      time.Time      `json:"Since"` // core's clock at the first block of this proof
+	Spans      []erasedSpan   `json:"Spans"` // footage erased, sorted, disjoint
+	Blocks     int            `json:"Blocks"`
+	Bytes      int64          `json:"Bytes"`
+	ErasedFrom time.Time      `json:"ErasedFrom"`
+	ErasedTo   time.Time      `json:"ErasedTo"`
+	Reasons    map[string]int `json:"Reasons"` // blocks by reason
+}
+
+type erasedSpan struct {
+	From time.Time `json:"From"`
+	To   time.Time `json:"To"`
+}
+
+// heldGap reports whether a hold of camera keeps footage between a and b.
+func heldGap(camera string, a, b time.Time, holds []HoldRange) bool {
+	for _, h := range holds {
+		if h.Camera == camera && h.From.Before(b) && h.To.After(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// joins reports whether footage [from, to] continues span sp: overlapping
+// or adjacent, with nothing held in between.
+func (sp erasedSpan) joins(camera string, from, to time.Time, holds []HoldRange) bool {
+	switch {
+	case from.After(sp.To):
+		return from.Sub(sp.To) <= erasureAdjacent && !heldGap(camera, sp.To, from, holds)
+	case to.Before(sp.From):
+		return sp.From.Sub(to) <= erasureAdjacent && !heldGap(camera, to, sp.From, holds)
+	}
+	return true
+}
+
+// fits reports whether adding [from, to] keeps the proof within its spans.
+func (p *pendingErasure) fits(from, to time.Time, holds []HoldRange) bool {
+	if len(p.Spans) < erasureMaxSpans {
+		return true
+	}
+	for _, sp := range p.Spans {
+		if sp.joins(p.Camera, from, to, holds) {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *pendingErasure) add(e Erasure, now time.Time, holds []HoldRange) {
+	from, to := e.From.UTC(), e.To.UTC()
+	if to.Before(from) {
+		from, to = to, from
+	}
+	if p.Blocks == 0 {
+		*p = pendingErasure{Camera: e.Camera, Since: now, ErasedFrom: e.ErasedAt.UTC(), ErasedTo: e.ErasedAt.UTC(), Reasons: map[string]int{}}
+	}
+	p.Blocks++
+	p.Bytes += e.Bytes
+	if e.ErasedAt.Before(p.ErasedFrom) {
+		p.ErasedFrom = e.ErasedAt.UTC()
+	}
+	if e.ErasedAt.After(p.ErasedTo) {
+		p.ErasedTo = e.ErasedAt.UTC()
+	}
+	if p.Reasons == nil {
+		p.Reasons = map[string]int{}
+	}
+	p.Reasons[e.Reason]++
+	joined := false
+	for i, sp := range p.Spans {
+		if sp.joins(p.Camera, from, to, holds) {
+			if from.Before(sp.From) {
+				p.Spans[i].From = from
+			}
+			if to.After(sp.To) {
+				p.Spans[i].To = to
+			}
+			joined = true
+			break
+		}
+	}
+	if !joined {
+		p.Spans = append(p.Spans, erasedSpan{From: from, To: to})
+	}
+	sort.Slice(p.Spans, func(i, j int) bool { return p.Spans[i].From.Before(p.Spans[j].From) })
+	// A widened span may now reach its neighbour.
+	out := p.Spans[:1]
+	for _, sp := range p.Spans[1:] {
+		last := &out[len(out)-1]
+		if last.joins(p.Camera, sp.From, sp.To, holds) {
+			if sp.To.After(last.To) {
+				last.To = sp.To
+			}
+			continue
+		}
+		out = append(out, sp)
+	}
+	p.Spans = out
+}
+
+// draft is the ledger entry of the proof.
+func (p *pendingErasure) draft() draft {
+	det := map[string]string{
+		"from": fmtTime(p.Spans[0].From), "to": fmtTime(p.Spans[len(p.Spans)-1].To),
+		"blocks": strconv.Itoa(p.Blocks), "bytes": strconv.FormatInt(p.Bytes, 10),
+		"erased_from": fmtTime(p.ErasedFrom), "erased_to": fmtTime(p.ErasedTo),
+	}
+	if len(p.Spans) > 1 {
+		spans := make([]string, len(p.Spans))
+		for i, sp := range p.Spans {
+			spans[i] = fmtTime(sp.From) + "/" + fmtTime(sp.To)
+		}
+		det["spans"] = strings.Join(spans, " ")
+	}
+	reasons := make([]string, 0, len(p.Reasons))
+	for r := range p.Reasons {
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	det["reason"] = strings.Join(reasons, "+")
+	if len(reasons) > 1 {
+		for _, r := range reasons {
+			det["blocks_"+r] = strconv.Itoa(p.Reasons[r])
+		}
+	}
+	return draft{Subject: p.Camera, Details: det}
+}
+
+// RecordErasure records the recorder's proof of deletion of one block.
+// When it returns nil the proof is durable. Idempotent by (Block,
+// Generation, Camera): recording the same erasure twice counts it once.
 func (s *Store) RecordErasure(e Erasure) error { return s.recordErasure(SystemActor("recorder"), e) }
 
 func (s *Store) recordErasure(actor Actor, e Erasure) error {
@@ -19,48 +194,141 @@ func (s *Store) recordErasure(actor Actor, e Erasure) error {
 	if e.Camera == "" || len(e.Camera) > 256 {
 		return Invalid("camera", "required")
 	}
-	key := make([]byte, 0, len(e.Camera)+13)
-	key = append(key, e.Camera...)
-	key = append(key, 0)
-	key = binary.BigEndian.AppendUint32(key, e.Block)
-	key = binary.BigEndian.AppendUint64(key, e.Generation)
+	now := s.nowUTC()
+	holds := s.ActiveHolds(now)
+	dedup := make([]byte, 8, 8+len(e.Camera))
+	binary.BigEndian.PutUint64(dedup, e.Generation)
+	dedup = append(dedup, e.Camera...)
 	_, err := s.mutate(actor, ActionErasure, e.Camera, func(tx *bolt.Tx) ([]draft, error) {
-		b := tx.Bucket(bErasures)
-		if b.Get(key) != nil {
+		db := tx.Bucket(bErasedBlocks)
+		key := binary.BigEndian.AppendUint32(nil, e.Block)
+		if bytes.Equal(db.Get(key), dedup) {
 			return nil, nil // already recorded
 		}
-		if err := b.Put(key, []byte{1}); err != nil {
+		if err := db.Put(key, dedup); err != nil {
 			return nil, err
 		}
-		return []draft{{Subject: e.Camera, Details: map[string]string{
-			"from": fmtTime(e.From), "to": fmtTime(e.To), "erased_at": fmtTime(e.ErasedAt),
-			"block": strconv.FormatUint(uint64(e.Block), 10), "generation": strconv.FormatUint(e.Generation, 10),
-			"bytes": strconv.FormatInt(e.Bytes, 10), "reason": e.Reason,
-		}}}, nil
+		pb := tx.Bucket(bErasurePending)
+		var drafts []draft
+		p, bad := readPending(pb, e.Camera)
+		if bad != nil {
+			drafts = append(drafts, *bad)
+		}
+		if p.Blocks > 0 && (now.Sub(p.Since) >= erasureProofEvery || !p.fits(e.From, e.To, holds)) {
+			drafts = append(drafts, p.draft())
+			p = pendingErasure{}
+		}
+		p.add(e, now, holds)
+		return drafts, putJSON(pb, e.Camera, p)
 	})
 	return err
 }
 
-// RecordEvent ledgers something the recorder noticed (clock jump,
-// discontinuity, camera down/up, write error).
-func (s *Store) RecordEvent(ev RecordingEvent) error {
-	return s.recordEvent(SystemActor("recorder"), ev)
+// readPending reads a camera's pending proof. An unreadable one (a
+// damaged record) is not allowed to stop erasures — the ring would fill
+// and recording stop — so it is replaced, and the returned entry says so
+// with the raw bytes, rather than lost silently.
+func readPending(pb *bolt.Bucket, camera string) (pendingErasure, *draft) {
+	var p pendingErasure
+	raw := pb.Get([]byte(camera))
+	if raw == nil {
+		return p, nil
+	}
+	if err := json.Unmarshal(raw, &p); err != nil || p.Blocks <= 0 || len(p.Spans) == 0 {
+		return pendingErasure{}, &draft{Subject: camera, Details: map[string]string{
+			"problem": "a pending erasure proof was unreadable and is replaced",
+			"raw":     hex.EncodeToString(raw[:min(len(raw), 512)]),
+		}}
+	}
+	return p, nil
 }
 
-func (s *Store) recordEvent(actor Actor, ev RecordingEvent) error {
-	if !Allowed(actor.Role, ActionRecordingEvent) {
-		return s.deny(actor, ActionRecordingEvent, ev.Camera)
-	}
-	if ev.Kind == "" {
-		return Invalid("kind", "required")
-	}
-	det := map[string]string{}
-	for k, v := range ev.Details {
-		det[k] = v
-	}
-	det["kind"], det["at"] = ev.Kind, fmtTime(ev.At)
-	_, err := s.mutate(actor, ActionRecordingEvent, ev.Camera, func(tx *bolt.Tx) ([]draft, error) {
-		return []draft{{Subject: ev.Camera, Details: det}}, nil
+// flushErasureProofs writes the pending proofs of camera ("" = every
+// camera) that due accepts.
+func (s *Store) flushErasureProofs(camera string, due func(p pendingErasure) bool) error {
+	_, err := s.mutate(SystemActor("recorder"), ActionErasure, camera, func(tx *bolt.Tx) ([]draft, error) {
+		pb := tx.Bucket(bErasurePending)
+		var drafts []draft
+		var done [][]byte
+		err := pb.ForEach(func(k, _ []byte) error {
+			if camera != "" && string(k) != camera {
+				return nil
+			}
+			p, bad := readPending(pb, string(k))
+			if bad != nil {
+				drafts = append(drafts, *bad)
+				done = append(done, bytes.Clone(k))
+			} else if due(p) {
+				drafts = append(drafts, p.draft())
+				done = append(done, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range done {
+			if err := pb.Delete(k); err != nil {
+				return nil, err
+			}
+		}
+		return drafts, nil
 	})
 	return err
+}
+
+// FlushErasureProofs writes camera's pending erasure proof now (all
+// cameras if camera is ""): the run of erasures ended, e.g. the camera
+// was removed.
+func (s *Store) FlushErasureProofs(camera string) error {
+	return s.flushErasureProofs(camera, func(pendingErasure) bool { return true })
+}
+
+// migrateErasureDedup (2→3) replaces the old dedup bucket (one key per
+// erased block ever: camera, block, generation) by erased_blocks (one key
+// per ring block: its latest generation and camera). Keys are moved in
+// chunks; one that is not in the old layout is counted and dropped (it
+// holds no proof: the proofs are ledger entries).
+func migrateErasureDedup(tx *bolt.Tx, details map[string]string) (bool, error) {
+	old := tx.Bucket([]byte("erasures"))
+	if old == nil {
+		return false, nil
+	}
+	nb := tx.Bucket(bErasedBlocks)
+	var del [][]byte
+	bad := 0
+	c := old.Cursor()
+	for k, _ := c.First(); k != nil && len(del) < migrateTreeChunk; k, _ = c.Next() {
+		del = append(del, bytes.Clone(k))
+		i := bytes.IndexByte(k, 0)
+		if i <= 0 || len(k)-i-1 != 12 {
+			bad++
+			continue
+		}
+		cam, block, gen := k[:i], k[i+1:i+5], binary.BigEndian.Uint64(k[i+5:])
+		if v := nb.Get(block); len(v) >= 8 && binary.BigEndian.Uint64(v) > gen {
+			continue // a later lap is already there
+		}
+		v := binary.BigEndian.AppendUint64(nil, gen)
+		if err := nb.Put(bytes.Clone(block), append(v, cam...)); err != nil {
+			return false, fmt.Errorf("erased_blocks: %w", err)
+		}
+	}
+	for _, k := range del {
+		if err := old.Delete(k); err != nil {
+			return false, err
+		}
+	}
+	add := func(key string, n int) {
+		v, _ := strconv.Atoi(details[key])
+		details[key] = strconv.Itoa(v + n)
+	}
+	add("dedup_keys", len(del))
+	if bad > 0 {
+		add("dedup_keys_unreadable", bad)
+	}
+	if k, _ := old.Cursor().First(); k != nil {
+		return true, nil
+	}
+	return false, tx.DeleteBucket([]byte("erasures"))
 }

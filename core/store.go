@@ -21,7 +21,6 @@ var (
 	bCameras     = []byte("cameras")
 	bRequests    = []byte("requests")
 	bHolds       = []byte("holds")
-	bErasures    = []byte("erasures")
 	bInquiries   = []byte("inquiries")
 	bMaintenance = []byte("maintenance")
 	bGrants      = []byte("grants")
@@ -31,7 +30,7 @@ var (
 	bLayoutFiles = []byte("layout_files") // layout plan files by id
 
 	allBuckets = [][]byte{bMeta, bLedger, bKeys, bRefused, bCameras, bRequests,
-		bHolds, bErasures, bInquiries, bMaintenance, bGrants, bCounters,
+		bHolds, bErasedBlocks, bErasurePending, bInquiries, bMaintenance, bGrants, bCounters,
 		bCustody, bLayouts, bLayoutFiles, bTlog}
 
 	kSchema     = []byte("schema")
@@ -44,6 +43,9 @@ type Options struct {
 	Now    func() time.Time // clock; defaults to time.Now
 	Logger *slog.Logger     // defaults to slog.Default()
 	Policy Policy           // defaults to CityStandard()
+	// ManualTick: no background writer for machine records; the caller
+	// calls TickMachineRecords after moving its clock (simulations, tests).
+	ManualTick bool
 }
 
 // Store is the appliance's domain on one bbolt file. Every state change
@@ -78,6 +80,13 @@ type Store struct {
 	committerDone chan struct{}
 	commits       atomic.Uint64 // group transactions run (benchmarks report writes/commit)
 
+	// Machine records (recorder.go, events.go, machine.go).
+	events      eventLog
+	machineStop chan struct{}
+	machineDone chan struct{}
+	machineOnce sync.Once
+	manualTick  bool
+
 	watch  ledgerWatch               // verified watermark of the standing check (watch.go)
 	signer atomic.Pointer[logSigner] // signs checkpoints (checkpoint.go)
 	bg     sync.WaitGroup            // background work that Close waits for
@@ -109,7 +118,7 @@ func Open(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{db: db, now: o.Now, log: o.Logger, policy: o.Policy, kdf: defaultKDF}
+	s := &Store{db: db, now: o.Now, log: o.Logger, policy: o.Policy, kdf: defaultKDF, manualTick: o.ManualTick}
 	s.exports.running = map[string]bool{}
 	s.hub.init()
 	// Look before writing anything: a database from a newer release is
@@ -128,6 +137,7 @@ func Open(path string, o Options) (*Store, error) {
 	s.startCommitter()
 	s.flushStop, s.flusherDone = make(chan struct{}), make(chan struct{})
 	go s.refusalFlusher()
+	s.startMachine()
 	s.firstPass()
 	return s, nil
 }
@@ -139,6 +149,7 @@ func (s *Store) Close() error {
 		<-s.flusherDone
 		s.flushRefusals(true) // the counts of floods still in their window
 	})
+	s.stopMachine()
 	s.stopCommitter()
 	s.bg.Wait()
 	s.hub.closeAll()

@@ -166,33 +166,6 @@ func TestCameraSync(t *testing.T) {
 	}
 }
 
-func TestErasureIdempotentAndEvents(t *testing.T) {
-	s, _, _ := newTestStore(t, CityStandard())
-	e := Erasure{Camera: "cam1", From: t0, To: t0.Add(time.Minute), ErasedAt: t0.Add(7 * 24 * time.Hour), Block: 12, Generation: 3, Bytes: 1 << 20, Reason: "retention"}
-	for i := 0; i < 3; i++ {
-		if err := s.RecordErasure(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if s.LedgerHead() != 1 {
-		t.Fatalf("%d entries for one erasure", s.LedgerHead())
-	}
-	le := lastEntry(t, s)
-	if le.Action != ActionErasure || le.Subject != "cam1" || le.Details["reason"] != "retention" || le.Actor.Role != RoleSystem {
-		t.Fatalf("entry %+v", le)
-	}
-	e.Generation = 4
-	if err := s.RecordErasure(e); err != nil || s.LedgerHead() != 2 {
-		t.Fatalf("next lap: %v %d", err, s.LedgerHead())
-	}
-	if err := s.RecordEvent(RecordingEvent{Camera: "cam1", Kind: "clock-jump", At: t0, Details: map[string]string{"jump": "-3s"}}); err != nil {
-		t.Fatal(err)
-	}
-	if le := lastEntry(t, s); le.Details["jump"] != "-3s" || le.Details["kind"] != "clock-jump" {
-		t.Fatalf("event %+v", le)
-	}
-}
-
 func TestHolds(t *testing.T) {
 	s, clk, _ := newTestStore(t, CompanyTemplate())
 	mustCamera(t, s, "cam1")

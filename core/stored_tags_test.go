@@ -27,13 +27,14 @@ var storedJSON = map[string]any{
 	"requests":               Request{},
 	"grants":                 Grant{},
 	"meta/export_passphrase": storedPass{},
+	"erasure_pending":        pendingErasure{},
 	"custody":                CustodyRecord{},
 	"layouts":                LayoutPlan{},
 }
 
 // storedRaw are buckets whose values are not JSON records (their layout
 // is documented where they are written).
-var storedRaw = []string{"meta", "ledger", "erasures", "counters", "layout_files", "tlog"}
+var storedRaw = []string{"meta", "ledger", "erased_blocks", "counters", "layout_files", "tlog"}
 
 // TestStoredFieldsHaveExplicitTags walks every stored record type and
 // checks that each exported field has an explicit JSON name (so renaming
