@@ -97,6 +97,7 @@ func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, erro
 		}),
 	}
 	sshd.EnableViewing(&so, pb)
+	sshd.EnableFileTransfer(&so)
 	srv, err := sshd.New(so)
 	if err != nil {
 		_ = pb.Close()
@@ -113,7 +114,13 @@ func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, erro
 	r := &Running{rec: rec, ssh: srv, pb: pb, metrics: ms, recDone: make(chan struct{}), sshDone: make(chan error, 1)}
 	recCtx, stopRec := context.WithCancel(ctx)
 	r.stopRec = stopRec
-	go func() { defer close(r.recDone); rec.Run(recCtx) }()
+	go func() {
+		defer close(r.recDone)
+		swept := make(chan struct{})
+		go func() { defer close(swept); sweepCopies(recCtx, a.Store, log) }()
+		rec.Run(recCtx)
+		<-swept
+	}()
 	go func() { r.sshDone <- srv.ListenAndServe() }()
 	// Surface a listen error (port taken) at start rather than silently.
 	select {

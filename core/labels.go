@@ -64,6 +64,8 @@ var actionLabels = map[Action]Label{
 	ActionRequestApprove:  {"提供の承認", "provision approved"},
 	ActionRequestDeny:     {"提供の不承認", "provision denied"},
 	ActionRequestExport:   {"記録媒体への複写", "export written"},
+	ActionExportFetch:     {"書出しパッケージの取出し", "package fetched"},
+	ActionExportErase:     {"装置内の書出しパッケージの消去", "package copy erased"},
 	ActionRequestProvide:  {"画像の提供", "footage handed over"},
 	ActionRequestClose:    {"申請の完了", "request closed"},
 	ActionRequestsRead:    {"申請の参照", "requests read"},

@@ -33,6 +33,8 @@ const (
 	ActionRequestDeny     Action = "request.deny"
 	ActionRequestExport   Action = "request.export"
 	ActionRequestProtect  Action = "request.protect" // how the package is encrypted: a fresh secret or the recipient's key
+	ActionExportFetch     Action = "export.fetch"    // a package copied off the appliance over scp/sftp
+	ActionExportErase     Action = "export.erase"    // the appliance's copy of a package erased (proof)
 	ActionRequestProvide  Action = "request.provide"
 	ActionRequestClose    Action = "request.close"
 	ActionRequestsRead    Action = "requests.read"
@@ -118,6 +120,8 @@ var permissions = map[Action]uint8{
 	ActionRequestDeny:     pM,
 	ActionRequestExport:   pM | pO,
 	ActionRequestProtect:  pM,
+	ActionExportFetch:     pM | pO,
+	ActionExportErase:     pS,
 	ActionRequestProvide:  pM,
 	ActionRequestClose:    pM,
 	ActionRequestsRead:    pM | pO,

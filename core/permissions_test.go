@@ -129,6 +129,10 @@ func performers(f *fixture, t *testing.T) map[Action]func(a Actor) error {
 		ActionRequestDeny:     func(a Actor) error { return e1(s.Deny(a, f.rSea, "insufficient grounds")) },
 		ActionRequestExport:   func(a Actor) error { return e1(s.RecordExport(a, f.rApp, exportRecord())) },
 		ActionRequestProtect:  func(a Actor) error { return e1(s.ProtectPackage(a, f.rApp, "")) },
+		ActionExportFetch: func(a Actor) error {
+			return s.RecordFetch(a, FetchRecord{Name: "R-1.mimamori", Protocol: "sftp", Bytes: 1})
+		},
+		ActionExportErase: func(a Actor) error { return e1(s.SweepExportCopies(a, t0)) },
 		ActionRequestProvide: func(a Actor) error {
 			return e1(s.RecordProvision(a, f.rExp, Provision{Recipient: "Inspector Mori", Agency: "Yotsukaido PS", IDDocType: "police ID"}))
 		},

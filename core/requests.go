@@ -124,6 +124,10 @@ type ExportRecord struct {
 	// How it was protected (a PackageProtection method) and to what key.
 	Protection string `json:"Protection,omitempty"`
 	KeyID      string `json:"KeyID,omitempty"`
+	// The appliance's copy was erased then, and why (EraseHandedOver,
+	// EraseExpired).
+	ErasedAt    time.Time `json:"ErasedAt,omitempty"`
+	EraseReason string    `json:"EraseReason,omitempty"`
 }
 
 // Provision is the handover to the requester, with identity check.
@@ -135,6 +139,9 @@ type Provision struct {
 	WrittenRef string    `json:"WrittenRef"` // written request's reference (if not given at registration)
 	By         string    `json:"By"`         // set by core
 	At         time.Time `json:"At"`
+	// Medium is what the package left on (USB memory no. 3, DVD-R, the
+	// recipient's laptop over sftp): for the receipt and the ledger.
+	Medium string `json:"Medium,omitempty"`
 }
 
 // Transition is one step of the request's history.
@@ -715,8 +722,11 @@ func (s *Store) RecordProvision(actor Actor, id string, p Provision) (Request, e
 		if err := validText("written_ref", p.WrittenRef, 4000); err != nil {
 			return Request{}, err
 		}
+		if err := validText("medium", p.Medium, 500); err != nil {
+			return Request{}, err
+		}
 	}
-	return s.step(actor, ActionRequestProvide, id, "record the provision", []RequestState{StateExported}, StateProvided,
+	out, err := s.step(actor, ActionRequestProvide, id, "record the provision", []RequestState{StateExported}, StateProvided,
 		func(r *Request, now time.Time) (map[string]string, error) {
 			if p.WrittenRef == "" {
 				p.WrittenRef = r.WrittenRef
@@ -730,9 +740,20 @@ func (s *Store) RecordProvision(actor Actor, id string, p Provision) (Request, e
 			p.Date = p.Date.UTC()
 			p.By, p.At = actor.label(), now
 			r.Provision = &p
-			return map[string]string{"recipient": p.Recipient, "agency": p.Agency, "id_doc": p.IDDocType,
-				"written_ref": p.WrittenRef, "date": fmtTime(p.Date)}, nil
+			det := map[string]string{"recipient": p.Recipient, "agency": p.Agency, "id_doc": p.IDDocType,
+				"written_ref": p.WrittenRef, "date": fmtTime(p.Date)}
+			if p.Medium != "" {
+				det["medium"] = p.Medium
+			}
+			return det, nil
 		}, false)
+	if err == nil {
+		s.eraseHandedOver(id) // the appliance's copy goes once handed over (unless held)
+		if fresh, ferr := s.Request(actor, id); ferr == nil {
+			out = fresh
+		}
+	}
+	return out, err
 }
 
 // CloseRequest closes a request that was provided, denied, or searched

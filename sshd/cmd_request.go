@@ -32,7 +32,8 @@ var requestHelp = []string{
 	"request protect ID [--recipient-key KEY] [--sheet]   (a new package secret, or the recipient's key)",
 	"request deny ID --reason R",
 	"request export ID            (the export passphrase on stdin, if the manager set one)",
-	"request provide ID --recipient NAME --agency A --id-doc TYPE [--written-ref REF] [--date T]",
+	"request provide ID --recipient NAME --agency A --id-doc TYPE [--medium M] [--written-ref REF] [--date T]",
+	"            (--medium: what the package left on; the appliance's copy is then erased unless held)",
 	"request close ID",
 	"request form2 ID | request form3 ID   (HTML of form 2 利用申請書 / form 3 検索簿 on stdout)",
 	"every subcommand takes --json; times are RFC 3339",
@@ -338,6 +339,7 @@ func runRequestProvide(env *Env, args []string) int {
 	f := NewFlags()
 	asJSON := f.Bool("json")
 	recip, agency, idDoc, ref, date := f.String("recipient"), f.String("agency"), f.String("id-doc"), f.String("written-ref"), f.String("date")
+	medium := f.String("medium")
 	id, ok := oneID(env, f, "provide", args)
 	if !ok {
 		return ExitUsage
@@ -347,7 +349,7 @@ func runRequestProvide(env *Env, args []string) int {
 			return env.UsageError("request", "request provide: --"+req+" is required")
 		}
 	}
-	p := core.Provision{Recipient: *recip, Agency: *agency, IDDocType: *idDoc, WrittenRef: *ref}
+	p := core.Provision{Recipient: *recip, Agency: *agency, IDDocType: *idDoc, WrittenRef: *ref, Medium: *medium}
 	if *date != "" {
 		var err error
 		if p.Date, err = ParseTime("date", *date); err != nil {
@@ -557,6 +559,7 @@ func printRequest(env *Env, r core.Request) {
 		row("provided to", "提供先", dash(p.Recipient))
 		row("recipient agency", "提供先機関", dash(p.Agency))
 		row("identity document", "本人確認書類", dash(p.IDDocType))
+		row("medium", "記録媒体", dash(p.Medium))
 		row("written request", "文書番号", dash(p.WrittenRef))
 		row("provided on", "提供日", env.Time(p.Date))
 		row("recorded by", "記録者", dash(p.By)+"  "+env.Time(p.At))
@@ -623,6 +626,8 @@ type exportJSON struct {
 	PackageBytes  int64  `json:"package_bytes,omitempty"`
 	Protection    string `json:"protection,omitempty"`
 	KeyID         string `json:"key_id,omitempty"`
+	ErasedAt      string `json:"erased_at,omitempty"` // the appliance's copy was erased then
+	EraseReason   string `json:"erase_reason,omitempty"`
 }
 
 type provisionJSON struct {
@@ -633,6 +638,7 @@ type provisionJSON struct {
 	WrittenRef string `json:"written_ref,omitempty"`
 	By         string `json:"by"`
 	At         string `json:"at"`
+	Medium     string `json:"medium,omitempty"`
 }
 
 type transitionJSON struct {
@@ -696,7 +702,7 @@ func toRequestJSON(r core.Request) requestJSON {
 	}
 	if p := r.Provision; p != nil {
 		out.Provision = &provisionJSON{Recipient: p.Recipient, Agency: p.Agency, IDDoc: p.IDDocType,
-			Date: jsonTime(p.Date), WrittenRef: p.WrittenRef, By: p.By, At: jsonTime(p.At)}
+			Date: jsonTime(p.Date), WrittenRef: p.WrittenRef, By: p.By, At: jsonTime(p.At), Medium: p.Medium}
 	}
 	for _, tr := range r.History {
 		out.History = append(out.History, transitionJSON{State: string(tr.State), By: tr.By, At: jsonTime(tr.At), Note: tr.Note})
@@ -710,7 +716,8 @@ func toRequestJSON(r core.Request) requestJSON {
 
 func toExportJSON(e core.ExportRecord) *exportJSON {
 	out := &exportJSON{Path: e.Path, ManifestSHA256: e.ManifestHash, By: e.By, At: jsonTime(e.At), Files: []exportFileJSON{},
-		PackageSHA256: e.PackageSHA256, PackageBytes: e.PackageBytes, Protection: e.Protection, KeyID: e.KeyID}
+		PackageSHA256: e.PackageSHA256, PackageBytes: e.PackageBytes, Protection: e.Protection, KeyID: e.KeyID,
+		ErasedAt: jsonTime(e.ErasedAt), EraseReason: e.EraseReason}
 	for _, f := range e.Files {
 		out.Files = append(out.Files, exportFileJSON{Name: f.Name, Camera: f.Camera, SHA256: f.SHA256, Bytes: f.Bytes})
 	}

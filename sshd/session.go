@@ -78,6 +78,8 @@ func (s *Server) sessionMiddleware(next ssh.Handler) ssh.Handler {
 				// write kilobytes per login into the ledger.
 				name = core.CleanLine(name, 32)
 			}
+		} else if sub := sess.Subsystem(); sub != "" {
+			kind, name = "subsystem", core.CleanLine(sub, 32)
 		} else if sess.RawCommand() != "" {
 			kind = "command"
 		}
@@ -107,6 +109,10 @@ func (s *Server) sessionMiddleware(next ssh.Handler) ssh.Handler {
 		if kind == "command" {
 			code := s.runCommand(sess, info, l.id)
 			_ = sess.Exit(code)
+			return
+		}
+		if kind == "subsystem" {
+			_ = sess.Exit(s.runSubsystem(sess, info, l.id))
 			return
 		}
 		s.runConsole(sess, info, l)

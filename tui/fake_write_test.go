@@ -130,8 +130,8 @@ func (f *fakeBackend) ExportRequest(ctx context.Context, a core.Actor, id string
 }
 
 func (f *fakeBackend) RecordProvision(a core.Actor, id string, p core.Provision) (core.Request, error) {
-	f.record("RecordProvision %s %s recipient=%s agency=%s iddoc=%s date=%s ref=%s", a.Role, id, p.Recipient, p.Agency,
-		p.IDDocType, fmtT(p.Date), p.WrittenRef)
+	f.record("RecordProvision %s %s recipient=%s agency=%s iddoc=%s date=%s ref=%s medium=%s", a.Role, id, p.Recipient, p.Agency,
+		p.IDDocType, fmtT(p.Date), p.WrittenRef, p.Medium)
 	return f.step(a, id, core.StateProvided, "", func(r *core.Request) { r.Provision = &p })
 }
 

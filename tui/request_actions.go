@@ -159,10 +159,11 @@ func (p *requestsPage) begin(b key.Binding, r core.Request) tea.Cmd {
 			s.textField("agency", "req.agency", r.Agency, ""),
 			s.textField("id_doc", "req.iddoc", "", s.T("req.iddoc.ph")),
 			s.textField("date", "req.date", s.local(s.now()).Format("2006-01-02"), "YYYY-MM-DD"),
-			s.textField("written_ref", "req.writtenref", r.WrittenRef, ""))
+			s.textField("written_ref", "req.writtenref", r.WrittenRef, ""),
+			s.textField("medium", "req.medium", "", s.T("req.medium.ph")))
 		a.form.validate = func(f *form) tea.Cmd {
 			f.timeOf("date")
-			f.required("recipient", "agency", "id_doc", "date", "written_ref")
+			f.required("recipient", "agency", "id_doc", "date", "written_ref", "medium")
 			return nil
 		}
 	case key.Matches(keyOf(b), k.CloseReq):
@@ -351,7 +352,7 @@ func (p *requestsPage) submit() tea.Cmd {
 	case "provide":
 		d, _ := f.timeOf("date")
 		return s.provide(id, core.Provision{Recipient: f.value("recipient"), Agency: f.value("agency"),
-			IDDocType: f.value("id_doc"), Date: d.UTC(), WrittenRef: f.value("written_ref")})
+			IDDocType: f.value("id_doc"), Date: d.UTC(), WrittenRef: f.value("written_ref"), Medium: f.value("medium")})
 	case "close":
 		return s.closeRequest(id)
 	case "export":

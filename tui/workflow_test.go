@@ -204,9 +204,9 @@ func TestResultProvideClose(t *testing.T) {
 
 	f.reqs[2].State = core.StateExported
 	m := syncUIWith(t, f, core.RoleManager, "en", 80, 24, withAll(f))
-	keys(m, "4", "j", "j", "p", "Sgt. Ito", "tab", "tab", "police ID card", "enter", "enter", "enter")
+	keys(m, "4", "j", "j", "p", "Sgt. Ito", "tab", "tab", "police ID card", "enter", "enter", "enter", "USB memory 3", "enter")
 	wantCalls(t, f, "RecordProvision",
-		"RecordProvision manager R-2026-0011 recipient=Sgt. Ito agency=千葉県警察本部 iddoc=police ID card date=2026-11-19T15:00:00Z ref=四警発第123号")
+		"RecordProvision manager R-2026-0011 recipient=Sgt. Ito agency=千葉県警察本部 iddoc=police ID card date=2026-11-19T15:00:00Z ref=四警発第123号 medium=USB memory 3")
 	f.reqs[2].State = core.StateProvided
 	keys(m, "esc", "c", "enter")
 	wantCalls(t, f, "CloseRequest", "CloseRequest manager R-2026-0011")

@@ -1,0 +1,313 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Copies that leave and end (000 §7-4, §9-4; 001 §5-2, §5-4): managers and
+// operators fetch an export package over the SSH service (scp, sftp),
+// read-only, each fetch ledgered with its SHA-256 and byte count; the
+// appliance's copy is erased, with a proof entry, after the handover or
+// when the request's footage would have expired, unless a hold keeps it.
+
+// ExportPackage is one package the appliance still holds.
+type ExportPackage struct {
+	Name      string // file name in export_dir
+	Path      string
+	RequestID string
+	SHA256    string // of the package file, as written ("" for packages of older releases)
+	Bytes     int64
+	At        time.Time
+}
+
+// FetchRecord is one finished fetch of a package.
+type FetchRecord struct {
+	Name      string
+	RequestID string
+	Protocol  string // "scp" or "sftp"
+	Bytes     int64  // bytes served (re-reads count again)
+	SHA256    string // of what was served, when the whole file was served
+	Complete  bool   // every byte of the file was served
+	Started   time.Time
+	Ended     time.Time
+	Session   string
+}
+
+// Reasons a package copy is erased.
+const (
+	EraseHandedOver = "handed-over"     // the request's handover was recorded
+	EraseExpired    = "footage-expired" // its footage would have expired by now
+)
+
+func packageOf(r Request) (ExportPackage, bool) {
+	e := r.Export
+	if e == nil || !e.ErasedAt.IsZero() || e.Path == "" {
+		return ExportPackage{}, false
+	}
+	return ExportPackage{Name: filepath.Base(e.Path), Path: e.Path, RequestID: r.ID, SHA256: e.PackageSHA256,
+		Bytes: e.PackageBytes, At: e.At}, true
+}
+
+// ExportPackages lists the packages the appliance still holds (managers
+// and operators).
+func (s *Store) ExportPackages(actor Actor) ([]ExportPackage, error) {
+	if err := s.check(actor, ActionExportFetch, ""); err != nil {
+		return nil, err
+	}
+	var out []ExportPackage
+	err := s.db.View(func(tx *bolt.Tx) error {
+		rs, err := listJSON[Request](tx, bRequests)
+		for _, r := range rs {
+			if p, ok := packageOf(r); ok {
+				out = append(out, p)
+			}
+		}
+		return err
+	})
+	return out, err
+}
+
+// ExportPackageByName finds a held package by its file name. A name that
+// is no package of this appliance (another file, a path, an erased copy)
+// is refused and the refusal ledgered (coalesced, so a client looping
+// over names cannot flood the ledger).
+func (s *Store) ExportPackageByName(actor Actor, name string) (ExportPackage, error) {
+	if err := s.check(actor, ActionExportFetch, name); err != nil {
+		return ExportPackage{}, err
+	}
+	ps, err := s.ExportPackages(actor)
+	if err != nil {
+		return ExportPackage{}, err
+	}
+	if name != "" && name == filepath.Base(name) {
+		for _, p := range ps {
+			if p.Name == name {
+				return p, nil
+			}
+		}
+	}
+	s.RefuseFetch(actor, name, "not a package this appliance holds")
+	return ExportPackage{}, fmt.Errorf("%w: %q is not an export package held in export_dir", ErrForbidden, CleanLine(name, 200))
+}
+
+// RefuseFetch ledgers a refused fetch (a path outside export_dir, a
+// symlink, a write): a denied entry, coalesced per person and reason.
+func (s *Store) RefuseFetch(actor Actor, path, why string) {
+	s.refuse(actor, string(ActionExportFetch), why, "path", path)
+}
+
+// RecordFetch ledgers a finished fetch (managers and operators).
+func (s *Store) RecordFetch(actor Actor, f FetchRecord) error {
+	if !Allowed(actor.Role, ActionExportFetch) {
+		return s.deny(actor, ActionExportFetch, f.Name)
+	}
+	switch {
+	case f.Bytes < 0:
+		return Invalid("bytes", "negative")
+	case f.Protocol != "scp" && f.Protocol != "sftp":
+		return Invalid("protocol", "scp or sftp")
+	}
+	det := map[string]string{"name": f.Name, "protocol": f.Protocol, "bytes": strconv.FormatInt(f.Bytes, 10),
+		"complete": strconv.FormatBool(f.Complete), "started": fmtTime(f.Started), "ended": fmtTime(f.Ended)}
+	if f.RequestID != "" {
+		det["request"] = f.RequestID
+	}
+	if f.SHA256 != "" {
+		det["sha256"] = f.SHA256
+	}
+	if f.Session != "" {
+		det["session"] = f.Session
+	}
+	subject := f.RequestID
+	if subject == "" {
+		subject = f.Name
+	}
+	_, err := s.mutate(actor, ActionExportFetch, subject, func(tx *bolt.Tx) ([]draft, error) {
+		return []draft{{Subject: subject, Details: det}}, nil
+	})
+	return err
+}
+
+// SweepExportCopies erases the appliance's copies that must go: after the
+// handover (unless a hold other than the request's own provisional one
+// keeps the footage), or once the request's footage would have expired
+// by retention (unless any hold keeps it). now must be a trusted time
+// (the caller's monotonic-anchored clock), never a raw wall clock that
+// may have stepped. It returns how many copies were erased. Only the
+// system (the appliance's sweeper) erases copies.
+func (s *Store) SweepExportCopies(actor Actor, now time.Time) (int, error) {
+	if !Allowed(actor.Role, ActionExportErase) {
+		return 0, s.deny(actor, ActionExportErase, "")
+	}
+	return s.sweepExports(now, "")
+}
+
+// eraseHandedOver erases the copy of request id right after its handover.
+func (s *Store) eraseHandedOver(id string) {
+	if _, err := s.sweepExports(s.nowUTC(), id); err != nil {
+		s.log.Error("export copy: erasure after handover failed", "request", id, "err", err)
+	}
+}
+
+func (s *Store) sweepExports(now time.Time, only string) (int, error) {
+	now = now.UTC()
+	type due struct {
+		r      Request
+		reason string
+	}
+	var todo []due
+	retention := s.policy.Retention()
+	err := s.db.View(func(tx *bolt.Tx) error {
+		rs, err := listJSON[Request](tx, bRequests)
+		if err != nil {
+			return err
+		}
+		hs, err := listJSON[Hold](tx, bHolds)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if only != "" && r.ID != only {
+				continue
+			}
+			if _, ok := packageOf(r); !ok {
+				continue
+			}
+			from, to := r.From, r.To
+			if ar := r.ApprovedRanges(); len(ar) > 0 {
+				_, from, to = rangeBounds(ar)
+			}
+			switch {
+			case r.Provision != nil:
+				if !heldBeyond(hs, r, from, to, now, true) {
+					todo = append(todo, due{r, EraseHandedOver})
+				}
+			case retention > 0 && !now.Before(to.Add(retention)):
+				if !heldBeyond(hs, r, from, to, now, false) {
+					todo = append(todo, due{r, EraseExpired})
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, d := range todo {
+		if err := s.eraseCopy(d.r, d.reason, now); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// heldBeyond: an active hold covers some of r's footage. After the
+// handover the request's own provisional holds do not count: they kept
+// the footage for the paperwork, which is done.
+func heldBeyond(hs []Hold, r Request, from, to, now time.Time, handedOver bool) bool {
+	for _, h := range hs {
+		if !h.ActiveAt(now) || !h.From.Before(to) || !from.Before(h.To) {
+			continue
+		}
+		if handedOver && h.Kind == HoldProvisional && h.RequestID == r.ID {
+			continue
+		}
+		for _, c := range r.Cameras {
+			if c == h.Camera {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// eraseCopy overwrites the package file with zeros, syncs, removes it and
+// then records the proof. A crash before the record leaves the file gone
+// or zeroed; the next sweep records it then ("missing").
+func (s *Store) eraseCopy(r Request, reason string, now time.Time) error {
+	path := r.Export.Path
+	result, bytes := "erased", int64(0)
+	n, err := zeroAndRemove(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		result = "missing" // erased before a crash, or removed outside the appliance
+	case err != nil:
+		return fmt.Errorf("erase export copy %s: %w", path, err)
+	default:
+		bytes = n
+	}
+	actor := SystemActor("custody")
+	_, err = s.mutate(actor, ActionExportErase, r.ID, func(tx *bolt.Tx) ([]draft, error) {
+		cur, err := getRequest(tx, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		if cur.Export == nil || !cur.Export.ErasedAt.IsZero() {
+			return nil, nil // recorded already
+		}
+		cur.Export.ErasedAt, cur.Export.EraseReason = now, reason
+		if err := putRequest(tx, cur); err != nil {
+			return nil, err
+		}
+		return []draft{{Subject: r.ID, Details: map[string]string{"name": filepath.Base(path), "reason": reason,
+			"result": result, "bytes": strconv.FormatInt(bytes, 10), "package_sha256": cur.Export.PackageSHA256,
+			"erased_at": fmtTime(now)}}}, nil
+	})
+	if err == nil {
+		s.log.Info("export copy erased", "request", r.ID, "path", path, "reason", reason, "result", result)
+	}
+	return err
+}
+
+// zeroAndRemove overwrites a regular file with zeros, syncs it, unlinks it
+// and syncs its directory. A symlink is removed, never followed.
+func zeroAndRemove(path string) (int64, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	if fi.Mode().IsRegular() {
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return 0, err
+		}
+		zero := make([]byte, 1<<20)
+		for n < fi.Size() {
+			k := int64(len(zero))
+			if rest := fi.Size() - n; rest < k {
+				k = rest
+			}
+			w, err := f.WriteAt(zero[:k], n)
+			n += int64(w)
+			if err != nil {
+				f.Close()
+				return n, err
+			}
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return n, err
+		}
+		if err := f.Close(); err != nil {
+			return n, err
+		}
+	}
+	if err := os.Remove(path); err != nil {
+		return n, err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return n, nil
+}
