@@ -131,7 +131,9 @@ func (r *Ring) eraseBlock(b uint32) error {
 	r.mu.Lock()
 	r.blocks[b] = free
 	r.mu.Unlock()
-	r.countErasure(reasonString(m.reason), m.used)
+	if m.used > 0 || m.hasFragments() { // as proven to the ledger above
+		r.countErasure(reasonString(m.reason), m.used)
+	}
 	r.log.Debug("block erased", "block", b, "camera", camName, "gen", m.gen, "bytes", m.used, "reason", reasonString(m.reason))
 	return nil
 }
