@@ -48,8 +48,7 @@ type Sources struct {
 	Ledger      Ledger
 	LedgerCheck LedgerCheck
 	Console     Console
-	Version     string           // mimamori_build_info{version}
-	Now         func() time.Time // for ages; default time.Now
+	Version     string // mimamori_build_info{version}
 }
 
 const (
@@ -64,52 +63,46 @@ type row[T any] struct {
 	value      func(T) float64
 }
 
-// cameraView is a camera's stats plus the scrape's time, for ages.
-type cameraView struct {
-	core.CameraStats
-	now time.Time
-}
-
 // Camera metrics, labelled {camera}.
-var cameraRows = []row[cameraView]{
+var cameraRows = []row[core.CameraStats]{
 	{"mimamori_camera_up", "1 while the camera's stream is being recorded, else 0.", gauge,
-		func(c cameraView) float64 { return b2f(c.State == StateRecording) }},
+		func(c core.CameraStats) float64 { return b2f(c.State == StateRecording) }},
 	{"mimamori_camera_frames_received_total", "Access units received from the camera and stored.", counter,
-		func(c cameraView) float64 { return float64(c.FramesReceived) }},
+		func(c core.CameraStats) float64 { return float64(c.FramesReceived) }},
 	{"mimamori_camera_received_bytes_total", "Bytes of those access units, as the camera sent them.", counter,
-		func(c cameraView) float64 { return float64(c.BytesReceived) }},
+		func(c core.CameraStats) float64 { return float64(c.BytesReceived) }},
 	{"mimamori_camera_frames_per_second", "Frame rate over the last few seconds.", gauge,
-		func(c cameraView) float64 { return c.FPS }},
+		func(c core.CameraStats) float64 { return c.FPS }},
 	{"mimamori_camera_received_bytes_per_second", "Stream bitrate over the last few seconds, in bytes per second (×8 for bits).", gauge,
-		func(c cameraView) float64 { return c.BitrateBps / 8 }},
+		func(c core.CameraStats) float64 { return c.BitrateBps / 8 }},
 	{"mimamori_camera_reconnects_total", "Reconnections to the camera.", counter,
-		func(c cameraView) float64 { return float64(c.Reconnects) }},
+		func(c core.CameraStats) float64 { return float64(c.Reconnects) }},
 	{"mimamori_camera_discontinuities_total", "Timestamp discontinuities in the stream (re-anchored timeline).", counter,
-		func(c cameraView) float64 { return float64(c.Discontinuities) }},
+		func(c core.CameraStats) float64 { return float64(c.Discontinuities) }},
 	{"mimamori_camera_dropped_frames_total", "Access units dropped (undecodable, before the first keyframe, or rejected).", counter,
-		func(c cameraView) float64 { return float64(c.DroppedFrames) }},
+		func(c core.CameraStats) float64 { return float64(c.DroppedFrames) }},
 	{"mimamori_camera_packets_lost_total", "RTP packets missing from the sequence.", counter,
-		func(c cameraView) float64 { return float64(c.PacketsLost) }},
+		func(c core.CameraStats) float64 { return float64(c.PacketsLost) }},
 	{"mimamori_camera_invalid_payloads_total", "Payloads or access units that do not parse.", counter,
-		func(c cameraView) float64 { return float64(c.InvalidPayloads) }},
+		func(c core.CameraStats) float64 { return float64(c.InvalidPayloads) }},
 	{"mimamori_camera_oversize_units_total", "NAL or access units over the size limit, dropped.", counter,
-		func(c cameraView) float64 { return float64(c.OversizeUnits) }},
+		func(c core.CameraStats) float64 { return float64(c.OversizeUnits) }},
 	{"mimamori_camera_missing_params_total", "Access units dropped for want of parameter sets (SPS/PPS/VPS).", counter,
-		func(c cameraView) float64 { return float64(c.MissingParams) }},
+		func(c core.CameraStats) float64 { return float64(c.MissingParams) }},
 	{"mimamori_camera_ssrc_changes_total", "RTP source (SSRC) restarts.", counter,
-		func(c cameraView) float64 { return float64(c.SSRCChanges) }},
+		func(c core.CameraStats) float64 { return float64(c.SSRCChanges) }},
 	{"mimamori_camera_clock_jumps_total", "Wall-clock steps noticed while recording this camera.", counter,
-		func(c cameraView) float64 { return float64(c.ClockJumps) }},
+		func(c core.CameraStats) float64 { return float64(c.ClockJumps) }},
 	{"mimamori_camera_last_frame_timestamp_seconds", "Wall-clock time of the last stored frame (Unix seconds; 0 before the first).", gauge,
-		func(c cameraView) float64 { return unixSeconds(c.LastFrame) }},
+		func(c core.CameraStats) float64 { return unixSeconds(c.LastFrame) }},
 	{"mimamori_camera_last_frame_age_seconds", "Seconds since the last stored frame, on the appliance's monotonic clock (-1 before the first).", gauge,
-		func(c cameraView) float64 { return age(c.CameraStats) }},
+		func(c core.CameraStats) float64 { return age(c) }},
 	{"mimamori_camera_retention_seconds", "Age of the oldest footage of the camera still on disk.", gauge,
-		func(c cameraView) float64 { return c.AchievedRetain.Seconds() }},
+		func(c core.CameraStats) float64 { return c.AchievedRetain.Seconds() }},
 	{"mimamori_camera_retention_target_seconds", "Retention the policy asks for.", gauge,
-		func(c cameraView) float64 { return c.TargetRetain.Seconds() }},
+		func(c core.CameraStats) float64 { return c.TargetRetain.Seconds() }},
 	{"mimamori_camera_stored_bytes", "Bytes of the camera's footage in the ring.", gauge,
-		func(c cameraView) float64 { return float64(c.BytesStored) }},
+		func(c core.CameraStats) float64 { return float64(c.BytesStored) }},
 }
 
 // Ring metrics, no labels.
@@ -194,9 +187,6 @@ type Collector struct {
 
 // NewCollector returns a collector over src.
 func NewCollector(src Sources) *Collector {
-	if src.Now == nil {
-		src.Now = time.Now
-	}
 	c := &Collector{src: src, byAction: map[core.Action]uint64{}}
 	for _, a := range core.AllActions() {
 		c.byAction[a] = 0
@@ -253,11 +243,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (c *Collector) collectRecorder(ch chan<- prometheus.Metric, st core.RecorderStats) {
-	now := c.src.Now()
 	for _, cam := range st.Cameras {
-		v := cameraView{CameraStats: cam, now: now}
 		for i, r := range cameraRows {
-			ch <- prometheus.MustNewConstMetric(c.descs.camera[i], r.kind, r.value(v), cam.Camera)
+			ch <- prometheus.MustNewConstMetric(c.descs.camera[i], r.kind, r.value(cam), cam.Camera)
 		}
 		known := false
 		for _, s := range cameraStates {
