@@ -196,6 +196,32 @@ func CodeLabel(kind, code, lang string) string {
 	return code
 }
 
+// DetailText is a ledger detail's value as a person reads it: codes core
+// wrote itself (states, outcomes, automatic reasons, kinds) in lang,
+// anything a person typed as typed.
+func DetailText(key, value, lang string) string {
+	switch key {
+	case "state", "from_state", "request_state":
+		return StateLabel(RequestState(value), lang)
+	case "outcome":
+		return CodeLabel("outcome", value, lang)
+	case "reason":
+		if _, ok := codeLabels["reason"][value]; ok {
+			return CodeLabel("reason", value, lang)
+		}
+		return CodeLabel("erasure", value, lang)
+	case "kind":
+		for _, k := range []string{"maintenance", "hold-kind", "event"} {
+			if l, ok := codeLabels[k][value]; ok {
+				return l.Text(lang)
+			}
+		}
+	case "status":
+		return CodeLabel("camera-status", value, lang)
+	}
+	return value
+}
+
 // HoldReason is a hold's reason as a person reads it: a manager's typed
 // reason as typed, an automatic one in lang.
 func HoldReason(h Hold, lang string) string {

@@ -100,6 +100,10 @@ func TestProfilesCarryRegulationWords(t *testing.T) {
 	if city.FormTitle(city.Forms.Application) != "千葉市防犯カメラ画像データ利用申請書" || city.Addressee() != "千葉市長" {
 		t.Errorf("issuer from the organization: %q %q", city.FormTitle(city.Forms.Application), city.Addressee())
 	}
+	// 000 §7-1: about one week, erased by overwriting; 001 §5-3: one month.
+	if city.RetentionDays != 7 || !city.Overwrite || company.RetentionDays != 30 || !company.ExtensionNeedsReason {
+		t.Error("retention of the profiles")
+	}
 	if city.MaxManagers != 1 || company.MaxManagers != 0 || company.InspectionIntervalDays <= 0 {
 		t.Error("manager count or inspection schedule")
 	}

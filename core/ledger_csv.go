@@ -13,7 +13,8 @@ import (
 
 // ExportLedgerCSV writes the whole ledger as CSV (manager) and records the
 // export. Columns: seq, time, actor, fingerprint, role, action, subject,
-// details (k=v; sorted), prev_hash, hash.
+// details (k=v; sorted), prev_hash, hash, and action_label: the action
+// in Japanese, the regulations' language (labels.go).
 func (s *Store) ExportLedgerCSV(actor Actor, w io.Writer) error {
 	if err := s.check(actor, ActionLedgerExport, ""); err != nil {
 		return err
@@ -25,7 +26,7 @@ func (s *Store) ExportLedgerCSV(actor Actor, w io.Writer) error {
 		return err
 	}
 	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"seq", "time", "actor", "fingerprint", "role", "action", "subject", "details", "prev_hash", "hash"}); err != nil {
+	if err := cw.Write([]string{"seq", "time", "actor", "fingerprint", "role", "action", "subject", "details", "prev_hash", "hash", "action_label"}); err != nil {
 		return err
 	}
 	// Read in pages, each in its own short transaction, and write between
@@ -67,7 +68,7 @@ func (s *Store) ExportLedgerCSV(actor Actor, w io.Writer) error {
 			// escapes; no cell may start a formula.
 			if err := cw.Write(CSVRecord([]string{strconv.FormatUint(e.Seq, 10), e.Time.Format(time.RFC3339Nano),
 				e.Actor.Name, e.Actor.Fingerprint, e.Actor.Role.String(), string(e.Action), e.Subject,
-				det.String(), e.PrevHash, e.Hash})); err != nil {
+				det.String(), e.PrevHash, e.Hash, ActionLabel(e.Action, "ja")})); err != nil {
 				return err
 			}
 		}

@@ -92,7 +92,7 @@ func runLedger(env *Env, args []string) int {
 		env.T("ACTION", "操作"), env.T("SUBJECT", "対象"), env.T("DETAILS", "詳細"))
 	for _, e := range entries {
 		t.row(strconv.FormatUint(e.Seq, 10), env.Time(e.Time), dash(e.Actor.Name), e.Actor.Role.String(),
-			string(e.Action), dash(e.Subject), kv(e.Details))
+			actionLabel(env, e.Action), dash(e.Subject), kvLang(e.Details, env.Lang))
 	}
 	t.write(env.Stdout)
 	return ExitOK

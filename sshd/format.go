@@ -73,6 +73,29 @@ func kv(m map[string]string) string {
 	return strings.Join(parts, " ")
 }
 
+// kvLang is kv with the codes core wrote itself in lang (core.DetailText).
+func kvLang(m map[string]string, lang string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, clean(k)+"="+clean(core.DetailText(k, m[k], lang)))
+	}
+	return strings.Join(parts, " ")
+}
+
+// actionLabel is a ledger action for people: its label, with the code
+// (for filters and scripts) after it in Japanese.
+func actionLabel(env *Env, a core.Action) string {
+	if env.Lang == LangJA {
+		return core.ActionLabel(a, LangJA) + " (" + string(a) + ")"
+	}
+	return core.ActionLabel(a, LangEN)
+}
+
 func humanBytes(n int64) string {
 	const unit = 1024
 	if n < unit {

@@ -99,11 +99,11 @@ func TestLedgerCSVOverSSH(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v\n%s", cmd, err, out)
 		}
-		if strings.Join(rows[0], ",") != "seq,time,actor,fingerprint,role,action,subject,details,prev_hash,hash" {
+		if strings.Join(rows[0], ",") != "seq,time,actor,fingerprint,role,action,subject,details,prev_hash,hash,action_label" {
 			t.Fatalf("%s header = %v", cmd, rows[0])
 		}
 		last := rows[len(rows)-1]
-		if last[5] != string(core.ActionLedgerExport) || last[2] != "kanri" {
+		if last[5] != string(core.ActionLedgerExport) || last[2] != "kanri" || last[10] != "台帳の書出し" {
 			t.Errorf("%s: last row %v, want the export's own entry", cmd, last)
 		}
 		// Every entry up to the export is there, in order, chained.

@@ -153,7 +153,8 @@ func (f *ledgerFilter) match(e *core.Entry, details string) bool {
 		return false
 	}
 	if len(f.text) > 0 {
-		hay := strings.ToLower(string(e.Action) + " " + e.Actor.Name + " " + e.Subject + " " + details)
+		hay := strings.ToLower(string(e.Action) + " " + core.ActionLabel(e.Action, "ja") + " " + core.ActionLabel(e.Action, "en") +
+			" " + e.Actor.Name + " " + e.Subject + " " + details)
 		for _, t := range f.text {
 			if !strings.Contains(hay, t) {
 				return false
@@ -163,7 +164,7 @@ func (f *ledgerFilter) match(e *core.Entry, details string) bool {
 	return true
 }
 
-func detailsText(m map[string]string) string {
+func detailsText(m map[string]string, lang string) string {
 	if len(m) == 0 {
 		return ""
 	}
@@ -179,7 +180,7 @@ func detailsText(m map[string]string) string {
 		}
 		b.WriteString(k)
 		b.WriteByte('=')
-		b.WriteString(m[k])
+		b.WriteString(core.DetailText(k, m[k], lang))
 	}
 	return b.String()
 }
@@ -192,7 +193,7 @@ func (p *ledgerPage) rebuild() {
 	p.shown = 0
 	for i := len(all) - 1; i >= 0; i-- {
 		e := &all[i]
-		det := detailsText(e.Details)
+		det := detailsText(e.Details, s.lang)
 		if !f.match(e, det) {
 			continue
 		}
@@ -205,7 +206,7 @@ func (p *ledgerPage) rebuild() {
 			actor = e.Actor.Fingerprint
 		}
 		rows = append(rows, []string{
-			fmt.Sprint(e.Seq), s.fmtDateTime(e.Time), actor, string(e.Action), e.Subject, det,
+			fmt.Sprint(e.Seq), s.fmtDateTime(e.Time), actor, core.ActionLabel(e.Action, s.lang), e.Subject, det,
 		})
 	}
 	p.tbl.SetRows(rows)

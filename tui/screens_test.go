@@ -35,7 +35,7 @@ func markers(t tabID, lang string) []string {
 	case tabRequests:
 		return []string{"R-2026-0012"}
 	case tabLedger:
-		return []string{"camera.sync", pick("件を検証", "entries checked")}
+		return []string{pick("申請の受付", "request regist"), pick("件を検証", "entries checked")}
 	case tabKeys:
 		return []string{"SHA256:scan", "ssh-rsa"}
 	}
@@ -96,7 +96,7 @@ func TestScreensRoles(t *testing.T) {
 		{"technician_storage", core.RoleTechnician, 0, []string{"fsync", "cam08"}},
 		{"operator_cameras", core.RoleOperator, 0, []string{"H264", "10:29:59"}},
 		{"operator_storage", core.RoleOperator, 2, []string{"fsync", "cam08"}},
-		{"operator_ledger", core.RoleOperator, 4, []string{"request.regis", "自分の記録"}},
+		{"operator_ledger", core.RoleOperator, 4, []string{"申請の受付", "自分の記録"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
