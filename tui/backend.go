@@ -22,6 +22,7 @@ type Backend interface {
 	RevokeKey(actor core.Actor, fingerprint, reason string) error
 	ChangeKeyRole(actor core.Actor, fingerprint string, role core.Role) error
 	Holds(actor core.Actor) ([]core.Hold, error)
+	RemoveCamera(actor core.Actor, id, reason string) error
 	Subscribe(ctx context.Context) <-chan core.Change
 	Health(actor core.Actor) (core.RecorderStats, error)
 	Coverage(actor core.Actor, camera string, from, to time.Time) ([]core.Span, error)

@@ -131,6 +131,15 @@ func (s *session) enrollPerson(in core.Enrolment) tea.Cmd {
 	}
 }
 
+// removeCamera is the manager's removal of a camera: recording stops,
+// the register keeps it marked removed (001 §8-2).
+func (s *session) removeCamera(id, reason string) tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		return keyActionMsg{what: "cam.done.removed", name: id, err: b.RemoveCamera(a, id, reason)}
+	}
+}
+
 func (s *session) revokeKey(fp, name, reason string) tea.Cmd {
 	b, a := s.c.Core, s.c.Actor
 	return func() tea.Msg {

@@ -117,6 +117,11 @@ func (f *fakeBackend) RefusedKeys(a core.Actor) ([]core.RefusedKey, error) {
 	return append([]core.RefusedKey(nil), f.refused...), nil
 }
 
+func (f *fakeBackend) RemoveCamera(a core.Actor, id, reason string) error {
+	f.record("RemoveCamera %s %s reason=%s", a.Role, id, reason)
+	return f.failErr
+}
+
 func (f *fakeBackend) EnrollPerson(a core.Actor, in core.Enrolment) (core.Key, error) {
 	f.record("EnrollPerson %s name=%s role=%s title=%s section=%s pledged=%v key=%s", a.Role, in.Name, in.Role,
 		in.JobTitle, in.Section, in.Pledged, in.AuthorizedKey)

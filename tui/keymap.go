@@ -45,6 +45,7 @@ type KeyMap struct {
 	PrevField   key.Binding
 	Save        key.Binding
 	Toggle      key.Binding
+	RemoveCam   key.Binding // the manager's removal of a camera (001 §8-2)
 }
 
 // newKeyMap builds the bindings with help text in the session language.
@@ -93,5 +94,6 @@ func newKeyMap(t func(string) string) KeyMap {
 		PrevField:   b([]string{"shift+tab", "up"}, "S-tab", "key.prevfield"),
 		Save:        b([]string{"ctrl+s"}, "C-s", "key.save"),
 		Toggle:      b([]string{" "}, "space", "key.toggle"),
+		RemoveCam:   b([]string{"x"}, "x", "key.removecam"),
 	}
 }

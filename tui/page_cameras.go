@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"mimamori/core"
@@ -15,6 +16,11 @@ type camerasPage struct {
 	s    *session
 	tbl  *listTable
 	w, h int
+
+	// Removing a camera (manager): reason, then confirm.
+	removing string // camera id; "" when no dialog
+	confirm  bool
+	input    textinput.Model
 }
 
 const camDetailLines = 4
@@ -37,7 +43,9 @@ func camerasSpecs() []colSpec {
 }
 
 func newCamerasPage(s *session) *camerasPage {
-	return &camerasPage{s: s, tbl: newListTable(s, camerasSpecs())}
+	p := &camerasPage{s: s, tbl: newListTable(s, camerasSpecs())}
+	p.input = newInput(s, "> ", 1000)
+	return p
 }
 
 func (p *camerasPage) SetSize(w, h int) {
@@ -73,7 +81,7 @@ func titled(s *session, specs []colSpec) []colSpec {
 	return specs
 }
 
-func (p *camerasPage) Capturing() bool { return false }
+func (p *camerasPage) Capturing() bool { return p.removing != "" }
 
 func (p *camerasPage) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
@@ -82,9 +90,52 @@ func (p *camerasPage) Update(msg tea.Msg) tea.Cmd {
 	case healthMsg, refreshMsg:
 		p.rebuild()
 	case tea.KeyMsg:
+		if p.removing != "" {
+			return p.dialogKey(msg)
+		}
+		if key.Matches(msg, p.s.keys.RemoveCam) && p.s.allowed(core.ActionCameraRemove) {
+			i := p.tbl.Cursor()
+			d := &p.s.data
+			if i < 0 || i >= len(d.cams) || d.cams[i].Status == core.CameraRemoved {
+				return statusCmd(p.s.T("cam.pick"), true)
+			}
+			p.removing, p.confirm = d.cams[i].ID, false
+			p.input.SetValue("")
+			p.input.Placeholder = p.s.T("keys.reason.ph")
+			return p.input.Focus()
+		}
 		return p.tbl.Update(msg)
 	}
 	return nil
+}
+
+// dialogKey: the reason, then y/n. Recording stops when core has
+// recorded the removal.
+func (p *camerasPage) dialogKey(msg tea.KeyMsg) tea.Cmd {
+	s := p.s
+	if msg.Type == tea.KeyEsc || (p.confirm && (msg.String() == "n" || msg.String() == "N")) {
+		p.removing = ""
+		p.input.Blur()
+		return statusCmd(s.T("keys.cancelled"), false)
+	}
+	if p.confirm {
+		if msg.String() == "y" || msg.String() == "Y" {
+			id, reason := p.removing, strings.TrimSpace(p.input.Value())
+			p.removing = ""
+			p.input.Blur()
+			return s.removeCamera(id, reason)
+		}
+		return nil
+	}
+	if msg.Type == tea.KeyEnter {
+		if strings.TrimSpace(p.input.Value()) != "" {
+			p.confirm = true
+		}
+		return nil
+	}
+	var cmd tea.Cmd
+	p.input, cmd = p.input.Update(msg)
+	return cmd
 }
 
 func (p *camerasPage) rebuild() {
@@ -136,10 +187,26 @@ func (p *camerasPage) View() string {
 		return block("\n  "+p.s.T("cam.none"), p.w, p.h)
 	}
 	out := p.tbl.View() + "\n" + p.detail()
+	if p.removing != "" {
+		out = p.tbl.View() + "\n" + p.removeDialog()
+	}
 	if w := p.warningsView(); w != "" {
 		out += "\n" + w
 	}
 	return out
+}
+
+// removeDialog asks for the reason, then for confirmation.
+func (p *camerasPage) removeDialog() string {
+	s, st := p.s, p.s.st
+	lines := []string{strings.Repeat("-", p.w), st.Title.Render(trunc(fmt.Sprintf(s.T("cam.remove.reason"), p.removing), p.w))}
+	if p.confirm {
+		lines = append(lines, st.Bad.Render(trunc(fmt.Sprintf(s.T("cam.remove.confirm"), p.removing), p.w)),
+			trunc(s.T("keys.reason")+": "+oneLine(p.input.Value())+"   [y] "+s.T("key.confirm")+"  [n] "+s.T("key.cancel"), p.w))
+	} else {
+		lines = append(lines, p.input.View(), st.Dim.Render(trunc(s.T("cam.remove.note"), p.w)))
+	}
+	return block(strings.Join(lines, "\n"), p.w, camDetailLines+1)
 }
 
 // warningsView lists what the regulation expects that the records lack:
@@ -201,6 +268,12 @@ func (p *camerasPage) detail() string {
 
 func (p *camerasPage) ShortHelp() []key.Binding {
 	k := p.s.keys
+	if p.removing != "" {
+		return []key.Binding{k.Submit, k.Cancel}
+	}
+	if p.s.allowed(core.ActionCameraRemove) {
+		return []key.Binding{k.Up, k.Down, k.RemoveCam}
+	}
 	return []key.Binding{k.Up, k.Down}
 }
 
