@@ -39,9 +39,9 @@ var catalogue = map[string]map[string]string{
 		"col.enrolled": "Enrolled", "col.by": "By", "col.keystate": "State", "col.address": "Address",
 		"col.jobtitle": "Job title", "col.section": "Section", "col.pledge": "Pledge", "col.inspect": "Inspection",
 		"key.removecam": "remove camera", "cam.pick": "Select a camera still in place.",
-		"cam.remove.reason": "Remove camera %s: why (the decision to stop operating it)?",
+		"cam.remove.reason":  "Remove camera %s: why (the decision to stop operating it)?",
 		"cam.remove.confirm": "Remove %s? Recording stops; its footage stays until retention ends.",
-		"cam.remove.note": "001 §8-2: the register keeps the camera, marked removed.", "cam.done.removed": "Removed camera %s; recording stopped.",
+		"cam.remove.note":    "001 §8-2: the register keeps the camera, marked removed.", "cam.done.removed": "Removed camera %s; recording stopped.",
 		"insp.overdue": "OVERDUE", "insp.due": "due", "insp.ok": "next", "cam.warnings": "Compliance (%d):",
 		"col.first": "First seen", "col.last": "Last seen", "col.count": "Tries",
 
@@ -185,9 +185,9 @@ var catalogue = map[string]map[string]string{
 		"col.enrolled": "登録日時", "col.by": "登録者", "col.keystate": "状態", "col.address": "接続元",
 		"col.jobtitle": "職名", "col.section": "所属", "col.pledge": "守秘誓約", "col.inspect": "定期点検",
 		"key.removecam": "カメラ撤去", "cam.pick": "撤去されていないカメラを選んでください。",
-		"cam.remove.reason": "カメラ %s の撤去: 理由 (運用をやめる決定)",
+		"cam.remove.reason":  "カメラ %s の撤去: 理由 (運用をやめる決定)",
 		"cam.remove.confirm": "%s を撤去しますか? 録画は停止し、映像は保存期間まで残ります。",
-		"cam.remove.note": "001 §8-2: 台帳には撤去済として残ります。", "cam.done.removed": "カメラ %s を撤去し、録画を停止しました。",
+		"cam.remove.note":    "001 §8-2: 台帳には撤去済として残ります。", "cam.done.removed": "カメラ %s を撤去し、録画を停止しました。",
 		"insp.overdue": "期限超過", "insp.due": "期限間近", "insp.ok": "次回", "cam.warnings": "規定上の確認事項 (%d件):",
 		"col.first": "初回", "col.last": "最終", "col.count": "回数",
 
