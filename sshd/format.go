@@ -87,13 +87,10 @@ func kvLang(m map[string]string, lang string) string {
 	return strings.Join(parts, " ")
 }
 
-// actionLabel is a ledger action for people: its label, with the code
-// (for filters and scripts) after it in Japanese.
+// actionLabel is a ledger action for people: its label in the session's
+// language, with the code (for filters and scripts) after it.
 func actionLabel(env *Env, a core.Action) string {
-	if env.Lang == LangJA {
-		return core.ActionLabel(a, LangJA) + " (" + string(a) + ")"
-	}
-	return core.ActionLabel(a, LangEN)
+	return core.ActionLabel(a, env.Lang) + " (" + string(a) + ")"
 }
 
 func humanBytes(n int64) string {
