@@ -234,9 +234,18 @@ const (
 )
 
 // Ledger returns entries with Seq >= since, at most limit (default 1000,
-// at most 10000). Managers see everything; operators only their own
-// entries; everyone else is refused.
+// at most 10000), of every class. Managers see everything; operators only
+// their own entries; everyone else is refused.
 func (s *Store) Ledger(actor Actor, since uint64, limit int) ([]Entry, error) {
+	return s.LedgerShown(actor, since, limit, ShowAll)
+}
+
+// LedgerShown is Ledger for the classes show selects (`ledger` shows
+// people's acts unless asked for machine records). A call looks at no more
+// than maxLedgerScan entries, so a rare class on a long ledger may return
+// fewer than limit: continue after the last seq returned, or after
+// since+maxLedgerScan-1 when none was.
+func (s *Store) LedgerShown(actor Actor, since uint64, limit int, show LedgerShow) ([]Entry, error) {
 	if err := s.check(actor, ActionLedgerRead, ""); err != nil {
 		return nil, err
 	}
@@ -246,26 +255,108 @@ func (s *Store) Ledger(actor Actor, since uint64, limit int) ([]Entry, error) {
 	if limit > maxLedgerLimit {
 		limit = maxLedgerLimit
 	}
-	all := actor.Role == RoleManager
 	var out []Entry
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bLedger).Cursor()
-		for k, v := c.Seek(be64(since)); k != nil && len(out) < limit; k, v = c.Next() {
-			if !all && !entryByFingerprint(v, actor.Fingerprint) {
-				continue
-			}
-			e, err := decodeEntry(v)
+		scanned := 0
+		for k, v := c.Seek(be64(since)); k != nil && len(out) < limit && scanned < maxLedgerScan; k, v = c.Next() {
+			scanned++
+			e, ok, err := visibleEntry(actor, v, show, nil)
 			if err != nil {
 				return err
 			}
-			if !all && e.Actor.Fingerprint != actor.Fingerprint {
-				continue
+			if ok {
+				out = append(out, e)
 			}
-			out = append(out, e)
 		}
 		return nil
 	})
 	return out, err
+}
+
+// maxLedgerScan bounds the entries one listing call looks at (about
+// 0.1 s): a filter that matches little on a long ledger pages on instead
+// of holding a read transaction for seconds.
+const maxLedgerScan = 100_000
+
+// visibleEntry decodes v if actor may see it and it is shown.
+func visibleEntry(actor Actor, v []byte, show LedgerShow, match func(*Entry) bool) (Entry, bool, error) {
+	all := actor.Role == RoleManager
+	if !all && !entryByFingerprint(v, actor.Fingerprint) {
+		return Entry{}, false, nil
+	}
+	e, err := decodeEntry(v)
+	if err != nil {
+		return Entry{}, false, err
+	}
+	if !all && e.Actor.Fingerprint != actor.Fingerprint {
+		return Entry{}, false, nil
+	}
+	if !show.Shows(e.Action) || (match != nil && !match(&e)) {
+		return Entry{}, false, nil
+	}
+	return e, true, nil
+}
+
+// LedgerQuery selects one page of the ledger, newest first.
+type LedgerQuery struct {
+	Before uint64            // entries with Seq < Before; 0 = from the newest
+	Limit  int               // entries wanted (default 100, at most 1000)
+	Show   LedgerShow        // classes shown (default: people's acts)
+	Match  func(*Entry) bool // optional further filter (the console's "/")
+}
+
+// LedgerPage is one page of entries, newest first.
+type LedgerPage struct {
+	Entries []Entry
+	Next    uint64 // Before of the next, older page; 0 when the first entry was reached
+	Head    uint64 // the ledger's last seq when read
+	Total   uint64 // = Head: entries in the ledger (of every class)
+}
+
+// LedgerPage reads one page of the ledger from the database, newest
+// first, for the console: it never holds more than a page. Permissions as
+// for Ledger. A call looks at no more than maxLedgerScan entries; Next
+// then says where to go on.
+func (s *Store) LedgerPage(actor Actor, q LedgerQuery) (LedgerPage, error) {
+	if err := s.check(actor, ActionLedgerRead, ""); err != nil {
+		return LedgerPage{}, err
+	}
+	if q.Limit <= 0 {
+		q.Limit = 100
+	}
+	q.Limit = min(q.Limit, 1000)
+	var p LedgerPage
+	err := s.db.View(func(tx *bolt.Tx) error {
+		p.Head, _ = readHead(tx)
+		p.Total = p.Head
+		c := tx.Bucket(bLedger).Cursor()
+		var k, v []byte
+		if q.Before == 0 {
+			k, v = c.Last()
+		} else if k, _ = c.Seek(be64(q.Before)); k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		scanned := 0
+		for ; k != nil; k, v = c.Prev() {
+			if len(p.Entries) == q.Limit || scanned == maxLedgerScan {
+				p.Next = binary.BigEndian.Uint64(k) + 1
+				return nil
+			}
+			scanned++
+			e, ok, err := visibleEntry(actor, v, q.Show, q.Match)
+			if err != nil {
+				return err
+			}
+			if ok {
+				p.Entries = append(p.Entries, e)
+			}
+		}
+		return nil
+	})
+	return p, err
 }
 
 // LedgerHead returns the last sequence number (0 when empty). No actor:

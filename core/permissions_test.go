@@ -153,7 +153,7 @@ func performers(f *fixture, t *testing.T) map[Action]func(a Actor) error {
 		ActionHealthRead:     func(a Actor) error { return e1(s.Health(a)) },
 		ActionLedgerRead:     func(a Actor) error { return e1(s.Ledger(a, 0, 10)) },
 		ActionLedgerVerify:   func(a Actor) error { return e1(s.VerifyLedger(a)) },
-		ActionLedgerExport:   func(a Actor) error { return s.ExportLedgerCSV(a, io.Discard) },
+		ActionLedgerExport:   func(a Actor) error { return s.ExportLedgerCSV(a, io.Discard, ShowAll) },
 		ActionInquiryRegister: func(a Actor) error {
 			return e1(s.RegisterInquiry(a, InquiryInput{From: "Resident", Summary: "noise"}))
 		},

@@ -101,7 +101,7 @@ func TestLedgerCSVAcrossPages(t *testing.T) {
 	}
 	defer s.Close()
 	var out bytes.Buffer
-	if err := s.ExportLedgerCSV(manager, &out); err != nil {
+	if err := s.ExportLedgerCSV(manager, &out, ShowAll); err != nil {
 		t.Fatal(err)
 	}
 	rows, err := csv.NewReader(&out).ReadAll()

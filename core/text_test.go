@@ -163,7 +163,7 @@ func TestLedgerCleansEverything(t *testing.T) {
 		}
 	}
 	var out bytes.Buffer
-	if err := s.ExportLedgerCSV(m, &out); err != nil {
+	if err := s.ExportLedgerCSV(m, &out, ShowAll); err != nil {
 		t.Fatal(err)
 	}
 	if hasPayload(out.String()) {

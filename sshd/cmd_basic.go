@@ -19,7 +19,7 @@ func BuiltinCommands() []Command {
 		{Name: "request", Usage: requestUsage, Summary: "police requests: register, instruct, result, approve/deny, export, provide, close", SummaryJa: "外部提供の申請 (受付・検索指示・結果・承認/不承認・書出し・提供・完了)", Run: runRequest},
 		{Name: "hold", Usage: holdUsage, Summary: "retention holds: add, list, release", SummaryJa: "保存期間の延長 (保全) の設定・一覧・解除", Run: runHold},
 		{Name: "export-passphrase", Usage: "set | clear   (set: new passphrase on stdin)", Summary: "the manager's lock on exports: set or clear the export passphrase", SummaryJa: "書出しパスワード（管理責任者の書出し錠）の設定・解除", Run: runExportPassphrase},
-		{Name: "ledger", Usage: "[--json] [--since SEQ] [--limit N] | ledger verify [--json] | ledger checkpoint [--json] | ledger --csv", Summary: "the ledger, verify it, or its signed checkpoint", SummaryJa: "操作記録簿の表示・検証・署名付きチェックポイント", Run: runLedger},
+		{Name: "ledger", Usage: "[--machine|--all] [--json] [--since SEQ] [--limit N] | ledger verify [--json] | ledger checkpoint [--json] | ledger --csv [--machine|--all]", Summary: "the ledger (people's acts; --machine: the appliance's records), verify it, or its signed checkpoint", SummaryJa: "操作記録簿の表示・検証・署名付きチェックポイント", Run: runLedger},
 		{Name: "form", Usage: formUsage, Summary: "print form 2 (application) or 3 (search ledger) of a request as HTML", SummaryJa: "様式第2号 (利用申請書)・第3号 (検索簿) を HTML で出力", Run: runForm},
 		{Name: "grant", Usage: grantUsage, Summary: "temporary viewer grants: add, list, revoke", SummaryJa: "一時閲覧者の許可 (付与・一覧・取消)", Run: runGrant},
 		{Name: "inquiry", Usage: inquiryUsage, Summary: "inquiries and complaints: add, answer, close, show, list", SummaryJa: "問い合わせ・苦情 (受付・回答・完了・表示・一覧)", Run: runInquiry},

@@ -157,14 +157,19 @@ func isLedgerCSV(args []string) bool {
 func runLedgerCSV(env *Env, args []string) int {
 	f := NewFlags()
 	f.Bool("csv")
+	machine, all := f.Bool("machine"), f.Bool("all")
 	pos, err := f.Parse(args)
 	if err == nil && len(pos) > 0 && pos[0] == "export" {
 		pos = pos[1:]
 	}
 	if err != nil || len(pos) > 0 {
-		return env.UsageError("ledger", errText(err, pos)+" (ledger --csv | ledger export --csv)")
+		return env.UsageError("ledger", errText(err, pos)+" (ledger --csv [--machine|--all] | ledger export --csv)")
 	}
-	if err := env.Core.ExportLedgerCSV(env.Actor, env.Stdout); err != nil {
+	show, err := ledgerShow(*machine, *all)
+	if err != nil {
+		return env.UsageError("ledger", err.Error())
+	}
+	if err := env.Core.ExportLedgerCSV(env.Actor, env.Stdout, show); err != nil {
 		return env.Fail(core.ActionLedgerExport, err)
 	}
 	return ExitOK

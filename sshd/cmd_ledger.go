@@ -53,10 +53,15 @@ func runLedger(env *Env, args []string) int {
 	}
 	f := NewFlags()
 	asJSON := f.Bool("json")
+	machine, all := f.Bool("machine"), f.Bool("all")
 	sinceS, limitS := f.String("since"), f.String("limit")
 	pos, err := f.Parse(args)
 	if err != nil || len(pos) > 0 {
 		return env.UsageError("ledger", errText(err, pos))
+	}
+	show, err := ledgerShow(*machine, *all)
+	if err != nil {
+		return env.UsageError("ledger", err.Error())
 	}
 	var since uint64
 	if *sinceS != "" {
@@ -70,7 +75,7 @@ func runLedger(env *Env, args []string) int {
 			return env.UsageError("ledger", fmt.Sprintf("--limit: not a positive number: %q", *limitS))
 		}
 	}
-	entries, err := env.Core.Ledger(env.Actor, since, limit)
+	entries, err := env.Core.LedgerShown(env.Actor, since, limit, show)
 	if err != nil {
 		return env.Fail(core.ActionLedgerRead, err)
 	}
@@ -149,4 +154,18 @@ func runLedgerCheckpoint(env *Env, args []string) int {
 	}
 	_, _ = env.Stdout.Write(cp.Text)
 	return ExitOK
+}
+
+// ledgerShow: people's acts by default; --machine for the appliance's own
+// records (erasure proofs, recording events, migrations), --all for both.
+func ledgerShow(machine, all bool) (core.LedgerShow, error) {
+	switch {
+	case machine && all:
+		return 0, fmt.Errorf("--machine and --all exclude each other")
+	case machine:
+		return core.ShowMachine, nil
+	case all:
+		return core.ShowAll, nil
+	}
+	return core.ShowPeople, nil
 }

@@ -13,7 +13,9 @@ type Backend interface {
 	Cameras(actor core.Actor) ([]core.Camera, error)
 	Requests(actor core.Actor) ([]core.Request, error)
 	Request(actor core.Actor, id string) (core.Request, error)
-	Ledger(actor core.Actor, since uint64, limit int) ([]core.Entry, error)
+	// LedgerPage reads one page of the ledger, newest first: the console
+	// never holds more than a page.
+	LedgerPage(actor core.Actor, q core.LedgerQuery) (core.LedgerPage, error)
 	ChainStatus(actor core.Actor) (core.VerifyReport, error)
 	Keys(actor core.Actor) ([]core.Key, error)
 	RefusedKeys(actor core.Actor) ([]core.RefusedKey, error)
@@ -72,4 +74,11 @@ type complianceBackend interface {
 // the timelines. Optional so a Backend without it still works.
 type policyBackend interface {
 	Policy() core.Policy
+}
+
+// ledgerBackend is satisfied by *core.Store: the signed checkpoint shown
+// on the ledger tab and a full verification with progress. Optional.
+type ledgerBackend interface {
+	Checkpoint(actor core.Actor) (core.Checkpoint, error)
+	VerifyLedgerProgress(actor core.Actor, progress func(done, total uint64)) (core.VerifyReport, error)
 }

@@ -87,8 +87,14 @@ var catalogue = map[string]map[string]string{
 		"req.found": "Found", "req.approved": "Approved range",
 
 		"ledger.own": "Showing your own entries only.", "ledger.checked": "%d entries checked",
-		"ledger.count": "%d entries", "ledger.hint": "/ filter: action:key actor:name date:2006-01-02[..2006-01-31] text",
+		"ledger.count": "%d entries in all", "ledger.hint": "/ filter  m: people/all/machine  ] [ pages",
 		"ledger.matches": "%d of %d entries", "ledger.placeholder": "action:login actor:name date:2006-01-02 text",
+		"ledger.show.people": "People's acts", "ledger.show.machine": "Machine records (erasures, recording events)",
+		"ledger.show.all": "All entries", "ledger.older": "from #%d back", "ledger.none": "No entries here.",
+		"ledger.checkpoint": "Checkpoint: %d entries, root %s…, signed by %s",
+		"ledger.verifying":  "verifying the whole ledger: %d of %d", "ledger.verifyhint": "V: verify all",
+		"ledger.verified": "Ledger verified in full: %d entries intact",
+		"key.classes":     "people/all/machine", "key.older": "older page", "key.newer": "newer page", "key.verifyall": "verify all",
 
 		"keys.enrolled": "Enrolled keys", "keys.refused": "Refused attempts",
 		"key.active": "active", "key.revoked": "revoked", "key.expired": "expired",
@@ -233,8 +239,14 @@ var catalogue = map[string]map[string]string{
 		"req.found": "検出範囲", "req.approved": "承認した範囲",
 
 		"ledger.own": "自分の記録のみ表示しています。", "ledger.checked": "%d件を検証",
-		"ledger.count": "%d件", "ledger.hint": "/ 絞り込み: action:操作 actor:氏名 date:2006-01-02[..2006-01-31] 語句",
+		"ledger.count": "全%d件", "ledger.hint": "/ 絞り込み  m: 人/全部/機械  ] [ ページ",
 		"ledger.matches": "%d件 / %d件", "ledger.placeholder": "action:login actor:氏名 date:2006-01-02 語句",
+		"ledger.show.people": "人の操作", "ledger.show.machine": "機械の記録 (消去・録画の事象)",
+		"ledger.show.all": "すべての記録", "ledger.older": "#%d 以前", "ledger.none": "該当する記録はありません。",
+		"ledger.checkpoint": "チェックポイント: %d件 ルート %s… 署名鍵 %s",
+		"ledger.verifying":  "台帳全体を検証中: %d / %d件", "ledger.verifyhint": "V: 全体を検証",
+		"ledger.verified": "台帳全体を検証しました: %d件 正常",
+		"key.classes":     "人/全部/機械", "key.older": "前のページ", "key.newer": "次のページ", "key.verifyall": "全体を検証",
 
 		"keys.enrolled": "登録済みの鍵", "keys.refused": "拒否した接続",
 		"key.active": "有効", "key.revoked": "失効", "key.expired": "期限切れ",

@@ -9,13 +9,6 @@ import (
 	"mimamori/core"
 )
 
-// ledgerBatch is how many entries one Ledger call asks for.
-const ledgerBatch = 1000
-
-// maxLedgerInMemory bounds a session's copy of the ledger; older entries
-// are dropped from the view (the chain check still covers them).
-const maxLedgerInMemory = 50000
-
 func (s *session) loadCameras() tea.Cmd {
 	b, a := s.c.Core, s.c.Actor
 	return func() tea.Msg {
@@ -67,19 +60,32 @@ func (s *session) loadRequest(id string) tea.Cmd {
 	}
 }
 
-func (s *session) loadLedger(since uint64) tea.Cmd {
-	b, a := s.c.Core, s.c.Actor
+// loadLedger reads the page the ledger tab shows.
+func (s *session) loadLedger() tea.Cmd {
+	b, a, v := s.c.Core, s.c.Actor, s.data.ledgerView
+	q := core.LedgerQuery{Before: v.before, Limit: ledgerPageRows, Show: v.show}
+	if v.filter != "" {
+		f := parseLedgerFilter(v.filter, s.c.Location, s.lang)
+		q.Match = f.match
+	}
 	return func() tea.Msg {
-		e, err := b.Ledger(a, since, ledgerBatch)
-		return ledgerMsg{entries: e, since: since, more: err == nil && len(e) >= ledgerBatch, err: err}
+		p, err := b.LedgerPage(a, q)
+		return ledgerMsg{page: p, view: v, err: err}
 	}
 }
 
+// verifyLedger is the standing check, with the current checkpoint.
 func (s *session) verifyLedger() tea.Cmd {
 	b, a := s.c.Core, s.c.Actor
 	return func() tea.Msg {
 		r, err := b.ChainStatus(a)
-		return verifyMsg{report: r, err: err}
+		m := verifyMsg{report: r, err: err}
+		if lb, ok := b.(ledgerBackend); ok && core.Allowed(a.Role, core.ActionLedgerCheckpoint) {
+			if cp, err := lb.Checkpoint(a); err == nil {
+				m.checkpoint = &cp
+			}
+		}
+		return m
 	}
 }
 

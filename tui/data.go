@@ -29,9 +29,11 @@ type data struct {
 	reqsErr    error
 	reqsLoaded bool
 
-	ledger       []core.Entry
+	ledger       core.LedgerPage // the page on screen (ledger tab)
+	ledgerView   ledgerView      // which page, classes and filter
 	ledgerErr    error
 	ledgerLoaded bool
+	checkpoint   *core.Checkpoint
 
 	verify       core.VerifyReport
 	verifyErr    error

@@ -88,18 +88,30 @@ func (f *fakeBackend) Request(a core.Actor, id string) (core.Request, error) {
 	return core.Request{}, core.ErrNotFound
 }
 
-func (f *fakeBackend) Ledger(a core.Actor, since uint64, limit int) ([]core.Entry, error) {
-	f.record("Ledger %s %d %d", a.Role, since, limit)
-	var out []core.Entry
-	for _, e := range f.ledger {
-		if e.Seq >= since && len(out) < limit {
-			if a.Role != core.RoleManager && e.Actor.Fingerprint != a.Fingerprint {
-				continue
-			}
-			out = append(out, e)
-		}
+func (f *fakeBackend) LedgerPage(a core.Actor, q core.LedgerQuery) (core.LedgerPage, error) {
+	f.record("LedgerPage %s before=%d show=%s", a.Role, q.Before, q.Show)
+	if q.Limit <= 0 {
+		q.Limit = 100
 	}
-	return out, nil
+	p := core.LedgerPage{Total: uint64(len(f.ledger))}
+	for i := len(f.ledger) - 1; i >= 0; i-- {
+		e := f.ledger[i]
+		if q.Before != 0 && e.Seq >= q.Before {
+			continue
+		}
+		if len(p.Entries) == q.Limit {
+			p.Next = e.Seq + 1
+			break
+		}
+		if a.Role != core.RoleManager && e.Actor.Fingerprint != a.Fingerprint {
+			continue
+		}
+		if !q.Show.Shows(e.Action) || (q.Match != nil && !q.Match(&e)) {
+			continue
+		}
+		p.Entries = append(p.Entries, e)
+	}
+	return p, nil
 }
 
 func (f *fakeBackend) ChainStatus(a core.Actor) (core.VerifyReport, error) {
@@ -342,4 +354,22 @@ func actorFor(r core.Role) core.Actor {
 		return core.Actor{Fingerprint: "SHA256:techCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC", Name: "Tanaka Ken", Role: r}
 	}
 	return core.Actor{Fingerprint: "SHA256:viewer", Name: "viewer", Role: r}
+}
+
+// Checkpoint and VerifyLedgerProgress make the fake a ledgerBackend.
+func (f *fakeBackend) Checkpoint(a core.Actor) (core.Checkpoint, error) {
+	f.record("Checkpoint %s", a.Role)
+	cp := core.Checkpoint{Origin: "mimamori/yotsukaido-1", Size: uint64(len(f.ledger)), Time: testNow,
+		Fingerprint: "SHA256:hostkeyhostkeyhostkeyhostkeyhostkeyhostkey0"}
+	copy(cp.Root[:], "0123456789abcdef0123456789abcdef")
+	return cp, nil
+}
+
+func (f *fakeBackend) VerifyLedgerProgress(a core.Actor, progress func(done, total uint64)) (core.VerifyReport, error) {
+	f.record("VerifyLedgerProgress %s", a.Role)
+	n := uint64(len(f.ledger))
+	for i := uint64(1); i <= n; i++ {
+		progress(i, n)
+	}
+	return core.VerifyReport{Entries: n, OK: true}, nil
 }

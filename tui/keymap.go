@@ -46,6 +46,12 @@ type KeyMap struct {
 	Save        key.Binding
 	Toggle      key.Binding
 	RemoveCam   key.Binding // the manager's removal of a camera (001 §8-2)
+
+	// Ledger.
+	Classes   key.Binding
+	Older     key.Binding
+	Newer     key.Binding
+	VerifyAll key.Binding
 }
 
 // newKeyMap builds the bindings with help text in the session language.
@@ -95,5 +101,10 @@ func newKeyMap(t func(string) string) KeyMap {
 		Save:        b([]string{"ctrl+s"}, "C-s", "key.save"),
 		Toggle:      b([]string{" "}, "space", "key.toggle"),
 		RemoveCam:   b([]string{"x"}, "x", "key.removecam"),
+
+		Classes:   b([]string{"m"}, "m", "key.classes"),
+		Older:     b([]string{"]"}, "]", "key.older"),
+		Newer:     b([]string{"["}, "[", "key.newer"),
+		VerifyAll: b([]string{"V"}, "V", "key.verifyall"),
 	}
 }

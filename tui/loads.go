@@ -127,11 +127,7 @@ func (u *UI) start(k loadKind) tea.Cmd {
 	case loadRequests:
 		return s.loadRequests()
 	case loadLedger:
-		var since uint64
-		if n := len(s.data.ledger); n > 0 {
-			since = s.data.ledger[n-1].Seq + 1
-		}
-		return s.loadLedger(since)
+		return s.loadLedger()
 	case loadVerify:
 		return s.verifyLedger()
 	case loadKeys:

@@ -35,17 +35,17 @@ type requestMsg struct {
 	err error
 }
 
-// ledgerMsg carries entries with Seq >= since; reset replaces the list.
+// ledgerMsg carries one page of the ledger, for the view it was read for.
 type ledgerMsg struct {
-	entries []core.Entry
-	since   uint64
-	more    bool // a full page came back: ask for the next one
-	err     error
+	page core.LedgerPage
+	view ledgerView
+	err  error
 }
 
 type verifyMsg struct {
-	report core.VerifyReport
-	err    error
+	report     core.VerifyReport
+	err        error
+	checkpoint *core.Checkpoint // nil unless the role may have one
 }
 
 type keysMsg struct {
@@ -78,3 +78,7 @@ type subClosedMsg struct{}
 
 // tickMsg drives the 1 s health refresh and the header clock.
 type tickMsg time.Time
+
+// wantLoadMsg asks the UI to (re)start a load, e.g. when a page changes
+// what it shows.
+type wantLoadMsg loadKind

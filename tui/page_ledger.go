@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -13,22 +14,34 @@ import (
 	"mimamori/core"
 )
 
-// ledgerPage lists ledger entries, newest first, with the chain status on
-// top and a "/" filter (action:, actor:, date:, free text).
+// ledgerPage shows one page of the ledger read from the database, newest
+// first: people's acts by default, machine records on request (m), with
+// the chain status and the current signed checkpoint on top and a "/"
+// filter (action:, actor:, date:, free text) that core applies while it
+// reads. ] and [ (or page down past the last row / page up past the
+// first) go to the older and newer page; V verifies the whole ledger.
 type ledgerPage struct {
 	s      *session
 	tbl    *listTable
 	w, h   int
 	input  textinput.Model
 	typing bool
-	filter string
-	shown  int // entries matching the filter
+	newer  []uint64 // the views' befores above this page, to go back
+	verify *verifyRun
 }
 
-// maxLedgerRows bounds the rows handed to the table; a filter narrows.
-const maxLedgerRows = 5000
+// ledgerView is which page the ledger tab shows. Comparable: a page read
+// for another view is dropped.
+type ledgerView struct {
+	before uint64 // 0 = the newest page
+	show   core.LedgerShow
+	filter string
+}
 
-const ledgerHeadH = 2
+// ledgerPageRows is one page: a few screens, never the ledger.
+const ledgerPageRows = 200
+
+const ledgerHeadH = 3
 
 func ledgerSpecs() []colSpec {
 	return []colSpec{
@@ -58,10 +71,33 @@ func (p *ledgerPage) SetSize(w, h int) {
 
 func (p *ledgerPage) Capturing() bool { return p.typing }
 
+// show switches to view v and reads its page.
+func (p *ledgerPage) show(v ledgerView) tea.Cmd {
+	p.s.data.ledgerView = v
+	p.s.data.ledgerLoaded = false
+	p.tbl.SetCursor(0)
+	p.rebuild()
+	return func() tea.Msg { return wantLoadMsg(loadLedger) }
+}
+
 func (p *ledgerPage) Update(msg tea.Msg) tea.Cmd {
+	v := p.s.data.ledgerView
 	switch msg := msg.(type) {
 	case ledgerMsg, refreshMsg:
 		p.rebuild()
+	case verifyProgressMsg:
+		if msg.run == p.verify {
+			return waitVerify(msg.run)
+		}
+	case verifyDoneMsg:
+		if msg.run == p.verify {
+			p.verify = nil
+			d := &p.s.data
+			if msg.err == nil {
+				d.verify, d.verifyLoaded, d.verifyErr = msg.report, true, nil
+			}
+			return func() tea.Msg { return verifyResultStatus(p.s, msg) }
+		}
 	case tea.KeyMsg:
 		k := p.s.keys
 		if p.typing {
@@ -69,47 +105,69 @@ func (p *ledgerPage) Update(msg tea.Msg) tea.Cmd {
 			case tea.KeyEnter:
 				p.typing = false
 				p.input.Blur()
-				p.filter = strings.TrimSpace(p.input.Value())
-				p.tbl.SetCursor(0)
-				p.rebuild()
-				return nil
+				p.newer = nil
+				return p.show(ledgerView{show: v.show, filter: strings.TrimSpace(p.input.Value())})
 			case tea.KeyEsc:
 				p.typing = false
 				p.input.Blur()
-				p.input.SetValue(p.filter)
+				p.input.SetValue(v.filter)
 				return nil
 			}
 			var cmd tea.Cmd
 			p.input, cmd = p.input.Update(msg)
 			return cmd
 		}
+		last := len(p.s.data.ledger.Entries) - 1
 		switch {
 		case key.Matches(msg, k.Filter):
 			p.typing = true
-			p.input.SetValue(p.filter)
+			p.input.SetValue(v.filter)
 			p.input.CursorEnd()
 			return p.input.Focus()
-		case key.Matches(msg, k.Back) && p.filter != "":
-			p.filter = ""
+		case key.Matches(msg, k.Back) && v.filter != "":
 			p.input.SetValue("")
-			p.rebuild()
-			return nil
+			p.newer = nil
+			return p.show(ledgerView{show: v.show})
+		case key.Matches(msg, k.Classes):
+			p.newer = nil
+			next := map[core.LedgerShow]core.LedgerShow{core.ShowPeople: core.ShowAll, core.ShowAll: core.ShowMachine, core.ShowMachine: core.ShowPeople}
+			return p.show(ledgerView{show: next[v.show], filter: v.filter})
+		case key.Matches(msg, k.Older) || (key.Matches(msg, k.PageDown) && p.tbl.t.Cursor() >= last):
+			if next := p.s.data.ledger.Next; next != 0 && p.s.data.ledgerLoaded {
+				p.newer = append(p.newer, v.before)
+				return p.show(ledgerView{before: next, show: v.show, filter: v.filter})
+			}
+		case key.Matches(msg, k.Newer) || (key.Matches(msg, k.PageUp) && p.tbl.t.Cursor() == 0 && len(p.newer) > 0):
+			if n := len(p.newer); n > 0 {
+				before := p.newer[n-1]
+				p.newer = p.newer[:n-1]
+				return p.show(ledgerView{before: before, show: v.show, filter: v.filter})
+			}
+		case key.Matches(msg, k.VerifyAll) && p.s.allowed(core.ActionLedgerVerify) && p.verify == nil:
+			if lb, ok := p.s.c.Core.(ledgerBackend); ok {
+				var cmd tea.Cmd
+				p.verify, cmd = startVerify(p.s.c.Ctx, lb, p.s.c.Actor)
+				return cmd
+			}
 		}
 		return p.tbl.Update(msg)
 	}
 	return nil
 }
 
-// ledgerFilter is the parsed "/" query.
+// ledgerFilter is the parsed "/" query; core applies it while reading.
 type ledgerFilter struct {
+	lang          string // details are matched as shown
 	action, actor []string
 	from, to      time.Time // local days, [from, to)
 	text          []string
 }
 
-func (p *ledgerPage) parseFilter(q string) ledgerFilter {
-	var f ledgerFilter
-	loc := p.s.c.Location
+func parseLedgerFilter(q string, loc *time.Location, lang string) ledgerFilter {
+	f := ledgerFilter{lang: lang}
+	if loc == nil {
+		loc = time.Local
+	}
 	for _, tok := range strings.Fields(strings.ToLower(q)) {
 		switch {
 		case strings.HasPrefix(tok, "action:"):
@@ -135,7 +193,7 @@ func (p *ledgerPage) parseFilter(q string) ledgerFilter {
 	return f
 }
 
-func (f *ledgerFilter) match(e *core.Entry, details string) bool {
+func (f *ledgerFilter) match(e *core.Entry) bool {
 	for _, a := range f.action {
 		if !strings.HasPrefix(string(e.Action), a) {
 			return false
@@ -154,7 +212,7 @@ func (f *ledgerFilter) match(e *core.Entry, details string) bool {
 	}
 	if len(f.text) > 0 {
 		hay := strings.ToLower(string(e.Action) + " " + core.ActionLabel(e.Action, "ja") + " " + core.ActionLabel(e.Action, "en") +
-			" " + e.Actor.Name + " " + e.Subject + " " + details)
+			" " + e.Actor.Name + " " + e.Subject + " " + detailsText(e.Details, f.lang))
 		for _, t := range f.text {
 			if !strings.Contains(hay, t) {
 				return false
@@ -187,26 +245,16 @@ func detailsText(m map[string]string, lang string) string {
 
 func (p *ledgerPage) rebuild() {
 	s := p.s
-	f := p.parseFilter(p.filter)
-	all := s.data.ledger
-	rows := make([][]string, 0, min(len(all), maxLedgerRows))
-	p.shown = 0
-	for i := len(all) - 1; i >= 0; i-- {
-		e := &all[i]
-		det := detailsText(e.Details, s.lang)
-		if !f.match(e, det) {
-			continue
-		}
-		p.shown++
-		if len(rows) >= maxLedgerRows {
-			continue
-		}
+	es := s.data.ledger.Entries
+	rows := make([][]string, 0, len(es))
+	for i := range es {
+		e := &es[i]
 		actor := e.Actor.Name
 		if actor == "" {
 			actor = e.Actor.Fingerprint
 		}
 		rows = append(rows, []string{
-			fmt.Sprint(e.Seq), s.fmtDateTime(e.Time), actor, core.ActionLabel(e.Action, s.lang), e.Subject, det,
+			fmt.Sprint(e.Seq), s.fmtDateTime(e.Time), actor, core.ActionLabel(e.Action, s.lang), e.Subject, detailsText(e.Details, s.lang),
 		})
 	}
 	p.tbl.SetRows(rows)
@@ -214,29 +262,45 @@ func (p *ledgerPage) rebuild() {
 
 func (p *ledgerPage) View() string {
 	s, d, st := p.s, &p.s.data, p.s.st
+	v := d.ledgerView
 	var head []string
 	switch {
 	case !s.allowed(core.ActionLedgerVerify):
 		head = append(head, st.Dim.Render(s.T("ledger.own")))
+	case p.verify != nil:
+		head = append(head, st.Dim.Render(s.T("hdr.chain")+": "+fmt.Sprintf(s.T("ledger.verifying"), p.verify.done, p.verify.total)+
+			pct(p.verify.done, p.verify.total)))
 	case d.verifyErr != nil:
 		head = append(head, st.Warn.Render(s.T("hdr.chain")+": "+s.errText(d.verifyErr)))
 	case !d.verifyLoaded:
 		head = append(head, st.Dim.Render(s.T("hdr.chain")+": "+s.T("chain.checking")))
+	case d.verify.Pending:
+		head = append(head, st.Dim.Render(s.T("hdr.chain")+": "+s.T("chain.checking")+pct(d.verify.Done, d.verify.Total)))
 	case d.verify.OK:
 		head = append(head, st.OK.Render(s.T("hdr.chain")+": "+s.T("chain.ok"))+"  "+
-			st.Dim.Render(fmt.Sprintf(s.T("ledger.checked"), d.verify.Entries)))
+			st.Dim.Render(fmt.Sprintf(s.T("ledger.checked"), d.verify.Entries)+"  "+s.T("ledger.verifyhint")))
 	default:
 		head = append(head, st.Bad.Render(s.T("hdr.chain")+": "+fmt.Sprintf(s.T("chain.broken"), d.verify.BrokenSeq))+
 			"  "+st.Error.Render(oneLine(d.verify.Problem)))
 	}
+	if cp := d.checkpoint; cp != nil {
+		head = append(head, st.Dim.Render(fmt.Sprintf(s.T("ledger.checkpoint"), cp.Size, cp.ShortRoot(), cp.Fingerprint)))
+	} else {
+		head = append(head, "")
+	}
+	classes := s.T("ledger.show." + v.show.String())
+	var where string
+	if v.before != 0 {
+		where = "  " + fmt.Sprintf(s.T("ledger.older"), v.before-1)
+	}
 	switch {
 	case p.typing:
 		head = append(head, p.input.View())
-	case p.filter != "":
-		head = append(head, st.Input.Render("/ "+p.filter)+"  "+
-			st.Dim.Render(fmt.Sprintf(s.T("ledger.matches"), p.shown, len(d.ledger))))
+	case v.filter != "":
+		head = append(head, st.Input.Render("/ "+v.filter)+"  "+
+			st.Dim.Render(classes+where+"  "+fmt.Sprintf(s.T("ledger.matches"), len(d.ledger.Entries), d.ledger.Total)))
 	default:
-		head = append(head, st.Dim.Render(fmt.Sprintf(s.T("ledger.count"), len(d.ledger))+"  "+s.T("ledger.hint")))
+		head = append(head, st.Dim.Render(classes+where+"  "+fmt.Sprintf(s.T("ledger.count"), d.ledger.Total)+"  "+s.T("ledger.hint")))
 	}
 	top := block(strings.Join(head, "\n"), p.w, ledgerHeadH)
 	if !d.ledgerLoaded {
@@ -246,6 +310,9 @@ func (p *ledgerPage) View() string {
 		}
 		return top + "\n" + block("\n  "+msg, p.w, p.h-ledgerHeadH)
 	}
+	if len(d.ledger.Entries) == 0 {
+		return top + "\n" + block("\n  "+st.Dim.Render(s.T("ledger.none")), p.w, p.h-ledgerHeadH)
+	}
 	return top + "\n" + p.tbl.View()
 }
 
@@ -254,10 +321,74 @@ func (p *ledgerPage) ShortHelp() []key.Binding {
 	if p.typing {
 		return []key.Binding{k.Submit, k.Cancel}
 	}
-	return []key.Binding{k.Up, k.Down, k.Filter}
+	return []key.Binding{k.Up, k.Down, k.Filter, k.Classes, k.Older, k.Newer}
 }
 
 func (p *ledgerPage) FullHelp() [][]key.Binding {
 	k := p.s.keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Filter, k.Back}}
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Filter, k.Back, k.Classes, k.Older, k.Newer, k.VerifyAll}}
+}
+
+// A full verification runs in one Cmd; its progress feeds a one-slot
+// channel (latest wins) that a re-armed Cmd turns into messages, as for
+// exports.
+
+type verifyRun struct {
+	prog        chan verifyProgressMsg
+	finished    chan struct{}
+	done, total uint64
+}
+
+type verifyProgressMsg struct {
+	run         *verifyRun
+	done, total uint64
+}
+
+type verifyDoneMsg struct {
+	run    *verifyRun
+	report core.VerifyReport
+	err    error
+}
+
+func startVerify(ctx context.Context, b ledgerBackend, a core.Actor) (*verifyRun, tea.Cmd) {
+	r := &verifyRun{prog: make(chan verifyProgressMsg, 1), finished: make(chan struct{})}
+	work := func() tea.Msg {
+		defer close(r.finished)
+		rep, err := b.VerifyLedgerProgress(a, func(done, total uint64) {
+			m := verifyProgressMsg{run: r, done: done, total: total}
+			select {
+			case <-r.prog:
+			default:
+			}
+			select {
+			case r.prog <- m:
+			default:
+			}
+		})
+		return verifyDoneMsg{run: r, report: rep, err: err}
+	}
+	return r, tea.Batch(work, waitVerify(r))
+}
+
+func waitVerify(r *verifyRun) tea.Cmd {
+	return func() tea.Msg {
+		select {
+		case m := <-r.prog:
+			r.done, r.total = m.done, m.total
+			return m
+		case <-r.finished:
+			return nil
+		}
+	}
+}
+
+// verifyResultStatus is the status line after a full verification.
+func verifyResultStatus(s *session, m verifyDoneMsg) tea.Msg {
+	switch {
+	case m.err != nil:
+		return statusMsg{text: s.T("err.action") + ": " + s.errText(m.err), err: true}
+	case m.report.OK:
+		return statusMsg{text: fmt.Sprintf(s.T("ledger.verified"), m.report.Entries)}
+	}
+	return statusMsg{text: fmt.Sprintf(s.T("chain.broken"), m.report.BrokenSeq) + ": " + oneLine(m.report.Problem), err: true}
 }

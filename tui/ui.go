@@ -223,6 +223,8 @@ func (u *UI) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return u, nil
 	case tickMsg:
 		return u, u.onTick()
+	case wantLoadMsg:
+		return u, u.want(loadKind(msg))
 
 	case policyMsg:
 		u.s.data.policy, u.s.data.hasPolicy = msg.p, true
@@ -262,6 +264,9 @@ func (u *UI) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		d.verifyErr = msg.err
 		if msg.err == nil {
 			d.verify, d.verifyLoaded = msg.report, true
+		}
+		if msg.checkpoint != nil {
+			d.checkpoint = msg.checkpoint
 		}
 		u.lastVerify = u.s.now()
 		cmds = append(cmds, u.done(loadVerify))
@@ -420,23 +425,12 @@ func (u *UI) switchLoads() tea.Cmd {
 
 func (u *UI) onLedger(msg ledgerMsg) tea.Cmd {
 	d := &u.s.data
+	if msg.view != d.ledgerView {
+		return u.done(loadLedger) // read for a view since left; the new one is on its way
+	}
 	d.ledgerErr = msg.err
-	if msg.err != nil {
-		return u.done(loadLedger)
-	}
-	d.ledgerLoaded = true
-	for _, e := range msg.entries {
-		if n := len(d.ledger); n > 0 && e.Seq <= d.ledger[n-1].Seq {
-			continue
-		}
-		d.ledger = append(d.ledger, e)
-	}
-	if over := len(d.ledger) - maxLedgerInMemory; over > 0 {
-		d.ledger = append([]core.Entry(nil), d.ledger[over:]...)
-	}
-	if msg.more && len(msg.entries) > 0 {
-		// Still in flight: fetch the next page straight away.
-		return u.s.loadLedger(msg.entries[len(msg.entries)-1].Seq + 1)
+	if msg.err == nil {
+		d.ledger, d.ledgerLoaded = msg.page, true
 	}
 	return u.done(loadLedger)
 }
@@ -469,7 +463,9 @@ func (u *UI) onChanges(cs changesMsg) tea.Cmd {
 		case a == string(core.ActionErasure) || a == string(core.ActionRecordingEvent):
 			u.s.data.coverLoadedAt = time.Time{} // stale: reloaded when seen
 		}
-		add(loadLedger)
+		if u.s.data.ledgerView.before == 0 {
+			add(loadLedger) // the newest page is on screen: it changed
+		}
 		u.verifyDirty = true
 	}
 	for _, p := range u.pages {

@@ -240,17 +240,15 @@ func TestLedgerFilter(t *testing.T) {
 			lp = l
 		}
 	}
-	if lp.shown != 0 {
-		// 佐藤 has no ASCII name: actor:sato matches the fingerprint.
-		rows := lp.tbl.raw
-		for _, r := range rows {
-			if r[3] != "login" || !strings.Contains(r[2], "佐藤") {
-				t.Errorf("row %v does not match the filter", r)
-			}
+	shown := func() int { return len(u.s.data.ledger.Entries) }
+	// 佐藤 has no ASCII name: actor:sato matches the fingerprint.
+	for _, r := range lp.tbl.raw {
+		if r[3] != "login" || !strings.Contains(r[2], "佐藤") {
+			t.Errorf("row %v does not match the filter", r)
 		}
 	}
-	if lp.shown != 1 {
-		t.Errorf("%d rows match, want 1", lp.shown)
+	if shown() != 1 {
+		t.Errorf("%d rows match, want 1", shown())
 	}
 	press(u, "/")
 	for range "action:login actor:sato" {
@@ -266,12 +264,67 @@ func TestLedgerFilter(t *testing.T) {
 			t.Errorf("row %v is not from 2026-11-19 (JST)", r)
 		}
 	}
-	if lp.shown != 6 { // seq 1-6: 15:06 to 23:11 JST
-		t.Errorf("%d rows on 2026-11-19, want 6", lp.shown)
+	if shown() != 6 { // seq 1-6: 15:06 to 23:11 JST
+		t.Errorf("%d rows on 2026-11-19, want 6", shown())
 	}
 	press(u, "esc")
-	if lp.shown != len(u.s.data.ledger) {
-		t.Errorf("esc left %d rows, want all %d", lp.shown, len(u.s.data.ledger))
+	people := 0
+	for _, e := range u.s.c.Core.(*fakeBackend).ledger {
+		if core.ClassOf(e.Action) == core.ClassPeople {
+			people++
+		}
+	}
+	if shown() != people {
+		t.Errorf("esc left %d rows, want all %d people's acts", shown(), people)
+	}
+}
+
+// TestLedgerPagesFromCore: the ledger tab holds one page at a time, read
+// from core newest first; ] and [ move between pages; m shows machine
+// records, which people's acts leave out.
+func TestLedgerPagesFromCore(t *testing.T) {
+	f := newFake(4)
+	for i := 0; i < 2*ledgerPageRows; i++ {
+		seq := uint64(len(f.ledger) + 1)
+		a := core.ActionErasure
+		if i%2 == 0 {
+			a = core.ActionLogin
+		}
+		f.ledger = append(f.ledger, core.Entry{Seq: seq, Time: testNow, Actor: actorFor(core.RoleManager), Action: a, Subject: "cam1"})
+	}
+	u := syncUI(t, f, core.RoleManager, "en", 120, 30)
+	press(u, "5")
+	d := &u.s.data
+	if n := len(d.ledger.Entries); n != ledgerPageRows {
+		t.Fatalf("first page: %d entries, want %d", n, ledgerPageRows)
+	}
+	for _, e := range d.ledger.Entries {
+		if e.Action == core.ActionErasure {
+			t.Fatal("machine records on the default page")
+		}
+	}
+	top := d.ledger.Entries[0].Seq
+	press(u, "]")
+	if len(d.ledger.Entries) == 0 || d.ledger.Entries[0].Seq >= d.ledger.Entries[len(d.ledger.Entries)-1].Seq+ledgerPageRows ||
+		d.ledger.Entries[0].Seq >= top {
+		t.Fatalf("older page starts at %d (first page started at %d)", d.ledger.Entries[0].Seq, top)
+	}
+	press(u, "[")
+	if d.ledger.Entries[0].Seq != top {
+		t.Fatalf("back to the newest page: starts at %d, want %d", d.ledger.Entries[0].Seq, top)
+	}
+	press(u, "m") // all
+	press(u, "m") // machine only
+	for _, e := range d.ledger.Entries {
+		if e.Action != core.ActionErasure {
+			t.Fatalf("machine view shows %s", e.Action)
+		}
+	}
+	if !strings.Contains(u.View(), "Machine records") {
+		t.Errorf("the view does not say it shows machine records:\n%s", u.View())
+	}
+	if got := f.called("LedgerPage manager before=0 show=machine"); len(got) == 0 {
+		t.Errorf("machine records not asked of core: %v", f.called("LedgerPage"))
 	}
 }
 
@@ -304,8 +357,8 @@ func TestLiveChanges(t *testing.T) {
 	if got := len(f.called("Keys")); got != keysBefore {
 		t.Errorf("keys re-read on a request change")
 	}
-	if got := f.called("Ledger manager 13 "); len(got) != 1 {
-		t.Errorf("ledger not read incrementally from 13: %q", f.called("Ledger"))
+	if got := f.called("LedgerPage manager before=0 "); len(got) < 2 {
+		t.Errorf("the newest ledger page not re-read after the change: %q", f.called("LedgerPage"))
 	}
 	press(u, "4")
 	if !strings.Contains(u.View(), "R-2026-0013") {
@@ -379,5 +432,30 @@ func TestTimeline(t *testing.T) {
 	got := timeline(spans, holds, from, testNow, 10, st)
 	if want := "████.▒██▓█"; got != want {
 		t.Fatalf("timeline %q, want %q", got, want)
+	}
+}
+
+// TestLedgerVerifyAll: V runs the full verification (with progress) and
+// says how it ended; the checkpoint is on the ledger tab.
+func TestLedgerVerifyAll(t *testing.T) {
+	f := newFake(4)
+	u := syncUI(t, f, core.RoleManager, "en", 120, 30)
+	press(u, "5")
+	if v := u.View(); !strings.Contains(v, "Checkpoint: 12 entries, root 3031323334353637…") {
+		t.Errorf("no checkpoint on the ledger tab:\n%s", v)
+	}
+	press(u, "V")
+	if len(f.called("VerifyLedgerProgress manager")) != 1 {
+		t.Fatalf("V did not verify: %v", f.called("Verify"))
+	}
+	if !strings.Contains(u.View(), "Ledger verified in full: 12 entries intact") {
+		t.Errorf("no result in the status line:\n%s", u.View())
+	}
+	// Operators may not verify: V does nothing for them.
+	f2 := newFake(4)
+	u2 := syncUI(t, f2, core.RoleOperator, "en", 120, 30)
+	press(u2, "5", "V")
+	if got := f2.called("VerifyLedgerProgress"); len(got) != 0 {
+		t.Errorf("operator verified: %v", got)
 	}
 }

@@ -72,6 +72,8 @@ func (u *UI) chainView() string {
 		return s.st.Warn.Render(label + s.T("chain.unknown"))
 	case !d.verifyLoaded:
 		return s.st.Dim.Render(label + s.T("chain.checking"))
+	case d.verify.Pending:
+		return s.st.Dim.Render(label + s.T("chain.checking") + pct(d.verify.Done, d.verify.Total))
 	case d.verify.OK:
 		return s.st.OK.Render(label + s.T("chain.ok"))
 	}
@@ -125,4 +127,12 @@ func (u *UI) fullHelp() [][]key.Binding {
 	}
 	k := u.s.keys
 	return append(out, []key.Binding{k.NextTab, k.PrevTab, k.GotoTab}, []key.Binding{k.Lang, k.Help, k.Quit})
+}
+
+// pct is " 42%" of done/total ("" when total is unknown).
+func pct(done, total uint64) string {
+	if total == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" %d%%", min(done*100/total, 100))
 }
