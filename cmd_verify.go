@@ -157,6 +157,10 @@ func printReport(w io.Writer, rep *export.Report) {
 	}
 	fmt.Fprintf(w, "signed by   %s\n", signer)
 	fmt.Fprintf(w, "manifest    sha256 %s\n", rep.ManifestSHA)
+	if cp := rep.Checkpoint; cp != nil {
+		fmt.Fprintf(w, "ledger      checkpoint %s size %d root %s (%s), %d of the request's entries proven in it\n",
+			cp.Origin, cp.Size, cp.ShortRoot(), cp.Time.UTC().Format(time.RFC3339), rep.Proven)
+	}
 	for _, c := range m.Cameras {
 		if len(c.Actual) == 0 {
 			fmt.Fprintf(w, "camera      %s: %s\n", c.Camera, c.NoFootageNote)

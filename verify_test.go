@@ -94,6 +94,9 @@ func newExportFixture(t *testing.T) *exportFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := st.SetLogSigner("test-box", signer); err != nil {
+		t.Fatal(err)
+	}
 	ex := &export.Exporter{Source: rg, Signer: signer, ApplianceID: "test-box", Version: "test"}
 	st.SetExporter(ex)
 	k, err := st.ProtectPackage(vManager, r.ID, "")
@@ -137,10 +140,17 @@ func TestVerifyRoundTrip(t *testing.T) {
 		t.Fatalf("verify: code %d\n%s\n%s", code, stdout, stderr)
 	}
 	for _, want := range []string{"request     " + f.id, "Yotsukaido Police", "signed by   " + f.fp, "cam1.mp4", "cam2.mp4",
-		"Manager Sato", "Operator Suzuki", "test-box", "package authentic and intact", r.Export.ManifestHash, "approval-secret"} {
+		"Manager Sato", "Operator Suzuki", "test-box", "package authentic and intact", r.Export.ManifestHash, "approval-secret",
+		"ledger      checkpoint mimamori/test-box size "} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("verify output lacks %q:\n%s", want, stdout)
 		}
+	}
+	// The manifest anchors the request in the ledger: its entries (the
+	// registration, instruction, result, approval, protection) proven in
+	// the checkpoint signed by the appliance key.
+	if !strings.Contains(stdout, " of the request's entries proven") || strings.Contains(stdout, ", 0 of the request's") {
+		t.Errorf("ledger anchor not verified:\n%s", stdout)
 	}
 	for _, file := range r.Export.Files {
 		if st, err := os.Stat(filepath.Join(out, file.Name)); err != nil || st.Size() != file.Bytes {

@@ -89,6 +89,11 @@ func (s *Store) ExportRequest(ctx context.Context, actor Actor, id string, passp
 	if r.Decision != nil {
 		job.Approver = r.Decision.By
 	}
+	if cp, proofs, err := s.requestAnchor(id); err == nil {
+		job.Checkpoint, job.Proofs = cp.Text, proofs
+	} else {
+		s.log.Warn("export: no ledger checkpoint in the manifest", "request", id, "err", err)
+	}
 	rec, err := e.Export(ctx, job, progress)
 	if err != nil {
 		err = fmt.Errorf("export of %s failed: %w", id, err)

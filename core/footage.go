@@ -150,13 +150,18 @@ type ExportJob struct {
 	// Ranges is exactly what was approved, per camera (000 §9-4: what
 	// the search found and the manager approved). Cameras, From and To
 	// are its cameras and bounds, for callers that need only those.
-	Ranges      []FoundRange
-	Cameras     []string
-	From, To    time.Time // bounds of Ranges, UTC
-	Protection  string    // how the package is encrypted (ProtectApprovalSecret, ProtectRecipientKey)
-	Recipients  []string  // the age or SSH public keys to encrypt to (one: the request's)
-	Dir         string    // export_dir
-	Operator    string    // who runs the export
+	Ranges     []FoundRange
+	Cameras    []string
+	From, To   time.Time // bounds of Ranges, UTC
+	Protection string    // how the package is encrypted (ProtectApprovalSecret, ProtectRecipientKey)
+	Recipients []string  // the age or SSH public keys to encrypt to (one: the request's)
+	// Checkpoint is the signed checkpoint (note text) when the export
+	// began, and Proofs the request's ledger entries proven in it: the
+	// manifest carries both.
+	Checkpoint  []byte
+	Proofs      []EntryProof
+	Dir         string // export_dir
+	Operator    string // who runs the export
 	Approver    string
 	LedgerSeq   uint64 // head of the ledger when the export began
 	ApplianceID string

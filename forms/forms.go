@@ -33,6 +33,11 @@ type Document struct {
 	// is the date the form was first issued (Request.FormsIssued), and
 	// Printed only when it was never recorded.
 	Printed time.Time
+	// Checkpoint and ApplianceKey anchor the printed form in the ledger:
+	// the footer gives the checkpoint's tree size and short root hash and
+	// the appliance key's fingerprint (issue 10: anchors that leave the box).
+	Checkpoint   *core.Checkpoint
+	ApplianceKey string
 }
 
 // SignDocument is what form 1 is rendered from: one sign per camera.
@@ -95,6 +100,7 @@ type common struct {
 	Cameras                  []cameraRow
 	Notes                    string
 	Extra                    []line
+	Anchor                   string // ledger checkpoint and appliance key, for the footer
 }
 
 type form2View struct {
@@ -142,7 +148,7 @@ func buildCommon(d Document, spec core.FormSpec) common {
 		Title: p.FormTitle(spec), FormNo: spec.Cite, RequestID: r.ID,
 		PrintedISO: isoTime(d.Printed, loc),
 		From:       jaDateTime(r.From, loc), To: jaDateTime(r.To, loc),
-		Notes: r.Notes,
+		Notes: r.Notes, Anchor: anchorLine(d.Checkpoint, d.ApplianceKey),
 	}
 	for _, pc := range p.Purposes {
 		ch := choice{Checked: r.Purpose == pc.Code, Label: pc.Ja, Other: pc.Code == "other"}

@@ -57,7 +57,8 @@ tr { page-break-inside: avoid; }
 <body>
 <div class="page">
 {{end}}
-{{define "tail"}}<div class="foot">申請番号 {{.RequestID}}　印刷 {{.PrintedISO}}　この様式は記録装置の台帳の記録から作成したものです。</div>
+{{define "tail"}}<div class="foot">申請番号 {{.RequestID}}　印刷 {{.PrintedISO}}　この様式は記録装置の台帳の記録から作成したものです。</div>{{if .Anchor}}
+<div class="foot mono">{{.Anchor}}</div>{{end}}
 </div>
 </body>
 </html>

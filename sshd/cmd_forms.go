@@ -19,7 +19,7 @@ import (
 //	ssh host form 3 R-2026-0001 > form3.html      (also: request form3 ID)
 //	ssh host ledger --csv > ledger.csv            (also: ledger export --csv)
 
-const formUsage = "1 [CAMERA...] | 2|3 ID [--json]   (HTML on stdout: form 1 設置標識, form 2 利用申請書, form 3 検索簿)"
+const formUsage = "1 [CAMERA...] | 2|3 ID | receipt ID [--json]   (HTML on stdout: form 1 設置標識, form 2 利用申請書, form 3 検索簿, handover receipt 受領書)"
 
 func runForm(env *Env, args []string) int {
 	f := NewFlags()
@@ -30,6 +30,9 @@ func runForm(env *Env, args []string) int {
 	}
 	if len(pos) >= 1 && (pos[0] == "1" || pos[0] == "form1") {
 		return printSigns(env, pos[1:], *asJSON)
+	}
+	if len(pos) == 2 && pos[0] == "receipt" {
+		return printReceipt(env, pos[1], *asJSON)
 	}
 	if len(pos) != 2 {
 		return env.UsageError("form", "form: give the form number (2 or 3) and a request ID, or 1 and cameras")
@@ -106,6 +109,7 @@ func formDocument(env *Env, id string, n int) (forms.Document, error) {
 	if env.Now != nil {
 		d.Printed = env.Now()
 	}
+	d.Checkpoint, d.ApplianceKey = documentCheckpoint(env), env.ApplianceKey
 	return d, nil
 }
 

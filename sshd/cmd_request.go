@@ -35,6 +35,7 @@ var requestHelp = []string{
 	"request provide ID --recipient NAME --agency A --id-doc TYPE [--medium M] [--written-ref REF] [--date T]",
 	"            (--medium: what the package left on; the appliance's copy is then erased unless held)",
 	"request close ID",
+	"request receipt ID           (HTML handover receipt: package, SHA-256, appliance key, checkpoint, recipient, medium)",
 	"request form2 ID | request form3 ID   (HTML of form 2 利用申請書 / form 3 検索簿 on stdout)",
 	"every subcommand takes --json; times are RFC 3339",
 }
@@ -106,6 +107,8 @@ func runRequest(env *Env, args []string) int {
 		return runRequestExport(env, rest)
 	case "protect":
 		return runRequestProtect(env, rest)
+	case "receipt":
+		return runRequestReceipt(env, rest)
 	case "provide":
 		return runRequestProvide(env, rest)
 	case "close":

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"html"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -94,6 +95,13 @@ func TestFetchPackagesWithOpenSSH(t *testing.T) {
 		EnableFileTransfer(o)
 	})
 	f.store.SetExporter(randomExporter{size: 3<<20 + 12345})
+	host, _, _, err := keys.LoadOrCreateHostKey(f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.SetLogSigner("test", host); err != nil {
+		t.Fatal(err)
+	}
 	f.addCameras("cam1", "cam2")
 	id := strings.TrimSpace(f.mustRun(f.oper, newReq))
 	f.mustRun(f.manager, "request instruct "+id+" --operator sousa")
@@ -107,7 +115,7 @@ func TestFetchPackagesWithOpenSSH(t *testing.T) {
 
 	op := f.opensshUser("op-openssh", core.RoleOperator)
 	tech := f.opensshUser("tech-openssh", core.RoleTechnician)
-	host := "127.0.0.1"
+	addr := "127.0.0.1"
 	fetches := func() []core.Entry {
 		var out []core.Entry
 		for _, e := range f.entries() {
@@ -126,9 +134,9 @@ func TestFetchPackagesWithOpenSSH(t *testing.T) {
 		args  []string
 		proto string
 	}{
-		{scpBin, "", []string{host + ":" + name, filepath.Join(out, "a")}, "sftp"},
-		{scpBin, "", []string{"-O", host + ":" + name, filepath.Join(out, "b")}, "scp"},
-		{sftpBin, "get " + name + " " + filepath.Join(out, "c") + "\n", []string{"-b", "-", host}, "sftp"},
+		{scpBin, "", []string{addr + ":" + name, filepath.Join(out, "a")}, "sftp"},
+		{scpBin, "", []string{"-O", addr + ":" + name, filepath.Join(out, "b")}, "scp"},
+		{sftpBin, "get " + name + " " + filepath.Join(out, "c") + "\n", []string{"-b", "-", addr}, "sftp"},
 	} {
 		msg, code := f.tool(op, c.bin, c.stdin, c.args...)
 		got, err := os.ReadFile(filepath.Join(out, string(rune('a'+i))))
@@ -147,7 +155,7 @@ func TestFetchPackagesWithOpenSSH(t *testing.T) {
 	}
 	// sftp ls shows the package and nothing else in export_dir.
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a package"), 0o600)
-	msg, code := f.tool(op, sftpBin, "ls -1\n", "-b", "-", host)
+	msg, code := f.tool(op, sftpBin, "ls -1\n", "-b", "-", addr)
 	if code != 0 || !strings.Contains(msg, name) || strings.Contains(msg, "notes.txt") {
 		t.Fatalf("sftp ls: exit %d\n%s", code, msg)
 	}
@@ -155,13 +163,13 @@ func TestFetchPackagesWithOpenSSH(t *testing.T) {
 	// A technician and a viewer get nothing.
 	before := len(fetches())
 	for _, u := range []opensshUser{tech, f.opensshViewer()} {
-		if _, code := f.tool(u, scpBin, "", host+":"+name, filepath.Join(out, "t1")); code == 0 {
+		if _, code := f.tool(u, scpBin, "", addr+":"+name, filepath.Join(out, "t1")); code == 0 {
 			t.Fatal("scp allowed for a role that may not fetch")
 		}
-		if _, code := f.tool(u, scpBin, "", "-O", host+":"+name, filepath.Join(out, "t2")); code == 0 {
+		if _, code := f.tool(u, scpBin, "", "-O", addr+":"+name, filepath.Join(out, "t2")); code == 0 {
 			t.Fatal("scp -O allowed for a role that may not fetch")
 		}
-		if _, code := f.tool(u, sftpBin, "get "+name+" "+filepath.Join(out, "t3")+"\n", "-b", "-", host); code == 0 {
+		if _, code := f.tool(u, sftpBin, "get "+name+" "+filepath.Join(out, "t3")+"\n", "-b", "-", addr); code == 0 {
 			t.Fatal("sftp allowed for a role that may not fetch")
 		}
 	}
@@ -184,12 +192,12 @@ func TestFetchPackagesWithOpenSSH(t *testing.T) {
 	// (export_dir is the client's "/", so "/.." is "/", as in any chroot:
 	// no path reaches above it.)
 	for _, p := range []string{"../../etc/passwd", "../" + rel, rel, secret, "/etc/passwd", "link.mimamori", "notes.txt"} {
-		for _, args := range [][]string{{host + ":" + p, filepath.Join(out, "x")}, {"-O", host + ":" + p, filepath.Join(out, "x")}} {
+		for _, args := range [][]string{{addr + ":" + p, filepath.Join(out, "x")}, {"-O", addr + ":" + p, filepath.Join(out, "x")}} {
 			if msg, code := f.tool(op, scpBin, "", args...); code == 0 {
 				t.Errorf("scp %v allowed:\n%s", args, msg)
 			}
 		}
-		if msg, code := f.tool(op, sftpBin, "get "+p+" "+filepath.Join(out, "x")+"\n", "-b", "-", host); code == 0 {
+		if msg, code := f.tool(op, sftpBin, "get "+p+" "+filepath.Join(out, "x")+"\n", "-b", "-", addr); code == 0 {
 			t.Errorf("sftp get %s allowed:\n%s", p, msg)
 		}
 		if _, err := os.Stat(filepath.Join(out, "x")); err == nil {
@@ -199,7 +207,7 @@ func TestFetchPackagesWithOpenSSH(t *testing.T) {
 	// A package replaced by a symlink is not followed.
 	os.Rename(pkg, pkg+".real")
 	os.Symlink(secret, pkg)
-	if msg, code := f.tool(op, scpBin, "", host+":"+name, filepath.Join(out, "y")); code == 0 {
+	if msg, code := f.tool(op, scpBin, "", addr+":"+name, filepath.Join(out, "y")); code == 0 {
 		t.Errorf("scp through a symlinked package allowed:\n%s", msg)
 	}
 	os.Remove(pkg)
@@ -207,14 +215,14 @@ func TestFetchPackagesWithOpenSSH(t *testing.T) {
 	// Nothing can be written, renamed or removed.
 	up := filepath.Join(t.TempDir(), "up.mimamori")
 	os.WriteFile(up, []byte("upload"), 0o600)
-	if _, code := f.tool(op, scpBin, "", up, host+":up.mimamori"); code == 0 {
+	if _, code := f.tool(op, scpBin, "", up, addr+":up.mimamori"); code == 0 {
 		t.Error("scp upload allowed")
 	}
-	if _, code := f.tool(op, scpBin, "", "-O", up, host+":up.mimamori"); code == 0 {
+	if _, code := f.tool(op, scpBin, "", "-O", up, addr+":up.mimamori"); code == 0 {
 		t.Error("scp -O upload allowed")
 	}
 	for _, cmd := range []string{"put " + up, "rm " + name, "rename " + name + " x.mimamori", "mkdir d"} {
-		if _, code := f.tool(op, sftpBin, cmd+"\n", "-b", "-", host); code == 0 {
+		if _, code := f.tool(op, sftpBin, cmd+"\n", "-b", "-", addr); code == 0 {
 			t.Errorf("sftp %q allowed", cmd)
 		}
 	}
@@ -244,4 +252,62 @@ func (f *fixture) opensshViewer() opensshUser {
 	}
 	f.mustRun(f.manager, grantAdd(line, ""))
 	return opensshUser{key: p}
+}
+
+// After the handover the package is gone from the appliance (with a
+// proof entry) and can no longer be fetched; the receipt lists what left.
+func TestHandoverReceiptAndErasure(t *testing.T) {
+	scpBin, err := exec.LookPath("scp")
+	if err != nil {
+		t.Skip("OpenSSH scp not installed (apt-get install openssh-client)")
+	}
+	dir := t.TempDir()
+	f := newFixture(t, func(o *Options) { o.ExportDir = dir; EnableFileTransfer(o) })
+	host, _, _, err := keys.LoadOrCreateHostKey(f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.SetLogSigner("test", host); err != nil {
+		t.Fatal(err)
+	}
+	f.store.SetExporter(randomExporter{size: 100000})
+	f.addCameras("cam1", "cam2")
+	id := strings.TrimSpace(f.mustRun(f.oper, newReq))
+	f.mustRun(f.manager, "request instruct "+id+" --operator sousa")
+	f.mustRun(f.oper, "request result "+id+" --found yes --range cam1=2026-01-01T09:10:00+09:00/2026-01-01T09:14:00+09:00")
+	f.mustRun(f.manager, "request approve "+id+" --judgement '捜査に必要な範囲に限られ不当侵害のおそれなし'")
+	pkg := strings.TrimSpace(f.mustRun(f.oper, "request export "+id))
+	raw, _ := os.ReadFile(pkg)
+	sum := sha256.Sum256(raw)
+	op := f.opensshUser("op-openssh", core.RoleOperator)
+	if msg, code := f.tool(op, scpBin, "", "127.0.0.1:"+filepath.Base(pkg), filepath.Join(t.TempDir(), "p")); code != 0 {
+		t.Fatalf("fetch before the handover: %d\n%s", code, msg)
+	}
+	f.mustRun(f.manager, "request provide "+id+" --recipient '佐藤 健' --agency 四街道警察署 --id-doc 警察手帳 --medium 'USBメモリ 3番'")
+	if _, err := os.Stat(pkg); !os.IsNotExist(err) {
+		t.Fatalf("package still on the appliance after the handover: %v", err)
+	}
+	if !hasEntry(f.entries(), func(e core.Entry) bool {
+		return e.Action == core.ActionExportErase && e.Subject == id && e.Details["reason"] == core.EraseHandedOver &&
+			e.Details["result"] == "erased" && e.Details["bytes"] == "100000"
+	}) {
+		t.Fatal("no erasure proof in the ledger")
+	}
+	if _, code := f.tool(op, scpBin, "", "127.0.0.1:"+filepath.Base(pkg), filepath.Join(t.TempDir(), "q")); code == 0 {
+		t.Fatal("an erased package was fetched")
+	}
+	receipt := html.UnescapeString(f.mustRun(f.manager, "request receipt "+id))
+	for _, want := range []string{filepath.Base(pkg), hex.EncodeToString(sum[:]), "100000 bytes", f.srv.HostKeyFingerprint(),
+		"佐藤 健", "四街道警察署", "警察手帳", "USBメモリ 3番", "台帳チェックポイント", "root "} {
+		if !strings.Contains(receipt, want) {
+			t.Errorf("receipt lacks %q", want)
+		}
+	}
+	// Forms 2 and 3 carry the checkpoint and the appliance key too.
+	for _, n := range []string{"2", "3"} {
+		if out := html.UnescapeString(f.mustRun(f.manager, "form "+n+" "+id)); !strings.Contains(out, "台帳チェックポイント") ||
+			!strings.Contains(out, f.srv.HostKeyFingerprint()) {
+			t.Errorf("form %s lacks the ledger anchor", n)
+		}
+	}
 }

@@ -278,6 +278,9 @@ func (e *Exporter) manifestHead(job core.ExportJob, started time.Time) Manifest 
 		at := r.Decision.At.UTC()
 		m.ApprovedAt = &at
 	}
+	if len(job.Checkpoint) > 0 {
+		m.Ledger = &LedgerAnchor{Checkpoint: string(job.Checkpoint), Entries: job.Proofs}
+	}
 	return m
 }
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"mimamori/core"
 )
 
 // Names inside a package.
@@ -40,6 +42,17 @@ type Manifest struct {
 	Signer          SignerInfo     `json:"signer"`
 	Encryption      EncryptionInfo `json:"encryption"`
 	Notes           []string       `json:"notes,omitempty"`
+	// Ledger anchors the package in the appliance's ledger: the signed
+	// checkpoint when the export began and the request's entries proven
+	// in it (RFC 6962 inclusion proofs).
+	Ledger *LedgerAnchor `json:"ledger,omitempty"`
+}
+
+// LedgerAnchor is a signed checkpoint (note text) and the request's
+// ledger entries with their inclusion proofs in its tree.
+type LedgerAnchor struct {
+	Checkpoint string            `json:"checkpoint"`
+	Entries    []core.EntryProof `json:"entries"`
 }
 
 // RequestInfo is form 2 as registered.

@@ -15,6 +15,9 @@ import (
 	"strings"
 
 	"filippo.io/age"
+	"golang.org/x/crypto/ssh"
+
+	"mimamori/core"
 )
 
 // maxSmallFile bounds manifest.json and manifest.sig in memory.
@@ -35,6 +38,12 @@ type Report struct {
 	ManifestSHA string
 	Found       map[string]FoundFile // what the tar held, by name
 	Extracted   string               // directory the files were written to, if any
+	// Checkpoint is the manifest's ledger checkpoint, its signature
+	// checked with the package's signing key; Proven counts the request's
+	// ledger entries proven in it.
+	Checkpoint *core.Checkpoint
+	Proven     int
+	signer     ssh.PublicKey
 }
 
 // FoundFile is one tar entry as read.
@@ -168,6 +177,8 @@ func Verify(src io.Reader, o Options) (*Report, error) {
 			rep.Intact = false
 		}
 	}
+	rep.checkLedger()
+	rep.Intact = rep.Intact && len(rep.Problems) == 0
 	rep.Authentic = rep.Intact && rep.KeyGiven
 	if extractDir != "" {
 		if !rep.Authentic {
@@ -204,6 +215,7 @@ func (rep *Report) check(manifestBytes, sigBytes []byte) {
 		rep.fail("%v", err)
 	} else {
 		rep.Fingerprint = fp
+		rep.signer, _, _, _, _ = ssh.ParseAuthorizedKey([]byte(m.Signer.PublicKey))
 	}
 	listed := map[string]bool{ManifestName: true, SignatureName: true}
 	for _, f := range m.Files {
@@ -256,4 +268,27 @@ func NormalizeFingerprint(s string) string {
 		s = s[7:]
 	}
 	return "SHA256:" + strings.TrimRight(s, "=")
+}
+
+// checkLedger checks the manifest's ledger anchor: the checkpoint must be
+// signed by the key that signed the manifest (so, with Options.Key, by
+// the appliance) and every entry proven in its tree.
+func (rep *Report) checkLedger() {
+	m := rep.Manifest
+	if m == nil || m.Ledger == nil || rep.signer == nil {
+		return
+	}
+	cp, err := core.ParseCheckpoint([]byte(m.Ledger.Checkpoint), rep.signer)
+	if err != nil {
+		rep.fail("ledger checkpoint: %v", err)
+		return
+	}
+	rep.Checkpoint = &cp
+	for _, p := range m.Ledger.Entries {
+		if err := core.VerifyEntryProof(cp, p); err != nil {
+			rep.fail("ledger entry %d: %v", p.Seq, err)
+			continue
+		}
+		rep.Proven++
+	}
 }
