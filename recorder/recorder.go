@@ -208,6 +208,8 @@ func (r *Recorder) Stats() core.RecorderStats {
 	return st
 }
 
+var joinPool = sync.Pool{New: func() any { return new([]byte) }}
+
 // ringSink adapts the ring to what ingest writes.
 type ringSink struct {
 	ring *ring.Ring
@@ -225,8 +227,24 @@ func (s ringSink) WriteFragment(f ingest.Fragment) error {
 	// starts with the next fragment.
 	if s.live != nil && s.live.Subscribers(f.Camera) > 0 {
 		lf := f
-		lf.Payload, lf.Tail = f.Bytes(), nil
+		lf.Payload, lf.Body = f.Bytes(), nil
 		s.publishLive(lf)
+	}
+	// The ring takes the body as one slice: the chunks are joined in a
+	// pooled buffer (one per fragment being written, not per camera).
+	var tail []byte
+	switch len(f.Body) {
+	case 0:
+	case 1:
+		tail = f.Body[0]
+	default:
+		bp := joinPool.Get().(*[]byte)
+		defer joinPool.Put(bp)
+		*bp = (*bp)[:0]
+		for _, b := range f.Body {
+			*bp = append(*bp, b...)
+		}
+		tail = *bp
 	}
 	err := s.ring.AppendFragment(ring.Fragment{
 		Camera:        f.Camera,
@@ -236,7 +254,7 @@ func (s ringSink) WriteFragment(f ingest.Fragment) error {
 		Discontinuity: f.Discontinuity,
 		InitID:        f.InitID,
 		Payload:       f.Payload,
-		Tail:          f.Tail,
+		Tail:          tail,
 	})
 	if errors.Is(err, ring.ErrUnknownInit) {
 		return fmt.Errorf("%w: %w", ingest.ErrInitUnknown, err)

@@ -14,7 +14,7 @@ type discardSink struct{ bytes int64 }
 
 func (s *discardSink) WriteInit(string, []byte) (uint32, error) { return 1, nil }
 func (s *discardSink) WriteFragment(f Fragment) error {
-	s.bytes += int64(len(f.Payload) + len(f.Tail))
+	s.bytes += int64(f.Len())
 	return nil
 }
 

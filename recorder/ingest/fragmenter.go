@@ -54,7 +54,7 @@ func (k codecKind) String() string {
 	return ""
 }
 
-// sampleMeta locates one access unit inside the fragment's arena.
+// sampleMeta locates one access unit inside the fragment's body.
 type sampleMeta struct {
 	off, n   int
 	dts, pts int64
@@ -103,7 +103,7 @@ type fragmenter struct {
 	ptsShift   int64 // removes timestamp jumps from the camera's PTS
 	maxPTS     int64
 
-	arena    []byte
+	body     body // the samples' bytes, AVCC (body.go)
 	samples  []sampleMeta
 	span     int64 // ticks covered by completed samples
 	disc     bool  // next fragment starts a new timeline
@@ -539,20 +539,9 @@ func (f *fragmenter) setHeldDur(d int64) {
 }
 
 func (f *fragmenter) appendSample(au [][]byte, dts, pts int64, key bool) {
-	off := len(f.arena)
-	f.arena = h264AVCCAppend(f.arena, au)
-	f.samples = append(f.samples, sampleMeta{off: off, n: len(f.arena) - off, dts: dts, pts: pts, dur: -1, key: key})
-}
-
-// h264AVCCAppend appends au in AVCC form (4-byte big-endian lengths);
-// H.265 samples use the same layout.
-func h264AVCCAppend(b []byte, au [][]byte) []byte {
-	for _, n := range au {
-		l := len(n)
-		b = append(b, byte(l>>24), byte(l>>16), byte(l>>8), byte(l))
-		b = append(b, n...)
-	}
-	return b
+	off := f.body.len()
+	f.body.appendAVCC(au)
+	f.samples = append(f.samples, sampleMeta{off: off, n: f.body.len() - off, dts: dts, pts: pts, dur: -1, key: key})
 }
 
 func (f *fragmenter) extractDTS(au [][]byte, pts int64) (int64, error) {
@@ -652,7 +641,7 @@ func (f *fragmenter) flush() {
 
 	first := f.samples[0]
 	last := f.samples[n-1]
-	body := f.arena[first.off : last.off+last.n]
+	bodyLen := last.off + last.n - first.off
 	f.seq++
 	base := uint64(f.anchorTick + first.dts - f.firstDTS)
 	frag := Fragment{
@@ -664,14 +653,14 @@ func (f *fragmenter) flush() {
 		InitID:        f.initID,
 	}
 	var err error
-	if int64(len(body)) <= maxHeadBody {
+	if int64(bodyLen) <= maxHeadBody {
 		f.hsamp = f.hsamp[:0]
 		for _, s := range f.samples[:n] {
 			f.hsamp = append(f.hsamp, headSample{dur: uint32(s.dur), size: uint32(s.n),
 				cto: clampInt32(s.pts - s.dts), sync: s.key})
 		}
-		f.head = appendFragmentHead(f.head[:0], f.seq, 1, base, f.hsamp, len(body))
-		frag.Payload, frag.Tail = f.head, body
+		f.head = appendFragmentHead(f.head[:0], f.seq, 1, base, f.hsamp, bodyLen)
+		frag.Payload, frag.Body = f.head, f.body.segments(first.off, last.off+last.n)
 	} else {
 		frag.Payload, err = f.marshalPart(n, base)
 	}
@@ -679,16 +668,15 @@ func (f *fragmenter) flush() {
 		err = f.sink.WriteFragment(frag)
 	}
 
-	// Keep the held sample, moved to the front of the arena (only now:
-	// the sink has just read the arena as the fragment's mdat body).
+	// Keep the held sample, moved to the front of the body (only now:
+	// the sink has just read the body as the fragment's mdat).
 	if held >= 0 {
 		h := f.samples[held]
-		copy(f.arena, f.arena[h.off:h.off+h.n])
-		f.arena = f.arena[:h.n]
+		f.body.keep(h.off)
 		h.off = 0
 		f.samples = append(f.samples[:0], h)
 	} else {
-		f.arena = f.arena[:0]
+		f.body.reset()
 		f.samples = f.samples[:0]
 	}
 	f.span = 0
@@ -714,7 +702,7 @@ func (f *fragmenter) marshalPart(n int, base uint64) ([]byte, error) {
 			Duration:        uint32(s.dur),
 			PTSOffset:       clampInt32(s.pts - s.dts),
 			IsNonSyncSample: !s.key,
-			Payload:         f.arena[s.off : s.off+s.n],
+			Payload:         f.body.bytes(s.off, s.off+s.n),
 		}
 		ptrs[i] = &samples[i]
 	}

@@ -102,7 +102,7 @@ func (s *memSink) WriteFragment(f Fragment) error {
 		s.mu.Unlock()
 		return fmt.Errorf("disk on fire")
 	}
-	f.Payload, f.Tail = f.Bytes(), nil // the fragmenter reuses both
+	f.Payload, f.Body = f.Bytes(), nil // the fragmenter reuses both
 	s.frags = append(s.frags, f)
 	s.mu.Unlock()
 	select {

@@ -85,18 +85,30 @@ type Fragment struct {
 	Discontinuity bool          // timeline break before it: reconnect, timestamp jump, frames dropped, or a lost fragment
 	InitID        uint32        // the init segment these samples need
 	// The fragment's bytes (moof+mdat, samples in AVCC form) are Payload
-	// followed by Tail; the fragmenter puts the moof and mdat header in
-	// Payload and the mdat body, straight from its buffer, in Tail. Both
-	// are reused once WriteFragment returns: a sink that keeps the bytes
-	// must copy them (Bytes).
+	// followed by the pieces of Body; the fragmenter puts the moof and
+	// mdat header in Payload and the mdat body, straight from its buffer
+	// chunks, in Body. All are reused once WriteFragment returns: a sink
+	// that keeps the bytes must copy them (Bytes).
 	Payload []byte
-	Tail    []byte
+	Body    [][]byte
 }
 
-// Bytes returns the whole fragment, Payload then Tail, in a new slice.
+// Len is the fragment's size in bytes.
+func (f Fragment) Len() int {
+	n := len(f.Payload)
+	for _, b := range f.Body {
+		n += len(b)
+	}
+	return n
+}
+
+// Bytes returns the whole fragment, Payload then Body, in a new slice.
 func (f Fragment) Bytes() []byte {
-	b := make([]byte, 0, len(f.Payload)+len(f.Tail))
-	return append(append(b, f.Payload...), f.Tail...)
+	b := append(make([]byte, 0, f.Len()), f.Payload...)
+	for _, p := range f.Body {
+		b = append(b, p...)
+	}
+	return b
 }
 
 // EventSink receives recording events for the ledger.

@@ -9,7 +9,7 @@ import (
 // Part.Marshal copies every sample into a fresh mdat buffer and then into
 // its output (two copies and about 1 MB of garbage per camera-second at
 // 4 Mbit/s). The head is moof plus the mdat box header; the mdat body is
-// the fragmenter's arena, handed to the sink as Fragment.Tail. The bytes
+// the fragmenter's body chunks, handed to the sink as Fragment.Body. The bytes
 // are exactly what mediacommon v2.4.1 writes for one track (moof_test.go
 // compares the two): mfhd; traf with tfhd (default-base-is-moof), tfdt v1
 // and trun v1 (data offset, duration and size always; sample flags when a
