@@ -72,6 +72,12 @@ type SSH struct {
 	PlaybackPort int
 }
 
+// MinBlocksPerCamera is the smallest share of the ring a camera can record
+// in: its open block, one being sealed, and two for the erased reserve and
+// retention. It equals recorder/ring's MinBlocksPerCamera (a ring test
+// checks).
+const MinBlocksPerCamera = 4
+
 // Storage configures the overwrite ring.
 type Storage struct {
 	Capacity  int64   // bytes of ring.dat

@@ -160,6 +160,9 @@ func TestParseRejects(t *testing.T) {
 		{"block size unaligned", "storage:\n  block_size: 100000\n", "storage.block_size", 2, nil},
 		{"too few blocks", "storage:\n  capacity: 8MiB\n  block_size: 4MiB\n", "storage.capacity", 1, nil},
 		{"hold share one", "storage:\n  hold_share: 1\n", "storage.hold_share", 2, nil},
+		{"cameras more than blocks", "storage:\n  capacity: 8MiB\n  block_size: 1MiB\n" +
+			cams("  - id: a\n    url: rtsp://a/\n  - id: b\n    url: rtsp://b/\n  - id: c\n    url: rtsp://c/\n"),
+			"storage.capacity", 1, []string{"3 cameras need at least 12 (4 per camera)", "12 MiB"}},
 		{"hold share text", "storage:\n  hold_share: lots\n", "storage.hold_share", 2, nil},
 		{"duration bad", "ssh:\n  idle_timeout: 30 minutes\n", "ssh.idle_timeout", 2, nil},
 		{"duration unitless", "ssh:\n  idle_timeout: 30\n", "ssh.idle_timeout", 2, nil},
@@ -293,5 +296,16 @@ func TestFormatSize(t *testing.T) {
 		if got := FormatSize(n); got != want {
 			t.Errorf("FormatSize(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// hold_share: 0 means no holds, not the default.
+func TestHoldShareZeroKept(t *testing.T) {
+	c, err := Parse([]byte("storage:\n  hold_share: 0\n"), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Storage.HoldShare != 0 {
+		t.Fatalf("hold_share 0 parsed as %v", c.Storage.HoldShare)
 	}
 }

@@ -50,7 +50,7 @@ func parse(data []byte, baseDir, file string) (*Config, error) {
 		return nil, Errors{e}
 	}
 	dataDirNode, exportDirNode := (*yaml.Node)(nil), (*yaml.Node)(nil)
-	storageNode := (*yaml.Node)(nil)
+	storageNode, camerasNode := (*yaml.Node)(nil), (*yaml.Node)(nil)
 	if len(doc.Content) > 0 {
 		root := doc.Content[0]
 		p.mapping(root, "", map[string]func(k, v *yaml.Node, key string){
@@ -114,7 +114,10 @@ func parse(data []byte, baseDir, file string) (*Config, error) {
 					c.ApplianceID = s
 				}
 			},
-			"cameras": func(_, v *yaml.Node, key string) { c.Cameras = p.cameras(v, key) },
+			"cameras": func(k, v *yaml.Node, key string) {
+				camerasNode = k
+				c.Cameras = p.cameras(v, key)
+			},
 			"metrics": func(_, v *yaml.Node, key string) { p.metrics(v, key, &c.Metrics) },
 			"log":     func(_, v *yaml.Node, key string) { p.log(v, key, &c.Log) },
 		})
@@ -128,6 +131,21 @@ func parse(data []byte, baseDir, file string) (*Config, error) {
 		if c.Storage.Capacity/c.Storage.BlockSize < minBlocks {
 			p.fail(storageNode, "storage.capacity", "capacity %s holds fewer than %d blocks of %s",
 				FormatSize(c.Storage.Capacity), minBlocks, FormatSize(c.Storage.BlockSize))
+		}
+	}
+	// Every camera records into blocks of its own: with fewer than
+	// MinBlocksPerCamera each, some camera would find no block and record
+	// nothing while showing "connecting".
+	if n := len(c.Cameras); n > 0 && c.Storage.BlockSize > 0 {
+		blocks := c.Storage.Capacity / c.Storage.BlockSize
+		if need := int64(MinBlocksPerCamera * n); blocks < need {
+			at, key := storageNode, "storage.capacity"
+			if at == nil {
+				at, key = camerasNode, "cameras"
+			}
+			p.fail(at, key, "capacity %s holds %d blocks of %s; %d cameras need at least %d (%d per camera): raise storage.capacity to %s or lower storage.block_size",
+				FormatSize(c.Storage.Capacity), blocks, FormatSize(c.Storage.BlockSize), n, need, MinBlocksPerCamera,
+				FormatSize(need*c.Storage.BlockSize))
 		}
 	}
 

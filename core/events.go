@@ -42,6 +42,14 @@ const (
 var eventStates = map[string][2]string{
 	"camera-down": {"connection", "down"},
 	"camera-up":   {"connection", "up"},
+	// The ring's (recorder/ring/alerts.go); the disk ones are reported
+	// with camera "".
+	"camera-starved":     {"blocks", "starved"},
+	"camera-starved-end": {"blocks", "recording"},
+	"disk-stall":         {"disk", "stalled"},
+	"disk-stall-end":     {"disk", "responding"},
+	"disk-full":          {"space", "full"},
+	"disk-full-end":      {"space", "available"},
 }
 
 type eventCount struct {

@@ -36,6 +36,9 @@ type Span struct {
 	Start  time.Time // UTC
 	End    time.Time // UTC, exclusive
 	Bytes  int64
+	// Damaged: recorded, but the stored bytes fail their check; playback
+	// and exports skip it and name the gap.
+	Damaged bool
 }
 
 // HoldRange is the part of a hold the recorder needs: what to keep, until when.
@@ -88,6 +91,7 @@ type RingStats struct {
 	Blocks          int
 	FreeBlocks      int
 	WriteBytesPerS  float64
+	AppendedBytes   int64 // record bytes appended since start (footage plus headers and tags)
 	FsyncLatencyP50 time.Duration
 	FsyncLatencyMax time.Duration
 	WriteErrors     uint64
@@ -95,6 +99,28 @@ type RingStats struct {
 	DiskFreeBytes   int64
 	FsyncSeconds    Histogram               // every fdatasync of ring.dat since start
 	Erased          map[string]ErasureCount // by Erasure.Reason, since start
+
+	// Ring time (retention and hold expiry) against the wall clock: steps
+	// detected, the last one, and how far the wall clock now is from the
+	// ring's trusted time.
+	ClockSteps      uint64
+	LastClockStep   time.Time
+	LastClockStepBy time.Duration
+	ClockOffset     time.Duration
+	// Damaged footage still in the ring: how many fragments, the latest few.
+	DamagedFragments uint64
+	Damaged          []Span
+	// Alerts a technician must act on (disk full, write errors, a camera
+	// starved of blocks, a disk stall, ...), in-memory only.
+	Alerts []RingAlert
+}
+
+// RingAlert is a storage condition a technician must act on.
+type RingAlert struct {
+	Kind   string // "disk-full", "write-errors", "camera-starved", "disk-stall", "clock-step", "damaged-footage", "holds-over-share", "copy-on-write-fs"
+	Camera string // for per-camera alerts
+	Since  time.Time
+	Detail string
 }
 
 // CameraStats describes one camera's ingest and retention.

@@ -169,6 +169,15 @@ var codeLabels = map[string]map[string]Label{
 		"camera-up":     {"カメラ接続回復", "camera up"},
 		"write-error":   {"書込エラー", "write error"},
 		"stopped":       {"録画停止", "recording stopped"},
+		// The ring's events (recorder/ring).
+		"clock-step":         {"時計の飛び", "wall clock stepped"},
+		"damaged":            {"映像の破損", "damaged footage"},
+		"camera-starved":     {"記録領域なし", "no ring block for the camera"},
+		"camera-starved-end": {"記録領域の回復", "camera recording again"},
+		"disk-stall":         {"ディスク応答なし", "disk not responding"},
+		"disk-stall-end":     {"ディスク応答回復", "disk responding again"},
+		"disk-full":          {"ディスク容量不足", "disk full"},
+		"disk-full-end":      {"ディスク容量回復", "disk space available again"},
 	},
 	"erasure": {
 		"retention": {"保存期間経過による消去", "retention expired"},

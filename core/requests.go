@@ -128,6 +128,17 @@ type ExportRecord struct {
 	// EraseExpired).
 	ErasedAt    time.Time `json:"ErasedAt,omitempty"`
 	EraseReason string    `json:"EraseReason,omitempty"`
+	// Damaged: footage in the exported ranges left out because its stored
+	// bytes failed their check (named in the manifest too).
+	Damaged []ExportGap `json:"Damaged,omitempty"`
+}
+
+// ExportGap is an interval of one camera an export left out as damaged.
+type ExportGap struct {
+	Camera string    `json:"Camera"`
+	File   string    `json:"File"`
+	From   time.Time `json:"From"`
+	To     time.Time `json:"To"`
 }
 
 // Provision is the handover to the requester, with identity check.
@@ -707,8 +718,29 @@ func (s *Store) RecordExport(actor Actor, id string, rec ExportRecord) (Request,
 			for _, f := range rec.Files {
 				bytes += f.Bytes
 			}
-			return exportDetails(rec, bytes), nil
+			det := exportDetails(rec, bytes)
+			if len(rec.Damaged) > 0 {
+				det["damaged"] = exportGapsText(rec.Damaged)
+			}
+			return det, nil
 		}, false)
+}
+
+// exportGapsText names the damaged intervals of an export for its ledger
+// entry: at most 20, then a count.
+func exportGapsText(gaps []ExportGap) string {
+	var b strings.Builder
+	for i, g := range gaps {
+		if i == 20 {
+			fmt.Fprintf(&b, "; and %d more", len(gaps)-20)
+			break
+		}
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s %s..%s", g.Camera, fmtTime(g.From), fmtTime(g.To))
+	}
+	return b.String()
 }
 
 // RecordProvision records the handover with identity check (manager).

@@ -42,6 +42,7 @@ type Options struct {
 	Cameras      []Camera
 	Ledger       Ledger
 	Now          func() time.Time
+	Mono         func() time.Duration // ring time source (tests); default CLOCK_BOOTTIME
 	Logger       *slog.Logger
 }
 
@@ -98,8 +99,10 @@ func New(o Options) (*Recorder, error) {
 		HoldShare:    o.HoldShare,
 		SyncInterval: o.SyncInterval,
 		Now:          o.Now,
+		Mono:         o.Mono,
 		Erasures:     o.Ledger,
 		Holds:        o.Ledger,
+		Events:       o.Ledger,
 		Logger:       o.Logger,
 	})
 	if err != nil {
@@ -110,13 +113,14 @@ func New(o Options) (*Recorder, error) {
 	sink := ringSink{ring: rg, live: r.live}
 	for _, c := range o.Cameras {
 		cam := ingest.New(ingest.Options{
-			Camera:    c.ID,
-			URL:       c.URL,
-			Transport: c.Transport,
-			Sink:      sink,
-			Events:    o.Ledger,
-			Now:       o.Now,
-			Logger:    o.Logger.With("component", "ingest"),
+			Camera:     c.ID,
+			URL:        c.URL,
+			Transport:  c.Transport,
+			Sink:       sink,
+			Events:     o.Ledger,
+			Now:        o.Now,
+			ClockSteps: rg.ClockSteps, // the ring detects wall-clock steps; ingest re-anchors
+			Logger:     o.Logger.With("component", "ingest"),
 		})
 		r.cameras = append(r.cameras, cam)
 		r.byID[c.ID] = cam

@@ -165,6 +165,9 @@ type spanJSON struct {
 	End    string  `json:"end"`
 	Secs   float64 `json:"seconds"`
 	Bytes  int64   `json:"bytes"`
+	// Damaged: recorded, but the stored bytes fail their check; playback
+	// and exports skip it.
+	Damaged bool `json:"damaged,omitempty"`
 }
 
 type recordingsJSON struct {
@@ -206,11 +209,15 @@ func runRecordings(env *Env, args []string) int {
 	}
 	var total time.Duration
 	out := recordingsJSON{Camera: pos[0], From: jsonTime(from), To: jsonTime(to), Spans: []spanJSON{}}
+	good := 0
 	for _, sp := range spans {
 		d := sp.End.Sub(sp.Start)
-		total += d
+		if !sp.Damaged {
+			total += d
+			good++
+		}
 		out.Spans = append(out.Spans, spanJSON{Camera: sp.Camera, Start: jsonTime(sp.Start), End: jsonTime(sp.End),
-			Secs: d.Seconds(), Bytes: sp.Bytes})
+			Secs: d.Seconds(), Bytes: sp.Bytes, Damaged: sp.Damaged})
 	}
 	out.Recorded = total.Seconds()
 	if *asJSON {
@@ -223,9 +230,13 @@ func runRecordings(env *Env, args []string) int {
 	t := newTable()
 	t.row(env.T("START", "開始"), env.T("END", "終了"), env.T("LENGTH", "長さ"), env.T("SIZE", "容量"))
 	for _, sp := range spans {
-		t.row(env.Time(sp.Start), env.Time(sp.End), humanDuration(sp.End.Sub(sp.Start)), humanBytes(sp.Bytes))
+		size := humanBytes(sp.Bytes)
+		if sp.Damaged {
+			size = env.T("damaged", "破損")
+		}
+		t.row(env.Time(sp.Start), env.Time(sp.End), humanDuration(sp.End.Sub(sp.Start)), size)
 	}
 	t.write(env.Stdout)
-	fmt.Fprintf(env.Stdout, msg(env.Lang, msgCovered)+"\n", humanDuration(total), humanDuration(to.Sub(from)), len(spans))
+	fmt.Fprintf(env.Stdout, msg(env.Lang, msgCovered)+"\n", humanDuration(total), humanDuration(to.Sub(from)), good)
 	return ExitOK
 }

@@ -16,11 +16,28 @@ type ringJSON struct {
 	Blocks          int     `json:"blocks"`
 	FreeBlocks      int     `json:"free_blocks"`
 	WriteBytesPerS  float64 `json:"write_bytes_per_second"`
+	AppendedBytes   int64   `json:"appended_bytes"`
 	FsyncP50Seconds float64 `json:"fsync_p50_seconds"`
 	FsyncMaxSeconds float64 `json:"fsync_max_seconds"`
 	WriteErrors     uint64  `json:"write_errors"`
 	LastWriteError  string  `json:"last_write_error,omitempty"`
 	DiskFreeBytes   int64   `json:"disk_free_bytes"`
+
+	ClockSteps         uint64          `json:"clock_steps"`
+	LastClockStep      string          `json:"last_clock_step,omitempty"`
+	LastClockStepSecs  float64         `json:"last_clock_step_seconds,omitempty"`
+	ClockOffsetSeconds float64         `json:"clock_offset_seconds"`
+	DamagedFragments   uint64          `json:"damaged_fragments"`
+	Damaged            []spanJSON      `json:"damaged"`
+	Alerts             []ringAlertJSON `json:"alerts"`
+}
+
+// ringAlertJSON is one storage alert a technician must act on.
+type ringAlertJSON struct {
+	Kind   string `json:"kind"`
+	Camera string `json:"camera,omitempty"`
+	Since  string `json:"since,omitempty"`
+	Detail string `json:"detail"`
 }
 
 type cameraHealthJSON struct {
@@ -62,10 +79,20 @@ func healthToJSON(st core.RecorderStats) healthJSON {
 	out := healthJSON{Ring: ringJSON{
 		CapacityBytes: r.CapacityBytes, UsedBytes: r.UsedBytes, HeldBytes: r.HeldBytes,
 		HoldLimitBytes: r.HoldLimitBytes, BlockSize: r.BlockSize, Blocks: r.Blocks, FreeBlocks: r.FreeBlocks,
-		WriteBytesPerS: r.WriteBytesPerS, FsyncP50Seconds: r.FsyncLatencyP50.Seconds(),
+		WriteBytesPerS: r.WriteBytesPerS, AppendedBytes: r.AppendedBytes, FsyncP50Seconds: r.FsyncLatencyP50.Seconds(),
 		FsyncMaxSeconds: r.FsyncLatencyMax.Seconds(), WriteErrors: r.WriteErrors,
 		LastWriteError: r.LastWriteError, DiskFreeBytes: r.DiskFreeBytes,
+		ClockSteps: r.ClockSteps, LastClockStep: jsonTime(r.LastClockStep), LastClockStepSecs: r.LastClockStepBy.Seconds(),
+		ClockOffsetSeconds: r.ClockOffset.Seconds(), DamagedFragments: r.DamagedFragments,
+		Damaged: []spanJSON{}, Alerts: []ringAlertJSON{},
 	}, Cameras: []cameraHealthJSON{}}
+	for _, d := range r.Damaged {
+		out.Ring.Damaged = append(out.Ring.Damaged, spanJSON{Camera: d.Camera, Start: jsonTime(d.Start), End: jsonTime(d.End),
+			Secs: d.End.Sub(d.Start).Seconds(), Damaged: true})
+	}
+	for _, a := range r.Alerts {
+		out.Ring.Alerts = append(out.Ring.Alerts, ringAlertJSON{Kind: a.Kind, Camera: a.Camera, Since: jsonTime(a.Since), Detail: a.Detail})
+	}
 	for _, c := range st.Cameras {
 		out.Cameras = append(out.Cameras, cameraHealthJSON{
 			Camera: c.Camera, Connected: c.Connected, State: c.State, Codec: c.Codec, Width: c.Width,
@@ -121,7 +148,24 @@ func runHealth(env *Env, args []string) int {
 		we += " (" + clean(r.LastWriteError) + ")"
 	}
 	t.row(env.T("write errors", "書込エラー"), we)
+	if r.ClockSteps > 0 {
+		t.row(env.T("clock steps", "時計の飛び"), fmt.Sprintf("%d (%s %s)", r.ClockSteps, env.T("last", "最終"), r.LastClockStepBy))
+	}
+	if r.DamagedFragments > 0 {
+		t.row(env.T("damaged", "破損"), fmt.Sprintf("%d %s", r.DamagedFragments, env.T("fragments", "断片")))
+	}
 	t.write(env.Stdout)
+	if len(r.Alerts) > 0 {
+		fmt.Fprintln(env.Stdout)
+		for _, a := range r.Alerts {
+			who := ""
+			if a.Camera != "" {
+				who = " " + clean(a.Camera)
+			}
+			fmt.Fprintf(env.Stdout, "%s %s%s: %s (%s %s)\n", env.T("ALERT", "警告"), alertLabel(env, a.Kind), who,
+				clean(a.Detail), env.T("since", "発生"), env.Time(a.Since))
+		}
+	}
 	if len(st.Cameras) == 0 {
 		return ExitOK
 	}
@@ -154,4 +198,27 @@ func runHealth(env *Env, args []string) int {
 		}
 	}
 	return ExitOK
+}
+
+// alertLabel names a storage alert in the session's language.
+func alertLabel(env *Env, kind string) string {
+	switch kind {
+	case "disk-full":
+		return env.T("disk full", "ディスク容量不足")
+	case "write-errors":
+		return env.T("write errors", "書込エラー")
+	case "camera-starved":
+		return env.T("camera has no block", "カメラの記録領域なし")
+	case "disk-stall":
+		return env.T("disk stalled", "ディスク応答なし")
+	case "clock-step":
+		return env.T("clock stepped", "時計の飛び")
+	case "damaged-footage":
+		return env.T("damaged footage", "映像の破損")
+	case "holds-over-share":
+		return env.T("holds over their share", "保全が上限超過")
+	case "copy-on-write-fs":
+		return env.T("copy-on-write file system", "コピーオンライト方式のファイルシステム")
+	}
+	return clean(kind)
 }

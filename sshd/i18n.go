@@ -47,6 +47,7 @@ const (
 	msgLedgerBroken
 	msgNoRecordings
 	msgCovered
+	msgLoginPending
 	msgUnavailable
 	msgNoEntries
 	msgNoCameras
@@ -67,9 +68,11 @@ var messages = map[msgID][2]string{ // [en, ja]
 	msgLedgerBroken:   {"ledger BROKEN at seq %d after %d good entries: %s", "台帳の連鎖が壊れています (BROKEN): seq %d (正常 %d 件の後): %s"},
 	msgNoRecordings:   {"no recordings in this range", "この範囲に録画はありません"},
 	msgCovered:        {"recorded %s of %s (%d spans)", "録画 %s / %s (%d 区間)"},
-	msgUnavailable:    {"not available: %v", "利用できません: %v"},
-	msgNoEntries:      {"no entries", "記録はありません"},
-	msgNoCameras:      {"no cameras", "カメラはありません"},
+	msgLoginPending: {"mimamori: the disk is not responding; this login will be entered in the ledger once it does",
+		"mimamori: ディスクが応答しません。このログインはディスクが応答し次第、台帳に記録されます"},
+	msgUnavailable: {"not available: %v", "利用できません: %v"},
+	msgNoEntries:   {"no entries", "記録はありません"},
+	msgNoCameras:   {"no cameras", "カメラはありません"},
 }
 
 func msg(lang string, id msgID) string {

@@ -221,7 +221,9 @@ func (s *session) coverCheck(key string, cams []string, from, to time.Time) tea.
 			}
 			var got time.Duration
 			for _, x := range sp {
-				got += overlap(x.Start, x.End, from, to)
+				if !x.Damaged {
+					got += overlap(x.Start, x.End, from, to)
+				}
 			}
 			if miss := to.Sub(from) - got; miss > 0 {
 				out.missing[c] = miss

@@ -59,6 +59,10 @@ var catalogue = map[string]map[string]string{
 		"health.diskfree": "Disk free", "health.write": "Write", "health.fsync": "fsync p50",
 		"health.max": "max", "health.errors": "Write errors", "health.jumps": "Clock jumps",
 		"health.down": "Cameras down", "health.lasterr": "Last write error", "health.nolasterr": "No write errors.",
+		"health.alerts": "ALERT", "alert.disk-full": "disk full", "alert.write-errors": "write errors",
+		"alert.camera-starved": "no ring block for camera", "alert.disk-stall": "disk not responding",
+		"alert.clock-step": "wall clock stepped", "alert.damaged-footage": "damaged footage",
+		"alert.holds-over-share": "holds over their share", "alert.copy-on-write-fs": "copy-on-write file system",
 		"health.met": "ok", "health.short": "SHORT",
 		"health.forbidden": "Storage health is not available to your role.",
 
@@ -211,6 +215,10 @@ var catalogue = map[string]map[string]string{
 		"health.diskfree": "ディスク空き", "health.write": "書込", "health.fsync": "fsync 中央値",
 		"health.max": "最大", "health.errors": "書込エラー", "health.jumps": "時刻跳躍",
 		"health.down": "停止カメラ", "health.lasterr": "最終書込エラー", "health.nolasterr": "書込エラーはありません。",
+		"health.alerts": "警告", "alert.disk-full": "ディスク容量不足", "alert.write-errors": "書込エラー",
+		"alert.camera-starved": "記録領域のないカメラ", "alert.disk-stall": "ディスク応答なし",
+		"alert.clock-step": "時計の飛び", "alert.damaged-footage": "映像の破損",
+		"alert.holds-over-share": "保全が上限超過", "alert.copy-on-write-fs": "コピーオンライト方式のファイルシステム",
 		"health.met": "達成", "health.short": "不足",
 		"health.forbidden": "記録装置の状態はこの役割には表示されません。",
 

@@ -102,6 +102,7 @@ func (p *storagePage) ringLines() []string {
 		}
 		jumps += c.ClockJumps
 	}
+	jumps += r.ClockSteps
 	used := kv("health.used", fmtBytes(r.UsedBytes)+" / "+fmtBytes(r.CapacityBytes)) + "  " +
 		kv("health.held", fmtBytes(r.HeldBytes)+" ("+s.T("health.limit")+" "+fmtBytes(r.HoldLimitBytes)+")") + "  " +
 		kv("health.diskfree", fmtBytes(r.DiskFreeBytes))
@@ -119,6 +120,19 @@ func (p *storagePage) ringLines() []string {
 	last := st.Dim.Render(s.T("health.nolasterr"))
 	if r.LastWriteError != "" {
 		last = st.Error.Render(s.T("health.lasterr") + ": " + oneLine(r.LastWriteError))
+	}
+	if len(r.Alerts) > 0 {
+		// What the technician must act on comes first (disk full, a
+		// stalled disk, a camera with no block, ...).
+		parts := make([]string, 0, len(r.Alerts))
+		for _, a := range r.Alerts {
+			t := s.T("alert." + a.Kind)
+			if a.Camera != "" {
+				t += " " + a.Camera
+			}
+			parts = append(parts, t)
+		}
+		last = st.Error.Render(fit(s.T("health.alerts")+": "+oneLine(strings.Join(parts, "; ")), p.w))
 	}
 	return []string{bar, used, rates, faults, last}
 }

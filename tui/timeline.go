@@ -35,7 +35,9 @@ func timeline(spans []core.Span, holds []core.Hold, from, to time.Time, n int, s
 			si++
 		}
 		for j := si; j < len(spans) && spans[j].Start.Before(c1); j++ {
-			covered += overlap(spans[j].Start, spans[j].End, c0, c1)
+			if !spans[j].Damaged { // damaged footage shows as a gap
+				covered += overlap(spans[j].Start, spans[j].End, c0, c1)
+			}
 		}
 		frac := float64(covered) / float64(c1.Sub(c0))
 		held := false

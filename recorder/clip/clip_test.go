@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -366,5 +367,110 @@ func TestWriteToFailsOnCorruptFragment(t *testing.T) {
 	}
 	if _, err := pieces[0].WriteTo(io.Discard); !errors.Is(err, ring.ErrCorrupt) {
 		t.Fatalf("WriteTo: %v, want ErrCorrupt", err)
+	}
+}
+
+// damagingSource reports one fragment as damaged, as the ring does when its
+// stored bytes fail their check.
+type damagingSource struct {
+	*ring.Ring
+	bad time.Time
+}
+
+func (d damagingSource) ReadFragment(ref ring.FragmentRef) ([]byte, error) {
+	if ref.Start.Equal(d.bad) {
+		return nil, fmt.Errorf("%w: test", ring.ErrDamaged)
+	}
+	return d.Ring.ReadFragment(ref)
+}
+
+// A damaged fragment is skipped, not fatal: the file keeps its size and
+// layout (a free box stands in for the fragment and for the rest of its
+// GOP, which cannot be decoded without it), the next GOP plays, and the
+// piece names the gap.
+func TestDamagedFragmentSkippedAndNamed(t *testing.T) {
+	rg := openRing(t, 64<<20)
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	if _, _, err := cliptest.Fill(rg, cliptest.Options{Camera: "cam1", Start: t0, Duration: 6 * time.Second, FragmentsPerGOP: 2}); err != nil {
+		t.Fatal(err)
+	}
+	clean, err := clip.Plan(rg, "cam1", t0, t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The keyframe fragment of the third GOP is damaged; its second half
+	// depends on it.
+	refs := clean[0].Refs
+	bad := -1
+	for i, r := range refs {
+		if r.Keyframe && r.Start.Sub(t0) >= 2*time.Second {
+			bad = i
+			break
+		}
+	}
+	if bad < 0 || refs[bad+1].Keyframe {
+		t.Fatalf("fixture: no keyframe fragment followed by a dependent one (%d)", bad)
+	}
+	var want bytes.Buffer
+	if _, err := clean[0].WriteTo(&want); err != nil {
+		t.Fatal(err)
+	}
+	pieces, err := clip.Plan(damagingSource{rg, refs[bad].Start}, "cam1", t0, t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := pieces[0]
+	var got bytes.Buffer
+	if _, err := p.WriteTo(&got); err != nil {
+		t.Fatalf("WriteTo with a damaged fragment: %v", err)
+	}
+	if got.Len() != want.Len() {
+		t.Fatalf("%d bytes, want %d (same layout)", got.Len(), want.Len())
+	}
+	// off is where fragment bad begins.
+	off := int64(len(p.InitSegment()))
+	for i := range bad {
+		off += refs[i].Length
+	}
+	if next := bad + 1; next < len(refs) && refs[next].Keyframe {
+		t.Fatal("fixture: the damaged fragment has no dependent fragment")
+	}
+	g := got.Bytes()
+	next := bad + 1 // the next GOP's first fragment
+	var span int64
+	for ; next < len(refs) && (next == bad+1 || !refs[next].Keyframe); next++ {
+	}
+	for i := bad; i < next; i++ {
+		if string(g[off+span+4:off+span+8]) != "free" {
+			t.Fatalf("fragment %d (of %d..%d) not replaced by a free box", i, bad, next-1)
+		}
+		span += refs[i].Length
+	}
+	if !bytes.Equal(g[:off], want.Bytes()[:off]) || !bytes.Equal(g[off+span:], want.Bytes()[off+span:]) {
+		for i := range g {
+			if (int64(i) < off || int64(i) >= off+span) && g[i] != want.Bytes()[i] {
+				t.Fatalf("bytes outside the gap differ at %d (gap %d..%d of %d)", i, off, off+span, len(g))
+			}
+		}
+	}
+	gaps := p.Gaps()
+	if len(gaps) != 1 || !gaps[0].From.Equal(refs[bad].Start) ||
+		!gaps[0].To.Equal(refs[next-1].Start.Add(refs[next-1].Duration)) || gaps[0].Reason != clip.GapDamaged {
+		t.Fatalf("gaps %+v: want one damaged gap over fragments %d..%d", gaps, bad, next-1)
+	}
+	// Random access sees the same bytes once the damage is known.
+	all, err := io.ReadAll(p.NewReader())
+	if err != nil || !bytes.Equal(all, g) {
+		t.Fatalf("NewReader differs from WriteTo: %v", err)
+	}
+	// A decoder plays it without an error, two fragments' frames short.
+	dir := t.TempDir()
+	good, damaged := filepath.Join(dir, "good.mp4"), filepath.Join(dir, "damaged.mp4")
+	os.WriteFile(good, want.Bytes(), 0o600)
+	os.WriteFile(damaged, g, 0o600)
+	wantFrames, _ := samples(t, want.Bytes()[len(p.InitSegment()):])
+	lost, _ := samples(t, want.Bytes()[off:off+span])
+	if n := ffprobeFrames(t, damaged); n != len(wantFrames)-len(lost) || n != ffprobeFrames(t, good)-len(lost) {
+		t.Fatalf("decoded %d frames, want %d", n, len(wantFrames)-len(lost))
 	}
 }

@@ -2,6 +2,8 @@ package clip
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -26,11 +28,91 @@ type Piece struct {
 	offsets   []int64  // offsets[i]: where Refs[i] begins in the file
 	tfdts     []uint64 // rewritten base media decode time of Refs[i]
 	size      int64
+	skipped   *skipNote
+}
+
+// Gap is footage a piece leaves out: a fragment whose stored bytes are
+// damaged, or one that cannot be decoded because an earlier fragment of
+// its group of pictures is damaged. Its bytes in the file are a "free" box
+// of the same size, which players skip, so the file stays playable and
+// every other frame keeps its place.
+type Gap struct {
+	From, To time.Time
+	Reason   string // GapDamaged or GapDependsOnDamaged
+}
+
+// Gap reasons.
+const (
+	GapDamaged          = "damaged"
+	GapDependsOnDamaged = "depends on damaged footage"
+)
+
+// skipNote records which fragments a piece replaced, shared by the
+// piece's copies (Piece is passed by value).
+type skipNote struct {
+	mu      sync.Mutex
+	reasons map[int]string
+}
+
+func (n *skipNote) add(i int, reason string) {
+	n.mu.Lock()
+	if n.reasons == nil {
+		n.reasons = map[int]string{}
+	}
+	if _, ok := n.reasons[i]; !ok || reason == GapDamaged {
+		n.reasons[i] = reason
+	}
+	n.mu.Unlock()
+}
+
+func (n *skipNote) has(i int) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_, ok := n.reasons[i]
+	return ok
+}
+
+// Gaps returns the footage this piece left out so far, merged into
+// intervals, in order (complete once Copy or WriteTo has returned).
+func (p Piece) Gaps() []Gap {
+	p.skipped.mu.Lock()
+	idx := make([]int, 0, len(p.skipped.reasons))
+	for i := range p.skipped.reasons {
+		idx = append(idx, i)
+	}
+	reasons := make(map[int]string, len(idx))
+	for i, r := range p.skipped.reasons {
+		reasons[i] = r
+	}
+	p.skipped.mu.Unlock()
+	sort.Ints(idx)
+	var out []Gap
+	for k, i := range idx {
+		r := p.Refs[i]
+		g := Gap{From: r.Start.UTC(), To: r.Start.Add(r.Duration).UTC(), Reason: reasons[i]}
+		if n := len(out); n > 0 && k > 0 && idx[k-1] == i-1 {
+			out[n-1].To = g.To
+			if g.Reason == GapDamaged {
+				out[n-1].Reason = GapDamaged
+			}
+			continue
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// freeBox is an ISO BMFF "free" box of exactly n bytes (n ≥ 8).
+func freeBox(n int64) []byte {
+	b := make([]byte, n)
+	binary.BigEndian.PutUint32(b, uint32(n))
+	copy(b[4:], "free")
+	return b
 }
 
 func newPiece(src Source, camera string, init []byte, refs []ring.FragmentRef) (Piece, error) {
 	p := Piece{Camera: camera, InitID: refs[0].InitID, Refs: refs, src: src, init: init,
-		timescale: initTimescale(init)}
+		timescale: initTimescale(init), skipped: &skipNote{}}
 	p.offsets = make([]int64, len(refs))
 	p.tfdts = make([]uint64, len(refs))
 	off := int64(len(init))
@@ -78,10 +160,15 @@ func (p Piece) End() time.Time {
 // InitSegment returns the init segment (ftyp+moov) bytes. Do not modify.
 func (p Piece) InitSegment() []byte { return p.init }
 
-// fragment reads fragment i (the ring verifies its SHA-256) and renumbers
-// its timing boxes for this file.
+// fragment reads fragment i (the ring verifies it) and renumbers its
+// timing boxes for this file. A damaged fragment becomes a free box of the
+// same size and is noted as a gap; any other read error fails.
 func (p Piece) fragment(i int) ([]byte, error) {
 	b, err := p.src.ReadFragment(p.Refs[i])
+	if errors.Is(err, ring.ErrDamaged) {
+		p.skipped.add(i, GapDamaged)
+		return freeBox(p.Refs[i].Length), nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("clip: %s fragment at %s: %w", p.Camera, p.Refs[i].Start.Format(time.RFC3339Nano), err)
 	}
@@ -151,7 +238,8 @@ func (p Piece) Copy(ctx context.Context, w io.Writer, progress func(n int64)) (i
 			}()
 		}
 	}()
-	for range p.Refs {
+	gopDamaged := false // a fragment of the current GOP was damaged
+	for i := range p.Refs {
 		// Checked first: select picks at random among ready cases, so a
 		// cancellation would otherwise lose to an already read fragment.
 		if err := ctx.Err(); err != nil {
@@ -175,6 +263,17 @@ func (p Piece) Copy(ctx context.Context, w io.Writer, progress func(n int64)) (i
 		}
 		if r.err != nil {
 			return total, r.err
+		}
+		if p.Refs[i].Keyframe {
+			gopDamaged = false
+		}
+		switch {
+		case p.skipped.has(i):
+			gopDamaged = true
+		case gopDamaged:
+			// Its frames refer to frames of the damaged fragment.
+			p.skipped.add(i, GapDependsOnDamaged)
+			r.b = freeBox(p.Refs[i].Length)
 		}
 		n, err := w.Write(r.b)
 		total += int64(n)
@@ -244,6 +343,18 @@ func (r *pieceReader) frag(i int) ([]byte, error) {
 	b, err := r.p.fragment(i)
 	if err != nil {
 		return nil, err
+	}
+	// Random access: skip the fragment if an earlier one of its GOP is
+	// known to be damaged (a sequential reader, as players are, knows).
+	skip := r.p.skipped.has(i)
+	for j := i - 1; !skip && j >= 0 && !r.p.Refs[j+1].Keyframe; j-- {
+		if r.p.skipped.has(j) {
+			r.p.skipped.add(i, GapDependsOnDamaged)
+			skip = true
+		}
+	}
+	if skip {
+		b = freeBox(r.p.Refs[i].Length)
 	}
 	r.cached, r.buf = i, b
 	return b, nil

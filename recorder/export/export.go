@@ -322,6 +322,14 @@ func (e *Exporter) write(ctx context.Context, f File, m Manifest, files []planne
 			return rec, fmt.Errorf("export: write %s: %d of %d bytes", pf.name, n, pf.piece.Size())
 		}
 		sum := hex.EncodeToString(h.Sum(nil))
+		for _, g := range pf.piece.Gaps() {
+			for i := range m.Cameras {
+				if m.Cameras[i].Camera == pf.camera {
+					m.Cameras[i].Damaged = append(m.Cameras[i].Damaged, DamagedRange{File: pf.name, From: g.From, To: g.To, Reason: g.Reason})
+				}
+			}
+			rec.Damaged = append(rec.Damaged, core.ExportGap{Camera: pf.camera, File: pf.name, From: g.From, To: g.To})
+		}
 		m.Files = append(m.Files, FileEntry{Name: pf.name, Camera: pf.camera, SHA256: sum, Bytes: n,
 			From: pf.piece.Start().UTC(), To: pf.piece.End().UTC(), Fragments: len(pf.piece.Refs)})
 		rec.Files = append(rec.Files, core.ExportFile{Name: pf.name, Camera: pf.camera, SHA256: sum, Bytes: n})

@@ -545,3 +545,56 @@ func TestVerifyResignedPackage(t *testing.T) {
 		}
 	}
 }
+
+// A byte flipped in a sealed block of the ring: the export still succeeds,
+// its manifest and record name the missing interval, and the package
+// verifies.
+func TestExportSkipsDamagedFragment(t *testing.T) {
+	dir := t.TempDir()
+	rg, err := ring.Open(ring.Options{Dir: dir, Capacity: 128 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rg.Close()
+	if _, _, err := cliptest.Fill(rg, cliptest.Options{Camera: "cam1", Start: t0, Duration: 10 * time.Second, Bitrate: 1_000_000}); err != nil {
+		t.Fatal(err)
+	}
+	refs, err := rg.Fragments("cam1", t0, t0.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bad ring.FragmentRef
+	for _, r := range refs {
+		if r.Start.Sub(t0) >= 4*time.Second && r.Keyframe {
+			bad = r
+			break
+		}
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "ring.dat"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	at := int64(bad.Block)*(4<<20) + bad.Offset + bad.Length/2
+	f.ReadAt(b, at)
+	b[0] ^= 0x01
+	f.WriteAt(b, at)
+	f.Close()
+
+	signer := newSigner(t)
+	rec, err := newExporter(rg, signer).Export(context.Background(), job(t.TempDir(), "cam1"), nil)
+	if err != nil {
+		t.Fatalf("export with a damaged fragment: %v", err)
+	}
+	if len(rec.Damaged) != 1 || rec.Damaged[0].Camera != "cam1" || !rec.Damaged[0].From.Equal(bad.Start) {
+		t.Fatalf("export record names %+v, want the damaged fragment at %s", rec.Damaged, bad.Start)
+	}
+	rep := verifyFile(t, rec.Path, secret(), ssh.FingerprintSHA256(signer.PublicKey()), "")
+	if !rep.Intact || !rep.Authentic {
+		t.Fatalf("package not intact and authentic: %v", rep.Problems)
+	}
+	d := rep.Manifest.Cameras[0].Damaged
+	if len(d) != 1 || d[0].File != "cam1.mp4" || !d[0].From.Equal(bad.Start) || !d[0].To.After(bad.Start) || d[0].Reason != "damaged" {
+		t.Fatalf("manifest damaged ranges %+v, want the fragment at %s", d, bad.Start)
+	}
+}

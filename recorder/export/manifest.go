@@ -85,6 +85,18 @@ type CameraRange struct {
 	ApprovedTo    time.Time     `json:"approved_to"`
 	Actual        []ActualRange `json:"actual"`
 	NoFootageNote string        `json:"no_footage,omitempty"`
+	// Damaged names footage inside Actual that the package leaves out
+	// because its stored bytes failed their check (or depend on such
+	// bytes); the file holds a skippable "free" box in its place.
+	Damaged []DamagedRange `json:"damaged,omitempty"`
+}
+
+// DamagedRange is an interval of one file left out as damaged.
+type DamagedRange struct {
+	File   string    `json:"file"`
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	Reason string    `json:"reason"`
 }
 
 // ActualRange is the footage one file holds.

@@ -3,6 +3,7 @@ package ring
 import (
 	"crypto/sha256"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -180,6 +181,8 @@ func (r *Ring) AppendFragment(f Fragment) error {
 		flags |= flagDiscontinuity
 	}
 	start, dur := f.Start.UnixNano(), int64(f.Duration)
+	// The index keeps a SHA-256 of the plaintext: a read checks that the
+	// bytes decrypted are the ones indexed.
 	h := sha256.New()
 	h.Write(f.Payload)
 	h.Write(f.Tail)
@@ -203,14 +206,19 @@ func (r *Ring) AppendFragment(f Fragment) error {
 	return err
 }
 
-// appendRecord writes one record into c's open block (taking a new block
-// when needed) and returns where. Caller holds c.mu. The block's used size
-// advances only after a successful write, in the same r.mu section as
-// written (which queues the index entry) so a Sync never sees one without
-// the other.
+// scratchSize is one sealing buffer: a 1 MiB fragment (8 Mbit/s of one
+// second) is sealed and written in one go; larger ones in 1 MiB runs.
+const scratchSize = 1<<20 + (1<<20/sealChunk)*tagSize + 8
+
+// appendRecord encrypts one record with c's open block key and writes it
+// into the block (taking a new block when needed); it returns where.
+// Caller holds c.mu. The block's used size advances only after a
+// successful write, in the same r.mu section as written (which queues the
+// index entry) so a Sync never sees one without the other.
 func (r *Ring) appendRecord(c *camera, kind uint8, flags uint16, start, dur int64, initID uint32, payload, tail []byte,
 	written func(b uint32, off int64, m *blockMeta, seq uint64)) (uint32, int64, error) {
-	size := recordSize(len(payload) + len(tail))
+	n := len(payload) + len(tail)
+	size := recordSize(recV2, n)
 	if size > r.bs {
 		return 0, 0, fmt.Errorf("%w: %d bytes, block is %d", ErrTooLarge, size, r.bs)
 	}
@@ -237,18 +245,25 @@ func (r *Ring) appendRecord(c *camera, kind uint8, flags uint16, start, dur int6
 	m := r.blocks[b]
 	seq := c.nextSeq
 	r.mu.Unlock()
-	encodeHeader(c.hdr[:], recHeader{Kind: kind, Flags: flags, Camera: c.num, Gen: m.gen,
-		Seq: seq, Start: start, Dur: dur, InitID: initID}, payload, tail)
-	pad := size - hdrSize - int64(len(payload)+len(tail))
-	if err := r.writeRecord(int64(b)*r.bs+m.used, c.hdr[:], payload, tail, zeroPad[:pad]); err != nil {
+	if c.aeadBlock != int64(b) || c.aeadGen != m.gen || c.aead == nil {
+		c.aead, c.aeadBlock, c.aeadGen = r.aeadFor(b, m.gen), int64(b), m.gen
+		if c.aead == nil {
+			return 0, 0, r.noteWriteError("append", fmt.Errorf("%w: no key for block %d generation %d", ErrCorrupt, b, m.gen))
+		}
+	}
+	off := int64(b)*r.bs + m.used
+	if err := r.sealAndWrite(c, off, recHeader{Kind: kind, Flags: flags, Length: uint32(n), Camera: c.num, Gen: m.gen,
+		Seq: seq, Start: start, Dur: dur, InitID: initID, Nonce: rand.Uint64()}, size, payload, tail); err != nil {
 		return 0, 0, r.noteWriteError("append", err)
 	}
 	r.written.Add(size)
+	now := r.clock.now()
 	r.mu.Lock()
 	if m.used == 0 {
-		r.blocks[b].openedAt = r.o.Now().UnixNano()
+		r.blocks[b].openedE = now
 	}
 	r.blocks[b].used = m.used + size
+	r.blocks[b].lastE = now
 	if written != nil {
 		written(b, m.used, &r.blocks[b], seq)
 	}
@@ -257,6 +272,30 @@ func (r *Ring) appendRecord(c *camera, kind uint8, flags uint16, start, dur int6
 	r.camDirty[c.num] = struct{}{}
 	r.mu.Unlock()
 	return b, m.used, nil
+}
+
+// sealAndWrite encrypts payload+tail into a pooled scratch buffer and
+// writes the record at off: the sealed body first, the header (with the
+// CRC over both) last, so a torn write never leaves a valid header. The
+// fragment is copied once, into the scratch it is sealed in.
+func (r *Ring) sealAndWrite(c *camera, off int64, h recHeader, size int64, payload, tail []byte) error {
+	sp := r.scratch.Get().(*[]byte)
+	defer r.scratch.Put(sp)
+	c.seal.begin(c.aead, h, *sp)
+	pos := off + hdrV2
+	pad := int(size - hdrV2 - bodySize(recV2, int(h.Length)))
+	err := c.seal.sealParts(int(h.Length), [][]byte{payload, tail}, pad, func(b []byte) error {
+		if err := r.writeAt(pos, b); err != nil {
+			return err
+		}
+		pos += int64(len(b))
+		return nil
+	})
+	*sp = c.seal.scratch[:0]
+	if err != nil {
+		return err
+	}
+	return r.writeAt(off, c.seal.header())
 }
 
 // takeBlock seals c's open block and gives c a new one: a free block
@@ -273,7 +312,6 @@ func (r *Ring) takeBlock(c *camera) error {
 	r.mu.Unlock()
 	r.pokeReserve()
 
-	now := r.o.Now()
 	r.syncMu.Lock()
 	defer r.syncMu.Unlock()
 	for {
@@ -288,9 +326,16 @@ func (r *Ring) takeBlock(c *camera) error {
 		}
 		// Holds read now, not before waiting for syncMu: one placed
 		// meanwhile protects its block.
-		v := r.oldestUnheldLocked(r.activeHolds(now), now)
+		v := r.oldestUnheldLocked(r.activeHoldsLocked())
 		if v < 0 {
+			starved := c.starvedSince.IsZero()
+			if starved {
+				c.starvedSince = r.o.Now().UTC()
+			}
 			r.mu.Unlock()
+			if starved {
+				r.event(c.name, "camera-starved", map[string]string{"detail": "no ring block free or erasable (all open or held)"})
+			}
 			return r.noteWriteError("allocate block", fmt.Errorf("%w (camera %s)", ErrRingFull, c.name))
 		}
 		r.blocks[v].state = stateErasing
@@ -328,6 +373,10 @@ func (r *Ring) assignFreeLocked(c *camera) bool {
 		*m = blockMeta{state: stateOpen, camera: c.num, gen: m.gen}
 		r.dirty[uint32(i)] = struct{}{}
 		c.open = int64(i)
+		if !c.starvedSince.IsZero() {
+			c.starvedSince = time.Time{}
+			r.eventLocked(c.name, "camera-starved-end", nil)
+		}
 		return true
 	}
 	return false

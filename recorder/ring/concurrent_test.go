@@ -58,7 +58,7 @@ func TestConcurrentCamerasWithSyncAndSweep(t *testing.T) {
 			default:
 			}
 			now := t0.Add(min(time.Duration(k)*50*time.Millisecond, 100*time.Second))
-			_ = r.Sweep(now)
+			_ = sweepAt(r, e, now)
 			_ = r.CheckHold("cam1", t0, now, nil)
 			_ = r.Stats()
 			refs, _ := r.Fragments("cam2", t0, t0.Add(time.Hour))

@@ -15,9 +15,16 @@ import (
 // memory. Steps, each redone from the persisted state after a crash:
 //
 //  1. index tx: block -> erasing, its fragment entries deleted;
-//  2. zeros over the whole block, fdatasync;
+//  2. the block's key destroyed: its keys.dat slot overwritten with the
+//     next generation's key, fdatasync (a version-1 plaintext block from
+//     an earlier release is first overwritten with zeros and synced);
 //  3. Erasures.RecordErasure (core dedups by Block, Generation, Camera);
 //  4. index tx: block -> free with generation+1.
+//
+// After step 2 the block's ciphertext is still in ring.dat, but no copy of
+// its key exists anywhere: that is the erasure the proof records. It costs
+// one 64-byte slot write and one small fdatasync instead of rewriting the
+// block, so wrapping writes the footage once.
 //
 // If step 1 fails for a block whose erasing state was never committed, the
 // erasure has not begun: the block goes back to sealed with its queued
@@ -101,13 +108,19 @@ func (r *Ring) eraseBlock(b uint32) error {
 	r.mu.Lock()
 	r.blocks[b].markedErasing = true
 	r.mu.Unlock()
-	// The whole block, not just [0, used): a failed or torn write may have
-	// left bytes beyond used.
-	if err := r.zeroRange(int64(b)*r.bs, r.bs); err != nil {
-		return r.noteWriteError("erase: zero block", err)
+	if m.plain {
+		// A plaintext block of an earlier release: only overwriting erases
+		// it. The whole block, not just [0, used): a torn write may have
+		// left bytes beyond used.
+		if err := r.zeroRange(int64(b)*r.bs, r.bs); err != nil {
+			return r.noteWriteError("erase: zero block", err)
+		}
+		if err := r.fdatasync(); err != nil {
+			return r.noteWriteError("erase: fdatasync", err)
+		}
 	}
-	if err := r.fdatasync(); err != nil {
-		return r.noteWriteError("erase: fdatasync", err)
+	if err := r.destroyKey(b, m.gen); err != nil {
+		return err
 	}
 	if r.o.Erasures != nil && (m.used > 0 || m.hasFragments()) {
 		now := r.o.Now().UTC()
@@ -134,51 +147,39 @@ func (r *Ring) eraseBlock(b uint32) error {
 	if m.used > 0 || m.hasFragments() { // as proven to the ledger above
 		r.countErasure(reasonString(m.reason), m.used)
 	}
+	r.forgetDamage(b, m.gen)
 	r.log.Debug("block erased", "block", b, "camera", camName, "gen", m.gen, "bytes", m.used, "reason", reasonString(m.reason))
 	return nil
 }
 
-// activeHolds asks the HoldSource; callers read it under r.mu, right
-// before marking a block erasing, so a hold placed meanwhile is seen. The
-// HoldSource must not call back into the ring (core's reads a snapshot).
-func (r *Ring) activeHolds(now time.Time) []core.HoldRange {
-	if r.o.Holds == nil {
-		return nil
+// destroyKey overwrites block b's key slot with a fresh key for generation
+// gen+1 and syncs keys.dat: the key of generation gen is gone from disk.
+// Redoing it (after a crash) just draws another fresh key.
+func (r *Ring) destroyKey(b uint32, gen uint64) error {
+	r.keyMu.Lock()
+	defer r.keyMu.Unlock()
+	done := r.io.begin()
+	defer done()
+	if err := r.keys.put(b, gen+1); err != nil {
+		return r.noteWriteError("erase: overwrite key", err)
 	}
-	return r.o.Holds.ActiveHolds(now)
+	if err := r.keys.sync(); err != nil {
+		return r.noteWriteError("erase: sync keys.dat", err)
+	}
+	return nil
 }
 
-// heldLocked reports whether a hold of the block's camera overlaps it.
-// Caller holds r.mu.
-func (r *Ring) heldLocked(m blockMeta, holds []core.HoldRange, now time.Time) bool {
-	if !m.hasFragments() {
-		return false
-	}
-	c := r.camByNum[m.camera]
-	if c == nil {
-		return false
-	}
-	for _, h := range holds {
-		if h.Camera != c.name || (!h.Until.IsZero() && !now.Before(h.Until)) {
-			continue
-		}
-		if h.From.UnixNano() < m.last && h.To.UnixNano() > m.first {
-			return true
-		}
-	}
-	return false
-}
-
-// Sweep enforces retention at wall time now: it seals idle open blocks,
-// erases every sealed, unheld block whose newest footage ended before
-// now-Retention, retries unfinished erasures, and drops init segments no
-// fragment references. After a clock jump (backwards, or forward more than
-// an hour since the previous sweep) it erases nothing for retention.
-func (r *Ring) Sweep(now time.Time) error {
+// Sweep enforces retention on ring time: it seals idle open blocks,
+// erases every sealed, unheld block whose last append is more than
+// Retention of ring time ago, retries unfinished erasures, and drops init
+// segments no fragment references. The wall clock plays no part: a step
+// forward or back neither erases young footage nor ends a hold early.
+func (r *Ring) Sweep() error {
 	if r.isClosed() {
 		return ErrClosed
 	}
-	holds := r.activeHolds(now)
+	r.checkClock()
+	now := r.clock.now()
 
 	// Seal blocks of cameras that stopped sending, so they can expire.
 	r.mu.Lock()
@@ -193,7 +194,7 @@ func (r *Ring) Sweep(now time.Time) error {
 		r.mu.Lock()
 		if c.open >= 0 {
 			m := r.blocks[c.open]
-			if m.used > 0 && now.UnixNano()-m.openedAt >= span {
+			if m.used > 0 && now-m.openedE >= span {
 				r.sealLocked(c)
 			}
 		}
@@ -206,31 +207,24 @@ func (r *Ring) Sweep(now time.Time) error {
 		r.mu.Unlock()
 		return ErrClosed
 	}
-	jumped := !r.lastSweep.IsZero() && (now.Before(r.lastSweep) || now.Sub(r.lastSweep) > clockJumpLimit)
-	prev := r.lastSweep
-	r.lastSweep = now
+	holds := r.activeHoldsLocked()
 	var todo []uint32
-	cutoff := now.Add(-r.o.Retention).UnixNano()
 	expired := func(m blockMeta) bool {
-		return m.state == stateSealed && r.o.Retention > 0 && !jumped && m.last < cutoff
+		return m.state == stateSealed && r.o.Retention > 0 && now-m.lastE >= int64(r.o.Retention)
 	}
 	for i, m := range r.blocks {
-		if m.state == stateErasing || (expired(m) && !r.heldLocked(m, holds, now)) {
+		if m.state == stateErasing || (expired(m) && !r.heldLocked(m, holds)) {
 			todo = append(todo, uint32(i))
 		}
 	}
 	var held int64
 	for _, m := range r.blocks {
-		if m.state != stateFree && r.heldLocked(m, holds, now) {
+		if m.state != stateFree && r.heldLocked(m, holds) {
 			held += r.bs
 		}
 	}
 	r.heldBytes = held
 	r.mu.Unlock()
-	if jumped {
-		r.skippedSweeps.Add(1)
-		r.log.Warn("wall clock jumped; retention erasure skipped this sweep", "previous", prev, "now", now)
-	}
 
 	// syncMu is taken per block, so Sync (the 1 s durability) runs between
 	// erasures instead of waiting for the whole batch. Each candidate is
@@ -252,13 +246,13 @@ func (r *Ring) Sweep(now time.Time) error {
 		case m.state == stateErasing:
 			// Step 1 never committed: the block is still indexed, so a hold
 			// placed since it was picked protects it.
-			if r.heldLocked(m, r.activeHolds(now), now) {
+			if r.heldLocked(m, r.activeHoldsLocked()) {
 				r.blocks[b].state = stateSealed
 				r.blocks[b].reason = reasonNone
 			} else {
 				erase = true
 			}
-		case expired(m) && !r.heldLocked(m, r.activeHolds(now), now):
+		case expired(m) && !r.heldLocked(m, r.activeHoldsLocked()):
 			r.blocks[b].state = stateErasing
 			r.blocks[b].reason = reasonRetention
 			erase = true
@@ -277,6 +271,16 @@ func (r *Ring) Sweep(now time.Time) error {
 	}
 	r.syncMu.Unlock()
 	return errors.Join(errs...)
+}
+
+// checkClock looks for a wall-clock step; a step found is queued for the
+// event log (once) and shown in Stats.
+func (r *Ring) checkClock() {
+	r.clock.check()
+	for _, s := range r.clock.takePending() {
+		r.log.Warn("wall clock stepped; retention and holds keep ring time", "by", s.By, "now", s.At)
+		r.event("", "clock-step", map[string]string{"by": s.By.String(), "wall_now": s.At.Format(time.RFC3339Nano)})
+	}
 }
 
 // gcInitsLocked deletes cached init segments that no block references and

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -16,9 +17,13 @@ import (
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// fakeClock is a wall clock and a monotonic clock. Set moves the wall
+// clock to t; moving it forward is time passing (the monotonic clock
+// follows), moving it back is a step. Step moves only the wall clock.
 type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu   sync.Mutex
+	t    time.Time
+	mono time.Duration
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -27,9 +32,33 @@ func (c *fakeClock) Now() time.Time {
 	return c.t
 }
 
+func (c *fakeClock) Mono() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mono
+}
+
 func (c *fakeClock) Set(t time.Time) {
 	c.mu.Lock()
+	if d := t.Sub(c.t); d > 0 {
+		c.mono += d
+	}
 	c.t = t
+	c.mu.Unlock()
+}
+
+// Advance lets d of real time pass.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mono += d
+	c.mu.Unlock()
+}
+
+// Step moves the wall clock by d; no time passes.
+func (c *fakeClock) Step(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
 	c.mu.Unlock()
 }
 
@@ -115,7 +144,8 @@ func newEnv(t testing.TB) *env {
 func (e *env) tinyOpts() Options {
 	return Options{
 		Dir: e.dir, Capacity: 16 * 64 << 10, BlockSize: 64 << 10,
-		Now: e.clock.Now, Erasures: e.er, Holds: e.holds,
+		Now: e.clock.Now, Mono: e.clock.Mono, BootID: "test-boot", Erasures: e.er, Holds: e.holds,
+		HoldShare:    0.25,
 		SyncInterval: time.Hour, // tests call Sync themselves
 	}
 }
@@ -203,8 +233,9 @@ func readBlock(t testing.TB, dir string, b uint32, bs int64) []byte {
 	return buf
 }
 
-// checkTailsZero asserts that beyond each block's used bytes ring.dat
-// holds only zeros: nothing of an earlier lap survives.
+// checkTailsZero asserts that nothing of an earlier lap can be read: each
+// block's key slot holds the key of its current generation only, and past
+// each block's used bytes no record carries that generation.
 func checkTailsZero(t testing.TB, r *Ring, dir string) {
 	t.Helper()
 	r.mu.Lock()
@@ -212,9 +243,17 @@ func checkTailsZero(t testing.TB, r *Ring, dir string) {
 	copy(blocks, r.blocks)
 	r.mu.Unlock()
 	for i, m := range blocks {
+		if m.state == stateErasing {
+			continue
+		}
+		if _, ok := r.keys.keyFor(uint32(i), m.gen); !ok && !m.plain {
+			t.Fatalf("block %d (%s, gen %d): no key for its generation", i, m.state, m.gen)
+		}
 		buf := readBlock(t, dir, uint32(i), r.bs)
-		if !allZero(buf[m.used:]) {
-			t.Fatalf("block %d (%s, used %d): stale bytes after used", i, m.state, m.used)
+		for off := m.used; off+hdrV2 <= int64(len(buf)); off += 8 {
+			if h, err := decodeHeader(buf[off:]); err == nil && h.Gen == m.gen {
+				t.Fatalf("block %d (%s, used %d): a record of the current generation at %d", i, m.state, m.used, off)
+			}
 		}
 	}
 }
@@ -244,3 +283,60 @@ func checkErasuresUnique(t testing.TB, ers []core.Erasure) {
 func crash(r *Ring) { r.abandon() }
 
 var errLedgerDown = errors.New("ledger unavailable")
+
+// sweepAt lets time pass until t (by the wall clock, which must not go
+// back) and sweeps.
+func sweepAt(r *Ring, e *env, t time.Time) error {
+	e.clock.Set(t)
+	return r.Sweep()
+}
+
+// blockKey copies block b's current key (tests only: the ring never hands
+// keys out).
+func blockKey(t testing.TB, r *Ring, b uint32) [keySize]byte {
+	t.Helper()
+	r.mu.Lock()
+	gen := r.blocks[b].gen
+	r.mu.Unlock()
+	r.keyMu.RLock()
+	defer r.keyMu.RUnlock()
+	k, ok := r.keys.keyFor(b, gen)
+	if !ok {
+		t.Fatalf("block %d has no key", b)
+	}
+	return *k
+}
+
+// checkKeysGone scans every byte of every file under dir for the keys.
+func checkKeysGone(t testing.TB, dir string, keys ...[keySize]byte) {
+	t.Helper()
+	for _, k := range keys {
+		if where := findInDir(t, dir, k[:]); where != "" {
+			t.Fatalf("an erased block's key survives in %s", where)
+		}
+	}
+}
+
+// findInDir returns "file@offset" of the first occurrence of pat in any
+// file under dir, or "".
+func findInDir(t testing.TB, dir string, pat []byte) string {
+	t.Helper()
+	var found string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || found != "" {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if i := bytes.Index(b, pat); i >= 0 {
+			found = fmt.Sprintf("%s@%d", path, i)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}

@@ -7,8 +7,11 @@ import (
 
 // index.db layout (bbolt):
 //
-//	meta:    "blockSize", "blocks" (u64 BE) – geometry check on reopen
+//	meta:    "blockSize", "blocks" (u64 BE) – geometry check on reopen;
+//	         "clock" – ring time at the last commit (clock.go)
 //	blocks:  u32 BE block -> blockMeta
+//	holds:   hold key -> wall Until i64 + ring-time deadline i64 (holds.go)
+//	damaged: camera u32 BE + start key -> end ns i64 + reason (damage.go)
 //	cameras: name -> camera number u32, next seq u64, last init id u32
 //	frags:   nested bucket per camera number (u32 BE); key = start ns (sign
 //	         flipped, BE) + seq (BE) -> fragEntry
@@ -19,6 +22,8 @@ var (
 	bktCameras = []byte("cameras")
 	bktFrags   = []byte("frags")
 	bktInits   = []byte("inits")
+	bktHolds   = []byte("holds")
+	bktDamaged = []byte("damaged")
 )
 
 type blockState uint8
@@ -71,10 +76,22 @@ type blockMeta struct {
 	first  int64
 	last   int64
 	inits  []uint32 // init ids referenced by fragments in this block
+	// lastE is the ring time (clock.go) of the block's last append:
+	// retention counts from it, never from the wall clock.
+	lastE int64
+	// plain: the block holds version-1 (unencrypted) records written by an
+	// earlier release; erasing it means zeroing it.
+	plain bool
 
-	// openedAt is the wall time (unix ns) of the block's first record, in
-	// memory only: the sweeper seals blocks of idle cameras by it.
-	openedAt int64
+	// openedE is the ring time of the block's first record, in memory
+	// only: the sweeper seals blocks of idle cameras by it.
+	openedE int64
+	// noKey, in memory only: an encrypted block whose key is missing from
+	// keys.dat; its records read as damaged.
+	noKey bool
+	// legacy, in memory only: decoded from the layout before ring time;
+	// lastE still has to be derived (Open does).
+	legacy bool
 	// markedErasing, in memory only: the erasing state is committed to the
 	// index (erasure step 1 done, or loaded as erasing). An erasing block
 	// without it may still be indexed and must not be erased if a hold
@@ -98,9 +115,16 @@ func (m *blockMeta) addInit(id uint32) {
 	m.inits = append(m.inits, id)
 }
 
+const metaPlain = 1 << 0
+
 func (m blockMeta) encode() []byte {
-	b := make([]byte, 44+4*len(m.inits))
+	n := 44 + 4*len(m.inits)
+	b := make([]byte, n+9)
 	be := binary.BigEndian
+	be.PutUint64(b[n:], uint64(m.lastE))
+	if m.plain {
+		b[n+8] |= metaPlain
+	}
 	b[0] = byte(m.state)
 	b[1] = m.reason
 	be.PutUint32(b[4:], m.camera)
@@ -135,6 +159,17 @@ func decodeBlockMeta(b []byte) (blockMeta, error) {
 	}
 	for i := range n {
 		m.inits = append(m.inits, be.Uint32(b[44+4*i:]))
+	}
+	switch rest := b[44+4*n:]; len(rest) {
+	case 0:
+		// Written before ring time and encryption: its records are
+		// plaintext, and lastE is derived from the wall clock on open.
+		m.legacy, m.plain = true, m.state != stateFree
+	case 9:
+		m.lastE = int64(be.Uint64(rest))
+		m.plain = rest[8]&metaPlain != 0
+	default:
+		return blockMeta{}, fmt.Errorf("%w: block meta tail of %d bytes", ErrCorrupt, len(rest))
 	}
 	m.markedErasing = m.state == stateErasing
 	return m, nil

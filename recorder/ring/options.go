@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"mimamori/core"
 )
 
@@ -18,9 +20,17 @@ type ErasureLog interface {
 	RecordErasure(core.Erasure) error
 }
 
-// HoldSource reports the holds that are in force at now.
+// HoldSource reports the holds that are in force at now. The ring passes
+// the earliest time it can trust and judges each hold's lapse itself on
+// ring time (clock.go), so a wall-clock step cannot end a hold early.
 type HoldSource interface {
 	ActiveHolds(now time.Time) []core.HoldRange
+}
+
+// EventLog receives recording events (clock steps, damaged footage, disk
+// alerts). core implements it and coalesces repeats.
+type EventLog interface {
+	RecordEvent(core.RecordingEvent) error
 }
 
 // Options configures a Ring. Zero values take the documented defaults.
@@ -30,12 +40,26 @@ type Options struct {
 	BlockSize    int64         // default 4 MiB
 	MaxBlockSpan time.Duration // a block is sealed once its first fragment is this old; default 30 s
 	Retention    time.Duration // footage older than this is erased; 0 disables retention expiry
-	HoldShare    float64       // share of Capacity that holds may pin; default 0.25
+	HoldShare    float64       // share of Capacity that holds may pin; 0 means no holds
 	Now          func() time.Time
-	Erasures     ErasureLog
-	Holds        HoldSource
-	Logger       *slog.Logger
-	SyncInterval time.Duration // data fdatasync + index commit period; default 1 s
+	// Mono is elapsed time that no wall-clock step moves, counting
+	// suspend; default CLOCK_BOOTTIME. BootID names its origin (default:
+	// the kernel's boot id) so a restart knows whether readings compare.
+	Mono     func() time.Duration
+	BootID   string
+	Erasures ErasureLog
+	Holds    HoldSource
+	Events   EventLog
+	Logger   *slog.Logger
+	// SyncInterval is the index commit period (recovery rescans at most
+	// this much); default 1 s. DataSyncInterval is how often written
+	// footage is fdatasynced, which bounds the loss on power failure;
+	// default 250 ms.
+	SyncInterval     time.Duration
+	DataSyncInterval time.Duration
+
+	// fallocate, for tests, replaces the preallocation of ring.dat.
+	fallocate func(fd int, size int64) error
 }
 
 // Typed errors callers can test with errors.Is.
@@ -46,7 +70,10 @@ var (
 	ErrUnknownInit   = errors.New("ring: unknown init segment")
 	ErrUnknownCamera = errors.New("ring: unknown camera")
 	ErrStale         = errors.New("ring: fragment no longer in the ring")
+	ErrDamaged       = errors.New("ring: fragment damaged (stored bytes fail their check)")
 	ErrCorrupt       = errors.New("ring: stored data does not verify")
+	ErrNoSpace       = errors.New("ring: not enough free disk space for the ring")
+	ErrNoHolds       = errors.New("ring: holds are disabled (storage.hold_share is 0)")
 	ErrGeometry      = errors.New("ring: ring geometry differs from the existing index")
 	ErrInvalid       = errors.New("ring: invalid argument")
 )
@@ -54,11 +81,12 @@ var (
 const (
 	defaultBlockSize    = 4 << 20
 	defaultMaxBlockSpan = 30 * time.Second
-	defaultHoldShare    = 0.25
 	defaultSyncInterval = time.Second
-	// clockJumpLimit: a sweep whose wall time moved further than this since
-	// the previous sweep (or backwards) erases nothing for retention.
-	clockJumpLimit = time.Hour
+	defaultDataSync     = 250 * time.Millisecond
+	// MinBlocksPerCamera is the smallest ring per camera: its open block,
+	// one being sealed, and two for the erased reserve and retention. config
+	// refuses a ring smaller than this × cameras at start.
+	MinBlocksPerCamera = 4
 )
 
 func (o *Options) withDefaults() (Options, error) {
@@ -69,14 +97,23 @@ func (o *Options) withDefaults() (Options, error) {
 	if c.MaxBlockSpan == 0 {
 		c.MaxBlockSpan = defaultMaxBlockSpan
 	}
-	if c.HoldShare == 0 {
-		c.HoldShare = defaultHoldShare
-	}
 	if c.SyncInterval == 0 {
 		c.SyncInterval = defaultSyncInterval
 	}
+	if c.DataSyncInterval == 0 {
+		c.DataSyncInterval = min(defaultDataSync, c.SyncInterval)
+	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Mono == nil {
+		c.Mono = bootTime
+		if c.BootID == "" {
+			c.BootID = currentBootID()
+		}
+	}
+	if c.fallocate == nil {
+		c.fallocate = func(fd int, size int64) error { return unix.Fallocate(fd, 0, 0, size) }
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -90,7 +127,7 @@ func (o *Options) withDefaults() (Options, error) {
 		return c, fmt.Errorf("%w: Capacity %d holds fewer than 2 blocks", ErrInvalid, c.Capacity)
 	case c.HoldShare < 0 || c.HoldShare > 1:
 		return c, fmt.Errorf("%w: HoldShare %v", ErrInvalid, c.HoldShare)
-	case c.MaxBlockSpan < 0 || c.Retention < 0 || c.SyncInterval < 0:
+	case c.MaxBlockSpan < 0 || c.Retention < 0 || c.SyncInterval < 0 || c.DataSyncInterval < 0:
 		return c, fmt.Errorf("%w: negative duration", ErrInvalid)
 	}
 	return c, nil

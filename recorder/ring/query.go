@@ -3,7 +3,9 @@ package ring
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
+	"sort"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -25,6 +27,7 @@ type FragmentRef struct {
 	SHA256   [32]byte
 
 	gen uint64 // block generation when indexed; 0 if unknown
+	seq uint64 // per-camera sequence (index key)
 }
 
 // Fragments returns the indexed fragments of camera overlapping [from, to)
@@ -35,6 +38,7 @@ func (r *Ring) Fragments(camera string, from, to time.Time) ([]FragmentRef, erro
 	if !ok {
 		return nil, nil
 	}
+	plain := r.plainBlocks()
 	var out []FragmentRef
 	err := r.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bktFrags).Bucket(u32key(c.num))
@@ -68,12 +72,13 @@ func (r *Ring) Fragments(camera string, from, to time.Time) ([]FragmentRef, erro
 				Start:    time.Unix(0, keyStart(k)).UTC(),
 				Duration: time.Duration(e.dur),
 				Block:    e.block,
-				Offset:   e.offset + hdrSize,
+				Offset:   e.offset + int64(hdrLen(plain.version(e.block))),
 				Length:   int64(e.length),
 				Keyframe: e.flags&flagKeyframe != 0,
 				InitID:   e.initID,
 				SHA256:   e.sha,
 				gen:      e.gen,
+				seq:      binary.BigEndian.Uint64(k[8:]),
 			})
 		}
 		return nil
@@ -81,39 +86,67 @@ func (r *Ring) Fragments(camera string, from, to time.Time) ([]FragmentRef, erro
 	return out, err
 }
 
-// ReadFragment reads a fragment's payload and verifies its record CRC and
-// SHA-256. It fails with ErrStale if the block was erased or reused since
-// the ref was made, and ErrCorrupt if the bytes do not verify.
+// ReadFragment reads a fragment's payload, decrypts it and verifies its
+// record CRC, GCM tags and SHA-256. It fails with ErrStale if the block was
+// erased or reused since the ref was made, and with ErrDamaged if the
+// stored bytes fail a check while the block is still current (the damage
+// is then remembered, ledgered once and shown in Coverage and Stats).
 func (r *Ring) ReadFragment(ref FragmentRef) ([]byte, error) {
 	c, ok := r.lookupCamera(ref.Camera)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownCamera, ref.Camera)
 	}
-	if int(ref.Block) >= r.nblocks || ref.Offset < hdrSize || ref.Length <= 0 ||
-		ref.Offset+ref.Length > r.bs {
+	r.mu.Lock()
+	var m blockMeta
+	if int(ref.Block) < r.nblocks {
+		m = r.blocks[ref.Block]
+	}
+	r.mu.Unlock()
+	ver := recV2
+	if m.plain {
+		ver = recV1
+	}
+	hl := int64(hdrLen(ver))
+	if int(ref.Block) >= r.nblocks || ref.Offset < hl || ref.Length <= 0 ||
+		ref.Offset-hl+recordSize(ver, int(ref.Length)) > r.bs {
 		return nil, fmt.Errorf("%w: ref out of range", ErrInvalid)
 	}
-	r.mu.Lock()
-	m := r.blocks[ref.Block]
-	r.mu.Unlock()
-	if (m.state != stateOpen && m.state != stateSealed) || m.camera != c.num ||
-		(ref.gen != 0 && ref.gen != m.gen) {
+	current := func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		n := r.blocks[ref.Block]
+		return (n.state == stateOpen || n.state == stateSealed) && n.camera == c.num && (ref.gen == 0 || ref.gen == n.gen)
+	}
+	if !current() {
 		return nil, fmt.Errorf("%w: block %d", ErrStale, ref.Block)
 	}
-	buf := make([]byte, hdrSize+ref.Length)
-	if err := r.readAt(buf, int64(ref.Block)*r.bs+ref.Offset-hdrSize); err != nil {
+	if m.noKey {
+		return nil, r.noteDamage(c, ref, fmt.Errorf("the block's key is missing from keys.dat"))
+	}
+	aead := r.aeadFor(ref.Block, m.gen)
+	buf := make([]byte, hl+bodySize(ver, int(ref.Length)))
+	if err := r.readAt(buf, int64(ref.Block)*r.bs+ref.Offset-hl); err != nil {
 		return nil, fmt.Errorf("ring: read fragment: %w", err)
 	}
-	h, payload, _, err := decodeRecord(buf)
-	if err != nil {
-		return nil, fmt.Errorf("%w: block %d offset %d: %v", ErrStale, ref.Block, ref.Offset, err)
+	// Erased or reused while being read: the key may be gone already and
+	// the bytes another lap's; that is not damage.
+	if !current() {
+		return nil, fmt.Errorf("%w: block %d", ErrStale, ref.Block)
 	}
-	if h.Kind != kindFragment || h.Camera != c.num || h.Gen != m.gen ||
+	h, body, _, err := checkRecord(buf)
+	if err != nil {
+		return nil, r.noteDamage(c, ref, err)
+	}
+	if h.Kind != kindFragment || h.Version != ver || h.Camera != c.num || h.Gen != m.gen ||
 		int64(h.Length) != ref.Length || h.Start != ref.Start.UnixNano() {
-		return nil, fmt.Errorf("%w: block %d offset %d holds another record", ErrStale, ref.Block, ref.Offset)
+		return nil, r.noteDamage(c, ref, fmt.Errorf("offset %d holds another record", ref.Offset))
+	}
+	payload, err := openBody(h, buf[:hl], body, aead)
+	if err != nil {
+		return nil, r.noteDamage(c, ref, err)
 	}
 	if sha256.Sum256(payload) != ref.SHA256 {
-		return nil, fmt.Errorf("%w: SHA-256 mismatch in block %d offset %d", ErrCorrupt, ref.Block, ref.Offset)
+		return nil, r.noteDamage(c, ref, fmt.Errorf("SHA-256 mismatch in block %d offset %d", ref.Block, ref.Offset))
 	}
 	return payload, nil
 }
@@ -137,21 +170,58 @@ func (r *Ring) Init(camera string, initID uint32) ([]byte, error) {
 	return out, err
 }
 
+// plainSet is the set of blocks holding version-1 records (an earlier
+// release's, until they expire).
+type plainSet map[uint32]struct{}
+
+func (p plainSet) version(b uint32) uint8 {
+	if _, ok := p[b]; ok {
+		return recV1
+	}
+	return recV2
+}
+
+func (r *Ring) plainBlocks() plainSet {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var p plainSet
+	for i, m := range r.blocks {
+		if m.plain && m.state != stateFree {
+			if p == nil {
+				p = plainSet{}
+			}
+			p[uint32(i)] = struct{}{}
+		}
+	}
+	return p
+}
+
 // Coverage merges a camera's indexed fragments in [from, to) into spans. A
 // gap between one fragment's end and the next start longer than 1.5 × the
 // longer of the two fragments starts a new span, so a restart or a short
 // outage shows; merging for display is the console timeline's business.
-// Spans are not clipped to [from, to).
+// Fragments known to be damaged are left out of the recorded spans and
+// listed as spans of their own with Damaged set, in start order with the
+// others. Spans are not clipped to [from, to).
 func (r *Ring) Coverage(camera string, from, to time.Time) ([]core.Span, error) {
 	frags, err := r.Fragments(camera, from, to)
 	if err != nil {
 		return nil, err
 	}
+	c, ok := r.lookupCamera(camera)
+	if !ok {
+		return nil, nil
+	}
 	var spans []core.Span
 	var prevDur time.Duration
+	broken := false // a damaged fragment since the last span: never merge across it
 	for _, f := range frags {
+		if r.isDamaged(c.num, timeKey(f.Start.UnixNano(), f.seq)) {
+			broken = true
+			continue
+		}
 		end := f.Start.Add(f.Duration)
-		if n := len(spans); n > 0 {
+		if n := len(spans); n > 0 && !broken {
 			s := &spans[n-1]
 			if f.Start.Sub(s.End) <= max(prevDur, f.Duration)*3/2 {
 				if end.After(s.End) {
@@ -164,7 +234,25 @@ func (r *Ring) Coverage(camera string, from, to time.Time) ([]core.Span, error) 
 		}
 		spans = append(spans, core.Span{Camera: camera, Start: f.Start, End: end, Bytes: f.Length})
 		prevDur = f.Duration
+		broken = false
 	}
+	dmg := r.damagedSpans(camera, c.num, from.UnixNano(), to.UnixNano())
+	if len(dmg) == 0 {
+		return spans, nil
+	}
+	// Adjacent damaged fragments read as one damaged span.
+	var merged []core.Span
+	for _, d := range dmg {
+		if n := len(merged); n > 0 && !d.Start.After(merged[n-1].End) {
+			if d.End.After(merged[n-1].End) {
+				merged[n-1].End = d.End
+			}
+			continue
+		}
+		merged = append(merged, d)
+	}
+	spans = append(spans, merged...)
+	sort.SliceStable(spans, func(i, j int) bool { return spans[i].Start.Before(spans[j].Start) })
 	return spans, nil
 }
 
@@ -220,7 +308,10 @@ func (r *Ring) CheckHold(camera string, from, to time.Time, active []core.HoldRa
 	if !to.After(from) {
 		return fmt.Errorf("%w: hold range [%s, %s) is empty", ErrInvalid, from, to)
 	}
-	now := r.o.Now()
+	if r.o.HoldShare == 0 {
+		return fmt.Errorf("%w: %w", core.ErrHoldCapacity, ErrNoHolds)
+	}
+	now := r.clock.trustedWall()
 	limit := int64(r.o.HoldShare * float64(r.size()))
 	r.mu.Lock()
 	blocks := map[int]struct{}{}

@@ -7,16 +7,39 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// recover brings the index up to the ring after an unclean stop: it indexes
-// the valid records past each open block's indexed end, zeroes a torn tail,
-// adopts blocks allocated after the last commit, keeps one open block per
-// camera, and finishes interrupted erasures. Runs single-threaded in Open.
+// recover brings the index up to the ring after a stop: it indexes the
+// valid records past each open block's indexed end, adopts blocks taken
+// after the last commit, seals every open block, gives blocks of an
+// earlier release their ring time, and finishes interrupted erasures.
+// Runs single-threaded in Open.
+//
+// Open blocks are sealed rather than appended to again: after a power
+// loss the bytes past the last valid record may be a torn record, a hole
+// with later records behind it, or a previous lap's ciphertext, and a
+// block that is only ever appended to within one run never needs them
+// zeroed (they are erased with the block's key). The cost is one partly
+// filled block per camera per restart.
 func (r *Ring) recover() error {
 	changed := map[uint32]struct{}{}
-	adopted := map[uint32]bool{}
+	now, wall := r.clock.now(), r.o.Now().UnixNano()
+	for i := range r.blocks {
+		m := &r.blocks[i]
+		if !m.legacy {
+			continue
+		}
+		// Written before ring time: age it by the wall clock, once.
+		m.lastE = now
+		if m.hasFragments() {
+			m.lastE = now - max(wall-m.last, 0)
+		}
+		m.legacy = false
+		changed[uint32(i)] = struct{}{}
+	}
+
 	// A free block whose first record carries its current generation was
-	// taken after the last commit: it is that camera's open block.
-	hdr := make([]byte, hdrSize)
+	// taken after the last commit: it was that camera's open block.
+	adopted := map[uint32]bool{}
+	hdr := make([]byte, hdrV2)
 	for i, m := range r.blocks {
 		if m.state != stateFree {
 			continue
@@ -25,16 +48,15 @@ func (r *Ring) recover() error {
 			return fmt.Errorf("ring: recovery read: %w", err)
 		}
 		h, err := decodeHeader(hdr)
-		if err != nil || h.Gen != m.gen || r.camByNum[h.Camera] == nil {
+		if err != nil || h.Version != recV2 || h.Gen != m.gen || r.camByNum[h.Camera] == nil {
 			continue
 		}
-		r.blocks[i] = blockMeta{state: stateOpen, camera: h.Camera, gen: m.gen}
+		r.blocks[i] = blockMeta{state: stateOpen, camera: h.Camera, gen: m.gen, lastE: now}
 		changed[uint32(i)] = struct{}{}
 		adopted[uint32(i)] = true
 	}
 
 	var entries []pendingEntry
-	zeroed := false
 	for i, m := range r.blocks {
 		if m.state != stateOpen {
 			continue
@@ -42,54 +64,27 @@ func (r *Ring) recover() error {
 		c := r.camByNum[m.camera]
 		if c == nil {
 			r.log.Error("open block of unknown camera; sealing it", "block", i, "camera", m.camera)
-			r.blocks[i].state = stateSealed
-			changed[uint32(i)] = struct{}{}
-			continue
-		}
-		n, z, err := r.scanTail(uint32(i), c, &entries)
-		if err != nil {
-			return err
-		}
-		zeroed = zeroed || z
-		if n > 0 || z {
-			changed[uint32(i)] = struct{}{}
-		}
-		if n == 0 && adopted[uint32(i)] {
-			// Nothing valid in it after all: it stays free.
-			r.blocks[i] = blockMeta{state: stateFree, gen: m.gen}
-			continue
-		}
-		r.blocks[i].openedAt = r.o.Now().UnixNano()
-	}
-
-	// One open block per camera: the newest; older ones are sealed.
-	for _, c := range r.cams {
-		best := -1
-		for i, m := range r.blocks {
-			if m.state != stateOpen || m.camera != c.num {
+		} else {
+			n, err := r.scanTail(uint32(i), c, &entries)
+			if err != nil {
+				return err
+			}
+			if n == 0 && adopted[uint32(i)] {
+				// Nothing valid in it after all: it stays free.
+				r.blocks[i] = blockMeta{state: stateFree, gen: m.gen}
+				delete(changed, uint32(i))
 				continue
 			}
-			if best < 0 || m.last > r.blocks[best].last ||
-				(m.last == r.blocks[best].last && m.used > r.blocks[best].used) {
-				if best >= 0 {
-					r.blocks[best].state = stateSealed
-					changed[uint32(best)] = struct{}{}
-				}
-				best = i
-			} else {
-				r.blocks[i].state = stateSealed
-				changed[uint32(i)] = struct{}{}
+			if n > 0 {
+				r.blocks[i].lastE = now
 			}
 		}
-		c.open = int64(best)
+		r.blocks[i].state = stateSealed
+		changed[uint32(i)] = struct{}{}
 	}
 
-	if zeroed || len(entries) > 0 {
-		if err := r.fdatasync(); err != nil {
-			return r.noteWriteError("recovery fdatasync", err)
-		}
-	}
-	if len(changed) > 0 || len(entries) > 0 {
+	{ // always: the clock state is committed on every open
+		st := r.clock.state()
 		err := r.db.Update(func(tx *bolt.Tx) error {
 			for _, e := range entries {
 				if err := tx.Bucket(bktFrags).Bucket(u32key(e.cam)).Put(e.key, e.val); err != nil {
@@ -107,12 +102,14 @@ func (r *Ring) recover() error {
 					return err
 				}
 			}
-			return nil
+			return tx.Bucket(bktMeta).Put([]byte("clock"), st.encode())
 		})
 		if err != nil {
 			return r.noteWriteError("recovery commit", err)
 		}
-		r.log.Info("ring recovered", "records", len(entries), "blocks", len(changed))
+		if len(entries) > 0 || len(changed) > 0 {
+			r.log.Info("ring recovered", "records", len(entries), "blocks", len(changed))
+		}
 	}
 
 	for i, m := range r.blocks {
@@ -126,20 +123,31 @@ func (r *Ring) recover() error {
 	return nil
 }
 
-// scanTail indexes the valid records of open block b past its indexed end
-// and zeroes the first invalid one (a torn write or a previous lap's
-// leftover). It returns how many records it found and whether it zeroed.
-func (r *Ring) scanTail(b uint32, c *camera, entries *[]pendingEntry) (int, bool, error) {
+// scanTail indexes the valid records of open block b past its indexed end,
+// up to the first record that does not check (torn, of another lap or
+// generation, or not decrypting with the block's key). It returns how many
+// records it found.
+func (r *Ring) scanTail(b uint32, c *camera, entries *[]pendingEntry) (int, error) {
 	m := &r.blocks[b]
 	base := int64(b) * r.bs
 	buf := make([]byte, r.bs-m.used)
 	if err := r.readAt(buf, base+m.used); err != nil {
-		return 0, false, fmt.Errorf("ring: recovery read block %d: %w", b, err)
+		return 0, fmt.Errorf("ring: recovery read block %d: %w", b, err)
 	}
+	want := recV2
+	if m.plain {
+		want = recV1
+	}
+	aead := r.aeadFor(b, m.gen)
 	pos, n := int64(0), 0
-	for pos+hdrSize <= int64(len(buf)) {
-		h, payload, size, err := decodeRecord(buf[pos:])
-		if err != nil || h.Gen != m.gen || h.Camera != m.camera || pos+size > int64(len(buf)) {
+	for pos+hdrV1 <= int64(len(buf)) {
+		h, body, size, err := checkRecord(buf[pos:])
+		if err != nil || h.Version != want || h.Gen != m.gen || h.Camera != m.camera || pos+size > int64(len(buf)) {
+			break
+		}
+		hl := int64(hdrLen(h.Version))
+		payload, err := openBody(h, buf[pos:pos+hl], body, aead)
+		if err != nil {
 			break
 		}
 		if h.Kind == kindFragment {
@@ -158,28 +166,8 @@ func (r *Ring) scanTail(b uint32, c *camera, entries *[]pendingEntry) (int, bool
 		pos += size
 		n++
 	}
-	tailAt := m.used + pos
-	m.used = tailAt
-	rest := buf[pos:]
-	if len(rest) == 0 {
-		return n, false, nil
-	}
-	// Zero everything after the tail that is not zero yet: the torn record
-	// and anything a power loss left beyond a hole (a later write that
-	// reached the disk when an earlier one did not).
-	end := int64(len(rest))
-	for end > 0 && rest[end-1] == 0 {
-		end--
-	}
-	if end == 0 {
-		return n, false, nil
-	}
-	span := min((end+4095)&^4095, int64(len(rest)))
-	r.log.Warn("torn or stale record at block tail; zeroing it", "block", b, "offset", tailAt, "bytes", span)
-	if err := r.zeroRange(base+tailAt, span); err != nil {
-		return n, false, r.noteWriteError("recovery zero tail", err)
-	}
-	return n, true, nil
+	m.used += pos
+	return n, nil
 }
 
 func allZero(b []byte) bool {

@@ -1,10 +1,6 @@
 package ring
 
-import (
-	"time"
-
-	"mimamori/core"
-)
+import "mimamori/core"
 
 // The reserve: once the ring is full, Run keeps a few blocks erased ahead
 // of need, so a camera that fills its block takes a free one at once
@@ -35,10 +31,10 @@ func (r *Ring) pokeReserve() {
 
 // oldestUnheldLocked is the sealed block with the oldest footage that no
 // hold protects, or -1. Caller holds r.mu.
-func (r *Ring) oldestUnheldLocked(holds []core.HoldRange, now time.Time) int {
+func (r *Ring) oldestUnheldLocked(holds []core.HoldRange) int {
 	v := -1
 	for i, m := range r.blocks {
-		if m.state != stateSealed || r.heldLocked(m, holds, now) {
+		if m.state != stateSealed || r.heldLocked(m, holds) {
 			continue
 		}
 		if v < 0 || m.last < r.blocks[v].last {
@@ -53,7 +49,6 @@ func (r *Ring) oldestUnheldLocked(holds []core.HoldRange, now time.Time) int {
 // reserve of free blocks is full or nothing more may be erased. Run calls
 // it; it is exported for tests and tools.
 func (r *Ring) RefillReserve() error {
-	now := r.o.Now()
 	r.syncMu.Lock()
 	defer r.syncMu.Unlock()
 	for {
@@ -74,7 +69,7 @@ func (r *Ring) RefillReserve() error {
 		}
 		// Holds re-read for every block: one placed while the previous
 		// block was being erased protects its block.
-		v := r.oldestUnheldLocked(r.activeHolds(now), now)
+		v := r.oldestUnheldLocked(r.activeHoldsLocked())
 		if v < 0 {
 			r.mu.Unlock()
 			return nil // everything left is open or held

@@ -58,7 +58,7 @@ func TestInlineErasureStopsAtLedgerOutage(t *testing.T) {
 	}
 	e.er.setFail(nil)
 	appendSeq(t, r, e, "cam1", id, 96, 97, fragSize)
-	if err := r.Sweep(t0.Add(97 * time.Second)); err != nil {
+	if err := sweepAt(r, e, t0.Add(97*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	checkErasuresUnique(t, e.er.list())
@@ -84,12 +84,12 @@ func TestUncommittedErasureRechecksHolds(t *testing.T) {
 		}
 		return nil
 	}
-	if err := r.Sweep(t0.Add(75 * time.Second)); !errors.Is(err, errMark) {
+	if err := sweepAt(r, e, t0.Add(75*time.Second)); !errors.Is(err, errMark) {
 		t.Fatalf("sweep: %v", err)
 	}
 	r.failEraseMark = nil
 	e.holds.set(holdOn("cam1", 0, 6*time.Second))
-	if err := r.Sweep(t0.Add(76 * time.Second)); err != nil {
+	if err := sweepAt(r, e, t0.Add(76*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if n := countFrags(t, r, "cam1", t0, t0.Add(6*time.Second)); n != 6 {
@@ -127,7 +127,7 @@ func TestReusedInitStaysCurrent(t *testing.T) {
 	if c, _ := r.lookupCamera("cam1"); c.lastInit != a {
 		t.Fatalf("after reopen the current init is %d, want %d", c.lastInit, a)
 	}
-	if err := r.Sweep(t0.Add(90 * time.Second)); err != nil { // expires every block using A
+	if err := sweepAt(r, e, t0.Add(90*time.Second)); err != nil { // expires every block using A
 		t.Fatal(err)
 	}
 	e.clock.Set(t0.Add(107 * time.Second))
@@ -140,9 +140,9 @@ func TestReusedInitStaysCurrent(t *testing.T) {
 	}
 }
 
-// Erasure zeroes the whole block: bytes a failed write left beyond the used
-// size do not survive.
-func TestErasureZeroesWholeBlock(t *testing.T) {
+// Erasure destroys the block's key, which covers every byte sealed under
+// it, including a torn record a failed write left beyond the used size.
+func TestErasureCoversBytesBeyondUsed(t *testing.T) {
 	e := newEnv(t)
 	o := e.tinyOpts()
 	o.Retention = time.Minute
@@ -154,19 +154,23 @@ func TestErasureZeroesWholeBlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.mu.Lock()
-	used := r.blocks[0].used
+	m := r.blocks[0]
 	r.mu.Unlock()
-	if _, err := r.f.WriteAt([]byte("left by a torn pwritev"), used+100); err != nil {
+	key := blockKey(t, r, 0)
+	torn := sealRecord(t, r.aeadFor(0, m.gen), recHeader{Kind: kindFragment, Camera: 1, Gen: m.gen, Seq: 99,
+		Start: t0.Add(6 * time.Second).UnixNano(), Dur: 1e9, InitID: id, Nonce: 5}, payloadFor("cam1", 99, 2000))
+	if _, err := r.f.WriteAt(torn[:len(torn)/2], m.used+8); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Sweep(t0.Add(75 * time.Second)); err != nil {
+	if err := sweepAt(r, e, t0.Add(75*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	if len(e.er.list()) == 0 || e.er.list()[0].Block != 0 {
 		t.Fatalf("block 0 not erased: %+v", e.er.list())
 	}
-	if !allZero(readBlock(t, e.dir, 0, r.bs)) {
-		t.Fatal("bytes beyond the used size survived the erasure")
+	checkKeysGone(t, e.dir, key)
+	if k, ok := r.keys.keyFor(0, m.gen+1); !ok || *k == key {
+		t.Fatal("block 0 has no fresh key for its next generation")
 	}
 }
 
@@ -200,7 +204,7 @@ func TestSweepLetsSyncRunBetweenErasures(t *testing.T) {
 		}
 		time.Sleep(3 * time.Millisecond) // a slow ledger
 	}
-	if err := r.Sweep(t0.Add(200 * time.Second)); err != nil {
+	if err := sweepAt(r, e, t0.Add(200*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	n := len(e.er.list())
@@ -241,7 +245,7 @@ func TestErasureBatchesRereadHolds(t *testing.T) {
 			if tc == "refill" {
 				err = r.RefillReserve()
 			} else {
-				err = r.Sweep(t0.Add(100 * time.Second))
+				err = sweepAt(r, e, t0.Add(100*time.Second))
 			}
 			if err != nil {
 				t.Fatal(err)

@@ -1,6 +1,7 @@
 package ring
 
 import (
+	"crypto/cipher"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -22,19 +23,24 @@ import (
 // Ring is the overwrite ring. All methods are safe for concurrent use;
 // appends of different cameras run in parallel.
 //
-// Lock order: camera.mu -> syncMu -> regMu -> mu. statsMu is a leaf.
+// Lock order: camera.mu -> syncMu -> regMu -> keyMu -> mu. statsMu,
+// io.mu and damageMu are leaves. No lock but camera.mu, syncMu, regMu and
+// keyMu is ever held across disk I/O, so Stats never waits for the disk.
 type Ring struct {
 	o       Options
 	log     *slog.Logger
 	f       *os.File
 	fd      int
 	db      *bolt.DB
+	keys    *keyFile
+	clock   *ringClock
 	bs      int64
 	nblocks int
-	zeros   []byte // read-only zero buffer for erasure
+	zeros   []byte // read-only zero buffer for erasing plaintext (version 1) blocks
 
-	regMu  sync.Mutex // serializes camera registration and init commits
-	syncMu sync.Mutex // serializes Sync with erasures and sweeps (index txs that must not interleave)
+	regMu  sync.Mutex   // serializes camera registration and init commits
+	syncMu sync.Mutex   // serializes Sync with erasures and sweeps (index txs that must not interleave)
+	keyMu  sync.RWMutex // keys.dat slots: writers erase, readers decrypt
 
 	mu        sync.Mutex // ring lock: everything below
 	closed    bool
@@ -44,14 +50,22 @@ type Ring struct {
 	camDirty  map[uint32]struct{}
 	cams      map[string]*camera
 	camByNum  map[uint32]*camera
-	lastSweep time.Time
 	heldBytes int64
+	deadlines map[string]holdDeadline // holds.go
+	dlDirty   map[string]struct{}     // deadlines not yet committed
 
 	written         atomic.Int64 // bytes pwritten, for the write rate
-	skippedSweeps   atomic.Uint64
+	dataSynced      atomic.Int64 // r.written as of the last successful data sync
 	inlineErasures  atomic.Uint64
 	reserveErasures atomic.Uint64
 	refill          chan struct{} // asks Run to refill the reserve (reserve.go)
+	scratch         sync.Pool     // *[]byte sealing buffers (append.go)
+	io              ioTracker     // in-flight disk operations, for the stall alert (alerts.go)
+	events          chan eventReq // to the event log, off every lock (alerts.go)
+	eventsDropped   atomic.Uint64
+
+	damageMu sync.Mutex
+	damage   damageLog // damage.go
 
 	// failEraseMark, for tests, makes erasure step 1 (the index tx) fail.
 	failEraseMark func(b uint32) error
@@ -64,10 +78,13 @@ type Ring struct {
 	erased    map[string]core.ErasureCount
 	writeErrs uint64
 	lastErr   string
+	lastErrAt time.Time
+	noSpaceAt time.Time
 	rate      float64
 	rateAt    time.Time
 	rateBytes int64
 	diskFree  int64
+	fsType    int64
 }
 
 type pendingEntry struct {
@@ -80,18 +97,24 @@ type pendingEntry struct {
 // camera is the per-camera state. mu serializes this camera's appends; the
 // other fields are guarded by Ring.mu.
 type camera struct {
-	mu  sync.Mutex
-	hdr [hdrSize]byte // record header buffer, guarded by mu
+	mu sync.Mutex
+	// seal is the record sealer and aead the open block's cipher, guarded
+	// by mu (the open block changes only under mu).
+	seal      sealer
+	aead      cipher.AEAD
+	aeadBlock int64
+	aeadGen   uint64
 
-	name      string
-	num       uint32
-	open      int64 // open block or -1
-	nextSeq   uint64
-	lastInit  uint32
-	maxInit   uint32 // highest init id given (ids are never reused)
-	initBySHA map[[32]byte]uint32
-	inits     map[uint32]struct{}
-	rate      rateWindow
+	name         string
+	num          uint32
+	open         int64 // open block or -1
+	nextSeq      uint64
+	lastInit     uint32
+	maxInit      uint32 // highest init id given (ids are never reused)
+	initBySHA    map[[32]byte]uint32
+	inits        map[uint32]struct{}
+	rate         rateWindow
+	starvedSince time.Time // wall time the camera first found no block; zero when it has one
 }
 
 // rateWindow estimates a camera's byte rate from its recent fragments.
@@ -121,49 +144,76 @@ func (w *rateWindow) bytesPerSec() float64 {
 }
 
 // Open opens or creates the ring in o.Dir and recovers it: records written
-// after the last index commit are indexed, a torn tail is zeroed, and
-// interrupted erasures are finished.
+// after the last index commit are indexed, every block left open is sealed
+// (appends resume in fresh blocks), and interrupted erasures are finished.
+//
+// A new ring is refused before anything is written if the file system has
+// less free space than it needs, and if creating it fails anyway (the
+// preallocation, say) nothing it created is left behind.
 func Open(o Options) (*Ring, error) {
 	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	r := &Ring{
+		o:         o,
+		log:       o.Logger.With("component", "ring"),
+		bs:        o.BlockSize,
+		nblocks:   int(o.Capacity / o.BlockSize),
+		dirty:     map[uint32]struct{}{},
+		camDirty:  map[uint32]struct{}{},
+		cams:      map[string]*camera{},
+		camByNum:  map[uint32]*camera{},
+		deadlines: map[string]holdDeadline{},
+		dlDirty:   map[string]struct{}{},
+		refill:    make(chan struct{}, 1),
+		events:    make(chan eventReq, 256),
+	}
+	r.fsyncHist = core.NewHistogram(core.FsyncBuckets)
+	r.zeros = make([]byte, min(r.bs, 1<<20))
+	r.scratch.New = func() any { b := make([]byte, 0, scratchSize); return &b }
+	created, err := r.checkSpace()
 	if err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("ring: %w", err)
 	}
-	r := &Ring{
-		o:        o,
-		log:      o.Logger.With("component", "ring"),
-		bs:       o.BlockSize,
-		nblocks:  int(o.Capacity / o.BlockSize),
-		dirty:    map[uint32]struct{}{},
-		camDirty: map[uint32]struct{}{},
-		cams:     map[string]*camera{},
-		camByNum: map[uint32]*camera{},
-		refill:   make(chan struct{}, 1),
-	}
-	r.fsyncHist = core.NewHistogram(core.FsyncBuckets)
-	r.zeros = make([]byte, min(r.bs, 1<<20))
-	if err := r.openData(); err != nil {
+	fail := func(err error) (*Ring, error) {
+		r.abandon()
+		if created {
+			// Nothing of a ring that never came to be may stay behind: a
+			// partial ring.dat would fill the disk and block a retry.
+			for _, name := range []string{"ring.dat", "index.db", "keys.dat"} {
+				if rerr := os.Remove(filepath.Join(o.Dir, name)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+					r.log.Error("cannot remove a file of the failed ring", "file", name, "err", rerr)
+				}
+			}
+			syncDir(o.Dir)
+		}
 		return nil, err
+	}
+	if err := r.openData(); err != nil {
+		return fail(err)
 	}
 	db, err := bolt.Open(filepath.Join(o.Dir, "index.db"), 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
-		r.f.Close()
-		return nil, fmt.Errorf("ring: open index: %w", err)
+		return fail(fmt.Errorf("ring: open index: %w", err))
 	}
 	r.db = db
-	if err := r.load(); err != nil {
-		r.abandon()
-		return nil, err
+	saved, err := r.load()
+	if err != nil {
+		return fail(err)
 	}
 	if err := r.preallocate(); err != nil {
-		r.abandon()
-		return nil, err
+		return fail(err)
+	}
+	r.clock = newRingClock(o.Now, o.Mono, o.BootID, saved)
+	if err := r.openKeys(); err != nil {
+		return fail(err)
 	}
 	if err := r.recover(); err != nil {
-		r.abandon()
-		return nil, err
+		return fail(err)
 	}
 	r.rateAt = time.Now()
 	r.refreshDiskFree()
@@ -172,7 +222,50 @@ func Open(o Options) (*Ring, error) {
 
 func (r *Ring) size() int64 { return int64(r.nblocks) * r.bs }
 
-// openData opens ring.dat and preallocates it to the ring size.
+// spaceMargin is what a new ring keeps free beside ring.dat and keys.dat
+// for index.db and core's database to grow into.
+const spaceMargin = 64 << 20
+
+// checkSpace refuses a ring the file system cannot hold, before anything
+// is created. It reports whether this Open creates the ring.
+func (r *Ring) checkSpace() (bool, error) {
+	path := filepath.Join(r.o.Dir, "ring.dat")
+	var have int64
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil:
+		var st unix.Stat_t
+		if unix.Stat(path, &st) == nil {
+			have = st.Blocks * 512
+		}
+		if fi.Size() == r.size() && have >= r.size() {
+			return false, nil // an existing, fully allocated ring
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return false, fmt.Errorf("ring: %w", err)
+	}
+	created := err != nil
+	dir := r.o.Dir
+	for { // the directory may not exist yet: ask its nearest ancestor
+		if _, err := os.Stat(dir); err == nil || filepath.Dir(dir) == dir {
+			break
+		}
+		dir = filepath.Dir(dir)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return created, fmt.Errorf("ring: free space of %s: %w", dir, err)
+	}
+	free := int64(st.Bavail) * int64(st.Bsize)
+	need := r.size() - have + int64(r.nblocks)*slotSize + spaceMargin
+	if free < need {
+		return created, fmt.Errorf("%w: storage.capacity %d bytes needs %d more bytes in %s, %d are free",
+			ErrNoSpace, r.size(), need, r.o.Dir, free)
+	}
+	return created, nil
+}
+
+// openData opens ring.dat.
 func (r *Ring) openData() error {
 	path := filepath.Join(r.o.Dir, "ring.dat")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
@@ -182,11 +275,9 @@ func (r *Ring) openData() error {
 	r.f, r.fd = f, int(f.Fd())
 	fi, err := f.Stat()
 	if err != nil {
-		f.Close()
 		return fmt.Errorf("ring: %w", err)
 	}
 	if fi.Size() > r.size() {
-		f.Close()
 		return fmt.Errorf("%w: ring.dat is %d bytes, options give %d", ErrGeometry, fi.Size(), r.size())
 	}
 	return nil
@@ -202,7 +293,10 @@ func (r *Ring) preallocate() error {
 	if fi.Size() == r.size() {
 		return nil
 	}
-	if err := unix.Fallocate(r.fd, 0, 0, r.size()); err != nil {
+	if err := r.o.fallocate(r.fd, r.size()); err != nil {
+		if errors.Is(err, unix.ENOSPC) {
+			return fmt.Errorf("%w: preallocate ring.dat: %v", ErrNoSpace, err)
+		}
 		// Without fallocate, write the zeros ourselves so the space is
 		// really taken now rather than failing with ENOSPC mid-recording.
 		r.log.Warn("fallocate failed; writing zeros instead", "err", err)
@@ -217,18 +311,24 @@ func (r *Ring) preallocate() error {
 	if err := unix.Fsync(r.fd); err != nil {
 		return fmt.Errorf("ring: sync ring.dat: %w", err)
 	}
-	if d, err := os.Open(r.o.Dir); err == nil {
-		_ = d.Sync() // make the new file's directory entry durable
-		d.Close()
-	}
+	syncDir(r.o.Dir) // make the new file's directory entry durable
 	return nil
 }
 
-// load creates or checks the index and reads block and camera state.
-func (r *Ring) load() error {
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
+
+// load creates or checks the index and reads block, camera, hold-deadline
+// and clock state. It returns the persisted clock state, if any.
+func (r *Ring) load() (*clockState, error) {
 	r.blocks = make([]blockMeta, r.nblocks)
-	return r.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bktMeta, bktBlocks, bktCameras, bktFrags, bktInits} {
+	var saved *clockState
+	err := r.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bktMeta, bktBlocks, bktCameras, bktFrags, bktInits, bktHolds, bktDamaged} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -257,12 +357,25 @@ func (r *Ring) load() error {
 				}
 			}
 		}
+		if v := meta.Get([]byte("clock")); v != nil {
+			s, err := decodeClockState(v)
+			if err != nil {
+				return err
+			}
+			saved = &s
+		}
 		for i := range r.nblocks {
 			m, err := decodeBlockMeta(tx.Bucket(bktBlocks).Get(u32key(uint32(i))))
 			if err != nil {
 				return fmt.Errorf("block %d: %w", i, err)
 			}
 			r.blocks[i] = m
+		}
+		if err := r.loadDeadlines(tx); err != nil {
+			return err
+		}
+		if err := r.loadDamage(tx); err != nil {
+			return err
 		}
 		inits := tx.Bucket(bktInits)
 		return tx.Bucket(bktCameras).ForEach(func(k, v []byte) error {
@@ -284,6 +397,64 @@ func (r *Ring) load() error {
 			return nil
 		})
 	})
+	return saved, err
+}
+
+// openKeys opens (or creates) keys.dat and makes sure every free block
+// has its next key ready. A block that holds footage but whose key is
+// gone reads as damaged; a block from before encryption is "plain".
+func (r *Ring) openKeys() error {
+	kf, _, err := openKeyFile(r.o.Dir, r.nblocks, true)
+	if err != nil {
+		return err
+	}
+	r.keys = kf
+	var need []uint32
+	for i := range r.blocks {
+		m := &r.blocks[i]
+		if _, ok := kf.keyFor(uint32(i), m.gen); ok {
+			continue
+		}
+		switch {
+		case m.state == stateFree:
+			need = append(need, uint32(i))
+		case !m.plain && m.state != stateErasing:
+			m.noKey = true
+			r.log.Error("block key missing from keys.dat; its footage reads as damaged", "block", i, "gen", m.gen)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	for _, b := range need {
+		if err := kf.put(b, r.blocks[b].gen); err != nil {
+			return r.noteWriteError("write keys.dat", err)
+		}
+	}
+	if err := kf.sync(); err != nil {
+		return r.noteWriteError("sync keys.dat", err)
+	}
+	syncDir(r.o.Dir)
+	return nil
+}
+
+// aeadFor returns block b's cipher for generation gen, or nil when the key
+// is missing.
+func (r *Ring) aeadFor(b uint32, gen uint64) cipher.AEAD {
+	r.keyMu.RLock()
+	defer r.keyMu.RUnlock()
+	if r.keys == nil {
+		return nil
+	}
+	k, ok := r.keys.keyFor(b, gen)
+	if !ok {
+		return nil
+	}
+	a, err := newAEAD(k)
+	if err != nil {
+		return nil
+	}
+	return a
 }
 
 func newCamera(name string, cr cameraRec) *camera {
@@ -291,6 +462,7 @@ func newCamera(name string, cr cameraRec) *camera {
 		name:      name,
 		num:       cr.num,
 		open:      -1,
+		aeadBlock: -1,
 		nextSeq:   cr.nextSeq,
 		lastInit:  cr.lastInit,
 		maxInit:   max(cr.maxInit, cr.lastInit),
@@ -313,7 +485,10 @@ func (r *Ring) Close() error {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
-	return errors.Join(err, r.db.Close(), r.f.Close())
+	r.keyMu.Lock()
+	kerr := r.keys.close()
+	r.keyMu.Unlock()
+	return errors.Join(err, r.db.Close(), r.f.Close(), kerr)
 }
 
 // abandon closes the files without syncing or committing: a crash, as far
@@ -322,8 +497,17 @@ func (r *Ring) abandon() {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
-	r.db.Close()
-	r.f.Close()
+	if r.db != nil {
+		r.db.Close()
+	}
+	if r.f != nil {
+		r.f.Close()
+	}
+	r.keyMu.Lock()
+	if r.keys != nil {
+		r.keys.close()
+	}
+	r.keyMu.Unlock()
 }
 
 func (r *Ring) isClosed() bool {
@@ -334,9 +518,14 @@ func (r *Ring) isClosed() bool {
 
 // noteWriteError counts an I/O failure for Stats and returns err.
 func (r *Ring) noteWriteError(what string, err error) error {
+	now := time.Now()
 	r.statsMu.Lock()
 	r.writeErrs++
 	r.lastErr = fmt.Sprintf("%s: %v", what, err)
+	r.lastErrAt = now
+	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+		r.noSpaceAt = now
+	}
 	r.statsMu.Unlock()
 	r.log.Error("ring write error", "op", what, "err", err)
 	return fmt.Errorf("ring: %s: %w", what, err)
@@ -344,9 +533,11 @@ func (r *Ring) noteWriteError(what string, err error) error {
 
 // fdatasync syncs ring.dat and records the latency.
 func (r *Ring) fdatasync() error {
+	done := r.io.begin()
 	t0 := time.Now()
 	err := unix.Fdatasync(r.fd)
 	d := time.Since(t0)
+	done()
 	r.statsMu.Lock()
 	r.fsyncLat[r.fsyncN%len(r.fsyncLat)] = d
 	r.fsyncN++
@@ -359,10 +550,9 @@ func (r *Ring) fdatasync() error {
 // zeroPad pads records to 8 bytes; read-only.
 var zeroPad [8]byte
 
-// writeRecord writes the pieces of one record contiguously at off with
-// pwritev, straight from the callers' buffers: a fragment is never copied
-// into a staging buffer (at 64 cameras those were 30 MiB of live heap).
-func (r *Ring) writeRecord(off int64, parts ...[]byte) error {
+// writeAt writes the pieces contiguously at off with pwritev, straight
+// from the callers' buffers.
+func (r *Ring) writeAt(off int64, parts ...[]byte) error {
 	rc, err := r.f.SyscallConn()
 	if err != nil {
 		return err
@@ -373,6 +563,8 @@ func (r *Ring) writeRecord(off int64, parts ...[]byte) error {
 			iov = append(iov, p)
 		}
 	}
+	done := r.io.begin()
+	defer done()
 	var werr error
 	cerr := rc.Write(func(fd uintptr) bool {
 		for len(iov) > 0 {
@@ -406,6 +598,8 @@ func (r *Ring) writeRecord(off int64, parts ...[]byte) error {
 
 // zeroRange overwrites [off, off+n) of ring.dat with zeros (no sync).
 func (r *Ring) zeroRange(off, n int64) error {
+	done := r.io.begin()
+	defer done()
 	for n > 0 {
 		c := min(n, int64(len(r.zeros)))
 		if _, err := r.f.WriteAt(r.zeros[:c], off); err != nil {
@@ -418,6 +612,8 @@ func (r *Ring) zeroRange(off, n int64) error {
 }
 
 func (r *Ring) readAt(b []byte, off int64) error {
+	done := r.io.begin()
+	defer done()
 	_, err := r.f.ReadAt(b, off)
 	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
@@ -432,6 +628,7 @@ func (r *Ring) refreshDiskFree() {
 	}
 	r.statsMu.Lock()
 	r.diskFree = int64(st.Bavail) * int64(st.Bsize)
+	r.fsType = int64(st.Type)
 	r.statsMu.Unlock()
 }
 

@@ -43,6 +43,8 @@ func (r *Ring) syncLocked() error {
 	}
 	clear(r.camDirty)
 	r.mu.Unlock()
+	dlPut, dlDel := r.takeDeadlineChanges()
+	dmg := r.takeDamageChanges()
 
 	requeue := func() {
 		r.mu.Lock()
@@ -53,18 +55,58 @@ func (r *Ring) syncLocked() error {
 		for _, c := range cams {
 			r.camDirty[c.num] = struct{}{}
 		}
+		for k := range dlPut {
+			r.dlDirty[k] = struct{}{}
+		}
 		r.mu.Unlock()
+		r.requeueDamage(dmg)
 	}
-	if len(entries) == 0 && len(metas) == 0 && len(cams) == 0 {
+	if len(entries) > 0 {
+		written := r.written.Load()
+		if err := r.fdatasync(); err != nil {
+			// Entries stay queued: they are indexed only after a sync succeeds.
+			requeue()
+			return r.noteWriteError("fdatasync ring.dat", err)
+		}
+		r.dataSynced.Store(written)
+	}
+	stepped := r.clock.takeDirty()
+	if len(entries) == 0 && len(metas) == 0 && len(cams) == 0 && len(dlPut) == 0 && len(dlDel) == 0 &&
+		len(dmg) == 0 && !stepped {
 		r.updateRate()
 		return nil
 	}
-	if err := r.fdatasync(); err != nil {
-		// Entries stay queued: they are indexed only after a sync succeeds.
-		requeue()
-		return r.noteWriteError("fdatasync ring.dat", err)
-	}
+	// Ring time goes with every commit: any (ring time, monotonic, wall)
+	// triple lets the next start on this boot measure the downtime, and one
+	// taken after a step keeps that step from being reported twice.
+	clk := r.clock.state()
 	err := r.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bktMeta).Put([]byte("clock"), clk.encode()); err != nil {
+			return err
+		}
+		hb := tx.Bucket(bktHolds)
+		for k, d := range dlPut {
+			if err := hb.Put([]byte(k), d.encode()); err != nil {
+				return err
+			}
+		}
+		for _, k := range dlDel {
+			if err := hb.Delete([]byte(k)); err != nil {
+				return err
+			}
+		}
+		db := tx.Bucket(bktDamaged)
+		for k, d := range dmg {
+			var err error
+			if d == nil {
+				err = db.Delete([]byte(k))
+			} else {
+				err = db.Put([]byte(k), d.encode())
+			}
+			if err != nil {
+				return err
+			}
+		}
 		frags := tx.Bucket(bktFrags)
 		for _, e := range entries {
 			bk := frags.Bucket(u32key(e.cam))
@@ -90,6 +132,9 @@ func (r *Ring) syncLocked() error {
 	})
 	if err != nil {
 		requeue()
+		if stepped {
+			r.clock.markDirty()
+		}
 		return r.noteWriteError("commit index", err)
 	}
 	r.updateRate()
@@ -107,10 +152,39 @@ func (r *Ring) updateRate() {
 	r.statsMu.Unlock()
 }
 
-// Run syncs every SyncInterval, sweeps retention periodically and keeps
-// the reserve of erased blocks full (reserve.go) until ctx is done.
-// Tickers are monotonic; the wall clock only feeds Sweep.
+// SyncData makes everything appended so far durable in ring.dat without
+// indexing it: after a power loss, recovery finds it by scanning. Run
+// calls it every DataSyncInterval, which bounds the footage a power loss
+// can take (docs/design.md, "Durability").
+func (r *Ring) SyncData() error {
+	w := r.written.Load()
+	if w == r.dataSynced.Load() || r.isClosed() {
+		return nil
+	}
+	if err := r.fdatasync(); err != nil {
+		return r.noteWriteError("fdatasync ring.dat", err)
+	}
+	r.dataSynced.Store(w)
+	return nil
+}
+
+// Run syncs data every DataSyncInterval and the index every SyncInterval,
+// sweeps retention periodically, keeps the reserve of erased blocks full
+// (reserve.go), watches for a stalled disk and hands events to the event
+// log, until ctx is done. Tickers are monotonic.
 func (r *Ring) Run(ctx context.Context) {
+	evCtx, stopEvents := context.WithCancel(context.Background())
+	evDone := make(chan struct{})
+	go func() { defer close(evDone); r.emitEvents(evCtx) }()
+	defer func() { stopEvents(); <-evDone }()
+	// The stall watch runs on its own: the loop below may itself be the
+	// one waiting for the disk.
+	watchDone := make(chan struct{})
+	go func() { defer close(watchDone); r.watchLoop(ctx) }()
+	defer func() { <-watchDone }()
+
+	dataT := time.NewTicker(r.o.DataSyncInterval)
+	defer dataT.Stop()
 	syncT := time.NewTicker(r.o.SyncInterval)
 	defer syncT.Stop()
 	sweepEvery := min(max(r.o.MaxBlockSpan/2, time.Second), 30*time.Second)
@@ -120,7 +194,13 @@ func (r *Ring) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-dataT.C:
+			if err := r.SyncData(); err != nil {
+				r.log.Error("data sync failed", "err", err)
+			}
 		case <-syncT.C:
+			r.checkClock()
+			r.observeHolds()
 			if err := r.Sync(); err != nil && err != ErrClosed {
 				r.log.Error("sync failed", "err", err)
 			}
@@ -128,10 +208,39 @@ func (r *Ring) Run(ctx context.Context) {
 		case <-r.refill:
 			r.refillReserveLogged()
 		case <-sweepT.C:
-			if err := r.Sweep(r.o.Now()); err != nil && err != ErrClosed {
+			if err := r.Sweep(); err != nil && err != ErrClosed {
 				r.log.Error("sweep failed", "err", err)
 			}
 			r.refreshDiskFree()
+		}
+	}
+}
+
+// watchLoop checks once a second for a stalled disk and for low space.
+func (r *Ring) watchLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var w stallWatch
+	full := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.watchStall(&w)
+			r.refreshDiskFree()
+			r.statsMu.Lock()
+			free, noSpaceAt := r.diskFree, r.noSpaceAt
+			r.statsMu.Unlock()
+			isFull := free < lowSpace || (!noSpaceAt.IsZero() && time.Since(noSpaceAt) < errorWindow)
+			if isFull != full {
+				full = isFull
+				kind := "disk-full"
+				if !full {
+					kind = "disk-full-end"
+				}
+				r.event("", kind, map[string]string{"free_bytes": fmt.Sprint(free)})
+			}
 		}
 	}
 }
@@ -171,13 +280,26 @@ func (r *Ring) Stats() core.RingStats {
 	st.WriteErrors = r.writeErrs
 	st.LastWriteError = r.lastErr
 	st.WriteBytesPerS = r.rate
+	st.AppendedBytes = r.written.Load()
 	st.DiskFreeBytes = r.diskFree
 	st.FsyncSeconds = r.fsyncHist.Clone()
 	st.Erased = maps.Clone(r.erased)
 	r.statsMu.Unlock()
+	st.ClockSteps, _ = r.clock.stats()
+	if st.ClockSteps > 0 {
+		_, last := r.clock.stats()
+		st.LastClockStep, st.LastClockStepBy = last.At, last.By
+	}
+	st.ClockOffset = r.clock.offset()
+	st.DamagedFragments, st.Damaged = r.damageStats(8)
+	st.Alerts = r.alerts(st)
 	return st
 }
 
-// SkippedSweeps counts retention sweeps refused because the wall clock
-// moved backwards or jumped forward more than an hour.
-func (r *Ring) SkippedSweeps() uint64 { return r.skippedSweeps.Load() }
+// ClockSteps reports the wall-clock steps detected so far.
+func (r *Ring) ClockSteps() uint64 { n, _ := r.clock.stats(); return n }
+
+// TrustedNow is the wall time the ring believes: the wall clock as it was
+// at start (or as carried over from the last run on this boot), advanced by
+// elapsed time, unmoved by steps since.
+func (r *Ring) TrustedNow() time.Time { return r.clock.trustedWall() }

@@ -1,0 +1,204 @@
+package ring
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"mimamori/core"
+)
+
+// Damaged footage. A fragment whose stored bytes fail their check (CRC,
+// GCM tag, the index's SHA-256, or a header that is not the one indexed
+// while its block is still current) is damaged: readers get ErrDamaged
+// (never ErrStale, which means erased), the interval is remembered in
+// index.db, ledgered once as a "damaged" recording event, shown in
+// Coverage as a damaged span and counted in health. Playback and exports
+// skip it (recorder/clip) and name the gap. The entry goes when the block
+// is erased: the footage is then gone, not damaged.
+//
+// Bounds: one entry per damaged fragment (≤ one per second per camera of
+// recorded footage), dropped with its block; a disk that fails everywhere
+// is capped at maxDamage remembered entries, the rest only counted.
+const maxDamage = 100_000
+
+type damagedFrag struct {
+	cam    uint32
+	start  int64
+	end    int64
+	block  uint32
+	gen    uint64
+	reason string
+	at     time.Time // when it was found (UTC)
+}
+
+type damageLog struct {
+	byKey   map[string]damagedFrag // camera u32 + timeKey(start, seq)
+	dirty   map[string]bool        // true: put, false: delete
+	overCap uint64                 // damaged fragments found beyond maxDamage
+}
+
+func damageKey(cam uint32, k []byte) string { return string(u32key(cam)) + string(k) }
+
+func (d damagedFrag) encode() []byte {
+	b := make([]byte, 36, 36+len(d.reason))
+	be := binary.BigEndian
+	be.PutUint64(b[0:], uint64(d.end))
+	be.PutUint32(b[8:], d.block)
+	be.PutUint64(b[12:], d.gen)
+	be.PutUint64(b[20:], uint64(d.at.UnixNano()))
+	be.PutUint64(b[28:], uint64(d.start))
+	return append(b, d.reason...)
+}
+
+func decodeDamaged(k, v []byte) (damagedFrag, error) {
+	if len(k) != 20 || len(v) < 36 {
+		return damagedFrag{}, fmt.Errorf("%w: damaged entry", ErrCorrupt)
+	}
+	be := binary.BigEndian
+	return damagedFrag{cam: be.Uint32(k), end: int64(be.Uint64(v[0:])), block: be.Uint32(v[8:]),
+		gen: be.Uint64(v[12:]), at: time.Unix(0, int64(be.Uint64(v[20:]))).UTC(),
+		start: int64(be.Uint64(v[28:])), reason: string(v[36:])}, nil
+}
+
+func (r *Ring) loadDamage(tx *bolt.Tx) error {
+	r.damage = damageLog{byKey: map[string]damagedFrag{}, dirty: map[string]bool{}}
+	return tx.Bucket(bktDamaged).ForEach(func(k, v []byte) error {
+		d, err := decodeDamaged(k, v)
+		if err != nil {
+			return err
+		}
+		r.damage.byKey[string(k)] = d
+		return nil
+	})
+}
+
+// noteDamage records that the fragment ref failed its check. The first
+// time, it is remembered and ledgered; it returns the error readers get.
+func (r *Ring) noteDamage(c *camera, ref FragmentRef, cause error) error {
+	err := fmt.Errorf("%w: camera %s fragment at %s (block %d): %v", ErrDamaged, ref.Camera,
+		ref.Start.UTC().Format(time.RFC3339Nano), ref.Block, cause)
+	k := damageKey(c.num, timeKey(ref.Start.UnixNano(), ref.seq))
+	d := damagedFrag{cam: c.num, start: ref.Start.UnixNano(), end: ref.Start.Add(ref.Duration).UnixNano(),
+		block: ref.Block, gen: ref.gen, reason: reasonOf(cause), at: r.o.Now().UTC()}
+	r.damageMu.Lock()
+	_, known := r.damage.byKey[k]
+	if !known {
+		if len(r.damage.byKey) >= maxDamage {
+			r.damage.overCap++
+		} else {
+			r.damage.byKey[k] = d
+			r.damage.dirty[k] = true
+		}
+	}
+	r.damageMu.Unlock()
+	if !known {
+		r.log.Error("damaged fragment", "camera", ref.Camera, "start", ref.Start, "block", ref.Block, "err", cause)
+		r.event(ref.Camera, "damaged", map[string]string{
+			"from": ref.Start.UTC().Format(time.RFC3339Nano), "to": ref.Start.Add(ref.Duration).UTC().Format(time.RFC3339Nano),
+			"block": fmt.Sprint(ref.Block), "reason": d.reason})
+	}
+	return err
+}
+
+func reasonOf(err error) string {
+	s := err.Error()
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return s
+}
+
+// isDamaged reports whether the fragment of camera num at index key k is
+// known damaged.
+func (r *Ring) isDamaged(num uint32, k []byte) bool {
+	r.damageMu.Lock()
+	defer r.damageMu.Unlock()
+	_, ok := r.damage.byKey[damageKey(num, k)]
+	return ok
+}
+
+// forgetDamage drops the entries of an erased block.
+func (r *Ring) forgetDamage(b uint32, gen uint64) {
+	r.damageMu.Lock()
+	defer r.damageMu.Unlock()
+	for k, d := range r.damage.byKey {
+		if d.block == b && d.gen == gen {
+			delete(r.damage.byKey, k)
+			r.damage.dirty[k] = false
+		}
+	}
+}
+
+// takeDamageChanges returns the entries to write or delete in the next
+// index commit.
+func (r *Ring) takeDamageChanges() map[string]*damagedFrag {
+	r.damageMu.Lock()
+	defer r.damageMu.Unlock()
+	if len(r.damage.dirty) == 0 {
+		return nil
+	}
+	out := make(map[string]*damagedFrag, len(r.damage.dirty))
+	for k, put := range r.damage.dirty {
+		if put {
+			d := r.damage.byKey[k]
+			out[k] = &d
+		} else {
+			out[k] = nil
+		}
+	}
+	clear(r.damage.dirty)
+	return out
+}
+
+func (r *Ring) requeueDamage(ch map[string]*damagedFrag) {
+	r.damageMu.Lock()
+	defer r.damageMu.Unlock()
+	for k, d := range ch {
+		if _, newer := r.damage.dirty[k]; !newer {
+			r.damage.dirty[k] = d != nil
+		}
+	}
+}
+
+// damagedSpans returns camera num's damaged fragments overlapping
+// [from, to) as spans, in start order.
+func (r *Ring) damagedSpans(name string, num uint32, from, to int64) []core.Span {
+	r.damageMu.Lock()
+	var out []core.Span
+	for _, d := range r.damage.byKey {
+		if d.cam == num && d.start < to && d.end > from {
+			out = append(out, core.Span{Camera: name, Start: time.Unix(0, d.start).UTC(), End: time.Unix(0, d.end).UTC(), Damaged: true})
+		}
+	}
+	r.damageMu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out
+}
+
+// damageStats counts damaged fragments and returns the most recent few.
+func (r *Ring) damageStats(recent int) (uint64, []core.Span) {
+	r.damageMu.Lock()
+	all := make([]damagedFrag, 0, len(r.damage.byKey))
+	for _, d := range r.damage.byKey {
+		all = append(all, d)
+	}
+	over := r.damage.overCap
+	r.damageMu.Unlock()
+	sort.Slice(all, func(i, j int) bool { return all[i].at.After(all[j].at) })
+	r.mu.Lock()
+	names := make(map[uint32]string, len(r.camByNum))
+	for n, c := range r.camByNum {
+		names[n] = c.name
+	}
+	r.mu.Unlock()
+	var out []core.Span
+	for _, d := range all[:min(recent, len(all))] {
+		out = append(out, core.Span{Camera: names[d.cam], Start: time.Unix(0, d.start).UTC(),
+			End: time.Unix(0, d.end).UTC(), Damaged: true})
+	}
+	return uint64(len(all)) + over, out
+}

@@ -1,0 +1,156 @@
+package ring
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"mimamori/core"
+)
+
+// Hold expiry on ring time. core gives each hold a wall-clock Until; the
+// first time the ring sees a hold it turns the time left (Until − wall
+// now) into a deadline on ring time and keeps it in index.db. From then
+// on the hold lapses when ring time passes the deadline, whatever the
+// wall clock does. Seeing holds happens every sync tick, so a new hold's
+// deadline is fixed within a second of its creation, with the same wall
+// clock core used for Until.
+
+// holdLookback is how far before the trusted time the ring asks core for
+// holds: core keeps holds in its snapshot until 24 h after Until (by its
+// own clock), so a hold whose Until the wall clock has jumped past is
+// still handed over and judged here.
+const holdLookback = 24 * time.Hour
+
+// deadlineKeep is how long a lapsed hold's deadline is remembered (in case
+// the hold shows up again, e.g. from a stale snapshot).
+const deadlineKeep = 48 * time.Hour
+
+type holdDeadline struct {
+	until    int64 // the hold's Until (unix ns) when the deadline was fixed
+	deadline int64 // ring time at which the hold lapses
+}
+
+func holdKey(h core.HoldRange) string {
+	if h.HoldID != "" {
+		return "id:" + h.HoldID
+	}
+	return fmt.Sprintf("r:%s|%d|%d", h.Camera, h.From.UnixNano(), h.To.UnixNano())
+}
+
+func (d holdDeadline) encode() []byte {
+	b := make([]byte, 16)
+	binary.BigEndian.PutUint64(b, uint64(d.until))
+	binary.BigEndian.PutUint64(b[8:], uint64(d.deadline))
+	return b
+}
+
+func (r *Ring) loadDeadlines(tx *bolt.Tx) error {
+	return tx.Bucket(bktHolds).ForEach(func(k, v []byte) error {
+		if len(v) != 16 {
+			return fmt.Errorf("%w: hold deadline of %d bytes", ErrCorrupt, len(v))
+		}
+		r.deadlines[string(k)] = holdDeadline{until: int64(binary.BigEndian.Uint64(v)),
+			deadline: int64(binary.BigEndian.Uint64(v[8:]))}
+		return nil
+	})
+}
+
+// activeHoldsLocked asks the HoldSource for the holds that may still be in
+// force and keeps those whose deadline on ring time has not passed. It is
+// read under r.mu right before a block is marked erasing, so a hold placed
+// meanwhile is seen. The HoldSource must not call back into the ring
+// (core's reads a snapshot). Caller holds r.mu.
+func (r *Ring) activeHoldsLocked() []core.HoldRange {
+	if r.o.Holds == nil {
+		return nil
+	}
+	now := r.clock.now()
+	wall := r.o.Now()
+	ask := r.clock.trustedWall()
+	if wall.Before(ask) {
+		ask = wall
+	}
+	ask = ask.Add(-holdLookback)
+	hs := r.o.Holds.ActiveHolds(ask)
+	out := hs[:0:0]
+	for _, h := range hs {
+		if h.Until.IsZero() {
+			out = append(out, h)
+			continue
+		}
+		k := holdKey(h)
+		d, ok := r.deadlines[k]
+		switch {
+		case !ok:
+			d = holdDeadline{until: h.Until.UnixNano(), deadline: now + (h.Until.UnixNano() - wall.UnixNano())}
+		case d.until != h.Until.UnixNano():
+			// Until changed (a hold extended or shortened): move the
+			// deadline by the same amount.
+			d.deadline += h.Until.UnixNano() - d.until
+			d.until = h.Until.UnixNano()
+		}
+		if !ok || d.until != r.deadlines[k].until {
+			r.deadlines[k] = d
+			r.dlDirty[k] = struct{}{}
+		}
+		if now < d.deadline {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// observeHolds fixes the deadline of any hold not seen before (Run calls
+// it every sync tick).
+func (r *Ring) observeHolds() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.closed {
+		r.activeHoldsLocked()
+	}
+}
+
+// holdDeadlinesTx writes changed deadlines and drops those long lapsed.
+// Caller holds syncMu (inside the Sync transaction).
+func (r *Ring) takeDeadlineChanges() (put map[string]holdDeadline, del []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.clock.now()
+	put = make(map[string]holdDeadline, len(r.dlDirty))
+	for k := range r.dlDirty {
+		put[k] = r.deadlines[k]
+	}
+	clear(r.dlDirty)
+	for k, d := range r.deadlines {
+		if now > d.deadline+int64(deadlineKeep) {
+			delete(r.deadlines, k)
+			delete(put, k)
+			del = append(del, k)
+		}
+	}
+	return put, del
+}
+
+// heldLocked reports whether one of holds (already judged active) covers
+// block m of its camera. Caller holds r.mu.
+func (r *Ring) heldLocked(m blockMeta, holds []core.HoldRange) bool {
+	if !m.hasFragments() {
+		return false
+	}
+	c := r.camByNum[m.camera]
+	if c == nil {
+		return false
+	}
+	for _, h := range holds {
+		if h.Camera != c.name {
+			continue
+		}
+		if h.From.UnixNano() < m.last && h.To.UnixNano() > m.first {
+			return true
+		}
+	}
+	return false
+}
