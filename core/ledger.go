@@ -189,6 +189,27 @@ func entryByFingerprint(v []byte, fp string) bool {
 	return string(v[offVar+w:offVar+w+len(fp)]) == fp
 }
 
+// entryAction reads only the action of a stored entry (ok = false if it
+// cannot: then decode it to find out what is wrong).
+func entryAction(v []byte) (Action, bool) {
+	if len(v) < minStored || !knownVersion(v[0]) {
+		return "", false
+	}
+	r := reader{b: v[offVar : len(v)-hashLen]}
+	r.skip() // fingerprint
+	r.skip() // name
+	if v[0] == entryV1 {
+		r.byte()
+	} else {
+		r.skip()
+	}
+	n := r.uvarint()
+	if r.err || n > uint64(len(r.b)) {
+		return "", false
+	}
+	return Action(r.b[:n]), true
+}
+
 type reader struct {
 	b   []byte
 	err bool
@@ -216,6 +237,16 @@ func (r *reader) str() string {
 	s := string(r.b[:n])
 	r.b = r.b[n:]
 	return s
+}
+
+// skip passes over one string.
+func (r *reader) skip() {
+	n := r.uvarint()
+	if r.err || n > uint64(len(r.b)) {
+		r.err = true
+		return
+	}
+	r.b = r.b[n:]
 }
 
 func (r *reader) byte() byte {
@@ -284,6 +315,9 @@ func visibleEntry(actor Actor, v []byte, show LedgerShow, match func(*Entry) boo
 	all := actor.Role == RoleManager
 	if !all && !entryByFingerprint(v, actor.Fingerprint) {
 		return Entry{}, false, nil
+	}
+	if a, ok := entryAction(v); ok && !show.Shows(a) {
+		return Entry{}, false, nil // most of a long ledger: skipped without decoding
 	}
 	e, err := decodeEntry(v)
 	if err != nil {

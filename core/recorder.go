@@ -185,41 +185,66 @@ func (p *pendingErasure) draft() draft {
 // RecordErasure records the recorder's proof of deletion of one block.
 // When it returns nil the proof is durable. Idempotent by (Block,
 // Generation, Camera): recording the same erasure twice counts it once.
-func (s *Store) RecordErasure(e Erasure) error { return s.recordErasure(SystemActor("recorder"), e) }
+func (s *Store) RecordErasure(e Erasure) error { return s.recordErasures(SystemActor("recorder"), []Erasure{e}) }
 
-func (s *Store) recordErasure(actor Actor, e Erasure) error {
-	if !Allowed(actor.Role, ActionErasure) {
-		return s.deny(actor, ActionErasure, e.Camera)
+// RecordErasures records several blocks' proofs in one transaction (a
+// sweep that erased many blocks, or a simulation): the same as calling
+// RecordErasure for each, in order, at the cost of one commit.
+func (s *Store) RecordErasures(es []Erasure) error {
+	return s.recordErasures(SystemActor("recorder"), es)
+}
+
+func (s *Store) recordErasure(actor Actor, e Erasure) error { return s.recordErasures(actor, []Erasure{e}) }
+
+func (s *Store) recordErasures(actor Actor, es []Erasure) error {
+	if len(es) == 0 {
+		return nil
 	}
-	if e.Camera == "" || len(e.Camera) > 256 {
-		return Invalid("camera", "required")
+	if !Allowed(actor.Role, ActionErasure) {
+		return s.deny(actor, ActionErasure, es[0].Camera)
+	}
+	for _, e := range es {
+		if e.Camera == "" || len(e.Camera) > 256 {
+			return Invalid("camera", "required")
+		}
 	}
 	now := s.nowUTC()
 	holds := s.ActiveHolds(now)
-	dedup := make([]byte, 8, 8+len(e.Camera))
-	binary.BigEndian.PutUint64(dedup, e.Generation)
-	dedup = append(dedup, e.Camera...)
-	_, err := s.mutate(actor, ActionErasure, e.Camera, func(tx *bolt.Tx) ([]draft, error) {
-		db := tx.Bucket(bErasedBlocks)
-		key := binary.BigEndian.AppendUint32(nil, e.Block)
-		if bytes.Equal(db.Get(key), dedup) {
-			return nil, nil // already recorded
-		}
-		if err := db.Put(key, dedup); err != nil {
-			return nil, err
-		}
-		pb := tx.Bucket(bErasurePending)
+	_, err := s.mutate(actor, ActionErasure, es[0].Camera, func(tx *bolt.Tx) ([]draft, error) {
 		var drafts []draft
-		p, bad := readPending(pb, e.Camera)
-		if bad != nil {
-			drafts = append(drafts, *bad)
+		pending := map[string]*pendingErasure{} // read once per camera, written once
+		db, pb := tx.Bucket(bErasedBlocks), tx.Bucket(bErasurePending)
+		for _, e := range es {
+			dedup := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(e.Camera)), e.Generation)
+			dedup = append(dedup, e.Camera...)
+			key := binary.BigEndian.AppendUint32(nil, e.Block)
+			if bytes.Equal(db.Get(key), dedup) {
+				continue // already recorded
+			}
+			if err := db.Put(key, dedup); err != nil {
+				return nil, err
+			}
+			p := pending[e.Camera]
+			if p == nil {
+				v, bad := readPending(pb, e.Camera)
+				if bad != nil {
+					drafts = append(drafts, *bad)
+				}
+				p = &v
+				pending[e.Camera] = p
+			}
+			if p.Blocks > 0 && (now.Sub(p.Since) >= erasureProofEvery || !p.fits(e.From, e.To, holds)) {
+				drafts = append(drafts, p.draft())
+				*p = pendingErasure{}
+			}
+			p.add(e, now, holds)
 		}
-		if p.Blocks > 0 && (now.Sub(p.Since) >= erasureProofEvery || !p.fits(e.From, e.To, holds)) {
-			drafts = append(drafts, p.draft())
-			p = pendingErasure{}
+		for cam, p := range pending {
+			if err := putJSON(pb, cam, *p); err != nil {
+				return nil, err
+			}
 		}
-		p.add(e, now, holds)
-		return drafts, putJSON(pb, e.Camera, p)
+		return drafts, nil
 	})
 	return err
 }

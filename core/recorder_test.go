@@ -28,7 +28,7 @@ func manualStore(t *testing.T) (*Store, *clock, string) {
 }
 
 // entriesOf returns the ledger entries with action a.
-func entriesOf(t *testing.T, s *Store, a Action) []Entry {
+func entriesOf(t testing.TB, s *Store, a Action) []Entry {
 	t.Helper()
 	var out []Entry
 	for since := uint64(0); ; {
@@ -394,4 +394,59 @@ func TestMigrateErasureDedup(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// simulateDay records a day of steady erasures of cams cameras at
+// 4 Mbit/s (a 4 MiB block every 8.4 s each), ticking the machine records
+// every 30 s as the store does, and returns the entries written.
+func simulateDay(t testing.TB, cams int) (erasures, total uint64) {
+	path := filepath.Join(t.TempDir(), "mimamori.db")
+	clk := &clock{t: t0}
+	s, err := Open(path, Options{Now: clk.Now, Logger: quietLogger(), ManualTick: true, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const every = 8400 * time.Millisecond
+	next := make([]uint32, cams)
+	batch := make([]Erasure, cams)
+	for at := time.Duration(0); at < 24*time.Hour; at += every {
+		clk.Advance(every)
+		for c := 0; c < cams; c++ {
+			b := uint32(c*10000) + next[c]%5000
+			footage := t0.Add(-7*24*time.Hour + at)
+			batch[c] = Erasure{Camera: fmt.Sprintf("cam%d", c+1), From: footage, To: footage.Add(every),
+				ErasedAt: clk.Now(), Block: b, Generation: uint64(next[c]/5000 + 1), Bytes: 4 << 20, Reason: "retention"}
+			next[c]++
+		}
+		if err := s.RecordErasures(batch); err != nil { // one sweep's worth per commit
+			t.Fatal(err)
+		}
+		if at%(30*time.Second) < every {
+			s.TickMachineRecords()
+		}
+	}
+	s.TickMachineRecords()
+	return uint64(len(entriesOf(t, s, ActionErasure))), s.LedgerHead()
+}
+
+// TestErasureEntriesPerDay: a day of steady erasures writes one proof per
+// camera per hour (24, or 25 when the day's first proof is not on the
+// hour) and nothing else.
+func TestErasureEntriesPerDay(t *testing.T) {
+	const cams = 4
+	erasures, total := simulateDay(t, cams)
+	if erasures > cams*25 || erasures < cams*23 || total != erasures {
+		t.Fatalf("%d erasure entries (%d in all) for %d cameras in a day, want about %d", erasures, total, cams, cams*24)
+	}
+}
+
+// BenchmarkErasureDay64: a day of 64 cameras' erasures through
+// RecordErasure (unsynced), reporting the entries it leaves.
+func BenchmarkErasureDay64(b *testing.B) {
+	for i := 0; i < b.N; i++ {
+		erasures, total := simulateDay(b, 64)
+		b.ReportMetric(float64(erasures), "erasure-entries/day")
+		b.ReportMetric(float64(total), "entries/day")
+	}
 }

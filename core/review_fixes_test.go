@@ -92,7 +92,7 @@ func TestLedgerCSVAcrossPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if err := bulkLedger(path, 2345); err != nil {
+	if err := bulkLedger(path, 12345); err != nil {
 		t.Fatal(err)
 	}
 	s, err = Open(path, Options{Now: (&clock{t: t0}).Now, Logger: quietLogger(), Policy: CityStandard()})

@@ -46,6 +46,9 @@ type Options struct {
 	// ManualTick: no background writer for machine records; the caller
 	// calls TickMachineRecords after moving its clock (simulations, tests).
 	ManualTick bool
+	// NoSync skips fsync on commit. Simulations only (the soak): a crash
+	// may lose committed changes.
+	NoSync bool
 }
 
 // Store is the appliance's domain on one bbolt file. Every state change
@@ -114,6 +117,7 @@ func Open(path string, o Options) (*Store, error) {
 		NoFreelistSync:  true,
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: 256 << 20, // fewer remaps, which block on readers
+		NoSync:          o.NoSync,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
