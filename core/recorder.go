@@ -185,7 +185,9 @@ func (p *pendingErasure) draft() draft {
 // RecordErasure records the recorder's proof of deletion of one block.
 // When it returns nil the proof is durable. Idempotent by (Block,
 // Generation, Camera): recording the same erasure twice counts it once.
-func (s *Store) RecordErasure(e Erasure) error { return s.recordErasures(SystemActor("recorder"), []Erasure{e}) }
+func (s *Store) RecordErasure(e Erasure) error {
+	return s.recordErasures(SystemActor("recorder"), []Erasure{e})
+}
 
 // RecordErasures records several blocks' proofs in one transaction (a
 // sweep that erased many blocks, or a simulation): the same as calling
@@ -194,7 +196,9 @@ func (s *Store) RecordErasures(es []Erasure) error {
 	return s.recordErasures(SystemActor("recorder"), es)
 }
 
-func (s *Store) recordErasure(actor Actor, e Erasure) error { return s.recordErasures(actor, []Erasure{e}) }
+func (s *Store) recordErasure(actor Actor, e Erasure) error {
+	return s.recordErasures(actor, []Erasure{e})
+}
 
 func (s *Store) recordErasures(actor Actor, es []Erasure) error {
 	if len(es) == 0 {
