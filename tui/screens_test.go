@@ -121,3 +121,19 @@ func checkGeometry(t *testing.T, view string, w, h int) {
 		}
 	}
 }
+
+// TestStorageAlerts: the ring's alerts lead the storage screen, in the
+// session's language, within the frame.
+func TestStorageAlerts(t *testing.T) {
+	for _, lang := range []string{"ja", "en"} {
+		f := newFake(8)
+		f.stats.Ring.Alerts = []core.RingAlert{
+			{Kind: "disk-stall", Since: testNow, Detail: "a disk operation has waited 5s"},
+			{Kind: "camera-starved", Camera: "cam03", Since: testNow},
+		}
+		want := map[string][]string{"ja": {"警告", "ディスク応答なし", "記録領域のないカメラ cam03"},
+			"en": {"ALERT", "disk not responding", "no ring block for camera cam03"}}[lang]
+		view := screen(t, f, core.RoleTechnician, lang, 100, 24, 0, want)
+		checkGeometry(t, view, 100, 24)
+	}
+}
