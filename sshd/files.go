@@ -251,11 +251,12 @@ func (sf *servedFile) Close() error {
 	served := sf.served
 	sf.mu.Unlock()
 	if sf.unhashed && served >= size {
-		// Served too far out of order to hash on the way: hash the file
-		// that was served, once.
+		// Served too far out of order to hash on the way: record the hash
+		// of the file that was served from, once; whether every byte went
+		// out is then not known, so complete stays false.
 		h := sha256.New()
 		if _, err := io.Copy(h, io.NewSectionReader(sf.f, 0, size)); err == nil {
-			sum, complete = hex.EncodeToString(h.Sum(nil)), true
+			sum = hex.EncodeToString(h.Sum(nil))
 		}
 	}
 	err := sf.f.Close()
@@ -327,6 +328,9 @@ func (w *exitWatch) Exit(code int) error {
 	}
 	return nil // runSCP's caller sends the exit status
 }
+
+// Close is left to the session: it must stay open for the exit status.
+func (w *exitWatch) Close() error { return nil }
 
 type scpHandler struct{ f *fetcher }
 
