@@ -123,6 +123,14 @@ var ringRows = []row[core.RingStats]{
 		func(r core.RingStats) float64 { return float64(r.FreeBlocks) }},
 	{"mimamori_ring_write_bytes_per_second", "Write rate into the ring over the last sync interval.", gauge,
 		func(r core.RingStats) float64 { return r.WriteBytesPerS }},
+	{"mimamori_ring_appended_bytes_total", "Record bytes appended to the ring (footage plus headers).", counter,
+		func(r core.RingStats) float64 { return float64(r.AppendedBytes) }},
+	{"mimamori_ring_clock_steps_total", "Wall-clock steps the ring noticed (retention and holds follow ring time, not the step).", counter,
+		func(r core.RingStats) float64 { return float64(r.ClockSteps) }},
+	{"mimamori_ring_clock_offset_seconds", "How far the wall clock is from the ring's trusted time (positive: wall ahead).", gauge,
+		func(r core.RingStats) float64 { return r.ClockOffset.Seconds() }},
+	{"mimamori_ring_damaged_fragments", "Damaged fragments still in the ring (skipped in playback and exports).", gauge,
+		func(r core.RingStats) float64 { return float64(r.DamagedFragments) }},
 	{"mimamori_ring_write_errors_total", "Failed writes, syncs or index commits of the ring.", counter,
 		func(r core.RingStats) float64 { return float64(r.WriteErrors) }},
 	{"mimamori_disk_free_bytes", "Free space on the file system holding the ring.", gauge,
@@ -162,9 +170,18 @@ var (
 		"1 if the ledger's hash chain verified at its last standing check, 0 if it is broken.", nil, nil)
 	descRefusals = prometheus.NewDesc("mimamori_ssh_refusals_total",
 		"Connections, keys and sessions the console refused, by reason.", []string{"reason"}, nil)
+	descRingAlert = prometheus.NewDesc("mimamori_ring_alert",
+		"1 while the ring raises a storage alert of this kind (camera set for per-camera kinds), 0 for known kinds not raised.",
+		[]string{"kind", "camera"}, nil)
 	descBuild = prometheus.NewDesc("mimamori_build_info",
 		"Always 1; the version label names the running release.", []string{"version"}, nil)
 )
+
+// ringAlertKinds are the ring's appliance-wide alert kinds, exported as 0
+// while not raised; per-camera kinds (camera-starved) appear when raised,
+// and so does a kind added to the ring after this list.
+var ringAlertKinds = []string{"disk-full", "write-errors", "disk-stall", "clock-step",
+	"damaged-footage", "holds-over-share", "copy-on-write-fs"}
 
 // erasureReasons are always exported (0 until the first erasure).
 var erasureReasons = []string{"retention", "overwrite"}
@@ -212,7 +229,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 			ch <- d
 		}
 	}
-	for _, d := range []*prometheus.Desc{descState, descErasedBlocks, descErasedBytes, descFsync, descLedger, descLedgerErr, descLedgerOK, descRefusals, descBuild} {
+	for _, d := range []*prometheus.Desc{descState, descErasedBlocks, descErasedBytes, descFsync, descLedger, descLedgerErr, descLedgerOK, descRefusals, descRingAlert, descBuild} {
 		ch <- d
 	}
 }
@@ -264,6 +281,19 @@ func (c *Collector) collectRecorder(ch chan<- prometheus.Metric, st core.Recorde
 		e := st.Ring.Erased[reason]
 		ch <- prometheus.MustNewConstMetric(descErasedBlocks, counter, float64(e.Blocks), reason)
 		ch <- prometheus.MustNewConstMetric(descErasedBytes, counter, float64(e.Bytes), reason)
+	}
+	raised := map[[2]string]bool{}
+	for _, a := range st.Ring.Alerts {
+		k := [2]string{a.Kind, a.Camera}
+		if !raised[k] {
+			raised[k] = true
+			ch <- prometheus.MustNewConstMetric(descRingAlert, gauge, 1, a.Kind, a.Camera)
+		}
+	}
+	for _, kind := range ringAlertKinds {
+		if !raised[[2]string{kind, ""}] {
+			ch <- prometheus.MustNewConstMetric(descRingAlert, gauge, 0, kind, "")
+		}
 	}
 	if h := st.Ring.FsyncSeconds; len(h.Counts) == len(h.Bounds)+1 {
 		buckets := make(map[float64]uint64, len(h.Bounds))
