@@ -55,6 +55,9 @@ type skipNote struct {
 }
 
 func (n *skipNote) add(i int, reason string) {
+	if n == nil {
+		return
+	}
 	n.mu.Lock()
 	if n.reasons == nil {
 		n.reasons = map[int]string{}
@@ -66,6 +69,9 @@ func (n *skipNote) add(i int, reason string) {
 }
 
 func (n *skipNote) has(i int) bool {
+	if n == nil {
+		return false
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	_, ok := n.reasons[i]
@@ -75,6 +81,9 @@ func (n *skipNote) has(i int) bool {
 // Gaps returns the footage this piece left out so far, merged into
 // intervals, in order (complete once Copy or WriteTo has returned).
 func (p Piece) Gaps() []Gap {
+	if p.skipped == nil {
+		return nil
+	}
 	p.skipped.mu.Lock()
 	idx := make([]int, 0, len(p.skipped.reasons))
 	for i := range p.skipped.reasons {

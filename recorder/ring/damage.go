@@ -112,6 +112,19 @@ func reasonOf(err error) string {
 	return s
 }
 
+// anyDamage reports whether camera num has any known damaged fragment
+// (Coverage skips the per-fragment lookups when not).
+func (r *Ring) anyDamage(num uint32) bool {
+	r.damageMu.Lock()
+	defer r.damageMu.Unlock()
+	for _, d := range r.damage.byKey {
+		if d.cam == num {
+			return true
+		}
+	}
+	return false
+}
+
 // isDamaged reports whether the fragment of camera num at index key k is
 // known damaged.
 func (r *Ring) isDamaged(num uint32, k []byte) bool {

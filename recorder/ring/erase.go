@@ -155,12 +155,17 @@ func (r *Ring) eraseBlock(b uint32) error {
 // destroyKey overwrites block b's key slot with a fresh key for generation
 // gen+1 and syncs keys.dat: the key of generation gen is gone from disk.
 // Redoing it (after a crash) just draws another fresh key.
+//
+// The caller holds syncMu, which serializes erasures; keyMu is held only
+// for the slot write, not the sync, so readers of other blocks' keys do not
+// wait for the disk.
 func (r *Ring) destroyKey(b uint32, gen uint64) error {
-	r.keyMu.Lock()
-	defer r.keyMu.Unlock()
 	done := r.io.begin()
 	defer done()
-	if err := r.keys.put(b, gen+1); err != nil {
+	r.keyMu.Lock()
+	err := r.keys.put(b, gen+1)
+	r.keyMu.Unlock()
+	if err != nil {
 		return r.noteWriteError("erase: overwrite key", err)
 	}
 	if err := r.keys.sync(); err != nil {

@@ -215,8 +215,9 @@ func (r *Ring) Coverage(camera string, from, to time.Time) ([]core.Span, error) 
 	var spans []core.Span
 	var prevDur time.Duration
 	broken := false // a damaged fragment since the last span: never merge across it
+	damage := r.anyDamage(c.num)
 	for _, f := range frags {
-		if r.isDamaged(c.num, timeKey(f.Start.UnixNano(), f.seq)) {
+		if damage && r.isDamaged(c.num, timeKey(f.Start.UnixNano(), f.seq)) {
 			broken = true
 			continue
 		}

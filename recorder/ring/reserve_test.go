@@ -132,3 +132,57 @@ func TestAppendPayloadAndTail(t *testing.T) {
 		t.Fatal("payload+tail did not read back as one payload")
 	}
 }
+
+// A fragment larger than the sealing buffer is sealed and written in runs
+// and reads back bit for bit.
+func TestAppendLargerThanScratch(t *testing.T) {
+	e := newEnv(t)
+	o := e.tinyOpts()
+	o.BlockSize, o.Capacity = 4<<20, 16<<20
+	r := mustOpen(t, o)
+	defer r.Close()
+	id, _ := r.AppendInit("cam1", initFor("cam1"))
+	n := 3*scratchSize + 12345
+	p := payloadFor("cam1", 0, n)
+	if err := r.AppendFragment(Fragment{Camera: "cam1", Start: t0, Duration: time.Second, Keyframe: true,
+		InitID: id, Payload: p[:n/3], Tail: p[n/3:]}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if refs := verifyAll(t, r, "cam1", n); len(refs) != 1 {
+		t.Fatalf("%d fragments", len(refs))
+	}
+	crash(r)
+	r = mustOpen(t, o) // recovery reads it too
+	defer r.Close()
+	verifyAll(t, r, "cam1", n)
+}
+
+// Run makes appended footage durable every DataSyncInterval on its own,
+// without waiting for the index commit: that interval bounds what a power
+// loss can take (with the fragment being assembled).
+func TestRunSyncsDataWithinInterval(t *testing.T) {
+	e := newEnv(t)
+	o := e.tinyOpts()
+	o.DataSyncInterval = 20 * time.Millisecond // SyncInterval stays an hour
+	r := mustOpen(t, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done; r.Close() }()
+	id, _ := r.AppendInit("cam1", initFor("cam1"))
+	appendSeq(t, r, e, "cam1", id, 0, 3, fragSize)
+	w := r.written.Load()
+	deadline := time.Now().Add(10 * time.Second)
+	for r.dataSynced.Load() < w {
+		if time.Now().After(deadline) {
+			t.Fatalf("appended data not synced by Run: %d of %d bytes", r.dataSynced.Load(), w)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := countFrags(t, r, "cam1", t0, t0.Add(time.Hour)); n != 0 {
+		t.Fatalf("%d fragments indexed: the data sync must not wait for (or do) the index commit", n)
+	}
+}

@@ -61,7 +61,9 @@ func (r *Ring) syncLocked() error {
 		r.mu.Unlock()
 		r.requeueDamage(dmg)
 	}
-	if len(entries) > 0 {
+	if len(entries) > 0 || len(metas) > 0 || len(cams) > 0 {
+		// Block metas (used bytes) and camera records describe what was
+		// written: synced first, like the entries.
 		written := r.written.Load()
 		if err := r.fdatasync(); err != nil {
 			// Entries stay queued: they are indexed only after a sync succeeds.
