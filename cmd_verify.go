@@ -140,7 +140,12 @@ func printReport(w io.Writer, rep *export.Report) {
 	fmt.Fprintf(w, "request     %s\n", m.Request.ID)
 	fmt.Fprintf(w, "agency      %s (%s)\n", m.Request.Agency, m.Request.Representative)
 	fmt.Fprintf(w, "purpose     %s, ground %s\n", m.Request.Purpose, m.Request.Ground)
-	fmt.Fprintf(w, "approved    %s .. %s by %s\n", t(m.Request.From), t(m.Request.To), m.Approver)
+	fmt.Fprintf(w, "requested   %s .. %s\n", t(m.Request.From), t(m.Request.To))
+	// What was approved is per camera: exactly what the search found, or
+	// the part the manager narrowed to (000 §9-2, §9-4).
+	for _, c := range m.Cameras {
+		fmt.Fprintf(w, "approved    %s %s .. %s by %s\n", c.Camera, t(c.ApprovedFrom), t(c.ApprovedTo), m.Approver)
+	}
 	fmt.Fprintf(w, "exported    %s by %s\n", t(m.FinishedAt), m.Operator)
 	fmt.Fprintf(w, "appliance   %s (mimamori %s), ledger seq %d\n", m.ApplianceID, m.SoftwareVersion, m.LedgerSeq)
 	if e := m.Encryption; e.Method != "" {

@@ -149,6 +149,14 @@ var codeLabels = map[string]map[string]Label{
 		HoldExtension:   {"保存期間の延長", "extension"},
 		HoldProvisional: {"申請による仮保全", "provisional (request)"},
 	},
+	"ingest-state": {
+		"connecting":     {"接続中", "connecting"},
+		"recording":      {"録画中", "recording"},
+		"stalled":        {"停滞", "stalled"},
+		"error":          {"異常", "error"},
+		"stopped":        {"停止", "stopped"},
+		"stream-invalid": {"不正な映像", "stream invalid"},
+	},
 	"camera-status": {
 		CameraActive:      {"稼働中", "active"},
 		CameraMaintenance: {"保守中", "maintenance"},

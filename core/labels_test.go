@@ -57,6 +57,7 @@ func TestCodesHaveLabels(t *testing.T) {
 		"outcome":       {"found", "not-found", "other"},
 		"hold-kind":     {HoldExtension, HoldProvisional},
 		"camera-status": {CameraActive, CameraMaintenance, CameraRemoved},
+		"ingest-state":  {"connecting", "recording", "stalled", "error", "stopped", "stream-invalid"},
 		"maintenance":   append(append([]string{}, MaintenanceKinds...), MaintDisposal),
 		"reason":        {ReasonProvisional, ReasonHoldLapse},
 		"erasure":       {"retention", "overwrite"},

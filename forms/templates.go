@@ -77,17 +77,17 @@ const form1HTML = `{{define "form1"}}<!DOCTYPE html>
 body { margin: 0; font-family: "Noto Sans CJK JP", "Noto Sans JP", "IPAexGothic", "Yu Gothic", sans-serif; color: #000; }
 .sign { width: 100mm; height: 300mm; padding: 6mm; page-break-after: always; display: flex; flex-direction: column; }
 .sign:last-child { page-break-after: auto; }
-.plate { flex: 1; border: 1.2mm solid #000; display: flex; flex-direction: row-reverse; justify-content: center; gap: 6mm; padding: 10mm 4mm; }
-.v { writing-mode: vertical-rl; text-orientation: upright; letter-spacing: .12em; }
-.main { font-size: 46pt; font-weight: bold; }
-.by { font-size: 15pt; display: flex; flex-direction: column; justify-content: flex-end; }
+.plate { flex: 1; border: 1.2mm solid #000; display: flex; flex-direction: row-reverse; justify-content: center; align-items: flex-start; gap: 5mm; padding: 12mm 3mm; }
+.v { writing-mode: vertical-rl; text-orientation: upright; letter-spacing: .1em; }
+.main { font-size: 60pt; font-weight: bold; }
+.by { align-self: flex-end; font-size: 14pt; }
 .by .org { font-size: 24pt; font-weight: bold; }
 .meta { font-size: 6.5pt; color: #444; margin-top: 1.5mm; display: flex; justify-content: space-between; }
 </style>
 </head>
 <body>
 {{range .Signs}}<div class="sign">
-<div class="plate"><div class="v main">防犯カメラ作動中</div><div class="v by"><span>設置者</span><span class="org">{{$.Issuer}}</span></div></div>
+<div class="plate"><div class="v main">防犯カメラ作動中</div><div class="v by"><span>設置者　</span><span class="org">{{$.Issuer}}</span></div></div>
 <div class="meta"><span>{{$.FormNo}}</span><span>カメラ{{if .Number}}{{.Number}}{{end}}（{{.ID}}）{{.Location}}</span></div>
 </div>
 {{end}}</body>

@@ -153,7 +153,7 @@ func runCameras(env *Env, args []string) int {
 		if c.SignPosted {
 			sign = env.T("yes", "あり")
 		}
-		t.row(clean(c.ID), dash(c.Number), dash(c.Name), dash(c.Location), dash(c.Direction), sign, dash(c.Status))
+		t.row(clean(c.ID), dash(c.Number), dash(c.Name), dash(c.Location), dash(c.Direction), sign, codeLabel(env, "camera-status", c.Status))
 	}
 	t.write(env.Stdout)
 	return ExitOK

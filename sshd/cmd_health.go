@@ -181,7 +181,7 @@ func runHealth(env *Env, args []string) int {
 		if c.Width > 0 {
 			size = fmt.Sprintf("%dx%d", c.Width, c.Height)
 		}
-		ct.row(clean(c.Camera), dash(c.State), dash(c.Codec), size, strconv.FormatFloat(c.FPS, 'f', 1, 64),
+		ct.row(clean(c.Camera), codeLabel(env, "ingest-state", c.State), dash(c.Codec), size, strconv.FormatFloat(c.FPS, 'f', 1, 64),
 			humanBytes(int64(c.BitrateBps/8))+"/s", env.Time(c.LastFrame),
 			humanDuration(c.AchievedRetain), humanDuration(c.TargetRetain),
 			strconv.FormatUint(c.Reconnects, 10), strconv.FormatUint(c.ClockJumps, 10),
