@@ -150,6 +150,12 @@ func RenderReceipt(w io.Writer, rc Receipt) error {
 	if p := r.Provision; p != nil {
 		v.Recipient, v.Agency, v.IDDoc, v.Medium = p.Recipient, p.Agency, p.IDDocType, p.Medium
 		v.HandedOn, v.HandedBy = jaDate(p.Date, loc), p.By
+		// The manager who handed over, with 職名 and 所属 as the key said then.
+		for _, t := range r.History {
+			if t.State == core.StateProvided {
+				v.HandedBy = personWithSection(t)
+			}
+		}
 		if p.WrittenRef != "" {
 			v.WrittenRef = p.WrittenRef
 		}

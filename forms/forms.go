@@ -198,6 +198,17 @@ func person(t core.Transition) string {
 	return t.By
 }
 
+// personWithSection is "氏名（職名・所属）".
+func personWithSection(t core.Transition) string {
+	switch {
+	case t.JobTitle != "" && t.Section != "":
+		return t.By + "（" + t.JobTitle + "・" + t.Section + "）"
+	case t.JobTitle != "":
+		return t.By + "（" + t.JobTitle + "）"
+	}
+	return t.By
+}
+
 func buildForm2(d Document) form2View {
 	r, loc, p := d.Request, d.loc(), d.policy()
 	v := form2View{

@@ -305,3 +305,17 @@ func TestForm1Sign(t *testing.T) {
 		t.Errorf("form 1 without cameras: %v", err)
 	}
 }
+
+// The handover receipt names who handed the footage over with their 職名
+// and 所属, as their key carried them at the time.
+func TestReceiptNamesJobTitle(t *testing.T) {
+	d := sample()
+	d.Request.History[5].JobTitle, d.Request.History[5].Section = "危機管理室長", "危機管理室"
+	var b bytes.Buffer
+	if err := RenderReceipt(&b, Receipt{Request: d.Request, ApplianceKey: "SHA256:x", Issuer: "四街道市"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "kanri（危機管理室長・危機管理室）") {
+		t.Errorf("receipt does not name the manager's 職名 and 所属")
+	}
+}

@@ -35,7 +35,7 @@ func printReceipt(env *Env, id string, asJSON bool) int {
 		return fail(env, core.ActionRequestsRead, err)
 	}
 	rc := forms.Receipt{Request: r, ApplianceKey: env.ApplianceKey, Checkpoint: documentCheckpoint(env),
-		Location: env.Location, Printed: env.Now()}
+		Location: env.Location, Printed: env.Now(), Issuer: env.Core.Policy().Issuer()}
 	var b bytes.Buffer
 	if err := forms.RenderReceipt(&b, rc); err != nil {
 		return env.Fail(core.ActionRequestsRead, err)
