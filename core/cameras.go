@@ -374,7 +374,7 @@ func stateOnly(c Camera) Camera {
 // Cameras lists the register, by id. Technicians get state only.
 func (s *Store) Cameras(actor Actor) ([]Camera, error) {
 	out, err := readAll[Camera](s, actor, ActionCamerasRead, bCameras)
-	if actor.Role == RoleTechnician {
+	if ScopeOf(actor.Role).CameraState {
 		for i := range out {
 			out[i] = stateOnly(out[i])
 		}
@@ -385,11 +385,12 @@ func (s *Store) Cameras(actor Actor) ([]Camera, error) {
 
 // Camera returns one camera.
 func (s *Store) Camera(actor Actor, id string) (Camera, error) {
-	if err := s.check(actor, ActionCamerasRead, id); err != nil {
+	scope, err := s.authorize(actor, ActionCamerasRead, id)
+	if err != nil {
 		return Camera{}, err
 	}
 	var c Camera
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		var err error
 		c, err = getCamera(tx, id)
 		return err
@@ -397,7 +398,7 @@ func (s *Store) Camera(actor Actor, id string) (Camera, error) {
 	if err != nil {
 		return Camera{}, err
 	}
-	if actor.Role == RoleTechnician {
+	if scope.CameraState {
 		c = stateOnly(c)
 	}
 	return c, nil

@@ -54,6 +54,9 @@ func (s *Store) RecordCustody(actor Actor, in CustodyInput) (CustodyRecord, erro
 	if in.Since.IsZero() {
 		in.Since = now
 	}
+	if err := checkDate("since", in.Since, now, windowEvent); err != nil { // dates.go
+		return CustodyRecord{}, err
+	}
 	var out CustodyRecord
 	_, err := s.mutate(actor, ActionCustody, "", func(tx *bolt.Tx) ([]draft, error) {
 		id, err := nextID(tx, "C", now)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -47,7 +48,27 @@ func newTestStore(t testing.TB, p Policy) (*Store, *clock, string) {
 	}
 	s.kdf = kdfParams{Time: 1, MemKiB: 1024, Threads: 1} // fast in tests
 	t.Cleanup(func() { s.Close() })
+	plantActors(t, s, operator, operator2)
 	return s, c, path
+}
+
+// plantActors stores enrolled keys for the test actors (whose
+// fingerprints are not real keys), so core finds them as people: a
+// search is instructed to an enrolled operator's key.
+func plantActors(t testing.TB, s *Store, actors ...Actor) {
+	t.Helper()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, a := range actors {
+			k := Key{Fingerprint: a.Fingerprint, Name: a.Name, Role: a.Role, EnrolledAt: t0.Add(-time.Hour), EnrolledBy: "test"}
+			if err := putJSON(tx.Bucket(bKeys), a.Fingerprint, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func newAuthorizedKey(t testing.TB, comment string) string {

@@ -24,6 +24,9 @@ type Hold struct {
 	CreatedAt     time.Time `json:"CreatedAt"`
 	ReleasedAt    time.Time `json:"ReleasedAt"`
 	ReleaseReason string    `json:"ReleaseReason"`
+	// CreatedByKey is the fingerprint of the key that placed it (for the
+	// per-operator cap on provisional holds); empty in older records.
+	CreatedByKey string `json:"CreatedByKey,omitempty"`
 }
 
 const (
@@ -54,8 +57,8 @@ func holdDetails(h Hold) map[string]string {
 
 // AddHold extends retention of a camera's range (manager).
 func (s *Store) AddHold(actor Actor, in HoldInput) (Hold, error) {
-	if !Allowed(actor.Role, ActionHoldAdd) {
-		return Hold{}, s.deny(actor, ActionHoldAdd, in.Camera)
+	if _, err := s.authorize(actor, ActionHoldAdd, in.Camera); err != nil {
+		return Hold{}, err
 	}
 	now := s.nowUTC()
 	if err := validID("camera", in.Camera); err != nil {
@@ -72,6 +75,16 @@ func (s *Store) AddHold(actor Actor, in HoldInput) (Hold, error) {
 	if !in.Until.After(now) {
 		return Hold{}, Invalid("until", "must be in the future")
 	}
+	// Footage from up to windowFootage ago, up to when the hold ends.
+	if err := checkDate("from", in.From, now, windowFootage); err != nil {
+		return Hold{}, err
+	}
+	if err := checkDate("until", in.Until, now, windowHoldUntil); err != nil {
+		return Hold{}, err
+	}
+	if in.To.After(in.Until) {
+		return Hold{}, Invalid("to", "after until: footage not yet recorded when the hold ends cannot be held")
+	}
 	if max := s.policy.MaxExtensionDays; max > 0 && in.Until.Sub(now) > time.Duration(max)*24*time.Hour {
 		return Hold{}, Invalid("until", fmt.Sprintf("more than %d days ahead (policy %s)", max, s.policy.Name))
 	}
@@ -83,10 +96,18 @@ func (s *Store) AddHold(actor Actor, in HoldInput) (Hold, error) {
 	s.holdMu.Lock()
 	defer s.holdMu.Unlock()
 	if f := s.foot(); f != nil {
-		if err := f.CheckHold(h.Camera, h.From, h.To, s.ActiveHolds(now)); err != nil {
+		// Provisional holds do not count here: a manager's hold is
+		// checked against the other managers' holds only, so operators'
+		// requests can never use up the share the manager needs.
+		ext, err := s.activeHolds(now, HoldExtension)
+		if err != nil {
+			return Hold{}, err
+		}
+		if err := f.CheckHold(h.Camera, h.From, h.To, ext); err != nil {
 			return Hold{}, fmt.Errorf("%w: %w", ErrConflict, err)
 		}
 	}
+	h.CreatedByKey = actor.Fingerprint
 	_, err := s.mutate(actor, ActionHoldAdd, in.Camera, func(tx *bolt.Tx) ([]draft, error) {
 		if _, err := getCamera(tx, h.Camera); err != nil {
 			return nil, err
@@ -110,8 +131,8 @@ func (s *Store) AddHold(actor Actor, in HoldInput) (Hold, error) {
 
 // ReleaseHold ends a hold now (manager).
 func (s *Store) ReleaseHold(actor Actor, id, reason string) error {
-	if !Allowed(actor.Role, ActionHoldRelease) {
-		return s.deny(actor, ActionHoldRelease, id)
+	if _, err := s.authorize(actor, ActionHoldRelease, id); err != nil {
+		return err
 	}
 	if err := validName("reason", reason, 2000); err != nil {
 		return err
@@ -195,4 +216,132 @@ func (s *Store) refreshHolds() {
 	if err := s.reloadHolds(); err != nil {
 		s.log.Error("holds: reload snapshot", "err", err)
 	}
+}
+
+// ReleaseRequestHolds ends every active hold of request id now, in one
+// act and one transaction (manager): one hold.release entry per hold. It
+// returns the ids released.
+func (s *Store) ReleaseRequestHolds(actor Actor, id, reason string) ([]string, error) {
+	if _, err := s.authorize(actor, ActionHoldRelease, id); err != nil {
+		return nil, err
+	}
+	if err := validName("reason", reason, 2000); err != nil {
+		return nil, err
+	}
+	now := s.nowUTC()
+	s.holdMu.Lock()
+	defer s.holdMu.Unlock()
+	var released []string
+	_, err := s.mutate(actor, ActionHoldRelease, id, func(tx *bolt.Tx) ([]draft, error) {
+		released = released[:0]
+		if _, err := getRequest(tx, id); err != nil {
+			return nil, err
+		}
+		hs, err := listJSON[Hold](tx, bHolds)
+		if err != nil {
+			return nil, err
+		}
+		var drafts []draft
+		b := tx.Bucket(bHolds)
+		for _, h := range hs {
+			if h.RequestID != id || !h.ReleasedAt.IsZero() {
+				continue
+			}
+			h.ReleasedAt, h.ReleaseReason = now, reason
+			if err := putJSON(b, h.ID, h); err != nil {
+				return nil, err
+			}
+			released = append(released, h.ID)
+			drafts = append(drafts, draft{Subject: h.ID, Details: map[string]string{"camera": h.Camera, "reason": reason,
+				"request": id, "was_active": strconv.FormatBool(now.Before(h.Until))}})
+		}
+		if len(drafts) == 0 {
+			return nil, fmt.Errorf("%w: request %s has no hold to release", ErrConflict, id)
+		}
+		return drafts, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.refreshHolds()
+	return released, nil
+}
+
+// activeHolds reads the holds of kind (all kinds if "") active at now.
+func (s *Store) activeHolds(now time.Time, kind string) ([]HoldRange, error) {
+	var out []HoldRange
+	err := s.db.View(func(tx *bolt.Tx) error {
+		hs, err := listJSON[Hold](tx, bHolds)
+		for _, h := range hs {
+			if h.ActiveAt(now) && (kind == "" || h.Kind == kind) {
+				out = append(out, h.holdRange())
+			}
+		}
+		return err
+	})
+	return out, err
+}
+
+// Bounds on provisional holds: a request holds at most this many cameras,
+// and one key's requests at most maxProvisionalPerKey holds at a time;
+// each covers the request's range cut at now (footage not yet recorded
+// is no evidence) and lasts the policy's ProvisionalHoldDays. They are
+// placed only within the hold share, and never count against a manager's
+// hold (AddHold): the manager's share is the whole share, operators'
+// provisional holds only ever take what is left of it when placed.
+const (
+	maxProvisionalPerRequest = 16
+	maxProvisionalPerKey     = 64
+)
+
+// provisionalPlan decides the provisional holds a new request of actor
+// places: the range each camera's hold gets, or why it gets none. The
+// caller holds s.holdMu.
+func (s *Store) provisionalPlan(actor Actor, cameras []string, from, to, now, until time.Time) (map[string]HoldRange, map[string]string, error) {
+	plan, notes := map[string]HoldRange{}, map[string]string{}
+	if to.After(now) {
+		to = now // footage not yet recorded is not evidence of the request
+	}
+	active, err := s.activeHolds(now, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	mine := 0
+	err = s.db.View(func(tx *bolt.Tx) error {
+		hs, err := listJSON[Hold](tx, bHolds)
+		for _, h := range hs {
+			if h.Kind == HoldProvisional && h.CreatedByKey == actor.Fingerprint && h.ActiveAt(now) {
+				mine++
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	f := s.foot()
+	for i, c := range cameras {
+		switch {
+		case !from.Before(to):
+			notes[c] = "the requested range has not been recorded yet"
+			continue
+		case i >= maxProvisionalPerRequest:
+			notes[c] = fmt.Sprintf("a request holds at most %d cameras provisionally", maxProvisionalPerRequest)
+			continue
+		case mine >= maxProvisionalPerKey:
+			notes[c] = fmt.Sprintf("this key's requests already hold %d ranges provisionally", maxProvisionalPerKey)
+			continue
+		}
+		if f != nil {
+			if err := f.CheckHold(c, from, to, active); err != nil {
+				notes[c] = err.Error()
+				continue
+			}
+		}
+		hr := HoldRange{Camera: c, From: from, To: to, Until: until}
+		active = append(active, hr)
+		plan[c] = hr
+		mine++
+	}
+	return plan, notes, nil
 }

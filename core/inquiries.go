@@ -62,6 +62,9 @@ func (s *Store) RegisterInquiry(actor Actor, in InquiryInput) (Inquiry, error) {
 	if in.ReceivedAt.IsZero() {
 		in.ReceivedAt = now
 	}
+	if err := checkDate("received", in.ReceivedAt, now, windowReceived); err != nil { // dates.go
+		return Inquiry{}, err
+	}
 	q := Inquiry{ReceivedAt: in.ReceivedAt.UTC(), From: in.From, Contact: in.Contact, Channel: in.Channel,
 		Summary: in.Summary, State: InquiryRegistered, CreatedBy: actor.label(), CreatedAt: now}
 	_, err := s.mutate(actor, ActionInquiryRegister, "", func(tx *bolt.Tx) ([]draft, error) {
@@ -113,7 +116,10 @@ func (s *Store) inquiryStep(actor Actor, action Action, id string, apply func(q 
 
 // AnswerInquiry records the answer (manager). Answering again replaces it.
 func (s *Store) AnswerInquiry(actor Actor, id, answer string) (Inquiry, error) {
-	if err := validName("answer", answer, 8000); err != nil && Allowed(actor.Role, ActionInquiryAnswer) {
+	if _, err := s.authorize(actor, ActionInquiryAnswer, id); err != nil {
+		return Inquiry{}, err
+	}
+	if err := validName("answer", answer, 8000); err != nil {
 		return Inquiry{}, err
 	}
 	return s.inquiryStep(actor, ActionInquiryAnswer, id, func(q *Inquiry, now time.Time) (map[string]string, error) {
@@ -127,7 +133,10 @@ func (s *Store) AnswerInquiry(actor Actor, id, answer string) (Inquiry, error) {
 
 // CloseInquiry closes an inquiry (manager).
 func (s *Store) CloseInquiry(actor Actor, id, note string) (Inquiry, error) {
-	if err := validText("note", note, 4000); err != nil && Allowed(actor.Role, ActionInquiryClose) {
+	if _, err := s.authorize(actor, ActionInquiryClose, id); err != nil {
+		return Inquiry{}, err
+	}
+	if err := validText("note", note, 4000); err != nil {
 		return Inquiry{}, err
 	}
 	return s.inquiryStep(actor, ActionInquiryClose, id, func(q *Inquiry, now time.Time) (map[string]string, error) {

@@ -277,7 +277,7 @@ func (s *Store) Ledger(actor Actor, since uint64, limit int) ([]Entry, error) {
 // fewer than limit: continue after the last seq returned, or after
 // since+maxLedgerScan-1 when none was.
 func (s *Store) LedgerShown(actor Actor, since uint64, limit int, show LedgerShow) ([]Entry, error) {
-	if err := s.check(actor, ActionLedgerRead, ""); err != nil {
+	if _, err := s.authorize(actor, ActionLedgerRead, ""); err != nil {
 		return nil, err
 	}
 	if limit <= 0 {
@@ -312,7 +312,7 @@ const maxLedgerScan = 100_000
 
 // visibleEntry decodes v if actor may see it and it is shown.
 func visibleEntry(actor Actor, v []byte, show LedgerShow, match func(*Entry) bool) (Entry, bool, error) {
-	all := actor.Role == RoleManager
+	all := ScopeOf(actor.Role).AllLedger
 	if !all && !entryByFingerprint(v, actor.Fingerprint) {
 		return Entry{}, false, nil
 	}

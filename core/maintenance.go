@@ -59,8 +59,13 @@ type DisposalInput struct {
 // goes through RemoveCamera's rules (recording stops); a sign posted or
 // removed updates the register's sign in the same transaction.
 func (s *Store) RecordMaintenance(actor Actor, in MaintenanceInput) (MaintenanceRecord, error) {
-	if !Allowed(actor.Role, ActionMaintenance) {
-		return MaintenanceRecord{}, s.deny(actor, ActionMaintenance, in.Camera)
+	scope, err := s.authorize(actor, ActionMaintenance, in.Camera)
+	if err != nil {
+		return MaintenanceRecord{}, err
+	}
+	if scope.InspectionsOnly && in.Kind != MaintInspection {
+		// Technicians record inspections only (README, SPEC roles).
+		return MaintenanceRecord{}, s.deny(actor, ActionMaintenance, in.Kind)
 	}
 	if err := oneOf("kind", in.Kind, MaintenanceKinds); err != nil {
 		return MaintenanceRecord{}, err
@@ -80,6 +85,9 @@ func (s *Store) RecordMaintenance(actor Actor, in MaintenanceInput) (Maintenance
 		return MaintenanceRecord{}, err
 	}
 	if err := validText("notes", in.Notes, 8000); err != nil {
+		return MaintenanceRecord{}, err
+	}
+	if err := checkEventDate("date", in.Date, s.nowUTC()); err != nil { // dates.go
 		return MaintenanceRecord{}, err
 	}
 	rec := MaintenanceRecord{Kind: in.Kind, Camera: in.Camera, Date: in.Date, Performer: in.Performer, Notes: in.Notes}
@@ -104,6 +112,9 @@ func (s *Store) RecordDisposal(actor Actor, in DisposalInput) (MaintenanceRecord
 		}
 	}
 	if err := validText("notes", in.Notes, 8000); err != nil {
+		return MaintenanceRecord{}, err
+	}
+	if err := checkEventDate("date", in.Date, s.nowUTC()); err != nil { // dates.go
 		return MaintenanceRecord{}, err
 	}
 	rec := MaintenanceRecord{Kind: MaintDisposal, Date: in.Date, Performer: in.Performer, Notes: in.Notes,

@@ -172,6 +172,9 @@ type Request struct {
 	RequestInput
 	State            RequestState  `json:"State"`
 	AssignedOperator string        `json:"AssignedOperator"`
+	// AssignedOperatorKey is the instructed operator's key fingerprint;
+	// empty in requests instructed before keys were named.
+	AssignedOperatorKey string `json:"AssignedOperatorKey,omitempty"`
 	Result           *SearchResult `json:"Result,omitempty"`
 	Decision         *Decision     `json:"Decision,omitempty"`
 	Export           *ExportRecord `json:"Export,omitempty"`
@@ -246,14 +249,11 @@ func (in *RequestInput) validate(now time.Time, p Policy) error {
 		}
 		seen[c] = true
 	}
-	if in.From.IsZero() {
-		return Invalid("from", "required")
+	if err := checkDate("received", in.ReceivedAt, now, windowReceived); err != nil { // dates.go
+		return err
 	}
-	if in.To.IsZero() {
-		return Invalid("to", "required")
-	}
-	if !in.From.Before(in.To) {
-		return Invalid("to", "must be after from")
+	if err := checkRange(in.From, in.To, now, maxRequestSpan); err != nil {
+		return err
 	}
 	in.From, in.To = in.From.UTC(), in.To.UTC()
 	if in.RecipientKey != "" {
@@ -305,19 +305,12 @@ func (s *Store) RegisterRequest(actor Actor, in RequestInput) (Request, error) {
 	defer s.holdMu.Unlock()
 	// A request is registered even if the ring's hold share is exhausted;
 	// the ledger says which provisional holds could not be placed.
-	capNote := map[string]string{}
-	if f := s.foot(); f != nil {
-		active := s.ActiveHolds(now)
-		for _, c := range in.Cameras {
-			if err := f.CheckHold(c, in.From, in.To, active); err != nil {
-				capNote[c] = err.Error()
-			} else {
-				active = append(active, HoldRange{Camera: c, From: in.From, To: in.To, Until: until})
-			}
-		}
+	plan, capNote, err := s.provisionalPlan(actor, in.Cameras, in.From, in.To, now, until) // holds.go
+	if err != nil {
+		return Request{}, err
 	}
 	var out Request
-	_, err := s.mutate(actor, ActionRequestRegister, "", func(tx *bolt.Tx) ([]draft, error) {
+	_, err = s.mutate(actor, ActionRequestRegister, "", func(tx *bolt.Tx) ([]draft, error) {
 		for _, c := range in.Cameras {
 			cam, err := getCamera(tx, c)
 			if isNotFound(err) {
@@ -352,8 +345,9 @@ func (s *Store) RegisterRequest(actor Actor, in RequestInput) (Request, error) {
 			if err != nil {
 				return nil, err
 			}
-			h := Hold{ID: hid, Camera: c, Reason: ReasonProvisional, Kind: HoldProvisional,
-				RequestID: id, CreatedBy: actor.label(), From: in.From, To: in.To, Until: until, CreatedAt: now}
+			hr := plan[c]
+			h := Hold{ID: hid, Camera: c, Reason: ReasonProvisional, Kind: HoldProvisional, RequestID: id,
+				CreatedBy: actor.label(), CreatedByKey: actor.Fingerprint, From: hr.From, To: hr.To, Until: until, CreatedAt: now}
 			if err := putJSON(tx.Bucket(bHolds), hid, h); err != nil {
 				return nil, err
 			}
@@ -462,17 +456,26 @@ func (s *Store) lapseProvisional(tx *bolt.Tx, r Request, now time.Time) ([]draft
 }
 
 // InstructSearch: the manager instructs an operator to search.
-func (s *Store) InstructSearch(actor Actor, id, operatorName string) (Request, error) {
-	if err := validName("operator", operatorName, 200); err != nil && Allowed(actor.Role, ActionRequestInstruct) {
+func (s *Store) InstructSearch(actor Actor, id, operator string) (Request, error) {
+	if _, err := s.authorize(actor, ActionRequestInstruct, id); err != nil {
+		return Request{}, err
+	}
+	if err := validName("operator", operator, 200); err != nil {
+		return Request{}, err
+	}
+	// The operator is an enrolled key (found by fingerprint or by name),
+	// shown by name; the key decides who may record the result.
+	op, err := s.assignableOperator(strings.TrimSpace(operator))
+	if err != nil {
 		return Request{}, err
 	}
 	return s.step(actor, ActionRequestInstruct, id, "instruct a search", []RequestState{StateRegistered, StateInstructed}, StateInstructed,
 		func(r *Request, now time.Time) (map[string]string, error) {
-			if r.State == StateInstructed && r.AssignedOperator == operatorName {
+			if r.State == StateInstructed && r.AssignedOperatorKey == op.Fingerprint {
 				return nil, stateConflict(*r, "instruct the same operator again")
 			}
-			r.AssignedOperator = operatorName
-			return map[string]string{"operator": operatorName}, nil
+			r.AssignedOperator, r.AssignedOperatorKey = op.Name, op.Fingerprint
+			return map[string]string{"operator": op.Name, "operator_key": op.Fingerprint}, nil
 		}, false)
 }
 
@@ -493,6 +496,10 @@ func normOutcome(v string) (string, error) {
 // needed range, found by search and playback). Found needs at least one
 // range; not-found takes none.
 func (s *Store) RecordResult(actor Actor, id, found, note string, ranges ...FoundRange) (Request, error) {
+	scope, err := s.authorize(actor, ActionRequestResult, id)
+	if err != nil {
+		return Request{}, err
+	}
 	outcome, err := normOutcome(found)
 	if err == nil && outcome == "other" && strings.TrimSpace(note) == "" {
 		err = Invalid("note", "required when the result is other")
@@ -510,14 +517,14 @@ func (s *Store) RecordResult(actor Actor, id, found, note string, ranges ...Foun
 			err = Invalid("ranges", fmt.Sprintf("at most %d ranges", maxFoundRanges))
 		}
 	}
-	if err != nil && Allowed(actor.Role, ActionRequestResult) {
+	if err != nil {
 		return Request{}, err
 	}
 	req, err := s.step(actor, ActionRequestResult, id, "record a result", []RequestState{StateInstructed}, StateSearched,
 		func(r *Request, now time.Time) (map[string]string, error) {
 			// The search is the instructed operator's (000 §9-2); the
 			// manager, who may do all an operator may, can also record it.
-			if actor.Role == RoleOperator && actor.Name != r.AssignedOperator {
+			if scope.AssignedOnly && !r.AssignedTo(actor) {
 				return nil, errNotAssigned
 			}
 			within := requestedRanges(*r)
@@ -637,6 +644,9 @@ func transition(tx *bolt.Tx, actor Actor, to RequestState, now time.Time, note s
 // and interests; 001 §6: necessity). The approval covers exactly the
 // found ranges, or the part of them the manager names.
 func (s *Store) Approve(actor Actor, id string, in ApprovalInput) (Request, error) {
+	if _, err := s.authorize(actor, ActionRequestApprove, id); err != nil {
+		return Request{}, err
+	}
 	in.Judgement, in.Consent = strings.TrimSpace(in.Judgement), strings.TrimSpace(in.Consent)
 	err := validName("judgement", in.Judgement, 4000)
 	if err == nil {
@@ -645,7 +655,7 @@ func (s *Store) Approve(actor Actor, id string, in ApprovalInput) (Request, erro
 	if err == nil && len(in.Ranges) > maxFoundRanges {
 		err = Invalid("ranges", fmt.Sprintf("at most %d ranges", maxFoundRanges))
 	}
-	if err != nil && Allowed(actor.Role, ActionRequestApprove) {
+	if err != nil {
 		return Request{}, err
 	}
 	return s.step(actor, ActionRequestApprove, id, "approve", []RequestState{StateSearched}, StateApproved,
@@ -683,7 +693,10 @@ func (s *Store) Approve(actor Actor, id string, in ApprovalInput) (Request, erro
 // Deny: the manager denies, with a reason; provisional holds lapse after
 // the grace period.
 func (s *Store) Deny(actor Actor, id, reason string) (Request, error) {
-	if err := validName("reason", reason, 4000); err != nil && Allowed(actor.Role, ActionRequestDeny) {
+	if _, err := s.authorize(actor, ActionRequestDeny, id); err != nil {
+		return Request{}, err
+	}
+	if err := validName("reason", reason, 4000); err != nil {
 		return Request{}, err
 	}
 	return s.step(actor, ActionRequestDeny, id, "deny", []RequestState{StateRegistered, StateInstructed, StateSearched}, StateDenied,
@@ -695,16 +708,17 @@ func (s *Store) Deny(actor Actor, id, reason string) (Request, error) {
 
 // RecordExport records the export package written for an approved request.
 func (s *Store) RecordExport(actor Actor, id string, rec ExportRecord) (Request, error) {
-	if Allowed(actor.Role, ActionRequestExport) {
-		if err := validName("path", rec.Path, 4096); err != nil {
-			return Request{}, err
-		}
-		if len(rec.Files) == 0 {
-			return Request{}, Invalid("files", "at least one file")
-		}
-		if len(rec.ManifestHash) != 64 {
-			return Request{}, Invalid("manifest_hash", "must be a hex SHA-256")
-		}
+	if _, err := s.authorize(actor, ActionRequestExport, id); err != nil {
+		return Request{}, err
+	}
+	if err := validName("path", rec.Path, 4096); err != nil {
+		return Request{}, err
+	}
+	if len(rec.Files) == 0 {
+		return Request{}, Invalid("files", "at least one file")
+	}
+	if len(rec.ManifestHash) != 64 {
+		return Request{}, Invalid("manifest_hash", "must be a hex SHA-256")
 	}
 	rec.Files = append([]ExportFile(nil), rec.Files...)
 	return s.step(actor, ActionRequestExport, id, "record an export", []RequestState{StateApproved}, StateExported,
@@ -745,18 +759,19 @@ func exportGapsText(gaps []ExportGap) string {
 
 // RecordProvision records the handover with identity check (manager).
 func (s *Store) RecordProvision(actor Actor, id string, p Provision) (Request, error) {
-	if Allowed(actor.Role, ActionRequestProvide) {
-		for _, f := range []struct{ n, v string }{{"recipient", p.Recipient}, {"agency", p.Agency}, {"id_doc", p.IDDocType}} {
-			if err := validName(f.n, f.v, 500); err != nil {
-				return Request{}, err
-			}
-		}
-		if err := validText("written_ref", p.WrittenRef, 4000); err != nil {
+	if _, err := s.authorize(actor, ActionRequestProvide, id); err != nil {
+		return Request{}, err
+	}
+	for _, f := range []struct{ n, v string }{{"recipient", p.Recipient}, {"agency", p.Agency}, {"id_doc", p.IDDocType}} {
+		if err := validName(f.n, f.v, 500); err != nil {
 			return Request{}, err
 		}
-		if err := validText("medium", p.Medium, 500); err != nil {
-			return Request{}, err
-		}
+	}
+	if err := validText("written_ref", p.WrittenRef, 4000); err != nil {
+		return Request{}, err
+	}
+	if err := validText("medium", p.Medium, 500); err != nil {
+		return Request{}, err
 	}
 	out, err := s.step(actor, ActionRequestProvide, id, "record the provision", []RequestState{StateExported}, StateProvided,
 		func(r *Request, now time.Time) (map[string]string, error) {

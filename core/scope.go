@@ -1,5 +1,11 @@
 package core
 
+import (
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
 // Scope is how far an allowed action reaches for a role. The permission
 // table (permissions.go) says whether a role may act at all; the scope
 // says what of it: together they are the only place roles are decided.
@@ -41,4 +47,42 @@ func (s *Store) authorize(actor Actor, action Action, subject string) (Scope, er
 // doing work of their own (the SSH layer's forwards, the console's pages).
 func (s *Store) Authorize(actor Actor, action Action, subject string) (Scope, error) {
 	return s.authorize(actor, action, subject)
+}
+
+// AssignedTo reports whether the request's search was instructed to a.
+// Requests instructed before keys were recorded match by name.
+func (r Request) AssignedTo(a Actor) bool {
+	if r.AssignedOperatorKey != "" {
+		return r.AssignedOperatorKey == a.Fingerprint
+	}
+	return r.AssignedOperator != "" && r.AssignedOperator == a.Name
+}
+
+// assignableOperator finds the active key a search may be instructed
+// to: by fingerprint, or by name if exactly one such key has it. Only
+// keys whose role works on assignment (operators) qualify.
+func (s *Store) assignableOperator(who string) (Key, error) {
+	now := s.nowUTC()
+	var match []Key
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ks, err := listJSON[Key](tx, bKeys)
+		for _, k := range ks {
+			if !k.Active(now) || !ScopeOf(k.Role).AssignedOnly || !Allowed(k.Role, ActionRequestResult) {
+				continue
+			}
+			if k.Fingerprint == who || k.Name == who {
+				match = append(match, k)
+			}
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return Key{}, err
+	case len(match) == 0:
+		return Key{}, Invalid("operator", fmt.Sprintf("%q is not an enrolled, active operator", who))
+	case len(match) > 1:
+		return Key{}, Invalid("operator", fmt.Sprintf("several operators are called %q; give the key's fingerprint", who))
+	}
+	return match[0], nil
 }

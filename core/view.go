@@ -58,11 +58,14 @@ func (s *Store) GrantViewer(actor Actor, in GrantInput) (Grant, error) {
 	if len(in.Cameras) == 0 {
 		return Grant{}, Invalid("cameras", "at least one camera")
 	}
-	if !in.From.Before(in.To) {
-		return Grant{}, Invalid("to", "must be after from")
+	if err := checkRange(in.From, in.To, now, maxGrantSpan); err != nil { // dates.go
+		return Grant{}, err
 	}
 	if !in.Until.After(now) {
 		return Grant{}, Invalid("until", "must be in the future")
+	}
+	if err := checkDate("until", in.Until, now, windowGrantUntil); err != nil {
+		return Grant{}, err
 	}
 	if in.Live && !s.policy.LiveViewAllowed {
 		return Grant{}, Invalid("live", "policy does not allow live view")

@@ -57,8 +57,9 @@ var viewStates = []RequestState{StateInstructed, StateSearched, StateApproved, S
 // footage needs a purpose (see ViewInput); a request named as purpose
 // must include the camera and cover the range.
 func (s *Store) AuthorizeView(actor Actor, v ViewInput) error {
-	if !Allowed(actor.Role, ActionView) {
-		return s.deny(actor, ActionView, v.Camera)
+	scope, err := s.authorize(actor, ActionView, v.Camera)
+	if err != nil {
+		return err
 	}
 	if err := validID("camera", v.Camera); err != nil {
 		return err
@@ -83,8 +84,8 @@ func (s *Store) AuthorizeView(actor Actor, v ViewInput) error {
 			return Invalid("to", "must be after from")
 		}
 		v.From, v.To = v.From.UTC(), v.To.UTC()
-		if actor.Role != RoleViewer && v.Request == "" {
-			if s.policy.OperatorViewsOnInstruction && actor.Role == RoleOperator {
+		if !scope.GrantOnly && v.Request == "" {
+			if s.policy.OperatorViewsOnInstruction && scope.AssignedOnly {
 				return Invalid("request", "under the "+s.policy.Name+" policy an operator views recorded footage only for a request whose search was instructed to them (000 §9-2)")
 			}
 			if v.Reason == "" {
@@ -94,14 +95,14 @@ func (s *Store) AuthorizeView(actor Actor, v ViewInput) error {
 	}
 	now := s.nowUTC()
 	var refusal error
-	_, err := s.mutate(actor, ActionView, v.Camera, func(tx *bolt.Tx) ([]draft, error) {
+	_, err = s.mutate(actor, ActionView, v.Camera, func(tx *bolt.Tx) ([]draft, error) {
 		refusal = nil // the change may run more than once
 		if _, err := getCamera(tx, v.Camera); err != nil {
 			return nil, err
 		}
 		det := viewDetails(v.Live, v.From, v.To)
 		det["phase"] = "authorized"
-		if actor.Role == RoleViewer {
+		if scope.GrantOnly {
 			g, ok, err := coveringGrant(tx, actor.Fingerprint, v, now)
 			if err != nil {
 				return nil, err
@@ -152,7 +153,7 @@ func (s *Store) checkViewRequest(tx *bolt.Tx, actor Actor, v ViewInput) (string,
 	if !inState {
 		return fmt.Sprintf("request %s is %s; its footage is viewed between the instruction to search and the handover", r.ID, r.State), nil
 	}
-	if actor.Role == RoleOperator && s.policy.OperatorViewsOnInstruction && r.AssignedOperator != actor.Name {
+	if ScopeOf(actor.Role).AssignedOnly && s.policy.OperatorViewsOnInstruction && !r.AssignedTo(actor) {
 		return fmt.Sprintf("the search of request %s was not instructed to %s", r.ID, actor.Name), nil
 	}
 	has := false

@@ -35,19 +35,20 @@ func runHelp(env *Env, args []string) int {
 	return ExitOK
 }
 
+// roleLabelsJa names the roles in Japanese (a label table, not a check).
+var roleLabelsJa = map[core.Role]string{
+	core.RoleManager:    "manager (管理責任者)",
+	core.RoleOperator:   "operator (取扱担当者)",
+	core.RoleTechnician: "technician (保守技術者)",
+	core.RoleViewer:     "viewer (一時閲覧者)",
+}
+
 func roleLabel(lang string, r core.Role) string {
 	if lang != LangJA {
 		return r.String()
 	}
-	switch r {
-	case core.RoleManager:
-		return "manager (管理責任者)"
-	case core.RoleOperator:
-		return "operator (取扱担当者)"
-	case core.RoleTechnician:
-		return "technician (保守技術者)"
-	case core.RoleViewer:
-		return "viewer (一時閲覧者)"
+	if l, ok := roleLabelsJa[r]; ok {
+		return l
 	}
 	return r.String()
 }

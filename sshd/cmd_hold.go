@@ -10,7 +10,7 @@ import (
 // Holds: retention extended with a recorded reason (001 §5-3), and the
 // provisional holds requests place.
 
-const holdUsage = "add --camera C --from T --to T --until T --reason R | list | release ID --reason R   (each takes --json)"
+const holdUsage = "add --camera C --from T --to T --until T --reason R | list | release ID|--request REQ --reason R   (each takes --json)"
 
 type holdJSON struct {
 	ID            string `json:"id"`
@@ -141,13 +141,28 @@ func runHoldList(env *Env, args []string) int {
 
 func runHoldRelease(env *Env, args []string) int {
 	f := NewFlags()
-	asJSON, reason := f.Bool("json"), f.String("reason")
+	asJSON, reason, request := f.Bool("json"), f.String("reason"), f.String("request")
 	pos, err := f.Parse(args)
 	switch {
 	case err != nil:
 		return env.UsageError("hold", err.Error())
+	case f.IsSet("request") && len(pos) == 0 && f.IsSet("reason"):
+		// Every hold of a request in one act (manager).
+		ids, err := env.Core.ReleaseRequestHolds(env.Actor, *request, *reason)
+		if err != nil {
+			return fail(env, core.ActionHoldRelease, err)
+		}
+		if *asJSON {
+			return env.JSON(map[string]any{"request": *request, "released": ids})
+		}
+		for _, id := range ids {
+			fmt.Fprintf(env.Stdout, "%s: %s\n", clean(id), env.T("released", "解除しました"))
+		}
+		return ExitOK
+	case f.IsSet("request") && len(pos) > 0:
+		return env.UsageError("hold", "hold release: give a hold ID or --request ID, not both")
 	case len(pos) == 0:
-		return env.UsageError("hold", "hold release: missing hold ID")
+		return env.UsageError("hold", "hold release: missing hold ID (or --request ID)")
 	case len(pos) > 1:
 		return env.UsageError("hold", fmt.Sprintf("unexpected argument %q", pos[1]))
 	case !f.IsSet("reason"):

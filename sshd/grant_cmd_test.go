@@ -4,13 +4,17 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"mimamori/core"
 )
 
+// grantUntil is within the 90 days a grant may last (core/dates.go).
+var grantUntil = time.Now().UTC().AddDate(0, 0, 30).Truncate(time.Second).Format(time.RFC3339)
+
 func grantAdd(line, extra string) string {
 	return `grant add --name "来訪者 田中" --key "` + line + `" --cameras cam1 ` +
-		`--from 2026-01-01T09:00:00+09:00 --to 2026-01-01T10:00:00+09:00 --until 2099-01-01T00:00:00Z ` +
+		`--from 2026-01-01T09:00:00+09:00 --to 2026-01-01T10:00:00+09:00 --until ` + grantUntil + ` ` +
 		`--reason "自治会長の確認 (001 §4)"` + extra
 }
 
@@ -53,7 +57,7 @@ func TestGrantLifecycleOverSSH(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(gs) != 1 || gs[0].ID != id || !gs[0].Active || !gs[0].Live || gs[0].From != "2026-01-01T00:00:00Z" ||
-		gs[0].Until != "2099-01-01T00:00:00Z" || len(gs[0].Cameras) != 1 || gs[0].CreatedBy != "kanri" {
+		gs[0].Until != grantUntil || len(gs[0].Cameras) != 1 || gs[0].CreatedBy != "kanri" {
 		t.Errorf("grant list --json = %+v", gs)
 	}
 	if out := f.mustRun(f.manager, "grant list"); !strings.Contains(out, id) || !strings.Contains(out, "active") {
@@ -64,7 +68,7 @@ func TestGrantLifecycleOverSSH(t *testing.T) {
 	_, other := newSigner(t)
 	for _, c := range []struct{ cmd, want string }{
 		{strings.Replace(grantAdd(other, ""), `--key "`+other+`"`, `--key "not a key"`, 1), "(--key)"},
-		{strings.Replace(grantAdd(other, ""), "--until 2099-01-01T00:00:00Z", "--until 2001-01-01T00:00:00Z", 1), "(--until)"},
+		{strings.Replace(grantAdd(other, ""), "--until "+grantUntil, "--until 2001-01-01T00:00:00Z", 1), "(--until)"},
 		{strings.Replace(grantAdd(other, ""), "--to 2026-01-01T10:00:00+09:00", "--to 2025-01-01T10:00:00+09:00", 1), "(--to)"},
 	} {
 		if _, errOut, code := f.run(f.manager, c.cmd); code != ExitError || !strings.Contains(errOut, c.want) {

@@ -505,3 +505,35 @@ func TestRequestExportRecipientKeyNoLock(t *testing.T) {
 		t.Error("the export entry does not say how the package was protected")
 	}
 }
+
+// A manager releases every hold of a request in one act.
+func TestHoldReleaseByRequest(t *testing.T) {
+	f := newFixture(t, nil)
+	f.addCameras("cam1", "cam2")
+	from := time.Now().Add(-2 * time.Hour).Format(time.RFC3339)
+	to := time.Now().Add(-time.Hour).Format(time.RFC3339)
+	id := strings.TrimSpace(f.mustRun(f.oper, strings.NewReplacer("2026-01-01T09:00:00+09:00", from, "2026-01-01T09:30:00+09:00", to).Replace(newReq)))
+	if _, errOut, code := f.run(f.oper, "hold release --request "+id+" --reason done"); code != ExitError || !strings.Contains(errOut, "forbidden") {
+		t.Fatalf("operator released a request's holds: %d %q", code, errOut)
+	}
+	out := f.mustRun(f.manager, "hold release --request "+id+" --reason 'request withdrawn' --json")
+	var got struct {
+		Request  string
+		Released []string
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Request != id || len(got.Released) != 2 {
+		t.Fatalf("release --request: %v %q", err, out)
+	}
+	var hs []holdJSON
+	if err := json.Unmarshal([]byte(f.mustRun(f.manager, "hold list --json")), &hs); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hs {
+		if h.Active {
+			t.Errorf("hold %s still active", h.ID)
+		}
+	}
+	if _, errOut, code := f.run(f.manager, "hold release --request "+id+" --reason again"); code != ExitError || !strings.Contains(errOut, "no hold") {
+		t.Errorf("second release: %d %q", code, errOut)
+	}
+}

@@ -428,7 +428,9 @@ func (s *Server) admitKey(ctx ssh.Context, pk gossh.PublicKey, perms *gossh.Perm
 		return refuse(errConnGone)
 	}
 	fp := perms.Extensions[extFingerprint]
-	if err := s.conns.authenticate(tc, fp, perms.Extensions[extRole] == core.RoleManager.String()); err != nil {
+	var role core.Role
+	_ = role.UnmarshalText([]byte(perms.Extensions[extRole]))
+	if err := s.conns.authenticate(tc, fp, core.ScopeOf(role).Reserve); err != nil {
 		s.log.Warn("auth refused: connection cap", "remote", ctx.RemoteAddr().String(), "fingerprint", fp, "err", err)
 		s.refusals.add(RefusedConnCap)
 		return refuse(err)

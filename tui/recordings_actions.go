@@ -220,7 +220,7 @@ func (p *recordingsPage) viewForm(c core.Camera) *form {
 		if !viewableFor(r, c.ID) {
 			continue
 		}
-		if s.c.Actor.Role == core.RoleOperator && r.AssignedOperator != s.c.Actor.Name && s.data.policy.OperatorViewsOnInstruction {
+		if core.ScopeOf(s.c.Actor.Role).AssignedOnly && !r.AssignedTo(s.c.Actor) && s.data.policy.OperatorViewsOnInstruction {
 			continue
 		}
 		purposes = append(purposes, option{value: r.ID, label: r.ID + " " + oneLine(r.Agency)})

@@ -84,7 +84,7 @@ func (p *requestsPage) begin(b key.Binding, r core.Request) tea.Cmd {
 			return statusCmd(s.T("req.noops"), true)
 		}
 		a.step = "instruct"
-		a.form = newForm(s, title("req.f.instruct"), choiceField("operator", "req.operator", ops, r.AssignedOperator))
+		a.form = newForm(s, title("req.f.instruct"), choiceField("operator", "req.operator", ops, r.AssignedOperatorKey))
 	case key.Matches(keyOf(b), k.Result):
 		// 000 §9-2: the operator names, per camera, the range found by
 		// search and playback ("FROM ~ TO", several with ";"; blank: none).
@@ -201,9 +201,10 @@ func (s *session) operators() []option {
 	seen := map[string]bool{}
 	var out []option
 	for _, k := range s.data.keys {
-		if k.Role == core.RoleOperator && k.Active(now) && !seen[k.Name] {
-			seen[k.Name] = true
-			out = append(out, option{value: k.Name, label: k.Name})
+		// By key (core resolves the fingerprint), shown by name.
+		if core.ScopeOf(k.Role).AssignedOnly && core.Allowed(k.Role, core.ActionRequestResult) && k.Active(now) && !seen[k.Fingerprint] {
+			seen[k.Fingerprint] = true
+			out = append(out, option{value: k.Fingerprint, label: k.Name})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].label < out[j].label })

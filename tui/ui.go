@@ -32,15 +32,24 @@ func (t tabID) titleKey() string {
 // tabsFor is the console's role table: a tab a role may not see is never
 // built. Core checks every call again.
 func tabsFor(r core.Role) []tabID {
-	switch r {
-	case core.RoleManager:
-		return []tabID{tabCameras, tabRecordings, tabStorage, tabRequests, tabLedger, tabKeys}
-	case core.RoleOperator:
-		return []tabID{tabCameras, tabRecordings, tabStorage, tabRequests, tabLedger}
-	case core.RoleTechnician:
-		return []tabID{tabStorage}
+	var out []tabID
+	for _, t := range []tabID{tabCameras, tabRecordings, tabStorage, tabRequests, tabLedger, tabKeys} {
+		if !core.Allowed(r, tabReads[t]) {
+			continue
+		}
+		if t == tabCameras && core.ScopeOf(r).CameraState {
+			continue // state only: the storage tab shows it
+		}
+		out = append(out, t)
 	}
-	return nil
+	return out
+}
+
+// tabReads is the read each tab is built on: core's permission table
+// decides who sees which tab.
+var tabReads = map[tabID]core.Action{
+	tabCameras: core.ActionCamerasRead, tabRecordings: core.ActionRecordingsRead, tabStorage: core.ActionHealthRead,
+	tabRequests: core.ActionRequestsRead, tabLedger: core.ActionLedgerRead, tabKeys: core.ActionKeysRead,
 }
 
 // page is one tab: a model that renders exactly the size it was given.

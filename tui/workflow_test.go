@@ -192,7 +192,8 @@ func TestApproveDenyInstruct(t *testing.T) {
 	wantCalls(t, f, "Deny", "Deny manager R-2026-0010 reason=証拠として不十分")
 
 	keys(u, "j", "i", "enter")
-	wantCalls(t, f, "InstructSearch", "InstructSearch manager R-2026-0012 operator=佐藤 花子")
+	// By key (shown by name in the form): core resolves the fingerprint.
+	wantCalls(t, f, "InstructSearch", "InstructSearch manager R-2026-0012 operator=SHA256:opSatoBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB")
 }
 
 func TestResultProvideClose(t *testing.T) {

@@ -35,12 +35,34 @@ const (
 // keyframe fragment at or before from, split wherever the init segment
 // changes (a new codec configuration needs a new file).
 func Plan(src Source, camera string, from, to time.Time) ([]Piece, error) {
+	return plan(src, camera, from, to, false)
+}
+
+// PlanWithin is Plan for someone who may see [from, to) and nothing
+// else (a temporary viewer's grant): fragments that cross either edge
+// are left out instead of rounding the range outward. Footage is never
+// cut inside a fragment (that would need re-encoding), so the viewer
+// gets at most the granted range, starting at the first keyframe in it.
+func PlanWithin(src Source, camera string, from, to time.Time) ([]Piece, error) {
+	return plan(src, camera, from, to, true)
+}
+
+func plan(src Source, camera string, from, to time.Time, within bool) ([]Piece, error) {
 	if !from.Before(to) {
 		return nil, fmt.Errorf("clip: empty range %s..%s", from.Format(time.RFC3339), to.Format(time.RFC3339))
 	}
 	refs, err := coveringRefs(src, camera, from, to)
 	if err != nil {
 		return nil, err
+	}
+	if within {
+		kept := refs[:0:0]
+		for _, r := range refs {
+			if !r.Start.Before(from) && !r.Start.Add(r.Duration).After(to) {
+				kept = append(kept, r)
+			}
+		}
+		refs = kept
 	}
 	// Frames before the first keyframe cannot be decoded: leave them out.
 	first := -1

@@ -290,6 +290,36 @@ func TestPlanStartsAtKeyframeBeforeFrom(t *testing.T) {
 	}
 }
 
+// A viewer's plan never reaches outside the granted range: fragments
+// crossing an edge are left out, and it starts at the first keyframe in it.
+func TestPlanWithinStaysInside(t *testing.T) {
+	rg := openRing(t, 64<<20)
+	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	if _, _, err := cliptest.Fill(rg, cliptest.Options{Camera: "cam1", Start: t0, Duration: 10 * time.Second, FragmentsPerGOP: 5}); err != nil {
+		t.Fatal(err)
+	}
+	from, to := t0.Add(3*time.Second+700*time.Millisecond), t0.Add(6*time.Second+100*time.Millisecond)
+	pieces, err := clip.PlanWithin(rg, "cam1", from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pieces {
+		if p.Start().Before(from) || p.End().After(to) {
+			t.Fatalf("piece %v..%v outside %v..%v", p.Start(), p.End(), from, to)
+		}
+		if !p.Refs[0].Keyframe {
+			t.Fatal("piece does not start at a keyframe")
+		}
+	}
+	if len(pieces) != 1 || !pieces[0].Start().Equal(t0.Add(4*time.Second)) || !pieces[0].End().Equal(t0.Add(6*time.Second)) {
+		t.Fatalf("pieces %d, first %v..%v; want 4 s..6 s", len(pieces), pieces[0].Start(), pieces[0].End())
+	}
+	// A grant narrower than one GOP holds no decodable footage.
+	if _, err := clip.PlanWithin(rg, "cam1", t0.Add(4200*time.Millisecond), t0.Add(4900*time.Millisecond)); !errors.Is(err, clip.ErrNoFootage) {
+		t.Fatalf("sub-GOP grant: %v", err)
+	}
+}
+
 func TestPlanEmptyRange(t *testing.T) {
 	rg := openRing(t, 16<<20)
 	t0 := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)

@@ -63,7 +63,11 @@ func (s *Server) Mint(g Grant) (Ticket, error) {
 	var pieces []clip.Piece
 	if !v.Live {
 		var err error
-		if pieces, err = clip.Plan(s.o.Footage, v.Camera, v.From, v.To); err != nil {
+		planner := clip.Plan
+		if core.ScopeOf(g.Actor.Role).GrantOnly {
+			planner = clip.PlanWithin // exactly the granted range, never beyond
+		}
+		if pieces, err = planner(s.o.Footage, v.Camera, v.From, v.To); err != nil {
 			if errors.Is(err, clip.ErrNoFootage) {
 				err = fmt.Errorf("%w: %w", core.ErrNoFootage, err)
 			}
