@@ -24,6 +24,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"mimamori/core"
+	"mimamori/keys"
 	"mimamori/recorder/clip/cliptest"
 	"mimamori/recorder/export"
 	"mimamori/recorder/ring"
@@ -70,6 +71,15 @@ func newExportFixture(t *testing.T) *exportFixture {
 			t.Fatal(err)
 		}
 	}
+	// The search is instructed to an enrolled operator's key.
+	opKey, err := keys.GenerateUserKey(filepath.Join(tmp, "operator"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := st.EnrollKey(core.SystemActor("test"), vOperator.Name, core.RoleOperator, opKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r, err := st.RegisterRequest(vOperator, core.RequestInput{ApplicantAddress: "1-1 Chuo", Agency: "Yotsukaido Police",
 		Representative: "Chief Kato", ContactPerson: "Inspector Mori", Phone: "043-000-0000", Purpose: "investigation",
 		Ground: "law", Cameras: []string{"cam1", "cam2"}, From: t0.Add(5 * time.Second), To: t0.Add(15 * time.Second)})
@@ -77,7 +87,7 @@ func newExportFixture(t *testing.T) *exportFixture {
 		_, err = st.InstructSearch(vManager, r.ID, vOperator.Name)
 	}
 	if err == nil {
-		_, err = st.RecordResult(vOperator, r.ID, "found", "", core.FoundRange{Camera: "cam1", From: r.From, To: r.To},
+		_, err = st.RecordResult(op.Actor(), r.ID, "found", "", core.FoundRange{Camera: "cam1", From: r.From, To: r.To},
 			core.FoundRange{Camera: "cam2", From: r.From, To: r.To})
 	}
 	if err == nil {

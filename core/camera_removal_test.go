@@ -102,7 +102,7 @@ func TestSignRecordsUpdateRegister(t *testing.T) {
 	if err := s.SyncCameras(system, []Camera{{ID: "cam1", URL: "rtsp://127.0.0.1/1", SignPosted: true}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RecordMaintenance(technician, MaintenanceInput{Kind: MaintSignRemoval, Camera: "cam1",
+	if _, err := s.RecordMaintenance(manager, MaintenanceInput{Kind: MaintSignRemoval, Camera: "cam1",
 		Performer: "保守会社", Notes: "看板の破損"}); err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestSignRecordsUpdateRegister(t *testing.T) {
 	if c, _ := s.Camera(manager, "cam1"); c.SignPosted {
 		t.Fatal("the config's sign_posted undid a recorded removal")
 	}
-	if _, err := s.RecordMaintenance(technician, MaintenanceInput{Kind: MaintSignPosted, Camera: "cam1", Performer: "保守会社"}); err != nil {
+	if _, err := s.RecordMaintenance(manager, MaintenanceInput{Kind: MaintSignPosted, Camera: "cam1", Performer: "保守会社"}); err != nil {
 		t.Fatal(err)
 	}
 	if c, _ := s.Camera(manager, "cam1"); !c.SignPosted {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/argon2"
@@ -31,8 +30,6 @@ type storedPass struct {
 	Hash []byte    `json:"Hash"`
 }
 
-const minPassphrase = 10
-
 // SetExportPassphrase stores a slow hash of the manager-held export
 // passphrase (000 §7-4(4)). Once set, every export must present it: it is
 // the manager's lock on taking footage out, typed by the manager, and
@@ -42,8 +39,8 @@ func (s *Store) SetExportPassphrase(actor Actor, pass []byte) error {
 	if !Allowed(actor.Role, ActionExportPassphrase) {
 		return s.deny(actor, ActionExportPassphrase, "")
 	}
-	if utf8.RuneCount(pass) < minPassphrase {
-		return Invalid("passphrase", fmt.Sprintf("at least %d characters", minPassphrase))
+	if err := CheckSecret("passphrase", pass); err != nil { // secret.go: the policy for chosen secrets
+		return err
 	}
 	if len(pass) > 1024 {
 		return Invalid("passphrase", "longer than 1024 bytes")

@@ -82,7 +82,7 @@ func (in *Enrolment) validate(rule personRule) error {
 // pledge they accepted (manager). The profile's manager limit holds.
 func (s *Store) EnrollPerson(actor Actor, in Enrolment) (Key, error) {
 	rule := personRequired
-	if actor.Role == RoleSystem || (in.JobTitle == "" && in.Section == "" && !in.Pledged) {
+	if ScopeOf(actor.Role).Bootstrap || (in.JobTitle == "" && in.Section == "" && !in.Pledged) {
 		rule = personOptional // EnrollKey: bootstrap and tests
 	}
 	return s.enrollPerson(actor, in, rule)
@@ -230,8 +230,8 @@ func (s *Store) RecordPledge(actor Actor, fingerprint string) (Key, error) {
 // revokes the handing-over manager's own key, in one transaction, so a
 // profile with exactly one manager always has one (000 §5-2).
 func (s *Store) HandOverManager(actor Actor, toFingerprint, reason string) (Key, error) {
-	if !Allowed(actor.Role, ActionKeyRoleChange) || actor.Role != RoleManager {
-		return Key{}, s.deny(actor, ActionKeyRoleChange, toFingerprint)
+	if _, err := s.authorize(actor, ActionKeyRoleChange, toFingerprint); err != nil {
+		return Key{}, err
 	}
 	if err := validName("reason", reason, 1000); err != nil {
 		return Key{}, err

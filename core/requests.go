@@ -172,9 +172,6 @@ type Request struct {
 	RequestInput
 	State            RequestState  `json:"State"`
 	AssignedOperator string        `json:"AssignedOperator"`
-	// AssignedOperatorKey is the instructed operator's key fingerprint;
-	// empty in requests instructed before keys were named.
-	AssignedOperatorKey string `json:"AssignedOperatorKey,omitempty"`
 	Result           *SearchResult `json:"Result,omitempty"`
 	Decision         *Decision     `json:"Decision,omitempty"`
 	Export           *ExportRecord `json:"Export,omitempty"`
@@ -189,6 +186,9 @@ type Request struct {
 
 	// Protection is what the package is encrypted to (ProtectPackage).
 	Protection *PackageProtection `json:"Protection,omitempty"`
+	// AssignedOperatorKey is the instructed operator's key fingerprint;
+	// empty in requests instructed before keys were named.
+	AssignedOperatorKey string `json:"AssignedOperatorKey,omitempty"`
 }
 
 func oneOf(field, v string, set []string) error {

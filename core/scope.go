@@ -18,6 +18,7 @@ type Scope struct {
 	InspectionsOnly bool // maintenance: inspections only
 	Reserve         bool // may take the sessions and connections kept for managers
 	OwnerOfAll      bool // manager: every step of the workflow, every console page
+	Bootstrap       bool // the appliance itself: enrols without a person's details (offline bootstrap)
 }
 
 var roleScopes = map[Role]Scope{
@@ -25,7 +26,7 @@ var roleScopes = map[Role]Scope{
 	RoleOperator:   {AssignedOnly: true},
 	RoleTechnician: {CameraState: true, InspectionsOnly: true},
 	RoleViewer:     {GrantOnly: true},
-	RoleSystem:     {AllLedger: true},
+	RoleSystem:     {AllLedger: true, Bootstrap: true},
 }
 
 // ScopeOf is the scope of role r (the zero Scope for an unknown role,

@@ -38,13 +38,14 @@ const (
 // (manager, operator, technician: the health screen's readers). People
 // are named only to the manager; others get a count.
 func (s *Store) ComplianceWarnings(actor Actor) ([]Warning, error) {
-	if err := s.check(actor, ActionHealthRead, ""); err != nil {
+	scope, err := s.authorize(actor, ActionHealthRead, "")
+	if err != nil {
 		return nil, err
 	}
 	var out []Warning
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err = s.db.View(func(tx *bolt.Tx) error {
 		var err error
-		out, err = s.warnings(tx, actor.Role == RoleManager)
+		out, err = s.warnings(tx, scope.OwnerOfAll)
 		return err
 	})
 	return out, err

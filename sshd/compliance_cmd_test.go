@@ -36,7 +36,7 @@ func TestCameraRegisterCommandsOverSSH(t *testing.T) {
 		t.Errorf("health (ja) lacks the warnings:\n%s", out)
 	}
 
-	f.mustRun(f.tech, "camera sign cam1 --posted --performer '保守 次郎' --date 2026-04-01T10:00:00+09:00")
+	f.mustRun(f.manager, "camera sign cam1 --posted --performer '保守 次郎' --date 2026-04-01T10:00:00+09:00")
 	f.mustRun(f.manager, "camera police cam1 --date 2026-03-15T00:00:00+09:00")
 	var cam cameraDetailJSON
 	if err := json.Unmarshal([]byte(f.mustRun(f.manager, "camera show cam1 --json")), &cam); err != nil {

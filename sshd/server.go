@@ -51,11 +51,12 @@ const (
 // address); beyond that it is refused.
 const defaultPerAddrN, defaultPerAddrPer = 30, 10 * time.Second
 
-// The default per-key session rate: 3 at once, then one every 2 s. A
+// The default per-key session rate: 3 at once, then one every 3 s. A
 // session writes two ledger entries (login, logout), so one key cannot
-// write more than about one entry a second by opening sessions; a script
-// over the rate waits a moment (at most two sessions per key wait).
-const defaultKeySessionN, defaultKeySessionPer = 3, 6 * time.Second
+// write more than two entries every 3 s by opening sessions (57,600 a day
+// at most, and ≤ 20 in any 10 s); a script over the rate waits a moment
+// (at most two sessions per key wait).
+const defaultKeySessionN, defaultKeySessionPer = 3, 9 * time.Second
 
 // maxWaiters is how many callers may wait for a future token per address
 // or per key, and maxWait the longest wait; the rest are refused at once.
