@@ -175,7 +175,7 @@ func (tg *target) start() {
 	tg.t.Cleanup(func() {
 		tg.stop()
 		if tg.t.Failed() {
-			tg.t.Logf("serve log (tail):\n%s", tail(tg.log.String(), 4000))
+			tg.t.Logf("serve log (tail):\n%s", tailBytes(tg.log.String(), 4000))
 		}
 	})
 }
@@ -199,7 +199,7 @@ func (tg *target) stop() {
 	}
 }
 
-func tail(s string, n int) string {
+func tailBytes(s string, n int) string {
 	if len(s) > n {
 		return "…" + s[len(s)-n:]
 	}
@@ -461,10 +461,10 @@ func TestAttackLongCommandLine(t *testing.T) {
 	}
 	s.Close()
 	used := tg.cpu() - before
-	t.Logf("ATTACK long-command: %d-byte command; server CPU %v; client got %v %q", len(cmd), used.Round(time.Millisecond), runErr, tail(strings.TrimSpace(errb.String()), 80))
+	t.Logf("ATTACK long-command: %d-byte command; server CPU %v; client got %v %q", len(cmd), used.Round(time.Millisecond), runErr, tailBytes(strings.TrimSpace(errb.String()), 80))
 	var ee *gossh.ExitError
 	if !errors.As(runErr, &ee) || ee.ExitStatus() != 2 || !strings.Contains(errb.String(), "longer than") {
-		t.Errorf("long command not refused with a usage error: %v %q", runErr, tail(errb.String(), 200))
+		t.Errorf("long command not refused with a usage error: %v %q", runErr, tailBytes(errb.String(), 200))
 	}
 	if used >= 50*time.Millisecond {
 		t.Errorf("refusing it cost %v of server CPU (want < 50 ms)", used)
@@ -633,7 +633,7 @@ func (tg *target) consoleCarriesPayload(name string) bool {
 	}
 	screen := buf.String()
 	if !strings.Contains(screen, "PWNED") {
-		tg.t.Logf("console ledger did not show the refused entries; screen tail %q", tail(screen, 600))
+		tg.t.Logf("console ledger did not show the refused entries; screen tail %q", tailBytes(screen, 600))
 	}
 	return carriesPayload([]byte(screen), true)
 }
@@ -825,4 +825,42 @@ func plantKey(t *testing.T, data, name string, pk gossh.PublicKey) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The smaller findings: a technician recording a camera removal, a search
+// instructed to nobody (or to a technician), dates from 1900 to 9999, an
+// export passphrase of one repeated letter. Each must be refused.
+func TestAttackRolesAndValues(t *testing.T) {
+	tg := newTarget(t, 1, map[string]string{"manager": "manager", "op": "operator", "tech": "technician"})
+	now := time.Now().UTC()
+	req := fmt.Sprintf("request new --agency A --address 'Chiba 1' --representative R --contact C --phone 000 "+
+		"--purpose investigation --ground law --cameras cam1 --from %s --to %s",
+		now.Add(-2*time.Hour).Format(time.RFC3339), now.Add(-time.Hour).Format(time.RFC3339))
+	id := strings.TrimSpace(tg.must("op", req))
+	tries := []struct{ name, who, cmd, stdin string }{
+		{"technician records a camera removal", "tech", "maintenance add --kind camera-removal --camera cam1 --performer T --notes gone", ""},
+		{"technician records a sign removal", "tech", "maintenance add --kind sign-removal --camera cam1 --performer T --notes gone", ""},
+		{"search instructed to nobody", "manager", "request instruct " + id + " --operator 'Nobody At All'", ""},
+		{"search instructed to a technician", "manager", "request instruct " + id + " --operator tech", ""},
+		{"request received 1970", "op", req + " --received 1970-01-01T00:00:00Z", ""},
+		{"request received 2099", "op", req + " --received 2099-01-01T00:00:00Z", ""},
+		{"request over 0001–9999", "op", strings.Replace(strings.Replace(req, now.Add(-2*time.Hour).Format(time.RFC3339), "0001-01-02T00:00:00Z", 1),
+			now.Add(-time.Hour).Format(time.RFC3339), "9999-01-01T00:00:00Z", 1), ""},
+		{"maintenance dated 1900", "manager", "maintenance add --kind inspection --camera cam1 --performer T --date 1900-01-01T00:00:00Z", ""},
+		{"export passphrase of one letter", "manager", "export-passphrase set", "aaaaaaaaaa\n"},
+	}
+	accepted := 0
+	for _, c := range tries {
+		res, err := tg.run("", c.who, c.cmd, c.stdin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.code == 0 {
+			accepted++
+			t.Errorf("%s: accepted", c.name)
+		} else {
+			t.Logf("%s: exit %d %q", c.name, res.code, tailBytes(strings.TrimSpace(res.stderr), 160))
+		}
+	}
+	t.Logf("ATTACK roles-and-values: %d of %d accepted", accepted, len(tries))
 }
