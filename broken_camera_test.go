@@ -16,13 +16,13 @@ import (
 // TestBrokenCamerasWriteFewLedgerEntries records three simulated cameras
 // with the real recorder: one whose timestamps go backwards at every GOP,
 // one whose every GOP is too big for any block (it can never write), and
-// a healthy one. Core's clock runs 120 times faster than the recorder's,
-// so 30 s of recording is an hour of ledger windows. Each broken camera
+// a healthy one. Core's clock runs 240 times faster than the recorder's,
+// so 15 s of recording is an hour of ledger windows. Each broken camera
 // must write at most 6 entries in that hour (the state change, then a
 // summary with counts every 10 minutes), and the summaries must show the
 // events really kept coming.
 func TestBrokenCamerasWriteFewLedgerEntries(t *testing.T) {
-	const speed = 120
+	const speed = 240
 	log := discardLogger()
 	cams, err := simcam.New(simcam.Options{Listen: "127.0.0.1:0", Cameras: 3, Codec: "h264", Logger: log,
 		Faults: map[int]simcam.Fault{
@@ -60,10 +60,10 @@ func TestBrokenCamerasWriteFewLedgerEntries(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); rec.Run(ctx) }()
-	// 29 s of recording: just under an hour of core time; tick every 30
-	// core seconds, as the store's own loop would.
-	tick := time.NewTicker(time.Second / 4)
-	for end := realStart.Add(29 * time.Second); time.Now().Before(end); {
+	// 14.5 s of recording: just under an hour of core time; tick every
+	// 30 core seconds, as the store's own loop would.
+	tick := time.NewTicker(time.Second / 8)
+	for end := realStart.Add(14500 * time.Millisecond); time.Now().Before(end); {
 		<-tick.C
 		st.TickMachineRecords()
 	}

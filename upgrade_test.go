@@ -340,7 +340,12 @@ func TestUpgradeFromRelease28ba08b(t *testing.T) {
 			t.Errorf("%s whoami: exit %d\n%s%s", who, code, out, errOut)
 		}
 	}
-	out, errOut, code := sshAs(t, addr, keyDir, "manager", "ledger verify")
+	// The upgrade is in the ledger, with the machine records.
+	out, errOut, code := sshAs(t, addr, keyDir, "manager", "ledger --machine --json")
+	if code != 0 || !strings.Contains(out, `"schema.migrate"`) || !strings.Contains(out, `"ledger-tree"`) {
+		t.Errorf("ledger --machine: no schema.migrate entries: exit %d\n%s%s", code, tail(out, 2000), errOut)
+	}
+	out, errOut, code = sshAs(t, addr, keyDir, "manager", "ledger verify")
 	if code != 0 || !strings.Contains(out, "intact") {
 		t.Errorf("console ledger verify: exit %d\n%s%s", code, out, errOut)
 	}

@@ -308,3 +308,26 @@ func TestNewDatabaseStartsAtLatestSchema(t *testing.T) {
 		t.Errorf("new database schema %d, want %d", v, latestSchema())
 	}
 }
+
+// TestCorruptRecordGivesAClearError: a damaged record in the old data
+// neither stops the upgrade nor panics; reading it names it.
+func TestCorruptRecordGivesAClearError(t *testing.T) {
+	path := copyFixtureDB(t)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bRequests).Put([]byte("R-2026-0003"), []byte("{\"ID\": 7")) })
+	db.Close()
+	s, err := openAt(t, path)
+	if err != nil {
+		t.Fatalf("a damaged request stopped the upgrade: %v", err)
+	}
+	defer s.Close()
+	if _, err := s.Requests(manager); err == nil || !strings.Contains(err.Error(), "requests/R-2026-0003") {
+		t.Errorf("reading the damaged request: %v", err)
+	}
+	if rep, err := s.VerifyLedger(manager); err != nil || !rep.OK {
+		t.Errorf("ledger: %+v %v", rep, err)
+	}
+}
