@@ -103,10 +103,12 @@ func (l *eventLog) note(ev RecordingEvent, now time.Time) {
 	if st, ok := eventStates[ev.Kind]; ok {
 		c.state[st[0]] = st[1]
 	}
+	queued := false
 	if !c.until.IsZero() && !now.Before(c.until) { // the window ended before the ticker saw it
 		if len(c.kinds) > 0 {
 			l.push(c.summary(cam, now))
 			c.from, c.until = now, now.Add(eventWindow)
+			queued = true
 		} else {
 			c.until = time.Time{}
 		}
@@ -121,6 +123,9 @@ func (l *eventLog) note(ev RecordingEvent, now time.Time) {
 		k.last = ev.At
 		k.details = ev.Details
 		l.mu.Unlock()
+		if queued {
+			l.signal()
+		}
 		return
 	}
 	det := make(map[string]string, len(ev.Details)+2)
@@ -132,6 +137,11 @@ func (l *eventLog) note(ev RecordingEvent, now time.Time) {
 	c.from, c.until = now, now.Add(eventWindow)
 	clear(c.kinds)
 	l.mu.Unlock()
+	l.signal()
+}
+
+// signal wakes the writer without waiting for it.
+func (l *eventLog) signal() {
 	select {
 	case l.wake <- struct{}{}:
 	default:
