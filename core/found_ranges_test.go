@@ -159,7 +159,7 @@ func TestLegacyResultMeansWholeRange(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		old.Result.Found = nil
+		old.Result.Found, old.Result.Ranged = nil, false
 		return putRequest(tx, old)
 	}); err != nil {
 		t.Fatal(err)
@@ -170,6 +170,19 @@ func TestLegacyResultMeansWholeRange(t *testing.T) {
 	}
 	if rs := got.ApprovedRanges(); len(rs) != 2 || !rs[0].From.Equal(r.From) || !rs[1].To.Equal(r.To) {
 		t.Fatalf("legacy approval %+v", rs)
+	}
+}
+
+// An "other" result that names no range found nothing to approve: only
+// a result from before ranges existed means the whole request.
+func TestOtherResultWithoutRangesApprovesNothing(t *testing.T) {
+	s, _, _ := newTestStore(t, CityStandard())
+	r := searched(t, s, CityStandard())
+	if _, err := s.RecordResult(operator, r.ID, "other", "映像が不鮮明"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Approve(manager, r.ID, okJudgement); !errors.Is(err, ErrConflict) {
+		t.Fatalf("approved the whole request on an 'other' result without ranges: %v", err)
 	}
 }
 

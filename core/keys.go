@@ -61,8 +61,8 @@ func validName(field, v string, max int) error {
 }
 
 // EnrollKey enrols a public key for a manager, operator or technician
-// without job title, section or pledge (offline bootstrap and tests);
-// the console enrols people with EnrollPerson, and the Keys tab and
+// without job title, section or pledge: the offline bootstrap (system)
+// only. Anyone else enrols people with EnrollPerson; the Keys tab and
 // health warn about keys that lack them.
 func (s *Store) EnrollKey(actor Actor, name string, role Role, authorizedKey string) (Key, error) {
 	return s.EnrollPerson(actor, Enrolment{Name: name, Role: role, AuthorizedKey: authorizedKey})

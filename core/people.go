@@ -79,11 +79,13 @@ func (in *Enrolment) validate(rule personRule) error {
 }
 
 // EnrollPerson enrols a person's key with job title, section and the
-// pledge they accepted (manager). The profile's manager limit holds.
+// pledge they accepted (manager). The profile's manager limit holds. Only
+// the system (the offline bootstrap with access to the data directory)
+// may leave them out; the gaps are then warnings until recorded.
 func (s *Store) EnrollPerson(actor Actor, in Enrolment) (Key, error) {
 	rule := personRequired
-	if ScopeOf(actor.Role).Bootstrap || (in.JobTitle == "" && in.Section == "" && !in.Pledged) {
-		rule = personOptional // EnrollKey: bootstrap and tests
+	if ScopeOf(actor.Role).Bootstrap {
+		rule = personOptional // the offline bootstrap
 	}
 	return s.enrollPerson(actor, in, rule)
 }
@@ -248,6 +250,9 @@ func (s *Store) HandOverManager(actor Actor, toFingerprint, reason string) (Key,
 		}
 		if to.Role == RoleViewer || to.Role == RoleManager {
 			return nil, fmt.Errorf("%w: %s is %s; hand over to an operator or technician key", ErrConflict, to.Name, to.Role)
+		}
+		if gaps := s.policy.PersonGaps(to); len(gaps) > 0 {
+			return nil, Invalid("to", "record "+to.Name+"'s "+strings.Join(gaps, ", ")+" first (staff set, staff pledge)")
 		}
 		from, err := activeKey(tx, actor.Fingerprint, now)
 		if err != nil {

@@ -30,6 +30,14 @@ func TestOneManagerInCityProfile(t *testing.T) {
 	if _, err := s.HandOverManager(op.Actor(), boss.Fingerprint, "異動"); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("an operator handed the role over: %v", err)
 	}
+	bare, err := s.EnrollKey(system, "未記録 担当", RoleOperator, newAuthorizedKey(t, "bare"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fe *FieldError
+	if _, err := s.HandOverManager(mgr, bare.Fingerprint, "異動"); !errors.As(err, &fe) {
+		t.Fatalf("handed over to a key without 職名 or pledge: %v", err)
+	}
 	got, err := s.HandOverManager(mgr, op.Fingerprint, "人事異動 2026-04-01")
 	if err != nil {
 		t.Fatal(err)
@@ -73,6 +81,9 @@ func TestEnrolmentRecordsPersonAndPledge(t *testing.T) {
 	var fe *FieldError
 	if _, err := s.EnrollPerson(mgr, in); !errors.As(err, &fe) || fe.Field != "pledge" {
 		t.Fatalf("enrolled without the pledge: %v", err)
+	}
+	if _, err := s.EnrollKey(mgr, "裏口 登録", RoleOperator, newAuthorizedKey(t, "bare")); !errors.As(err, &fe) {
+		t.Fatalf("a manager enrolled a bare key (no 職名, 所属, pledge): %v", err)
 	}
 	in.Pledged, in.JobTitle = true, ""
 	if _, err := s.EnrollPerson(mgr, in); !errors.As(err, &fe) || fe.Field != "job_title" {

@@ -80,6 +80,9 @@ type SearchResult struct {
 	// camera not listed had none. Results recorded before ranges existed
 	// have none and mean the whole requested range.
 	Found []FoundRange `json:"Found,omitempty"`
+	// Ranged: recorded by a release that asks for ranges, so no ranges
+	// means nothing found on any camera (not "the whole request").
+	Ranged bool `json:"Ranged,omitempty"`
 }
 
 // Decision is the manager's approval or denial.
@@ -532,7 +535,7 @@ func (s *Store) RecordResult(actor Actor, id, found, note string, ranges ...Foun
 			if err != nil {
 				return nil, err
 			}
-			r.Result = &SearchResult{Outcome: outcome, Note: note, By: actor.label(), At: now, Found: got}
+			r.Result = &SearchResult{Outcome: outcome, Note: note, By: actor.label(), At: now, Found: got, Ranged: true}
 			return map[string]string{"outcome": outcome, "note": note, "found": fmtRanges(got)}, nil
 		}, false)
 	if errors.Is(err, errNotAssigned) {
@@ -560,7 +563,7 @@ func (r Request) FoundRanges() []FoundRange {
 	if r.Result == nil || r.Result.Outcome == "not-found" {
 		return nil
 	}
-	if len(r.Result.Found) > 0 {
+	if len(r.Result.Found) > 0 || r.Result.Ranged {
 		return r.Result.Found
 	}
 	return requestedRanges(r)

@@ -38,7 +38,8 @@ func TestKeysLifecycle(t *testing.T) {
 	if err := s.RevokeKey(mgr, k.Fingerprint, "test"); !errors.Is(err, ErrConflict) {
 		t.Fatalf("revoking the last manager: %v", err)
 	}
-	op, err := s.EnrollKey(mgr, "Operator", RoleOperator, newAuthorizedKey(t, ""))
+	op, err := s.EnrollPerson(mgr, Enrolment{Name: "Operator", Role: RoleOperator, AuthorizedKey: newAuthorizedKey(t, ""),
+		JobTitle: "主事", Section: "危機管理室", Pledged: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,8 @@ func TestRefusedKeysRateLimitedAndCapped(t *testing.T) {
 	_, fp, _, _ := ParseKey(ak)
 	clk.Advance(time.Second)
 	s.RecordRefusedKey(RefusedKey{Fingerprint: fp, AuthorizedKey: ak})
-	if _, err := s.EnrollKey(manager, "New", RoleOperator, ak); err != nil {
+	if _, err := s.EnrollPerson(manager, Enrolment{Name: "New", Role: RoleOperator, AuthorizedKey: ak,
+		JobTitle: "主事", Section: "危機管理室", Pledged: true}); err != nil {
 		t.Fatal(err)
 	}
 	rs, _ = s.RefusedKeys(manager)

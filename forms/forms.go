@@ -47,21 +47,29 @@ type SignDocument struct {
 }
 
 // Form2 writes the application (様式第２号 under 000) for d.Request.
-func Form2(w io.Writer, d Document) error {
-	return tmpl.ExecuteTemplate(w, "form2", buildForm2(d))
-}
+func Form2(w io.Writer, d Document) error { return execute(w, "form2", buildForm2(d)) }
 
 // Form3 writes the search record (様式第３号 under 000) for d.Request.
-func Form3(w io.Writer, d Document) error {
-	return tmpl.ExecuteTemplate(w, "form3", buildForm3(d))
-}
+func Form3(w io.Writer, d Document) error { return execute(w, "form3", buildForm3(d)) }
 
 // Form1 writes the sign (様式第１号 under 000), one page per camera.
 func Form1(w io.Writer, d SignDocument) error {
 	if len(d.Cameras) == 0 {
 		return fmt.Errorf("%w: form 1 needs at least one camera", core.ErrInvalid)
 	}
-	return tmpl.ExecuteTemplate(w, "form1", buildForm1(d))
+	return execute(w, "form1", buildForm1(d))
+}
+
+// execute renders and passes the page through core's sanitiser: the
+// template escapes markup, CleanText makes visible what a record written
+// by an older release may hold (bidi overrides, escapes).
+func execute(w io.Writer, name string, v any) error {
+	var b strings.Builder
+	if err := tmpl.ExecuteTemplate(&b, name, v); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, core.CleanText(b.String(), 0))
+	return err
 }
 
 // Render writes form n (2 or 3) of a request.

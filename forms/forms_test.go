@@ -319,3 +319,23 @@ func TestReceiptNamesJobTitle(t *testing.T) {
 		t.Errorf("receipt does not name the manager's 職名 and 所属")
 	}
 }
+
+// Every form passes core's one sanitiser: a bidi override or an escape
+// stored by an older release is made visible, not printed raw.
+func TestFormsPassTheSanitiser(t *testing.T) {
+	d := sample()
+	d.Request.Notes = "正常\u202e逆順\x1b[31m"
+	for _, n := range []int{2, 3} {
+		out := render(t, n, d)
+		if strings.ContainsRune(out, '\u202e') || strings.ContainsRune(out, '\x1b') {
+			t.Errorf("form %d prints a bidi override or an escape raw", n)
+		}
+	}
+	var b bytes.Buffer
+	if err := Form1(&b, SignDocument{Policy: core.CityStandard(), Cameras: []core.Camera{{ID: "cam1", Location: "北口\u202e"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsRune(b.String(), '\u202e') {
+		t.Error("form 1 prints a bidi override raw")
+	}
+}

@@ -64,6 +64,10 @@ type Recorder struct {
 
 var _ core.CameraStopper = (*Recorder)(nil)
 
+// stopWait bounds how long StopCamera waits for an ingest to end (it
+// closes its RTSP connection on cancel, well within this).
+const stopWait = 10 * time.Second
+
 // cameraRun is one camera's running ingest.
 type cameraRun struct {
 	cancel context.CancelFunc
@@ -171,7 +175,11 @@ func (r *Recorder) StopCamera(id string) error {
 	r.runMu.Unlock()
 	if running {
 		run.cancel()
-		<-run.done
+		select {
+		case <-run.done:
+		case <-time.After(stopWait):
+			return fmt.Errorf("recorder: camera %s did not stop within %v", id, stopWait)
+		}
 		r.log.Info("camera recording stopped", "camera", id)
 	}
 	return nil

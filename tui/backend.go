@@ -19,7 +19,6 @@ type Backend interface {
 	ChainStatus(actor core.Actor) (core.VerifyReport, error)
 	Keys(actor core.Actor) ([]core.Key, error)
 	RefusedKeys(actor core.Actor) ([]core.RefusedKey, error)
-	EnrollKey(actor core.Actor, name string, role core.Role, authorizedKey string) (core.Key, error)
 	EnrollPerson(actor core.Actor, in core.Enrolment) (core.Key, error)
 	RevokeKey(actor core.Actor, fingerprint, reason string) error
 	ChangeKeyRole(actor core.Actor, fingerprint string, role core.Role) error

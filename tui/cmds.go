@@ -120,14 +120,6 @@ func (s *session) loadCoverage(cams []string, from, to time.Time) tea.Cmd {
 	}
 }
 
-func (s *session) enrollKey(name string, role core.Role, authorizedKey string) tea.Cmd {
-	b, a := s.c.Core, s.c.Actor
-	return func() tea.Msg {
-		k, err := b.EnrollKey(a, name, role, authorizedKey)
-		return keyActionMsg{what: "keys.done.enrolled", name: k.Name, err: err}
-	}
-}
-
 // enrollPerson enrols a key with the person's 職名, 所属 and pledge.
 func (s *session) enrollPerson(in core.Enrolment) tea.Cmd {
 	b, a := s.c.Core, s.c.Actor
