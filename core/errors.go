@@ -11,6 +11,9 @@ var (
 	ErrConflict  = errors.New("conflict")
 	// ErrUnavailable: the recorder is not attached (yet).
 	ErrUnavailable = errors.New("unavailable")
+	// ErrLimited: this key is changing things faster than the per-key
+	// rate (changerate.go); wait a moment and try again.
+	ErrLimited = errors.New("too many changes by this key in a short time; wait a moment")
 )
 
 // FieldError names the input field that is wrong and why.

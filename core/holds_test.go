@@ -41,7 +41,7 @@ func TestProvisionalHoldsCannotBlockManagersHold(t *testing.T) {
 // Provisional holds are cut at now, capped per request and per key, and
 // a manager releases all of a request's holds in one act.
 func TestProvisionalHoldBounds(t *testing.T) {
-	s, _, _ := newTestStore(t, CityStandard())
+	s, clk, _ := newTestStore(t, CityStandard())
 	var cams []string
 	for i := 1; i <= maxProvisionalPerRequest+2; i++ {
 		id := fmt.Sprintf("c%d", i)
@@ -69,6 +69,7 @@ func TestProvisionalHoldBounds(t *testing.T) {
 	// Per key: after maxProvisionalPerKey holds, further requests place none.
 	in = requestInput("c1")
 	for i := 0; i < maxProvisionalPerKey; i++ {
+		clk.Advance(changeEvery) // within the per-key change rate
 		if _, err := s.RegisterRequest(operator, in); err != nil {
 			t.Fatal(err)
 		}
@@ -94,5 +95,43 @@ func TestProvisionalHoldBounds(t *testing.T) {
 	}
 	if _, err := s.ReleaseRequestHolds(manager, r.ID, "again"); !errors.Is(err, ErrConflict) {
 		t.Fatalf("second release: %v", err)
+	}
+}
+
+// One key's changes are rate-limited; the refusals are coalesced, and
+// other keys are not affected.
+func TestChangeRatePerKey(t *testing.T) {
+	s, clk, _ := newTestStore(t, CityStandard())
+	mustCamera(t, s, "cam1")
+	in := requestInput("cam1")
+	var limited int
+	head := s.LedgerHead()
+	for i := 0; i < changeBurst+40; i++ {
+		if _, err := s.RegisterRequest(operator, in); errors.Is(err, ErrLimited) {
+			limited++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if limited != 40 {
+		t.Fatalf("%d of %d changes limited, want 40", limited, changeBurst+40)
+	}
+	// changeBurst requests (each with its provisional hold entry) and one
+	// refusal entry; the other 39 refusals wait to be counted.
+	if grew := s.LedgerHead() - head; grew != 2*changeBurst+1 {
+		t.Fatalf("ledger grew by %d", grew)
+	}
+	if _, err := s.RegisterRequest(operator2, in); err != nil {
+		t.Fatalf("another key limited: %v", err)
+	}
+	clk.Advance(changeEvery)
+	if _, err := s.RegisterRequest(operator, in); err != nil {
+		t.Fatalf("after the refill: %v", err)
+	}
+	clk.Advance(refusalWindow)
+	s.flushRefusals(false)
+	e := lastEntry(t, s)
+	if e.Action != ActionDenied || e.Details["count"] != "39" || e.Details["reason"] != "change rate" {
+		t.Fatalf("coalesced refusal %+v", e)
 	}
 }

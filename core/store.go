@@ -71,7 +71,8 @@ type Store struct {
 	holdMu  sync.Mutex                  // serialises hold capacity checks with hold writes
 	refused refusedLimiter
 
-	refusals    refusalLog // coalesced denied entries (refusals.go)
+	refusals    refusalLog    // coalesced denied entries (refusals.go)
+	changes     changeLimiter // per-key change rate (changerate.go)
 	flushStop   chan struct{}
 	flusherDone chan struct{}
 	stopFlusher sync.Once
@@ -198,6 +199,9 @@ type change func(tx *bolt.Tx) ([]draft, error)
 func (s *Store) mutate(actor Actor, action Action, subject string, fn change) ([]Entry, error) {
 	if !Allowed(actor.Role, action) {
 		return nil, s.deny(actor, action, subject)
+	}
+	if err := s.limitChange(actor, action, subject); err != nil { // changerate.go
+		return nil, err
 	}
 	var entries []Entry
 	err := s.write(func(tx *bolt.Tx) error {

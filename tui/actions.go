@@ -99,6 +99,14 @@ func (s *session) addHold(in core.HoldInput) tea.Cmd {
 	}
 }
 
+func (s *session) releaseRequestHolds(requestID, reason string) tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		_, err := b.ReleaseRequestHolds(a, requestID, reason)
+		return holdActionMsg{what: "hold.done.releaseall", id: requestID, err: err}
+	}
+}
+
 func (s *session) releaseHold(id, reason string) tea.Cmd {
 	b, a := s.c.Core, s.c.Actor
 	return func() tea.Msg {

@@ -46,6 +46,7 @@ type Backend interface {
 	CloseRequest(actor core.Actor, id string) (core.Request, error)
 	AddHold(actor core.Actor, in core.HoldInput) (core.Hold, error)
 	ReleaseHold(actor core.Actor, id, reason string) error
+	ReleaseRequestHolds(actor core.Actor, requestID, reason string) ([]string, error)
 }
 
 // Viewer mints playback (or live) links for a person's SSH session

@@ -154,7 +154,8 @@ var catalogue = map[string]map[string]string{
 
 		"hold.f.add": "Extend retention (hold)", "hold.f.release": "Release a hold", "hold.camera": "Camera",
 		"hold.from": "From", "hold.to": "To", "hold.until": "Keep until", "hold.reason": "Reason", "hold.which": "Hold",
-		"hold.done.add": "Added hold %s.", "hold.done.release": "Released hold %s.", "hold.none": "No holds.",
+		"hold.done.add": "Added hold %s.", "hold.done.release": "Released hold %s.",
+		"hold.allof": "every hold of request %s", "hold.done.releaseall": "Released every hold of request %s.", "hold.none": "No holds.",
 		"hold.noactive": "This camera has no hold to release.", "hold.until.past": "must be in the future",
 		"hold.list": "Holds", "col.kind": "Kind", "col.from": "From", "col.to": "To", "col.until": "Until", "col.reason": "Reason",
 	},
@@ -310,7 +311,8 @@ var catalogue = map[string]map[string]string{
 
 		"hold.f.add": "保存期間の延長(保全)", "hold.f.release": "保全の解除", "hold.camera": "カメラ",
 		"hold.from": "開始", "hold.to": "終了", "hold.until": "保存期限", "hold.reason": "理由", "hold.which": "保全",
-		"hold.done.add": "保全 %s を追加しました。", "hold.done.release": "保全 %s を解除しました。", "hold.none": "保全はありません。",
+		"hold.done.add": "保全 %s を追加しました。", "hold.done.release": "保全 %s を解除しました。",
+		"hold.allof": "申請 %s の保全すべて", "hold.done.releaseall": "申請 %s の保全をすべて解除しました。", "hold.none": "保全はありません。",
 		"hold.noactive": "このカメラに解除できる保全はありません。", "hold.until.past": "未来の日時にしてください",
 		"hold.list": "保全一覧", "col.kind": "種別", "col.from": "開始", "col.to": "終了", "col.until": "期限", "col.reason": "理由",
 	},

@@ -170,6 +170,23 @@ func (f *fakeBackend) ReleaseHold(a core.Actor, id, reason string) error {
 	return core.ErrNotFound
 }
 
+func (f *fakeBackend) ReleaseRequestHolds(a core.Actor, requestID, reason string) ([]string, error) {
+	f.record("ReleaseRequestHolds %s %s reason=%s", a.Role, requestID, reason)
+	if f.failErr != nil {
+		return nil, f.failErr
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var ids []string
+	for i := range f.holds {
+		if f.holds[i].RequestID == requestID && f.holds[i].ReleasedAt.IsZero() {
+			f.holds[i].ReleasedAt, f.holds[i].ReleaseReason = testNow, reason
+			ids = append(ids, f.holds[i].ID)
+		}
+	}
+	return ids, nil
+}
+
 // fakeViewer mints predictable URLs and records every call.
 type fakeViewer struct{ f *fakeBackend }
 

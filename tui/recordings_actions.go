@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -177,6 +178,9 @@ func (p *recordingsPage) holdForm() *form {
 
 // releaseForm picks one of the active holds (the selected one in the
 // list; the camera's otherwise) and asks why.
+// reqHoldsPrefix marks the release choice "every hold of request ID".
+const reqHoldsPrefix = "request:"
+
 func (p *recordingsPage) releaseForm() *form {
 	s, now := p.s, p.s.now()
 	var opts []option
@@ -195,6 +199,14 @@ func (p *recordingsPage) releaseForm() *form {
 	}
 	if len(opts) == 0 {
 		return nil
+	}
+	// Every hold of a request in one act (the manager's "release all").
+	seen := map[string]bool{}
+	for _, h := range s.data.holds {
+		if h.RequestID != "" && h.ActiveAt(now) && !seen[h.RequestID] {
+			seen[h.RequestID] = true
+			opts = append(opts, option{value: reqHoldsPrefix + h.RequestID, label: fmt.Sprintf(s.T("hold.allof"), h.RequestID)})
+		}
 	}
 	f := newForm(s, s.T("hold.f.release"),
 		choiceField("which", "hold.which", opts, sel),
@@ -277,6 +289,9 @@ func (p *recordingsPage) submit() tea.Cmd {
 		return s.addHold(core.HoldInput{Camera: f.value("camera"), From: from.UTC(), To: to.UTC(), Until: until.UTC(),
 			Reason: f.value("reason")})
 	case "release":
+		if id, all := strings.CutPrefix(f.value("which"), reqHoldsPrefix); all {
+			return s.releaseRequestHolds(id, f.value("reason"))
+		}
 		return s.releaseHold(f.value("which"), f.value("reason"))
 	case "view":
 		c, _ := p.camera()

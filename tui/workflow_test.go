@@ -485,3 +485,21 @@ func TestWorkflowGeometry(t *testing.T) {
 		}
 	}
 }
+
+// A manager releases every hold of a request in one act from the holds
+// list (the console's side of `hold release --request`).
+func TestReleaseEveryHoldOfRequest(t *testing.T) {
+	f := newFake(4)
+	u := syncUIWith(t, f, core.RoleManager, "en", 100, 30, withAll(f))
+	keys(u, "2", "H", "R")
+	// The choices: the two holds, then the request's "every hold".
+	keys(u, "right", "right")
+	if v := u.View(); !strings.Contains(v, "every hold of request R-2026-0012") {
+		t.Fatalf("release form lacks the request choice:\n%s", v)
+	}
+	keys(u, "tab", "request withdrawn", "enter")
+	wantCalls(t, f, "ReleaseRequestHolds", "ReleaseRequestHolds manager R-2026-0012 reason=request withdrawn")
+	if !strings.Contains(u.View(), "Released every hold of request R-2026-0012.") {
+		t.Errorf("no confirmation:\n%s", u.View())
+	}
+}
