@@ -50,6 +50,9 @@ var eventStates = map[string][2]string{
 	"disk-stall-end":     {"disk", "responding"},
 	"disk-full":          {"space", "full"},
 	"disk-full-end":      {"space", "available"},
+	// recorder/ingest: a connected camera whose stream cannot be recorded.
+	"stream-invalid":     {"stream", "invalid"},
+	"stream-invalid-end": {"stream", "valid"},
 }
 
 type eventCount struct {

@@ -186,6 +186,13 @@ var codeLabels = map[string]map[string]Label{
 		"disk-stall-end":     {"ディスク応答回復", "disk responding again"},
 		"disk-full":          {"ディスク容量不足", "disk full"},
 		"disk-full-end":      {"ディスク容量回復", "disk space available again"},
+		// recorder/ingest stream faults
+		"packet-loss":        {"パケット損失", "packet loss"},
+		"oversize-nal":       {"過大な映像データの破棄", "oversize video unit dropped"},
+		"invalid-payload":    {"不正な映像データ", "invalid video data"},
+		"ssrc-change":        {"映像送信元の切替", "RTP source changed"},
+		"stream-invalid":     {"映像不正（録画不能）", "stream invalid (not recordable)"},
+		"stream-invalid-end": {"映像不正の解消", "stream valid again"},
 	},
 	"erasure": {
 		"retention": {"保存期間経過による消去", "retention expired"},
