@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
@@ -126,19 +125,18 @@ func lastingFailure(err error) bool {
 	if errors.As(err, &bad) {
 		return bad.Code == base.StatusUnauthorized || bad.Code == base.StatusForbidden
 	}
-	return errors.Is(err, errNoVideo) || errors.Is(err, errBadTranspt) ||
-		strings.HasPrefix(errString(err), "camera URL")
+	return errors.Is(err, errNoVideo) || errors.Is(err, errBadTranspt) || errors.Is(err, errBadURL)
 }
 
 // failureLog keeps a camera that keeps failing from flooding the log:
 // the first failure of a run is logged, then only a changed error or a
 // reminder every failureLogEvery.
 type failureLog struct {
-	since    time.Duration // Mono() of the first failure; -1 when none
-	last     string
-	lastLog  time.Duration
+	started  bool          // a run of failures is going on
+	since    time.Duration // Mono() of its first failure
+	last     string        // the error last logged
+	lastLog  time.Duration // when
 	attempts int
-	started  bool
 }
 
 const failureLogEvery = 5 * time.Minute

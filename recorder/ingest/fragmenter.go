@@ -314,13 +314,18 @@ func (f *fragmenter) writeAU(au [][]byte, pts int64) {
 		f.invalidPayload(errBadSPS)
 		return
 	}
+	key := f.isKey(au)
 	if !f.haveParams() {
 		f.drop(false)
-		f.st.missingParams.Add(1)
-		f.st.fault(f.mono(), errNoParams)
+		if key {
+			// A keyframe that cannot be decoded. Other frames before the
+			// first keyframe are not a fault: they would wait for it anyway
+			// (a camera joined mid-GOP whose SDP has no parameter sets).
+			f.st.missingParams.Add(1)
+			f.st.fault(f.mono(), errNoParams)
+		}
 		return
 	}
-	key := f.isKey(au)
 	if f.steps != nil {
 		if n := f.steps(); n != f.stepsSeen {
 			f.stepsSeen, f.stepped = n, true

@@ -445,3 +445,27 @@ func TestFragmenterBadInput(t *testing.T) {
 		}
 	})
 }
+
+// TestFragmenterMidGOPJoinIsNotAFault: frames before the first keyframe,
+// which carries the parameter sets, are waited through, not counted as
+// missing parameter sets (so joining a camera mid-GOP never shows the
+// stream as invalid).
+func TestFragmenterMidGOPJoinIsNotAFault(t *testing.T) {
+	_, aus := loadClip(t, "testdata/h264_320.ts")
+	k := 1
+	for aus[k].key {
+		k++
+	}
+	h := newHarness(codecH264)
+	h.feed(aus[k:], 0)
+	h.f.endConnection()
+	if n := h.st.missingParams.Load(); n != 0 {
+		t.Fatalf("%d access units counted as missing parameter sets", n)
+	}
+	if _, faults := h.st.recent(h.clock.Mono()); faults != 0 {
+		t.Fatalf("%d faults", faults)
+	}
+	if _, frags := h.sink.snapshot(); len(frags) == 0 {
+		t.Fatal("nothing recorded")
+	}
+}

@@ -23,6 +23,7 @@ var (
 	errStalled    = errors.New("stream stalled")
 	errNoVideo    = errors.New("no H.264 or H.265 media in the stream")
 	errBadTranspt = errors.New(`transport must be "tcp" or "udp"`)
+	errBadURL     = errors.New("camera URL")
 	// errSourceChanged ends a UDP or RTSPS session whose camera restarted
 	// its RTP source: gortsplib refuses the new SSRC there (ssrc.go).
 	errSourceChanged = errors.New("camera restarted its RTP source (new SSRC)")
@@ -49,7 +50,7 @@ type auDecoder interface {
 func (c *Camera) runSession(ctx context.Context) (res sessionResult) {
 	u, err := base.ParseURL(c.o.URL)
 	if err != nil {
-		return sessionResult{err: fmt.Errorf("camera URL: %w", err)}
+		return sessionResult{err: fmt.Errorf("%w: %w", errBadURL, err)}
 	}
 	var tr gortsplib.Transport
 	switch c.o.Transport {
