@@ -220,8 +220,6 @@ func (r *Recorder) Stats() core.RecorderStats {
 	return st
 }
 
-var joinPool = sync.Pool{New: func() any { return new([]byte) }}
-
 // ringSink adapts the ring to what ingest writes.
 type ringSink struct {
 	ring *ring.Ring
@@ -242,22 +240,6 @@ func (s ringSink) WriteFragment(f ingest.Fragment) error {
 		lf.Payload, lf.Body = f.Bytes(), nil
 		s.publishLive(lf)
 	}
-	// The ring takes the body as one slice: the chunks are joined in a
-	// pooled buffer (one per fragment being written, not per camera).
-	var tail []byte
-	switch len(f.Body) {
-	case 0:
-	case 1:
-		tail = f.Body[0]
-	default:
-		bp := joinPool.Get().(*[]byte)
-		defer joinPool.Put(bp)
-		*bp = (*bp)[:0]
-		for _, b := range f.Body {
-			*bp = append(*bp, b...)
-		}
-		tail = *bp
-	}
 	err := s.ring.AppendFragment(ring.Fragment{
 		Camera:        f.Camera,
 		Start:         f.Start,
@@ -266,7 +248,7 @@ func (s ringSink) WriteFragment(f ingest.Fragment) error {
 		Discontinuity: f.Discontinuity,
 		InitID:        f.InitID,
 		Payload:       f.Payload,
-		Tail:          tail,
+		Body:          f.Body,
 	})
 	if errors.Is(err, ring.ErrUnknownInit) {
 		return fmt.Errorf("%w: %w", ingest.ErrInitUnknown, err)
