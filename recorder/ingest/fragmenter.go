@@ -26,11 +26,6 @@ const (
 	maxSampDur = maxGap + clockRate // sanity cap on a single sample duration
 )
 
-// maxClamp is how far behind the end of the last fragment a new anchor is
-// pulled forward (the jitter of a reconnect). A wall clock further behind
-// was stepped back, and the timeline follows it.
-const maxClamp = 2 * time.Second
-
 // errNoParams means no SPS/PPS (or VPS) has been seen: no init can be built.
 var errNoParams = errors.New("no parameter sets (SPS/PPS) received yet")
 
@@ -590,19 +585,21 @@ func (f *fragmenter) markDiscontinuity(reason string, details map[string]string)
 // set, is the discontinuity that caused it; a clamp adds to it, and one
 // event records both.
 //
-// A wall clock at most maxClamp behind the end of the last fragment is
-// reconnect jitter: the anchor is pulled forward so footage never
-// overlaps. Further behind, or after a detected step, the wall clock was
-// stepped (a correction, as far as anyone can tell) and the timeline
-// follows it, flagged as a discontinuity but not ledgered per camera: the
-// ring ledgers each step once. Footage stamped before a correction keeps
-// its stamps.
+// After a wall-clock step (detected by the ring's clock, counted in
+// steps) the timeline follows the wall clock, backwards too: the step was
+// a correction as far as anyone can tell, and footage must not stay a day
+// ahead until a restart. It is flagged as a discontinuity but not
+// ledgered per camera: the ring ledgers each step once. Footage stamped
+// before a correction keeps its stamps. Otherwise a wall clock behind the
+// end of the last fragment (reconnect jitter, or a camera clock running
+// fast over a long connection) is clamped to it, so footage never
+// overlaps.
 func (f *fragmenter) anchor(dts int64, disc map[string]string) {
 	now := f.now()
 	wall := now
 	behind := f.lastEnd.Sub(wall)
 	switch {
-	case f.stepped || (f.wroteAny && behind > maxClamp):
+	case f.stepped:
 		f.st.clockJumps.Add(1)
 		if f.wroteAny {
 			f.disc = true

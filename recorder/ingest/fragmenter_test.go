@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 
@@ -336,22 +337,28 @@ func TestFragmenterDTSJump(t *testing.T) {
 	}
 }
 
-// TestFragmenterReconnectClamp: a reconnect whose wall clock is a little
-// behind the last fragment's end (jitter) is clamped to it; one further
-// behind (the clock was corrected back) follows the wall clock.
+// TestFragmenterReconnectClamp: a reconnect whose wall clock is behind the
+// last fragment's end is clamped to it (jitter, or a camera clock that ran
+// fast), unless the ring detected a wall-clock step in between: then the
+// timeline follows the corrected clock.
 func TestFragmenterReconnectClamp(t *testing.T) {
 	for _, tc := range []struct {
-		back    time.Duration
-		clamped bool
-	}{{1500 * time.Millisecond, true}, {10 * time.Minute, false}} {
-		t.Run(tc.back.String(), func(t *testing.T) {
+		back     time.Duration
+		detected bool
+	}{{1500 * time.Millisecond, false}, {10 * time.Minute, false}, {10 * time.Minute, true}} {
+		t.Run(fmt.Sprintf("%v detected=%v", tc.back, tc.detected), func(t *testing.T) {
 			_, aus := loadClip(t, "testdata/h264_320.ts")
 			h := newHarness(codecH264)
+			var steps uint64
+			h.f.steps = func() uint64 { return steps }
 			h.feed(aus, 0)
 			h.f.endConnection()
 			_, first := h.sink.snapshot()
 			end := first[len(first)-1].Start.Add(first[len(first)-1].Duration)
 			h.clock.advance(0, -tc.back-(h.clock.Now().Sub(end)))
+			if tc.detected {
+				steps++
+			}
 			h.f.resetConnection()
 			h.feed(aus, 0)
 			h.f.endConnection()
@@ -361,10 +368,10 @@ func TestFragmenterReconnectClamp(t *testing.T) {
 			if !next.Discontinuity {
 				t.Fatal("reconnect not flagged")
 			}
-			if tc.clamped && !next.Start.Equal(end) {
+			if !tc.detected && !next.Start.Equal(end) {
 				t.Fatalf("next connection starts %v after the last end, want clamped to it", next.Start.Sub(end))
 			}
-			if !tc.clamped && next.Start.Sub(end) > -tc.back+time.Second {
+			if tc.detected && next.Start.Sub(end) > -tc.back+time.Second {
 				t.Fatalf("next connection starts %v after the last end, want the wall clock (%v)", next.Start.Sub(end), -tc.back)
 			}
 		})
@@ -373,18 +380,22 @@ func TestFragmenterReconnectClamp(t *testing.T) {
 
 // TestFragmenterFollowsCorrectedClock is the +1 day then corrected case:
 // a reconnect while the clock is a day ahead is stamped a day ahead, and
-// after the correction new connections are stamped at the corrected time,
-// not held a day in the future until a restart.
+// after the correction (detected by the ring) new connections are stamped
+// at the corrected time, not held a day in the future until a restart.
 func TestFragmenterFollowsCorrectedClock(t *testing.T) {
 	_, aus := loadClip(t, "testdata/h264_320.ts")
 	h := newHarness(codecH264)
+	var steps uint64
+	h.f.steps = func() uint64 { return steps }
 	h.feed(aus, 0)
 	h.f.endConnection()
 	h.clock.advance(time.Second, 24*time.Hour) // wrong step
+	steps++
 	h.f.resetConnection()
 	h.feed(aus, 0)
 	h.f.endConnection()
 	h.clock.advance(time.Second, -24*time.Hour) // corrected
+	steps++
 	h.f.resetConnection()
 	h.feed(aus, 0)
 	h.f.endConnection()
@@ -393,6 +404,9 @@ func TestFragmenterFollowsCorrectedClock(t *testing.T) {
 	last := frags[len(frags)-1]
 	if d := h.clock.Now().Sub(last.Start.Add(last.Duration)); d < -time.Second || d > time.Second {
 		t.Fatalf("after the correction footage ends %v from the wall clock", -d)
+	}
+	if n := h.st.clockJumps.Load(); n != 2 {
+		t.Fatalf("clock jumps %d, want 2", n)
 	}
 }
 

@@ -27,10 +27,10 @@
 // follows a corrected clock without waiting for a reconnect. There is no
 // drift correction: over a long connection footage time follows the
 // camera's clock (about 20 ppm); each reconnection re-anchors. An anchor
-// up to 2 s before the end of the last fragment (reconnect jitter) is
-// clamped to it; further back the clock was stepped and the timeline
-// follows. fMP4 tfdt is the fragment's wall start in 90 kHz ticks since
-// the Unix epoch.
+// before the end of the last fragment is clamped to it (reconnect jitter,
+// a fast camera clock) unless a step was detected in between: then the
+// timeline follows the corrected clock. fMP4 tfdt is the fragment's wall
+// start in 90 kHz ticks since the Unix epoch.
 package ingest
 
 import (
