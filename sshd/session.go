@@ -41,18 +41,10 @@ func (s *Server) sessionMiddleware(next ssh.Handler) ssh.Handler {
 			conn:    conn,
 			started: s.o.Now().UTC(),
 		}
-		manager := core.ScopeOf(info.Actor.Role).Reserve
-		if err := s.reg.add(l, s.sessionLimits(), manager); err != nil {
-			s.log.Warn("session refused", "remote", info.Remote, "err", err)
-			s.refusals.add(RefusedSessionCap)
-			s.o.Core.RecordRefusal(info.Actor, core.ActionLogin, err.Error())
-			wish.Fatalln(sess, "mimamori: "+err.Error())
-			return
-		}
-		defer s.reg.remove(l)
 		// One key opening sessions fast (on one connection or many) waits
 		// a moment, then is refused; refusals are counted, not ledgered
-		// one by one.
+		// one by one. The rate comes first, so a refused flood never
+		// occupies the key's session slots.
 		if wait, ok := s.keyRate.reserve(info.Actor.Fingerprint); !ok {
 			s.log.Warn("session refused: key session rate", "remote", info.Remote)
 			s.refusals.add(RefusedSessionRate)
@@ -66,6 +58,15 @@ func (s *Server) sessionMiddleware(next ssh.Handler) ssh.Handler {
 				return
 			}
 		}
+		manager := core.ScopeOf(info.Actor.Role).Reserve
+		if err := s.reg.add(l, s.sessionLimits(), manager); err != nil {
+			s.log.Warn("session refused", "remote", info.Remote, "err", err)
+			s.refusals.add(RefusedSessionCap)
+			s.o.Core.RecordRefusal(info.Actor, core.ActionLogin, err.Error())
+			wish.Fatalln(sess, "mimamori: "+err.Error())
+			return
+		}
+		defer s.reg.remove(l)
 		// The key may have been revoked after the handshake and before the
 		// registry could see this session; the watcher covers every later
 		// revocation.

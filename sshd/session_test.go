@@ -1,6 +1,7 @@
 package sshd
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	gossh "golang.org/x/crypto/ssh"
 
 	"mimamori/core"
 )
@@ -153,10 +155,17 @@ func TestUnauthenticatedPoolMakesRoom(t *testing.T) {
 	if _, _, code := f.run(f.oper, "whoami"); code != 0 {
 		t.Fatalf("enrolled key kept out by held connections: exit %d", code)
 	}
-	// The oldest held connection was closed to make room.
-	_ = held[0].SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.ReadAll(held[0]); err != nil {
-		t.Fatalf("oldest unauthenticated connection not closed: %v", err)
+	// One held connection (the one the server admitted first) was closed
+	// to make room; the other is still waiting.
+	closed := 0
+	for _, c := range held {
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		if _, err := io.ReadAll(c); err == nil {
+			closed++
+		}
+	}
+	if closed != 1 {
+		t.Fatalf("%d of the 2 held connections closed, want 1", closed)
 	}
 	if !strings.Contains(f.logs.String(), "closed to make room") {
 		t.Error("eviction not logged")
@@ -282,4 +291,43 @@ func TestIdleTimeoutClosesConsole(t *testing.T) {
 		t.Fatal("idle console not closed")
 	}
 	waitFor(t, "registry pruned", func() bool { return f.srv.Sessions() == 0 })
+}
+
+// One key holds at most MaxSessionsPerKey sessions, and the last
+// ManagerReserve sessions are the managers'.
+func TestPerKeyCapAndManagerReserve(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.MaxSessions = 6; o.ManagerReserve = 2; o.MaxSessionsPerKey = 3 })
+	var c *gossh.Client
+	for i := 0; i < 3; i++ {
+		c, _ = f.openConsole(f.tech)
+	}
+	// A 4th session on an open connection is refused with the reason…
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errb bytes.Buffer
+	s.Stderr = &errb
+	if err := s.Run("whoami"); err == nil || !strings.Contains(errb.String(), "too many open sessions for this key") {
+		t.Fatalf("4th session of one key: %v %q", err, errb.String())
+	}
+	// …and a 4th connection at authentication, with the reason as a banner.
+	var banner string
+	conf := clientConfig(gossh.PublicKeys(f.tech.signer))
+	conf.BannerCallback = func(m string) error { banner = m; return nil }
+	if c, err := gossh.Dial("tcp", f.addr, conf); err == nil {
+		c.Close()
+		t.Fatal("4th connection of one key accepted")
+	}
+	if !strings.Contains(banner, "too many connections for this key") {
+		t.Errorf("banner %q", banner)
+	}
+	f.openConsole(f.oper) // 4 of the 6: the non-managers' share is full
+	if _, errOut, code := f.run(f.oper, "whoami"); code != 1 || !strings.Contains(errOut, "too many open sessions") {
+		t.Fatalf("operator took the managers' reserve: %d %q", code, errOut)
+	}
+	f.openConsole(f.manager)
+	if out, errOut, code := f.run(f.manager, "whoami"); code != 0 {
+		t.Fatalf("manager locked out: %d %q %q", code, out, errOut)
+	}
 }
