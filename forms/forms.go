@@ -96,7 +96,18 @@ type cameraRow struct {
 	ID, Number, Name, Location, Direction string
 }
 
-type line struct{ Label, Value string }
+// line is one labelled entry; Ranges, when set, are printed one per line
+// under the label instead of Value.
+type line struct {
+	Label, Value string
+	Ranges       []rangeLine
+}
+
+// rangeLine is one found or approved range: the camera, then the range
+// as one unbreakable piece ("…から…まで"), so a printed time is never
+// split across lines: a line breaks only between the camera and its
+// range, or between ranges.
+type rangeLine struct{ Camera, Range string }
 
 type step struct{ N, At, State, By, Note string }
 
@@ -129,7 +140,7 @@ type form3View struct {
 	InstructedAt                         string
 	ResultFound, ResultNone, ResultOther bool
 	ResultNote                           string
-	Found                                []string // per camera: where footage was found
+	Found                                []rangeLine // per camera: where footage was found
 	ResultBy                             string
 	Steps                                []step
 }
@@ -172,12 +183,12 @@ func buildCommon(d Document, spec core.FormSpec) common {
 	if r.GroundNote != "" {
 		ground += "：" + r.GroundNote
 	}
-	c.Extra = append(c.Extra, line{"提供の根拠", ground})
+	c.Extra = append(c.Extra, line{Label: "提供の根拠", Value: ground})
 	if r.Consent != "" {
-		c.Extra = append(c.Extra, line{"本人の同意", r.Consent})
+		c.Extra = append(c.Extra, line{Label: "本人の同意", Value: r.Consent})
 	}
 	if r.WrittenRef != "" {
-		c.Extra = append(c.Extra, line{"申請文書番号", r.WrittenRef})
+		c.Extra = append(c.Extra, line{Label: "申請文書番号", Value: r.WrittenRef})
 	}
 	return c
 }
@@ -188,6 +199,12 @@ func (d Document) camera(id string) cameraRow {
 		row.Number, row.Name, row.Location, row.Direction = cam.Number, cam.Name, cam.Location, cam.Direction
 	}
 	return row
+}
+
+// rangeLine is a found or approved range as printed: camera, then
+// "FROMからTOまで" to the second.
+func (d Document) rangeLine(g core.FoundRange, loc *time.Location) rangeLine {
+	return rangeLine{Camera: d.cameraName(g.Camera), Range: jaDateTimeSec(g.From, loc) + "から" + jaDateTimeSec(g.To, loc) + "まで"}
 }
 
 // cameraName is "カメラ1（cam1）" for a found-range line.
@@ -259,16 +276,16 @@ func buildForm3(d Document) form3View {
 		v.ResultNote = res.Note
 		v.ResultBy = res.By + "　" + jaDateTime(res.At, loc)
 		for _, g := range r.FoundRanges() {
-			v.Found = append(v.Found, d.cameraName(g.Camera)+"　"+jaDateTimeSec(g.From, loc)+"から"+jaDateTimeSec(g.To, loc)+"まで")
+			v.Found = append(v.Found, d.rangeLine(g, loc))
 		}
 	}
 	// 特記事項: the applicant, the manager's decision with the judgement
 	// and the approved ranges, the copy and the handover, so the one page
 	// is the whole search record.
 	x := []line{
-		{"申請番号", r.ID},
-		{"申請者", strings.TrimSpace(r.Agency + "　" + r.ContactPerson)},
-		{"受付日", jaDate(r.ReceivedAt, loc)},
+		{Label: "申請番号", Value: r.ID},
+		{Label: "申請者", Value: strings.TrimSpace(r.Agency + "　" + r.ContactPerson)},
+		{Label: "受付日", Value: jaDate(r.ReceivedAt, loc)},
 	}
 	if dec := r.Decision; dec != nil {
 		verdict := "不承認"
@@ -279,30 +296,30 @@ func buildForm3(d Document) form3View {
 		if dec.Reason != "" {
 			val += "　理由：" + dec.Reason
 		}
-		x = append(x, line{p.Terms.Manager + "の判断", val})
+		x = append(x, line{Label: p.Terms.Manager + "の判断", Value: val})
 		if dec.Judgement != "" {
-			x = append(x, line{p.Judgement.Ja, dec.Judgement})
+			x = append(x, line{Label: p.Judgement.Ja, Value: dec.Judgement})
 		}
 		if dec.Approved {
-			var rs []string
+			var rs []rangeLine
 			for _, g := range r.ApprovedRanges() {
-				rs = append(rs, d.cameraName(g.Camera)+"　"+jaDateTimeSec(g.From, loc)+"から"+jaDateTimeSec(g.To, loc)+"まで")
+				rs = append(rs, d.rangeLine(g, loc))
 			}
-			x = append(x, line{"複写を承認した範囲", strings.Join(rs, "\n")})
+			x = append(x, line{Label: "複写を承認した範囲", Ranges: rs})
 		}
 	} else {
-		x = append(x, line{p.Terms.Manager + "の判断", "未決"})
+		x = append(x, line{Label: p.Terms.Manager + "の判断", Value: "未決"})
 	}
 	if e := r.Export; e != nil {
 		var files []string
 		for _, f := range e.Files {
 			files = append(files, f.Name)
 		}
-		x = append(x, line{"記録媒体への複写", fmt.Sprintf("%s　%s　%d件：%s", e.By, jaDateTime(e.At, loc), len(e.Files), strings.Join(files, "、"))},
-			line{"目録（マニフェスト）SHA-256", e.ManifestHash})
+		x = append(x, line{Label: "記録媒体への複写", Value: fmt.Sprintf("%s　%s　%d件：%s", e.By, jaDateTime(e.At, loc), len(e.Files), strings.Join(files, "、"))},
+			line{Label: "目録（マニフェスト）SHA-256", Value: e.ManifestHash})
 	}
 	if pr := r.Provision; pr != nil {
-		x = append(x, line{"提供", fmt.Sprintf("%s　受領者：%s（%s）　本人確認：%s　文書：%s　記録者：%s",
+		x = append(x, line{Label: "提供", Value: fmt.Sprintf("%s　受領者：%s（%s）　本人確認：%s　文書：%s　記録者：%s",
 			jaDate(pr.Date, loc), pr.Recipient, pr.Agency, pr.IDDocType, pr.WrittenRef, pr.By)})
 	}
 	v.Extra = append(x, v.Extra...)

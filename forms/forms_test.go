@@ -123,7 +123,7 @@ func TestForm3HasEveryField(t *testing.T) {
 		"様式第３号（第９条第４項）", "四街道市防犯カメラ画像データ検索簿", "2026年1月5日作成",
 		"検索指示者", "kanri", "取扱担当者", "sousa", "検索指示年月日", "2026年1月5日",
 		"<td class=\"k\">危機管理室長</td><td>kanri</td>", "<td class=\"k\">主事</td><td>sousa</td>",
-		"カメラ1（cam1）　2026年1月1日 9時11分00秒から2026年1月1日 9時13分00秒まで",
+		`<span class="nw">カメラ1（cam1）</span>　<span class="range">2026年1月1日 9時11分00秒から2026年1月1日 9時13分00秒まで</span>`,
 		"本人又は第三者の権利利益を不当に侵害するおそれがないと認めた理由", "被疑者の特定に必要な2分間に限られ",
 		"■</span> 事後捜査のため", "2026年1月1日 9時00分から", "2026年1月1日 9時30分まで",
 		"四街道駅北口 交差点", "1（cam1）", "■</span> 対象画像データ【有】", "09:12 人物を確認", "□</span> 対象画像データ【無】",
@@ -135,6 +135,45 @@ func TestForm3HasEveryField(t *testing.T) {
 		}
 	}
 	golden(t, "form3.golden.html", out)
+}
+
+// Form 3's found and approved ranges are printed so that a line can
+// break only between the camera and its range or between ranges, never
+// inside a time ("…11時39分30 / 秒まで"): each range is one nowrap piece.
+func TestForm3RangesBreakOnlyBetweenRanges(t *testing.T) {
+	d := sample()
+	var rs []core.FoundRange
+	for i, c := range []string{"cam1", "cam2", "cam1"} {
+		from := ts("2026-12-01T11:37:30+09:00").Add(time.Duration(i) * 10 * time.Minute)
+		rs = append(rs, core.FoundRange{Camera: c, From: from, To: from.Add(2 * time.Minute)})
+	}
+	d.Request.Result.Found = rs
+	out := render(t, 3, d)
+	if !strings.Contains(out, ".nw, .range { white-space: nowrap; }") {
+		t.Error("ranges are not styled unbreakable")
+	}
+	for _, g := range rs {
+		want := `<span class="range">` + jaDateTimeSec(g.From, jst) + "から" + jaDateTimeSec(g.To, jst) + "まで</span>"
+		// once where found, once under 複写を承認した範囲
+		if n := strings.Count(out, want); n != 2 {
+			t.Errorf("range %s printed as one piece %d times, want 2 (found, approved)", want, n)
+		}
+	}
+	// No time is printed outside an unbreakable piece.
+	plain := out
+	for _, cut := range []string{`<span class="range">`, `<td class="nw">`} {
+		for {
+			i := strings.Index(plain, cut)
+			if i < 0 {
+				break
+			}
+			j := strings.Index(plain[i:], "</")
+			plain = plain[:i] + plain[i+j:]
+		}
+	}
+	if strings.Contains(plain, "11時") {
+		t.Errorf("a range time is printed where a line may break inside it:\n%s", plain)
+	}
 }
 
 func TestForm3Pending(t *testing.T) {

@@ -36,6 +36,7 @@ table { border-collapse: collapse; width: 100%; }
 .small { font-size: 8.5pt; color: #333; }
 .cams td { border: none; padding: 0.4mm 0; }
 .found { margin: 0.6mm 0 0.6mm 5mm; }
+.nw, .range { white-space: nowrap; }
 .steps { margin-top: 1mm; font-size: 9pt; }
 .steps th, .steps td { border: 0.6pt solid #000; padding: 1mm 2mm; text-align: left; vertical-align: top; }
 .steps th { background: #f4f4f4; font-weight: normal; }
@@ -131,11 +132,9 @@ const form3HTML = `{{define "form3"}}{{template "head" .}}<div class="formno">{{
 <tr><th>防犯カメラ<br>番号</th><td colspan="2">{{template "numbers" .}}</td></tr>
 <tr><th>検索及び再生<br>確認結果</th><td colspan="2">
 <div><span class="box">{{if .ResultFound}}■{{else}}□{{end}}</span> 対象画像データ【有】（内容　{{if .ResultFound}}<span class="multi">{{.ResultNote}}</span>{{end}}　）</div>
-{{if .ResultFound}}{{range .Found}}<div class="found">{{.}}</div>
-{{end}}{{end}}<div><span class="box">{{if .ResultNone}}■{{else}}□{{end}}</span> 対象画像データ【無】{{if and .ResultNone .ResultNote}}（{{.ResultNote}}）{{end}}</div>
+{{if .ResultFound}}{{range .Found}}{{template "range" .}}{{end}}{{end}}<div><span class="box">{{if .ResultNone}}■{{else}}□{{end}}</span> 対象画像データ【無】{{if and .ResultNone .ResultNote}}（{{.ResultNote}}）{{end}}</div>
 <div><span class="box">{{if .ResultOther}}■{{else}}□{{end}}</span> その他{{if .ResultOther}}（<span class="multi">{{.ResultNote}}</span>）{{end}}</div>
-{{if .ResultOther}}{{range .Found}}<div class="found">{{.}}</div>
-{{end}}{{end}}{{if .ResultBy}}<div class="small">報告：{{.ResultBy}}</div>{{end}}</td></tr>
+{{if .ResultOther}}{{range .Found}}{{template "range" .}}{{end}}{{end}}{{if .ResultBy}}<div class="small">報告：{{.ResultBy}}</div>{{end}}</td></tr>
 <tr><th>特記事項</th><td colspan="2">{{if .Notes}}<div class="multi">{{.Notes}}</div>{{end}}{{template "extra" .}}</td></tr>
 </table>
 <div class="steps-cap">経過（申請番号 {{.RequestID}}）</div>
@@ -150,5 +149,7 @@ const partsHTML = `{{define "purposes"}}{{range .Purposes}}<div><span class="box
 {{define "locations"}}<table class="cams">{{range .Cameras}}<tr><td>{{if .Location}}{{.Location}}{{else}}{{.ID}}{{end}}{{if .Name}}（{{.Name}}）{{end}}{{if .Direction}}　撮影方向：{{.Direction}}{{end}}</td></tr>
 {{end}}</table>{{end}}
 {{define "numbers"}}{{range $i, $c := .Cameras}}{{if $i}}、{{end}}{{if $c.Number}}{{$c.Number}}（{{$c.ID}}）{{else}}{{$c.ID}}{{end}}{{end}}{{end}}
-{{define "extra"}}{{range .Extra}}<div>{{.Label}}：<span class="multi">{{.Value}}</span></div>
-{{end}}{{end}}`
+{{define "extra"}}{{range .Extra}}<div>{{.Label}}：{{if .Ranges}}{{range .Ranges}}{{template "range" .}}{{end}}{{else}}<span class="multi">{{.Value}}</span>{{end}}</div>
+{{end}}{{end}}
+{{define "range"}}<div class="found"><span class="nw">{{.Camera}}</span>　<span class="range">{{.Range}}</span></div>
+{{end}}`
