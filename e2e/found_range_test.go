@@ -99,8 +99,8 @@ func TestFoundRangeExport(t *testing.T) {
 	// Form 3 names what was found and what was approved.
 	loc, _ := time.LoadLocation("Asia/Tokyo")
 	f3 := r.must(r.operator, "form 3 "+id)
-	line := "カメラ1（cam1）　" + jaSec(found0, loc) + "から" + jaSec(found1, loc) + "まで"
-	if strings.Count(f3, line) != 2 || !strings.Contains(f3, "複写を承認した範囲") || strings.Contains(f3, "カメラ2（cam2）　") {
+	line := `<span class="nw">カメラ1（cam1）</span>　<span class="range">` + jaSec(found0, loc) + "から" + jaSec(found1, loc) + "まで</span>"
+	if strings.Count(f3, line) != 2 || !strings.Contains(f3, "複写を承認した範囲") || strings.Contains(f3, `<span class="nw">カメラ2（cam2）</span>`) {
 		t.Errorf("form 3 does not show the found and approved range %q", line)
 	}
 	// The ledger's approval names the range.

@@ -40,7 +40,7 @@ func TestFormCommandsOverSSH(t *testing.T) {
 		out := f.mustRun(f.manager, cmd)
 		for _, want := range []string{"四街道市防犯カメラ画像データ検索簿", "作成", "kanri", "sousa",
 			"■</span> 対象画像データ【有】", "09:12 人物を確認", "承認　kanri", "千葉県警察 四街道警察署",
-			"カメラ7（cam1）　2026年1月1日 9時10分00秒から2026年1月1日 9時14分00秒まで", "不当侵害のおそれなし"} {
+			`<span class="nw">カメラ7（cam1）</span>　<span class="range">2026年1月1日 9時10分00秒から2026年1月1日 9時14分00秒まで</span>`, "不当侵害のおそれなし"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s lacks %q", cmd, want)
 			}
