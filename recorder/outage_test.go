@@ -40,8 +40,12 @@ func TestOutageGapInCoverage(t *testing.T) {
 	waitUntil(t, 10*time.Second, "cam1 down", func() bool { c, _ := stats("cam1"); return !c })
 	time.Sleep(outage - time.Since(down))
 	srv.SetOffline(1, false)
-	_, before := stats("cam1")
-	waitUntil(t, 20*time.Second, "cam1 back", func() bool { _, f := stats("cam1"); return f > before+25 })
+	// Back means stored again: frames received are not yet footage until
+	// their fragment is cut and indexed, so wait on the index itself.
+	waitUntil(t, 20*time.Second, "cam1 stored again", func() bool {
+		spans, err := rec.Coverage("cam1", start.Add(-time.Minute), time.Now().Add(time.Minute))
+		return err == nil && len(spans) >= 2
+	})
 	cancel()
 	<-done
 	defer rec.Close()
