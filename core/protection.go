@@ -37,6 +37,26 @@ type PackageProtection struct {
 type PackageKey struct {
 	Request Request
 	Secret  string // AGE-SECRET-KEY-1…; "" when encrypted to a recipient's key
+	// UnusedKey is the id of a recipient key named at registration by
+	// someone other than a manager (UnusedKeyBy), left unused: only a
+	// manager chooses what a package opens with.
+	UnusedKey, UnusedKeyBy string
+}
+
+// recipientNotStaff refuses a recipient key that is enrolled on this
+// appliance (any role, current or past): a package goes to its outside
+// recipient, never to a person who can fetch it from the appliance.
+func recipientNotStaff(tx *bolt.Tx, key string) error {
+	_, kid, err := ParseRecipientKey(key)
+	if err != nil || !strings.HasPrefix(kid, "SHA256:") {
+		return err
+	}
+	var k Key
+	found, err := getJSON(tx.Bucket(bKeys), kid, &k)
+	if err != nil || !found {
+		return err
+	}
+	return Invalid("recipient_key", fmt.Sprintf("%s is the key of %s (%s), enrolled on this appliance: a package is encrypted to its outside recipient", kid, k.Name, k.Role))
 }
 
 // ParseRecipientKey checks an age recipient (age1…) or an SSH public key
@@ -67,9 +87,12 @@ func ParseRecipientKey(s string) (normal, keyID string, err error) {
 }
 
 // ProtectPackage decides what an approved request's package will be
-// encrypted to (manager). With recipientKey, or else the key named at
-// registration, it is that key; otherwise a fresh age identity is made
-// and its secret returned once. It may be done again until the package
+// encrypted to (manager). With recipientKey, or else the key a manager
+// named at registration, it is that key; otherwise a fresh age identity
+// is made and its secret returned once. A key an operator named at
+// registration is not used (PackageKey.UnusedKey says so): the operator
+// exports and fetches the package, so they must not choose its key. A
+// key enrolled on this appliance is never a recipient. It may be done again until the package
 // is exported (a lost secret is replaced; the old one then opens
 // nothing), and is ledgered without the secret.
 func (s *Store) ProtectPackage(actor Actor, id, recipientKey string) (PackageKey, error) {
@@ -96,12 +119,22 @@ func (s *Store) ProtectPackage(actor Actor, id, recipientKey string) (PackageKey
 			return nil, stateConflict(r, "choose how its package is protected")
 		}
 		q := p
+		if q.Method != "" {
+			if err := recipientNotStaff(tx, q.Recipient); err != nil {
+				return nil, err
+			}
+		}
+		unused := ""
 		if q.Method == "" && r.RecipientKey != "" {
 			n, kid, err := ParseRecipientKey(r.RecipientKey)
 			if err != nil {
 				return nil, err
 			}
-			q = PackageProtection{Method: ProtectRecipientKey, Recipient: n, KeyID: kid}
+			if r.RecipientKeyByManager && recipientNotStaff(tx, n) == nil {
+				q = PackageProtection{Method: ProtectRecipientKey, Recipient: n, KeyID: kid}
+			} else {
+				unused = kid
+			}
 		}
 		secret = ""
 		if q.Method == "" {
@@ -115,11 +148,17 @@ func (s *Store) ProtectPackage(actor Actor, id, recipientKey string) (PackageKey
 		}
 		q.By, q.At = actor.label(), now
 		det := map[string]string{"method": q.Method, "recipient": q.KeyID, "replaced": fmt.Sprint(r.Protection != nil)}
+		if unused != "" {
+			det["registered_key_unused"] = unused
+		}
 		r.Protection = &q
 		if err := putRequest(tx, r); err != nil {
 			return nil, err
 		}
 		out = PackageKey{Request: r, Secret: secret}
+		if unused != "" {
+			out.UnusedKey, out.UnusedKeyBy = unused, r.CreatedBy
+		}
 		return []draft{{Subject: id, Details: det}}, nil
 	})
 	if err != nil {

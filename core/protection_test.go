@@ -87,11 +87,11 @@ func TestProtectPackageRecipientKey(t *testing.T) {
 		t.Fatalf("job %+v", j)
 	}
 
-	// Named at registration: the default at approval.
+	// Named at registration by a manager: the default at approval.
 	idt, _ := age.GenerateX25519Identity()
 	in := requestInput("cam1")
 	in.RecipientKey = "  " + idt.Recipient().String() + "\n"
-	r2, err := s.RegisterRequest(operator, in)
+	r2, err := s.RegisterRequest(manager, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,5 +148,68 @@ func TestExportPassphraseLock(t *testing.T) {
 	}
 	if _, err := os.Stat(out.Export.Path); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An operator cannot choose the key a package opens with: a key named at
+// registration by anyone but a manager is kept on the request but not
+// used until a manager gives it, and a key enrolled on this appliance
+// (the operator's own login key) is no recipient at all. Otherwise the
+// operator who exports could name their own key and open the package.
+func TestOperatorCannotChooseThePackageKey(t *testing.T) {
+	s, fe := newExportStore(t)
+	opKey := newAuthorizedKey(t, "operator's own")
+	enrolled, err := s.EnrollKey(manager, "Operator Own Key", RoleOperator, opKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := requestInput("cam1")
+	in.RecipientKey = opKey
+	if _, err := s.RegisterRequest(operator, in); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), enrolled.Name) {
+		t.Fatalf("registration with an enrolled key as recipient: %v", err)
+	}
+
+	// A key nobody here knows, named by the operator who registers.
+	idt, _ := age.GenerateX25519Identity()
+	in.RecipientKey = idt.Recipient().String()
+	r, err := s.RegisterRequest(operator, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.InstructSearch(manager, r.ID, operator.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RecordResult(operator, r.ID, "found", "", whole(t, s, r.ID)...); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Approve(manager, r.ID, okJudgement); err != nil {
+		t.Fatal(err)
+	}
+	k, err := s.ProtectPackage(manager, r.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Secret == "" || k.Request.Protection.Method != ProtectApprovalSecret || k.Request.Protection.Recipient == idt.Recipient().String() {
+		t.Fatalf("the operator's key was used: %+v", k.Request.Protection)
+	}
+	if k.UnusedKey == "" || k.UnusedKeyBy != operator.Name {
+		t.Fatalf("the manager is not told of the key left unused: %+v", k)
+	}
+	if e := lastEntry(t, s); e.Details["registered_key_unused"] == "" {
+		t.Fatalf("entry %+v", e)
+	}
+	// The manager may still choose it, by giving it; never an enrolled key.
+	if _, err := s.ProtectPackage(manager, r.ID, opKey); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("protect with an enrolled key: %v", err)
+	}
+	k, err = s.ProtectPackage(manager, r.ID, idt.Recipient().String())
+	if err != nil || k.Secret != "" || k.Request.Protection.Recipient != idt.Recipient().String() {
+		t.Fatalf("manager's choice: %+v %v", k.Request.Protection, err)
+	}
+	if _, err := s.ExportRequest(context.Background(), operator, r.ID, []byte(exportPass), t.TempDir(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if j := fe.jobs[len(fe.jobs)-1]; j.Recipients[0] != idt.Recipient().String() {
+		t.Fatalf("job %+v", j)
 	}
 }

@@ -192,6 +192,10 @@ type Request struct {
 	// AssignedOperatorKey is the instructed operator's key fingerprint;
 	// empty in requests instructed before keys were named.
 	AssignedOperatorKey string `json:"AssignedOperatorKey,omitempty"`
+	// RecipientKeyByManager: the RecipientKey was named by a manager, so
+	// the approval may use it as is. A key an operator named (CreatedBy)
+	// is only a note until a manager gives it (ProtectPackage).
+	RecipientKeyByManager bool `json:"RecipientKeyByManager,omitempty"`
 }
 
 func oneOf(field, v string, set []string) error {
@@ -330,6 +334,12 @@ func (s *Store) RegisterRequest(actor Actor, in RequestInput) (Request, error) {
 		}
 		r := Request{ID: id, RequestInput: in, State: StateRegistered, CreatedBy: actor.label(), CreatedAt: now,
 			History: []Transition{transition(tx, actor, StateRegistered, now, "")}}
+		if in.RecipientKey != "" {
+			if err := recipientNotStaff(tx, in.RecipientKey); err != nil {
+				return nil, err
+			}
+			r.RecipientKeyByManager = actor.Role == RoleManager
+		}
 		var drafts []draft
 		det := map[string]string{
 			"agency": in.Agency, "purpose": in.Purpose, "ground": in.Ground, "cameras": strings.Join(in.Cameras, ","),

@@ -54,6 +54,12 @@ func protectAndShow(env *Env, r core.Request, recipientKey string, sheet, asJSON
 		return fail(env, core.ActionRequestProtect, err)
 	}
 	r = k.Request
+	if k.UnusedKey != "" {
+		// Stderr, so it shows with --json and --sheet too.
+		fmt.Fprintf(env.Stderr, env.T("The recipient key %s named at registration by %s was not used: only a manager chooses what a package opens with. To use it, give it yourself: request protect %s --recipient-key KEY\n",
+			"登録時に %[2]s が指定した受領者の鍵 %[1]s は使いません（パッケージの鍵は管理責任者が決めます）。使う場合は自ら指定してください: request protect %[3]s --recipient-key KEY\n"),
+			clean(k.UnusedKey), clean(k.UnusedKeyBy), clean(r.ID))
+	}
 	switch {
 	case sheet && k.Secret != "":
 		err := forms.RenderKeySheet(env.Stdout, forms.KeySheet{Request: r, Secret: k.Secret, ApplianceKey: env.ApplianceKey,

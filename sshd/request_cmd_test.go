@@ -486,7 +486,7 @@ func TestRequestExportRecipientKeyNoLock(t *testing.T) {
 	f.store.SetExporter(fakeExporter{})
 	f.addCameras("cam1", "cam2")
 	_, key := newSigner(t)
-	id := strings.TrimSpace(f.mustRun(f.oper, newReq+" --recipient-key '"+key+"'"))
+	id := strings.TrimSpace(f.mustRun(f.manager, newReq+" --recipient-key '"+key+"'"))
 	f.mustRun(f.manager, "request instruct "+id+" --operator sousa")
 	f.mustRun(f.oper, "request result "+id+" --found yes --range cam1=2026-01-01T09:10:00+09:00/2026-01-01T09:14:00+09:00")
 	out := f.mustRun(f.manager, "request approve "+id+" --judgement '捜査に必要な範囲に限られ不当侵害のおそれなし' --json")
@@ -503,6 +503,39 @@ func TestRequestExportRecipientKeyNoLock(t *testing.T) {
 		return e.Action == core.ActionRequestExport && e.Details["protection"] == core.ProtectRecipientKey
 	}) {
 		t.Error("the export entry does not say how the package was protected")
+	}
+}
+
+// The operator who exports cannot choose what the package opens with: their
+// own login key is refused as a recipient, and a key they name at
+// registration is left unused (the manager is told) until a manager
+// gives it.
+func TestOperatorNamedRecipientKey(t *testing.T) {
+	dir := t.TempDir()
+	f := newFixture(t, func(o *Options) { o.ExportDir = dir })
+	f.store.SetExporter(fakeExporter{})
+	f.addCameras("cam1", "cam2")
+	_, errOut, code := f.run(f.oper, newReq+" --recipient-key '"+f.oper.line+"'")
+	if code != ExitError || !strings.Contains(errOut, "enrolled on this appliance") {
+		t.Fatalf("operator's own key as recipient: exit %d %q", code, errOut)
+	}
+	_, key := newSigner(t)
+	id := strings.TrimSpace(f.mustRun(f.oper, newReq+" --recipient-key '"+key+"'"))
+	f.mustRun(f.manager, "request instruct "+id+" --operator sousa")
+	f.mustRun(f.oper, "request result "+id+" --found yes --range cam1=2026-01-01T09:10:00+09:00/2026-01-01T09:14:00+09:00")
+	out, errOut, code := f.run(f.manager, "request approve "+id+" --judgement '捜査に必要な範囲に限られ不当侵害のおそれなし' --json")
+	var r requestJSON
+	if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil || r.PackageSecret == "" || r.Protection == nil ||
+		r.Protection.Method != core.ProtectApprovalSecret {
+		t.Fatalf("approve of an operator-named key: exit %d %v %s", code, err, out)
+	}
+	if !strings.Contains(errOut, "was not used") && !strings.Contains(errOut, "使いません") {
+		t.Errorf("the manager is not told the registered key was left unused: %q", errOut)
+	}
+	out = f.mustRun(f.manager, "request protect "+id+" --recipient-key '"+key+"' --json")
+	r = requestJSON{}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.PackageSecret != "" || r.Protection.Method != core.ProtectRecipientKey {
+		t.Fatalf("the manager's own choice of the key: %v %s", err, out)
 	}
 }
 

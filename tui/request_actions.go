@@ -125,7 +125,13 @@ func (p *requestsPage) begin(b key.Binding, r core.Request) tea.Cmd {
 			}
 		}
 		withRanges := len(fields) > 1
-		fields = append(fields, s.textField("recipient_key", "req.recipientkey", r.RecipientKey, s.T("req.recipientkey.ph")))
+		// Only a key a manager named is offered: the operator who exports
+		// must not choose what the package opens with (core refuses it).
+		offered := ""
+		if r.RecipientKeyByManager {
+			offered = r.RecipientKey
+		}
+		fields = append(fields, s.textField("recipient_key", "req.recipientkey", offered, s.T("req.recipientkey.ph")))
 		a.form = newForm(s, title("req.f.approve"), fields...)
 		a.form.validate = func(f *form) tea.Cmd {
 			f.required("judgement")
@@ -136,6 +142,9 @@ func (p *requestsPage) begin(b key.Binding, r core.Request) tea.Cmd {
 		}
 		if r.Result != nil {
 			a.form.foot = []string{s.T("req.outcome") + ": " + s.T("outcome."+r.Result.Outcome) + "  " + oneLine(r.Result.Note)}
+		}
+		if r.RecipientKey != "" && !r.RecipientKeyByManager {
+			a.form.foot = append(a.form.foot, fmt.Sprintf(s.T("req.recipientkey.unused"), oneLine(r.CreatedBy)))
 		}
 	case key.Matches(keyOf(b), k.Deny):
 		a.step = "deny"
