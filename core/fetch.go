@@ -27,7 +27,9 @@ type ExportPackage struct {
 	At        time.Time
 }
 
-// FetchRecord is one finished fetch of a package.
+// FetchRecord is one fetch of a package. A fetch is two entries, like a
+// view: "started" before the first byte leaves (so no crash can hide a
+// copy) and "ended" when the file is closed, with what was served.
 type FetchRecord struct {
 	Name      string
 	RequestID string
@@ -35,9 +37,50 @@ type FetchRecord struct {
 	Bytes     int64  // bytes served (re-reads count again)
 	SHA256    string // of what was served, when the whole file was served
 	Complete  bool   // every byte of the file was served
-	Started   time.Time
-	Ended     time.Time
-	Session   string
+	// Prefix: when not complete, the first PrefixBytes of the file were
+	// served (PrefixSHA256 is their hash): what a client that stopped
+	// early holds.
+	PrefixBytes  int64
+	PrefixSHA256 string
+	Started      time.Time
+	Ended        time.Time
+	Session      string
+	// PackageSHA256 is the package as written (ExportPackage.SHA256).
+	PackageSHA256 string
+}
+
+// BeginFetch ledgers that a package starts to leave (managers and
+// operators): the caller serves no byte until it returns nil.
+func (s *Store) BeginFetch(actor Actor, f FetchRecord) error {
+	if !Allowed(actor.Role, ActionExportFetch) {
+		return s.deny(actor, ActionExportFetch, f.Name)
+	}
+	if f.Protocol != "scp" && f.Protocol != "sftp" {
+		return Invalid("protocol", "scp or sftp")
+	}
+	det := fetchDetails(f)
+	det["phase"] = "started"
+	_, err := s.mutate(actor, ActionExportFetch, fetchSubject(f), func(tx *bolt.Tx) ([]draft, error) {
+		return []draft{{Subject: fetchSubject(f), Details: det}}, nil
+	})
+	return err
+}
+
+func fetchSubject(f FetchRecord) string {
+	if f.RequestID != "" {
+		return f.RequestID
+	}
+	return f.Name
+}
+
+func fetchDetails(f FetchRecord) map[string]string {
+	det := map[string]string{"name": f.Name, "protocol": f.Protocol, "started": fmtTime(f.Started)}
+	for k, v := range map[string]string{"request": f.RequestID, "session": f.Session, "package_sha256": f.PackageSHA256} {
+		if v != "" {
+			det[k] = v
+		}
+	}
+	return det
 }
 
 // Reasons a package copy is erased.
@@ -103,7 +146,8 @@ func (s *Store) RefuseFetch(actor Actor, path, why string) {
 	s.refuse(actor, string(ActionExportFetch), why, "path", path)
 }
 
-// RecordFetch ledgers a finished fetch (managers and operators).
+// RecordFetch ledgers the end of a fetch BeginFetch began (managers and
+// operators), whatever the key's change rate: the bytes have left.
 func (s *Store) RecordFetch(actor Actor, f FetchRecord) error {
 	if !Allowed(actor.Role, ActionExportFetch) {
 		return s.deny(actor, ActionExportFetch, f.Name)
@@ -114,22 +158,17 @@ func (s *Store) RecordFetch(actor Actor, f FetchRecord) error {
 	case f.Protocol != "scp" && f.Protocol != "sftp":
 		return Invalid("protocol", "scp or sftp")
 	}
-	det := map[string]string{"name": f.Name, "protocol": f.Protocol, "bytes": strconv.FormatInt(f.Bytes, 10),
-		"complete": strconv.FormatBool(f.Complete), "started": fmtTime(f.Started), "ended": fmtTime(f.Ended)}
-	if f.RequestID != "" {
-		det["request"] = f.RequestID
-	}
+	det := fetchDetails(f)
+	det["phase"] = "ended"
+	det["bytes"], det["complete"], det["ended"] = strconv.FormatInt(f.Bytes, 10), strconv.FormatBool(f.Complete), fmtTime(f.Ended)
 	if f.SHA256 != "" {
 		det["sha256"] = f.SHA256
 	}
-	if f.Session != "" {
-		det["session"] = f.Session
+	if !f.Complete && f.PrefixBytes > 0 {
+		det["prefix_bytes"], det["prefix_sha256"] = strconv.FormatInt(f.PrefixBytes, 10), f.PrefixSHA256
 	}
-	subject := f.RequestID
-	if subject == "" {
-		subject = f.Name
-	}
-	_, err := s.mutate(actor, ActionExportFetch, subject, func(tx *bolt.Tx) ([]draft, error) {
+	subject := fetchSubject(f)
+	_, err := s.mutateHappened(actor, ActionExportFetch, subject, func(tx *bolt.Tx) ([]draft, error) {
 		return []draft{{Subject: subject, Details: det}}, nil
 	})
 	return err

@@ -159,7 +159,8 @@ func TestExportPassphraseLock(t *testing.T) {
 func TestOperatorCannotChooseThePackageKey(t *testing.T) {
 	s, fe := newExportStore(t)
 	opKey := newAuthorizedKey(t, "operator's own")
-	enrolled, err := s.EnrollKey(manager, "Operator Own Key", RoleOperator, opKey)
+	enrolled, err := s.EnrollPerson(manager, Enrolment{Name: "Operator Own Key", Role: RoleOperator, AuthorizedKey: opKey,
+		JobTitle: "主事", Section: "防犯課", Pledged: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package sshd
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,10 +52,6 @@ func EnableFileTransfer(o *Options) {
 // maxFetchOpens bounds the files one session may open: every fetch is a
 // ledger entry, and a client looping over opens must not flood it.
 const maxFetchOpens = 64
-
-// maxReorder bounds the out-of-order read data kept to hash what was
-// served in file order (sftp clients pipeline reads).
-const maxReorder = 16 << 20
 
 // runSubsystem serves an SSH subsystem: sftp only.
 func (s *Server) runSubsystem(sess ssh.Session, info Info, sessionID string) int {
@@ -141,8 +139,7 @@ func (f *fetcher) open(p string) (*servedFile, error) {
 		f.env.Core.RefuseFetch(f.env.Actor, name, "not the package file that was written")
 		return nil, errRefused
 	}
-	return &servedFile{f: file, fi: fi, pkg: pkg, fetch: f, started: f.env.Now().UTC(), h: sha256.New(),
-		pending: map[int64][]byte{}}, nil
+	return &servedFile{f: file, fi: fi, pkg: pkg, fetch: f, started: f.env.Now().UTC(), h: sha256.New()}, nil
 }
 
 // list is what the client may see in "/": the held packages present as
@@ -164,8 +161,15 @@ func (f *fetcher) list() ([]os.FileInfo, error) {
 	return out, nil
 }
 
-// servedFile is a package being read: it counts the bytes served and
-// hashes them in file order, and ledgers the fetch when closed.
+// servedFile is a package being read: it ledgers the start of the fetch
+// before the first byte leaves, counts the bytes served and hashes them in
+// file order, and ledgers the end of the fetch when closed.
+//
+// Clients may read out of order (sftp pipelines its reads). Nothing is
+// buffered for that: a range served ahead of the hashed prefix is only
+// noted, and its bytes are read again from the same open file when the
+// prefix reaches it. A client reading in more than maxAhead scattered
+// pieces is not hashed at all (complete stays false).
 type servedFile struct {
 	f       *os.File
 	fi      os.FileInfo
@@ -173,18 +177,47 @@ type servedFile struct {
 	fetch   *fetcher
 	started time.Time
 
+	begin    sync.Once
+	beginErr error
+
 	mu       sync.Mutex
 	pos      int64 // for Read (scp)
 	served   int64
-	next     int64 // bytes hashed in order so far
+	next     int64 // bytes [0, next) hashed in file order
 	h        hash.Hash
-	pending  map[int64][]byte
-	held     int64
-	unhashed bool // reads came too far out of order to hash as they went
+	ahead    []span // served beyond next: sorted, disjoint, not touching
+	unhashed bool   // served in too many pieces to hash
+	begun    bool   // the start is on record: the end must be too
 	closed   bool
 }
 
+// span is the bytes [from, to) of a file.
+type span struct{ from, to int64 }
+
+// maxAhead bounds the pieces noted ahead of the hashed prefix per file.
+const maxAhead = 1024
+
+func (sf *servedFile) record() core.FetchRecord {
+	env := sf.fetch.env
+	return core.FetchRecord{Name: sf.pkg.Name, RequestID: sf.pkg.RequestID, Protocol: sf.fetch.protocol,
+		Started: sf.started, Session: env.SessionID, PackageSHA256: sf.pkg.SHA256}
+}
+
 func (sf *servedFile) ReadAt(b []byte, off int64) (int, error) {
+	// The ledger first: no byte leaves before the fetch is on record.
+	sf.begin.Do(func() {
+		env := sf.fetch.env
+		sf.beginErr = env.Core.BeginFetch(env.Actor, sf.record())
+		sf.mu.Lock()
+		sf.begun = sf.beginErr == nil
+		sf.mu.Unlock()
+		if sf.beginErr != nil {
+			env.Logger.Error("cannot ledger the start of a fetch; nothing served", "name", sf.pkg.Name, "err", sf.beginErr)
+		}
+	})
+	if sf.beginErr != nil {
+		return 0, sf.beginErr
+	}
 	n, err := sf.f.ReadAt(b, off)
 	sf.account(b[:n], off)
 	return n, err
@@ -205,36 +238,70 @@ func (sf *servedFile) Read(b []byte) (int, error) {
 }
 
 func (sf *servedFile) account(b []byte, off int64) {
+	if len(b) == 0 {
+		return
+	}
 	sf.mu.Lock()
 	defer sf.mu.Unlock()
 	sf.served += int64(len(b))
 	end := off + int64(len(b))
 	switch {
-	case end <= sf.next: // a re-read of what was hashed
+	case sf.unhashed || end <= sf.next: // not hashed, or a re-read of what was
 	case off <= sf.next:
 		sf.h.Write(b[sf.next-off:])
 		sf.next = end
-		for {
-			c, ok := sf.pending[sf.next]
-			if !ok {
-				break
-			}
-			delete(sf.pending, sf.next)
-			sf.held -= int64(len(c))
-			sf.h.Write(c)
-			sf.next += int64(len(c))
+		sf.catchUp()
+	default:
+		sf.ahead = addSpan(sf.ahead, span{off, end})
+		if len(sf.ahead) > maxAhead {
+			sf.unhashed, sf.ahead = true, nil
 		}
-	case !sf.unhashed:
-		if sf.held+int64(len(b)) > maxReorder {
-			sf.unhashed, sf.pending, sf.held = true, nil, 0
-			return
-		}
-		sf.pending[off] = append([]byte(nil), b...)
-		sf.held += int64(len(b))
 	}
 }
 
-// Close ledgers the fetch (if anything was served) and closes the file.
+// catchUp hashes the ranges served ahead that the prefix now reaches,
+// reading their bytes again from the file (caller holds mu).
+func (sf *servedFile) catchUp() {
+	var buf []byte
+	for len(sf.ahead) > 0 && sf.ahead[0].from <= sf.next {
+		sp := sf.ahead[0]
+		sf.ahead = sf.ahead[1:]
+		if sp.to <= sf.next {
+			continue
+		}
+		if buf == nil {
+			buf = make([]byte, 64<<10)
+		}
+		n, err := io.CopyBuffer(sf.h, io.NewSectionReader(sf.f, sf.next, sp.to-sf.next), buf)
+		sf.next += n
+		if err != nil || sf.next != sp.to {
+			sf.unhashed, sf.ahead = true, nil
+			return
+		}
+	}
+}
+
+// addSpan adds sp to the sorted, disjoint spans ss, merging what it
+// overlaps or touches.
+func addSpan(ss []span, sp span) []span {
+	i := sort.Search(len(ss), func(i int) bool { return ss[i].to >= sp.from })
+	j := i
+	for j < len(ss) && ss[j].from <= sp.to {
+		sp.from, sp.to = min(sp.from, ss[j].from), max(sp.to, ss[j].to)
+		j++
+	}
+	if i == j {
+		ss = append(ss, span{})
+		copy(ss[i+1:], ss[i:])
+		ss[i] = sp
+		return ss
+	}
+	ss[i] = sp
+	return append(ss[:i+1], ss[j:]...)
+}
+
+// Close ledgers the end of the fetch (if its start was ledgered) and
+// closes the file.
 func (sf *servedFile) Close() error {
 	sf.mu.Lock()
 	if sf.closed {
@@ -242,32 +309,25 @@ func (sf *servedFile) Close() error {
 		return nil
 	}
 	sf.closed = true
-	size := sf.fi.Size()
-	complete := sf.next >= size && !sf.unhashed
-	sum := ""
-	if complete {
-		sum = hex.EncodeToString(sf.h.Sum(nil))
+	begun := sf.begun
+	rec := sf.record()
+	rec.Bytes = sf.served
+	rec.Complete = !sf.unhashed && sf.next >= sf.fi.Size()
+	sum := hex.EncodeToString(sf.h.Sum(nil))
+	if rec.Complete {
+		rec.SHA256 = sum
+	} else if !sf.unhashed && sf.next > 0 {
+		rec.PrefixBytes, rec.PrefixSHA256 = sf.next, sum
 	}
-	served := sf.served
 	sf.mu.Unlock()
-	if sf.unhashed && served >= size {
-		// Served too far out of order to hash on the way: record the hash
-		// of the file that was served from, once; whether every byte went
-		// out is then not known, so complete stays false.
-		h := sha256.New()
-		if _, err := io.Copy(h, io.NewSectionReader(sf.f, 0, size)); err == nil {
-			sum = hex.EncodeToString(h.Sum(nil))
-		}
-	}
 	err := sf.f.Close()
-	if served == 0 {
+	if !begun {
 		return err
 	}
 	env := sf.fetch.env
-	rec := core.FetchRecord{Name: sf.pkg.Name, RequestID: sf.pkg.RequestID, Protocol: sf.fetch.protocol, Bytes: served,
-		SHA256: sum, Complete: complete, Started: sf.started, Ended: env.Now().UTC(), Session: env.SessionID}
+	rec.Ended = env.Now().UTC()
 	if lerr := env.Core.RecordFetch(env.Actor, rec); lerr != nil {
-		env.Logger.Error("cannot ledger a fetch", "name", rec.Name, "bytes", served, "err", lerr)
+		env.Logger.Error("cannot ledger a fetch", "name", rec.Name, "bytes", rec.Bytes, "err", lerr)
 	}
 	return err
 }
@@ -309,11 +369,50 @@ func runSCP(env *Env, args []string) int {
 		return ExitError
 	}
 	failed := false
-	scp.Middleware(scpHandler{f}, nil)(func(ssh.Session) {})(&exitWatch{Session: env.Session, failed: &failed})
+	h := &scpHandler{f: f}
+	scp.Middleware(h, nil)(func(ssh.Session) {})(&exitWatch{Session: env.Session, failed: &failed})
 	if failed {
 		return ExitError
 	}
+	// The sink's first "ready", then per file its answers to the T and C
+	// lines and to the data.
+	readAcks(env.Session, 1+3*h.files)
 	return ExitOK
+}
+
+// scpAckWait bounds how long the end of an scp session waits for the
+// client's last acknowledgements.
+const scpAckWait = 10 * time.Second
+
+// readAcks reads n responses of an scp sink (a 0 byte, or 1 or 2 and a
+// message line), as a source does, bounded by scpAckWait. wish's source
+// never reads them; were the exit status sent at once, the client's ssh
+// could exit before scp wrote its last one, and scp would die of SIGPIPE
+// ("lost connection", exit 1) after receiving every byte.
+func readAcks(sess ssh.Session, n int) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		br := bufio.NewReaderSize(io.LimitReader(sess, 64<<10), 512)
+		for ; n > 0; n-- {
+			c, err := br.ReadByte()
+			if err != nil {
+				return
+			}
+			if c != 0 {
+				if _, err := br.ReadString('\n'); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	t := time.NewTimer(scpAckWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-sess.Context().Done():
+	}
 }
 
 // exitWatch notes that wish's middleware ended the session with an error.
@@ -332,9 +431,12 @@ func (w *exitWatch) Exit(code int) error {
 // Close is left to the session: it must stay open for the exit status.
 func (w *exitWatch) Close() error { return nil }
 
-type scpHandler struct{ f *fetcher }
+type scpHandler struct {
+	f     *fetcher
+	files int // file entries sent
+}
 
-func (h scpHandler) Glob(_ ssh.Session, p string) ([]string, error) {
+func (h *scpHandler) Glob(_ ssh.Session, p string) ([]string, error) {
 	name, err := h.f.name(p)
 	if err != nil {
 		return nil, err
@@ -342,20 +444,21 @@ func (h scpHandler) Glob(_ ssh.Session, p string) ([]string, error) {
 	return []string{name}, nil
 }
 
-func (h scpHandler) WalkDir(_ ssh.Session, p string, _ fs.WalkDirFunc) error {
+func (h *scpHandler) WalkDir(_ ssh.Session, p string, _ fs.WalkDirFunc) error {
 	h.f.env.Core.RefuseFetch(h.f.env.Actor, p, "recursive copy")
 	return errRefused
 }
 
-func (h scpHandler) NewDirEntry(_ ssh.Session, p string) (*scp.DirEntry, error) {
+func (h *scpHandler) NewDirEntry(_ ssh.Session, p string) (*scp.DirEntry, error) {
 	return nil, errRefused
 }
 
-func (h scpHandler) NewFileEntry(_ ssh.Session, name string) (*scp.FileEntry, func() error, error) {
+func (h *scpHandler) NewFileEntry(_ ssh.Session, name string) (*scp.FileEntry, func() error, error) {
 	sf, err := h.f.open(name)
 	if err != nil {
 		return nil, nil, err
 	}
+	h.files++
 	mt := sf.fi.ModTime().Unix()
 	return &scp.FileEntry{Name: sf.pkg.Name, Filepath: sf.pkg.Name, Mode: 0o444, Size: sf.fi.Size(), Reader: sf,
 		Mtime: mt, Atime: mt}, sf.Close, nil

@@ -116,15 +116,7 @@ func TestFetchPackagesWithOpenSSH(t *testing.T) {
 	op := f.opensshUser("op-openssh", core.RoleOperator)
 	tech := f.opensshUser("tech-openssh", core.RoleTechnician)
 	addr := "127.0.0.1"
-	fetches := func() []core.Entry {
-		var out []core.Entry
-		for _, e := range f.entries() {
-			if e.Action == core.ActionExportFetch {
-				out = append(out, e)
-			}
-		}
-		return out
-	}
+	fetches := func() []core.Entry { return f.fetchEntries("ended") }
 
 	// scp (OpenSSH 9 speaks SFTP), scp -O (the legacy protocol), sftp.
 	out := t.TempDir()
@@ -143,8 +135,8 @@ func TestFetchPackagesWithOpenSSH(t *testing.T) {
 		if code != 0 || err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("%s %v: exit %d, %d bytes of %d (%v)\n%s", filepath.Base(c.bin), c.args, code, len(got), len(want), err, msg)
 		}
-		es := fetches()
-		if len(es) != i+1 {
+		es := f.waitFetchEnded(i + 1)
+		if len(es) != i+1 || len(f.fetchEntries("started")) != i+1 {
 			t.Fatalf("after fetch %d: %d fetch entries", i+1, len(es))
 		}
 		d := es[i].Details
@@ -232,7 +224,7 @@ func TestFetchPackagesWithOpenSSH(t *testing.T) {
 	if got, _ := os.ReadFile(pkg); !bytes.Equal(got, want) {
 		t.Fatal("the package changed")
 	}
-	if n := len(fetches()); n != before {
+	if n := len(fetches()); n != before || len(f.fetchEntries("started")) != before {
 		t.Fatalf("refused attempts were ledgered as fetches: %d -> %d", before, n)
 	}
 	if !hasEntry(f.entries(), func(e core.Entry) bool {

@@ -1,0 +1,241 @@
+package sshd
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pkg/sftp"
+
+	"mimamori/core"
+	"mimamori/keys"
+)
+
+// heldPackage is an appliance holding one exported package of size bytes.
+func heldPackage(t *testing.T, size int) (f *fixture, name string, want []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	f = newFixture(t, func(o *Options) {
+		o.ExportDir = dir
+		o.PerKeySessionRate = Rate{N: 1000, Per: time.Second}
+		EnableFileTransfer(o)
+	})
+	f.store.SetExporter(randomExporter{size: size})
+	host, _, _, err := keys.LoadOrCreateHostKey(f.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.SetLogSigner("test", host); err != nil {
+		t.Fatal(err)
+	}
+	f.addCameras("cam1", "cam2")
+	id := strings.TrimSpace(f.mustRun(f.oper, newReq))
+	f.mustRun(f.manager, "request instruct "+id+" --operator sousa")
+	f.mustRun(f.oper, "request result "+id+" --found yes --range cam1=2026-01-01T09:10:00+09:00/2026-01-01T09:14:00+09:00")
+	f.mustRun(f.manager, "request approve "+id+" --judgement '捜査に必要な範囲に限られ不当侵害のおそれなし'")
+	pkg := strings.TrimSpace(f.mustRun(f.oper, "request export "+id))
+	if want, err = os.ReadFile(pkg); err != nil {
+		t.Fatal(err)
+	}
+	return f, filepath.Base(pkg), want
+}
+
+// fetchEntries are the export.fetch entries of one phase.
+func (f *fixture) fetchEntries(phase string) []core.Entry {
+	var out []core.Entry
+	for _, e := range f.entries() {
+		if e.Action == core.ActionExportFetch && e.Details["phase"] == phase {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// waitFetchEnded waits until n fetches have ended in the ledger (the
+// server ledgers the end when it closes the file, after the client went).
+func (f *fixture) waitFetchEnded(n int) []core.Entry {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		es := f.fetchEntries("ended")
+		if len(es) >= n || time.Now().After(deadline) {
+			return es
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func sum(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// A fetch is on record before its first byte leaves — a crash of the
+// appliance in the middle of a copy cannot hide it — and its end records
+// what was served: here read backwards in 256 KiB pieces (sftp clients
+// pipeline out of order), which still yields the whole file's SHA-256.
+func TestFetchIsLedgeredBeforeItsFirstByte(t *testing.T) {
+	f, name, want := heldPackage(t, 3<<20+777)
+	c, err := f.dial(f.oper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, err := sftp.NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	fh, err := sc.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.fetchEntries("started")); n != 0 {
+		t.Fatalf("opening alone ledgered %d fetches", n)
+	}
+	got := make([]byte, len(want))
+	const piece = 256 << 10
+	last := (len(want) - 1) / piece * piece
+	if _, err := fh.ReadAt(got[last:], int64(last)); err != nil && err != io.EOF {
+		t.Fatal(err)
+	}
+	// The first bytes are out: the start is already in the ledger.
+	st := f.fetchEntries("started")
+	if len(st) != 1 || st[0].Details["name"] != name || st[0].Details["package_sha256"] != sum(want) ||
+		st[0].Details["protocol"] != "sftp" || st[0].Actor.Fingerprint != f.oper.actor.Fingerprint {
+		t.Fatalf("started entries while the file is open: %+v", st)
+	}
+	if n := len(f.fetchEntries("ended")); n != 0 {
+		t.Fatalf("%d ended entries while the file is open", n)
+	}
+	for off := last - piece; off >= 0; off -= piece {
+		if _, err := fh.ReadAt(got[off:off+piece], int64(off)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("served bytes differ")
+	}
+	if err := fh.Close(); err != nil {
+		t.Fatal(err)
+	}
+	es := f.waitFetchEnded(1)
+	if len(es) != 1 {
+		t.Fatalf("%d ended entries", len(es))
+	}
+	d := es[0].Details
+	if d["complete"] != "true" || d["sha256"] != sum(want) || d["bytes"] != itoa(len(want)) || d["prefix_bytes"] != "" {
+		t.Fatalf("ended entry %+v", d)
+	}
+}
+
+// A client that stops in the middle (its connection dropped with the file
+// open) is recorded once, with the bytes served and the SHA-256 of the
+// prefix it holds.
+func TestPartialFetchRecordsThePrefixServed(t *testing.T) {
+	f, name, want := heldPackage(t, 2<<20)
+	c, err := f.dial(f.oper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := sftp.NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh, err := sc.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const got = 700_000
+	buf := make([]byte, got)
+	if _, err := io.ReadFull(fh, buf); err != nil {
+		t.Fatal(err)
+	}
+	c.Close() // no close of the file: the connection just goes
+	es := f.waitFetchEnded(1)
+	if len(es) != 1 {
+		t.Fatalf("%d ended entries after a dropped connection", len(es))
+	}
+	d := es[0].Details
+	if d["complete"] != "false" || d["sha256"] != "" || d["prefix_bytes"] != itoa(got) || d["prefix_sha256"] != sum(want[:got]) {
+		t.Fatalf("ended entry of a partial fetch %+v", d)
+	}
+	if n := len(f.fetchEntries("started")); n != 1 {
+		t.Fatalf("%d started entries", n)
+	}
+}
+
+// Reads scattered in more pieces than it will note are served but not
+// hashed, and nothing of them is kept in memory.
+func TestScatteredReadsAreNotHashed(t *testing.T) {
+	f, name, want := heldPackage(t, 1<<20)
+	c, err := f.dial(f.oper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, err := sftp.NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fh, err := sc.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	for off := 2; off < 2*(maxAhead+10); off += 2 {
+		if _, err := fh.ReadAt(b, int64(off)); err != nil || b[0] != want[off] {
+			t.Fatalf("read at %d: %v", off, err)
+		}
+	}
+	fh.Close()
+	es := f.waitFetchEnded(1)
+	if len(es) != 1 || es[0].Details["complete"] != "false" || es[0].Details["sha256"] != "" ||
+		es[0].Details["prefix_sha256"] != "" || es[0].Details["bytes"] != itoa(maxAhead+9) {
+		t.Fatalf("ended entry %+v", es)
+	}
+}
+
+// The bookkeeping of ranges served ahead of the hashed prefix.
+func TestAddSpan(t *testing.T) {
+	var ss []span
+	for _, sp := range []span{{10, 20}, {30, 40}, {50, 60}, {20, 25}, {45, 50}, {0, 5}, {24, 46}} {
+		ss = addSpan(ss, sp)
+	}
+	want := []span{{0, 5}, {10, 60}}
+	if len(ss) != len(want) || ss[0] != want[0] || ss[1] != want[1] {
+		t.Fatalf("spans %v, want %v", ss, want)
+	}
+}
+
+// OpenSSH's scp in the legacy protocol (-O) exits 0 every time it got the
+// whole package: the appliance ends the session only after the client's
+// last acknowledgement (else scp could die of SIGPIPE, "lost connection").
+func TestLegacySCPEndsCleanly(t *testing.T) {
+	scpBin, err := exec.LookPath("scp")
+	if err != nil {
+		t.Skip("OpenSSH scp not installed (apt-get install openssh-client)")
+	}
+	f, name, want := heldPackage(t, 3<<20)
+	op := f.opensshUser("op-openssh", core.RoleOperator)
+	out := t.TempDir()
+	const runs = 40
+	for i := 0; i < runs; i++ {
+		dst := filepath.Join(out, itoa(i))
+		msg, code := f.tool(op, scpBin, "", "-O", "127.0.0.1:"+name, dst)
+		got, _ := os.ReadFile(dst)
+		if code != 0 || !bytes.Equal(got, want) {
+			t.Fatalf("scp -O run %d: exit %d, %d of %d bytes\n%s", i, code, len(got), len(want), msg)
+		}
+	}
+	if es := f.waitFetchEnded(runs); len(es) != runs || len(f.fetchEntries("started")) != runs {
+		t.Fatalf("%d fetches: %d ended, %d started entries", runs, len(es), len(f.fetchEntries("started")))
+	}
+}
