@@ -61,26 +61,7 @@ const benchBitrate = 4_000_000
 
 func benchServe(b *testing.B, bin string, n int, d time.Duration) {
 	dir := b.TempDir()
-	cams := exec.Command(bin, "simcam", "--listen", "127.0.0.1:0", "--cameras", strconv.Itoa(n),
-		"--bitrate", strconv.Itoa(benchBitrate))
-	camOut, err := cams.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cams.Stderr = io.Discard
-	if err := cams.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer stopChild(cams)
-	var urls []string
-	sc := bufio.NewScanner(camOut)
-	for len(urls) < n && sc.Scan() {
-		urls = append(urls, strings.TrimSpace(sc.Text()))
-	}
-	if len(urls) != n {
-		b.Fatalf("simcam printed %d of %d URLs", len(urls), n)
-	}
-	go func() { _, _ = io.Copy(io.Discard, camOut) }()
+	urls := startBenchCameras(b, bin, n)
 
 	var cfg strings.Builder
 	fmt.Fprintf(&cfg, "data_dir: %s\nssh:\n  listen: \"127.0.0.1:0\"\n  playback_port: 0\n", filepath.Join(dir, "data"))
@@ -133,7 +114,40 @@ func benchServe(b *testing.B, bin string, n int, d time.Duration) {
 		b.Fatalf("not every camera recording after 60 s; serve log tail:\n%s", tail.String())
 	}
 
-	pid := serve.Process.Pid
+	measureRecorder(b, serve, n, d, &tail)
+}
+
+// startBenchCameras starts `mimamori simcam` with n cameras at
+// benchBitrate in its own process (stopped when b ends) and returns their
+// URLs.
+func startBenchCameras(b *testing.B, bin string, n int) []string {
+	cams := exec.Command(bin, "simcam", "--listen", "127.0.0.1:0", "--cameras", strconv.Itoa(n),
+		"--bitrate", strconv.Itoa(benchBitrate))
+	camOut, err := cams.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cams.Stderr = io.Discard
+	if err := cams.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stopChild(cams) })
+	var urls []string
+	sc := bufio.NewScanner(camOut)
+	for len(urls) < n && sc.Scan() {
+		urls = append(urls, strings.TrimSpace(sc.Text()))
+	}
+	if len(urls) != n {
+		b.Fatalf("simcam printed %d of %d URLs", len(urls), n)
+	}
+	go func() { _, _ = io.Copy(io.Discard, camOut) }()
+	return urls
+}
+
+// measureRecorder samples a recording process (already recording all n
+// cameras) for d and reports its CPU, memory and disk writes.
+func measureRecorder(b *testing.B, proc *exec.Cmd, n int, d time.Duration, tail *lastLines) {
+	pid := proc.Process.Pid
 	cpu0, io0, wall0 := procCPU(pid), procWriteBytes(pid), time.Now()
 	var maxRSS, maxAnon, maxFile int64
 	for time.Since(wall0) < d {
@@ -144,8 +158,8 @@ func benchServe(b *testing.B, bin string, n int, d time.Duration) {
 	}
 	cpu, written, wall := procCPU(pid)-cpu0, procWriteBytes(pid)-io0, time.Since(wall0)
 	hwm := procStatusKB(pid, "VmHWM:")
-	if serve.ProcessState != nil || procStatusKB(pid, "VmRSS:") == 0 {
-		b.Fatalf("serve died; log tail:\n%s", tail.String())
+	if proc.ProcessState != nil || procStatusKB(pid, "VmRSS:") == 0 {
+		b.Fatalf("%s died; log tail:\n%s", filepath.Base(proc.Path), tail.String())
 	}
 
 	streamMinutes := float64(n) * wall.Minutes()
@@ -159,6 +173,91 @@ func benchServe(b *testing.B, bin string, n int, d time.Duration) {
 	b.ReportMetric(float64(maxAnon)/1024, "MiB-RssAnon-max")
 	b.ReportMetric(float64(maxFile)/1024, "MiB-RssFile-max")
 	b.ReportMetric(float64(written)/streamBytes, "disk-write/stream")
+}
+
+// BenchmarkMediaMTX records the same simulated cameras with MediaMTX, side
+// by side with BenchmarkServe (same simcam, bitrate, duration and
+// metrics): MediaMTX pulls each stream over RTSP/TCP and records fMP4 with
+// 1 s parts, its closest equivalent of our ring. It needs a MediaMTX
+// binary, which this repository does not build or ship:
+//
+//	MIMAMORI_BENCH_MEDIAMTX=/path/to/mediamtx go test -run '^$' -bench 'BenchmarkServe|BenchmarkMediaMTX' -benchtime 1x -timeout 60m .
+func BenchmarkMediaMTX(b *testing.B) {
+	mtx := os.Getenv("MIMAMORI_BENCH_MEDIAMTX")
+	if mtx == "" {
+		b.Skip("MIMAMORI_BENCH_MEDIAMTX is not set (path to a mediamtx binary)")
+	}
+	secs := 60
+	if v, err := strconv.Atoi(os.Getenv("MIMAMORI_BENCH_SECONDS")); err == nil && v > 0 {
+		secs = v
+	}
+	n := 64
+	if v, err := strconv.Atoi(os.Getenv("MIMAMORI_BENCH_CAMERAS")); err == nil && v > 0 {
+		n = v
+	}
+	bin := filepath.Join(b.TempDir(), "mimamori")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	b.Run(fmt.Sprintf("cameras=%d", n), func(b *testing.B) {
+		for range b.N {
+			benchMediaMTX(b, mtx, bin, n, time.Duration(secs)*time.Second)
+		}
+	})
+}
+
+func benchMediaMTX(b *testing.B, mtx, bin string, n int, d time.Duration) {
+	dir := b.TempDir()
+	urls := startBenchCameras(b, bin, n)
+	var cfg strings.Builder
+	cfg.WriteString("logLevel: info\nrtsp: no\nrtmp: no\nhls: no\nwebrtc: no\nsrt: no\napi: no\nmetrics: no\npprof: no\nplayback: no\n")
+	fmt.Fprintf(&cfg, "pathDefaults:\n  record: yes\n  recordPath: %s/%%path/%%Y-%%m-%%d_%%H-%%M-%%S-%%f\n", dir)
+	cfg.WriteString("  recordFormat: fmp4\n  recordPartDuration: 1s\n  recordSegmentDuration: 1h\n  recordDeleteAfter: 1d\n  rtspTransport: tcp\npaths:\n")
+	for i, u := range urls {
+		fmt.Fprintf(&cfg, "  cam%d:\n    source: %s\n", i+1, u)
+	}
+	cfgPath := filepath.Join(dir, "mediamtx.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	proc := exec.Command(mtx, cfgPath)
+	logs, err := proc.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	proc.Stderr = proc.Stdout
+	if err := proc.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer stopChild(proc)
+	// Every path's source ready and its recording started.
+	up := make(chan struct{})
+	var tail lastLines
+	go func() {
+		seen := map[string]bool{}
+		sc := bufio.NewScanner(logs)
+		for sc.Scan() {
+			line := sc.Text()
+			tail.add(line)
+			if strings.Contains(line, "recording") || strings.Contains(line, "ready:") {
+				if i := strings.Index(line, "[path "); i >= 0 {
+					p := line[i+6:]
+					if j := strings.IndexByte(p, ']'); j > 0 && !seen[p[:j]] && strings.Contains(line, "ready:") {
+						seen[p[:j]] = true
+						if len(seen) == n {
+							close(up)
+						}
+					}
+				}
+			}
+		}
+	}()
+	select {
+	case <-up:
+	case <-time.After(60 * time.Second):
+		b.Fatalf("not every MediaMTX path ready after 60 s; log tail:\n%s", tail.String())
+	}
+	measureRecorder(b, proc, n, d, &tail)
 }
 
 // stopChild ends a child with SIGTERM and waits (SIGKILL after 15 s).
