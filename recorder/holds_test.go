@@ -187,3 +187,96 @@ func TestProvisionalHoldOutlivesRetentionAndWraps(t *testing.T) {
 		}
 	}
 }
+
+// TestHoldSurvivesRebootWithClockAhead: the appliance reboots with its
+// clock two years ahead (a bad RTC) and records through several laps of
+// the ring before anyone notices. The held footage of an open request
+// must survive: neither core nor the ring may judge the hold by the wall
+// clock of a fresh boot.
+func TestHoldSurvivesRebootWithClockAhead(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	clock := &fakeClock{t: t0}
+	pol := core.CityStandard()
+	open := func(bootID string) (*core.Store, *ring.Ring) {
+		t.Helper()
+		st, err := core.Open(filepath.Join(dir, "mimamori.db"), core.Options{Now: clock.Now, Policy: pol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rg, err := ring.Open(ring.Options{
+			Dir: dir, Capacity: 16 * 64 << 10, BlockSize: 64 << 10, Retention: time.Duration(pol.RetentionDays * float64(24*time.Hour)),
+			Now: clock.Now, Mono: clock.Mono, BootID: bootID, ClockSynced: func() bool { return false },
+			Erasures: st, Holds: st, HoldShare: 0.25,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, rg
+	}
+	st, rg := open("boot-1")
+	if err := st.SyncCameras(core.SystemActor("config"), []core.Camera{{ID: "cam1", Number: "1", Name: "gate", URL: "rtsp://127.0.0.1/cam1"}}); err != nil {
+		t.Fatal(err)
+	}
+	record := func(n int) {
+		t.Helper()
+		initID, err := rg.AppendInit("cam1", []byte("init segment"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			err := rg.AppendFragment(ring.Fragment{Camera: "cam1", Start: clock.Now(), Duration: time.Second,
+				Keyframe: true, InitID: initID, Payload: bytes.Repeat([]byte{byte(i)}, 8000)})
+			if err != nil {
+				t.Fatalf("append %d: %v", i, err)
+			}
+			clock.Add(time.Second)
+			if i%10 == 9 {
+				if err := rg.Sync(); err != nil {
+					t.Fatal(err)
+				}
+				if err := rg.Sweep(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	record(60)
+	from, to := t0.Add(20*time.Second), t0.Add(30*time.Second)
+	op := core.Actor{Fingerprint: "SHA256:op", Name: "担当", Role: core.RoleOperator}
+	if _, err := st.RegisterRequest(op, core.RequestInput{
+		Agency: "千葉県警察", ApplicantAddress: "千葉市", Representative: "警部", ContactPerson: "巡査", Phone: "043-000-0000",
+		Purpose: "investigation", Ground: "law", Cameras: []string{"cam1"}, From: from, To: to,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rg.Sweep() // the ring sees the hold
+	held := func() int {
+		t.Helper()
+		refs, err := rg.Fragments("cam1", from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(refs)
+	}
+	before := held()
+	if before < 10 {
+		t.Fatalf("only %d fragments in the requested range", before)
+	}
+	if err := rg.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	// Off for ten minutes; the RTC says two years later.
+	clock.mu.Lock()
+	clock.t = clock.t.Add(10*time.Minute + 2*365*24*time.Hour)
+	clock.mono = 20 * time.Second
+	clock.mu.Unlock()
+	st, rg = open("boot-2")
+	defer st.Close()
+	defer rg.Close()
+	record(1000) // about 8 laps
+	if got := held(); got != before {
+		t.Fatalf("after a reboot with the clock two years ahead and 8 laps, %d of %d held fragments remain", got, before)
+	}
+}
