@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
 )
 
@@ -22,13 +23,23 @@ import (
 // Across a process restart on the same boot, ring time advances by exactly
 // the CLOCK_BOOTTIME difference (and a wall step made while stopped is
 // detected). Across a reboot nothing measures the time the appliance was
-// off, so ring time advances by the wall-clock gap (never backwards); a
-// wall clock set wrong while powered off is indistinguishable from real
-// downtime (docs/design.md, "Time").
+// off but the wall clock, and that is the clock most often wrong at boot
+// (a flat RTC battery, an RTC in the wrong zone) until NTP or a person
+// corrects it. So the downtime is not credited at boot: ring time goes on
+// from where it stopped, and the wall-clock gap is credited later, once
+// the kernel reports the clock synchronized or the clock has run
+// rebootConfirm without a step — to what was recorded and held before the
+// reboot only (Ring.creditDowntime). Until then expiry is late, never
+// early (docs/design.md, "Ring time").
 
 // stepThreshold is the smallest wall-clock step reported. NTP slews the
 // wall and monotonic clocks alike, so wall−monotonic only changes by steps.
 const stepThreshold = 2 * time.Second
+
+// rebootConfirm is how long the wall clock must run without a step before
+// a reboot's downtime is credited when the kernel does not report it
+// synchronized (an appliance without NTP).
+const rebootConfirm = time.Hour
 
 // ClockStep is a detected wall-clock step.
 type ClockStep struct {
@@ -45,6 +56,14 @@ func bootTime() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
+// kernelClockSynced reports whether the kernel holds the wall clock
+// synchronized (what timedatectl shows as "System clock synchronized").
+func kernelClockSynced() bool {
+	var t unix.Timex
+	st, err := unix.Adjtimex(&t)
+	return err == nil && st != unix.TIME_ERROR && t.Status&unix.STA_UNSYNC == 0
+}
+
 // currentBootID identifies this boot, so a restart can tell whether
 // CLOCK_BOOTTIME readings are comparable.
 func currentBootID() string {
@@ -58,6 +77,7 @@ func currentBootID() string {
 type ringClock struct {
 	wall   func() time.Time
 	mono   func() time.Duration
+	synced func() bool
 	bootID string
 
 	mu     sync.Mutex
@@ -70,16 +90,44 @@ type ringClock struct {
 	dirty  bool // a step not yet committed with the clock state
 	// pending steps not yet handed to the event log (Run emits them).
 	pending []ClockStep
+	// credit is a reboot's downtime waiting for a confirmed wall clock.
+	credit *pendingCredit
+}
+
+// pendingCredit is a reboot's downtime not yet credited: what the wall
+// clock says beyond ring time, wall − base − ring time, once confirmed.
+type pendingCredit struct {
+	base  int64 // wall − ring time (ns) at the last commit before the reboot
+	bootE int64 // ring time at the reboot: older stamps get the credit
+	since int64 // ring time since which the wall clock has run without a step
+}
+
+func (p pendingCredit) encode() []byte {
+	b := make([]byte, 24)
+	binary.BigEndian.PutUint64(b[0:], uint64(p.base))
+	binary.BigEndian.PutUint64(b[8:], uint64(p.bootE))
+	binary.BigEndian.PutUint64(b[16:], uint64(p.since))
+	return b
+}
+
+func decodePendingCredit(b []byte) (*pendingCredit, error) {
+	if len(b) != 24 {
+		return nil, fmt.Errorf("%w: pending clock credit of %d bytes", ErrCorrupt, len(b))
+	}
+	be := binary.BigEndian
+	return &pendingCredit{base: int64(be.Uint64(b[0:])), bootE: int64(be.Uint64(b[8:])), since: int64(be.Uint64(b[16:]))}, nil
 }
 
 // clockState is what index.db keeps (meta "clock"): ring time, trusted
-// wall and the two raw clocks at the last index commit.
+// wall and the two raw clocks at the last index commit; and, under meta
+// "clockPending", a reboot's downtime not yet credited.
 type clockState struct {
 	E      int64
 	TW     int64
 	Wall   int64
 	Mono   int64
 	BootID string
+	Credit *pendingCredit
 }
 
 func (s clockState) encode() []byte {
@@ -90,6 +138,17 @@ func (s clockState) encode() []byte {
 	be.PutUint64(b[16:], uint64(s.Wall))
 	be.PutUint64(b[24:], uint64(s.Mono))
 	return append(b, s.BootID...)
+}
+
+// put writes the clock state into bucket meta.
+func (s clockState) put(meta *bolt.Bucket) error {
+	if err := meta.Put([]byte("clock"), s.encode()); err != nil {
+		return err
+	}
+	if s.Credit == nil {
+		return meta.Delete([]byte("clockPending"))
+	}
+	return meta.Put([]byte("clockPending"), s.Credit.encode())
 }
 
 func decodeClockState(b []byte) (clockState, error) {
@@ -106,8 +165,8 @@ func decodeClockState(b []byte) (clockState, error) {
 
 // newRingClock starts the clock from the persisted state (nil for a new
 // ring or one written before ring time existed).
-func newRingClock(wall func() time.Time, mono func() time.Duration, bootID string, saved *clockState) *ringClock {
-	c := &ringClock{wall: wall, mono: mono, bootID: bootID}
+func newRingClock(wall func() time.Time, mono func() time.Duration, synced func() bool, bootID string, saved *clockState) *ringClock {
+	c := &ringClock{wall: wall, mono: mono, synced: synced, bootID: bootID}
 	w, m := wall(), mono()
 	c.mBase, c.skew = m, time.Duration(w.UnixNano())-m
 	switch {
@@ -117,15 +176,65 @@ func newRingClock(wall func() time.Time, mono func() time.Duration, bootID strin
 		// Same boot: the monotonic clock measured the downtime exactly.
 		el := int64(m) - saved.Mono
 		c.eBase, c.twBase = saved.E+el, saved.TW+el
+		c.credit = saved.Credit
 		if step := time.Duration(w.UnixNano()-saved.Wall) - time.Duration(el); step >= stepThreshold || step <= -stepThreshold {
 			c.noteStep(w, step)
+			if c.credit != nil {
+				c.credit.since = c.eBase
+			}
 		}
 	default:
-		// A reboot: only the wall clock saw the gap. Never go backwards.
-		gap := max(w.UnixNano()-saved.Wall, 0)
-		c.eBase, c.twBase = saved.E+gap, w.UnixNano()
+		// A reboot: only the wall clock saw the gap, and it may be wrong
+		// now. Ring time goes on from where it stopped; the gap waits for
+		// the clock to be confirmed (confirm). A credit still pending from
+		// an earlier reboot keeps its base, so neither gap is lost.
+		c.eBase, c.twBase = saved.E, saved.TW
+		p := pendingCredit{base: saved.Wall - saved.E, bootE: saved.E}
+		if saved.Credit != nil {
+			p = *saved.Credit
+		}
+		p.since = saved.E
+		c.credit = &p
 	}
 	return c
+}
+
+// confirm credits a pending reboot downtime once the wall clock is
+// trusted again: the kernel says it is synchronized, or it has run
+// rebootConfirm of ring time without a step. It returns the credit (ns,
+// never negative) and the ring time of the reboot, whose older stamps it
+// applies to.
+func (c *ringClock) confirm() (credit, bootE int64, ok bool) {
+	c.mu.Lock()
+	pending := c.credit != nil
+	c.mu.Unlock()
+	if !pending {
+		return 0, 0, false
+	}
+	synced := c.synced != nil && c.synced()
+	w, m := c.wall(), c.mono()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.credit == nil {
+		return 0, 0, false
+	}
+	now := c.eBase + int64(m-c.mBase)
+	if !synced && now-c.credit.since < int64(rebootConfirm) {
+		return 0, 0, false
+	}
+	credit = max(w.UnixNano()-c.credit.base-now, 0)
+	bootE = c.credit.bootE
+	c.credit = nil
+	c.twBase += credit
+	c.dirty = true
+	return credit, bootE, true
+}
+
+// creditPending reports whether a reboot's downtime is waiting.
+func (c *ringClock) creditPending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.credit != nil
 }
 
 // now returns ring time (ns).
@@ -157,6 +266,9 @@ func (c *ringClock) check() (ClockStep, bool) {
 		return ClockStep{}, false
 	}
 	c.skew = skew
+	if c.credit != nil { // the clock was just set: confirm it anew
+		c.credit.since = c.eBase + int64(m-c.mBase)
+	}
 	return c.noteStepLocked(w, d), true
 }
 
@@ -221,5 +333,10 @@ func (c *ringClock) state() clockState {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el := int64(m - c.mBase)
-	return clockState{E: c.eBase + el, TW: c.twBase + el, Wall: w.UnixNano(), Mono: int64(m), BootID: c.bootID}
+	st := clockState{E: c.eBase + el, TW: c.twBase + el, Wall: w.UnixNano(), Mono: int64(m), BootID: c.bootID}
+	if c.credit != nil {
+		p := *c.credit
+		st.Credit = &p
+	}
+	return st
 }

@@ -170,7 +170,8 @@ func TestSmallClockStepsDetected(t *testing.T) {
 
 // Ring time survives a restart: on the same boot the monotonic clock
 // measures the downtime (and a wall step made meanwhile is caught); after
-// a reboot the wall-clock gap is credited.
+// a reboot the wall-clock gap is credited once the clock is synchronized
+// (clock_reboot_test.go has the rest).
 func TestRingTimeAcrossRestart(t *testing.T) {
 	e := newEnv(t)
 	o := e.tinyOpts()
@@ -200,6 +201,7 @@ func TestRingTimeAcrossRestart(t *testing.T) {
 	e.clock.mono = time.Minute
 	e.clock.mu.Unlock()
 	o.BootID = "another-boot"
+	o.ClockSynced = func() bool { return true } // NTP vouches for the wall clock
 	r = mustOpen(t, o)
 	defer r.Close()
 	r.Sweep()

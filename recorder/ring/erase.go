@@ -286,6 +286,10 @@ func (r *Ring) checkClock() {
 		r.log.Warn("wall clock stepped; retention and holds keep ring time", "by", s.By, "now", s.At)
 		r.event("", "clock-step", map[string]string{"by": s.By.String(), "wall_now": s.At.Format(time.RFC3339Nano)})
 	}
+	if credit, bootE, ok := r.clock.confirm(); ok {
+		r.creditDowntime(credit, bootE)
+		r.log.Info("wall clock confirmed after the reboot; downtime credited to retention and holds", "downtime", time.Duration(credit))
+	}
 }
 
 // gcInitsLocked deletes cached init segments that no block references and

@@ -147,6 +147,7 @@ func (e *env) tinyOpts() Options {
 		Now: e.clock.Now, Mono: e.clock.Mono, BootID: "test-boot", Erasures: e.er, Holds: e.holds,
 		HoldShare:    0.25,
 		SyncInterval: time.Hour, // tests call Sync themselves
+		ClockSynced:  func() bool { return false },
 	}
 }
 

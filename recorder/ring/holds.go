@@ -31,6 +31,7 @@ const deadlineKeep = 48 * time.Hour
 type holdDeadline struct {
 	until    int64 // the hold's Until (unix ns) when the deadline was fixed
 	deadline int64 // ring time at which the hold lapses
+	fixedAt  int64 // ring time it was fixed (0 from earlier releases): a reboot's credit applies to deadlines fixed before the reboot
 }
 
 func holdKey(h core.HoldRange) string {
@@ -41,19 +42,23 @@ func holdKey(h core.HoldRange) string {
 }
 
 func (d holdDeadline) encode() []byte {
-	b := make([]byte, 16)
+	b := make([]byte, 24)
 	binary.BigEndian.PutUint64(b, uint64(d.until))
 	binary.BigEndian.PutUint64(b[8:], uint64(d.deadline))
+	binary.BigEndian.PutUint64(b[16:], uint64(d.fixedAt))
 	return b
 }
 
 func (r *Ring) loadDeadlines(tx *bolt.Tx) error {
 	return tx.Bucket(bktHolds).ForEach(func(k, v []byte) error {
-		if len(v) != 16 {
+		if len(v) != 16 && len(v) != 24 {
 			return fmt.Errorf("%w: hold deadline of %d bytes", ErrCorrupt, len(v))
 		}
-		r.deadlines[string(k)] = holdDeadline{until: int64(binary.BigEndian.Uint64(v)),
-			deadline: int64(binary.BigEndian.Uint64(v[8:]))}
+		d := holdDeadline{until: int64(binary.BigEndian.Uint64(v)), deadline: int64(binary.BigEndian.Uint64(v[8:]))}
+		if len(v) == 24 {
+			d.fixedAt = int64(binary.BigEndian.Uint64(v[16:]))
+		}
+		r.deadlines[string(k)] = d
 		return nil
 	})
 }
@@ -85,7 +90,7 @@ func (r *Ring) activeHoldsLocked() []core.HoldRange {
 		d, ok := r.deadlines[k]
 		switch {
 		case !ok:
-			d = holdDeadline{until: h.Until.UnixNano(), deadline: now + (h.Until.UnixNano() - wall.UnixNano())}
+			d = holdDeadline{until: h.Until.UnixNano(), deadline: now + (h.Until.UnixNano() - wall.UnixNano()), fixedAt: now}
 		case d.until != h.Until.UnixNano():
 			// Until changed (a hold extended or shortened): move the
 			// deadline by the same amount.
@@ -101,6 +106,35 @@ func (r *Ring) activeHoldsLocked() []core.HoldRange {
 		}
 	}
 	return out
+}
+
+// creditDowntime applies a reboot's downtime, credited once the wall
+// clock was confirmed (clock.go), to what was stamped before the reboot
+// (ring time ≤ bootE): those blocks and hold deadlines age by it. What was
+// recorded or held since the reboot is not aged.
+func (r *Ring) creditDowntime(credit, bootE int64) {
+	if credit <= 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.blocks {
+		m := &r.blocks[i]
+		if m.state == stateFree || m.lastE > bootE {
+			continue
+		}
+		m.lastE -= credit
+		m.openedE -= credit
+		r.dirty[uint32(i)] = struct{}{}
+	}
+	for k, d := range r.deadlines {
+		if d.fixedAt > bootE {
+			continue
+		}
+		d.deadline -= credit
+		r.deadlines[k] = d
+		r.dlDirty[k] = struct{}{}
+	}
 }
 
 // observeHolds fixes the deadline of any hold not seen before (Run calls

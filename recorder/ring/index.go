@@ -8,9 +8,11 @@ import (
 // index.db layout (bbolt):
 //
 //	meta:    "blockSize", "blocks" (u64 BE) – geometry check on reopen;
-//	         "clock" – ring time at the last commit (clock.go)
+//	         "clock" – ring time at the last commit (clock.go);
+//	         "clockPending" – a reboot's downtime not yet credited (clock.go)
 //	blocks:  u32 BE block -> blockMeta
-//	holds:   hold key -> wall Until i64 + ring-time deadline i64 (holds.go)
+//	holds:   hold key -> wall Until i64 + ring-time deadline i64 [+ ring
+//	         time it was fixed i64; absent in earlier releases] (holds.go)
 //	damaged: camera u32 BE + start key -> end ns i64 + reason (damage.go)
 //	cameras: name -> camera number u32, next seq u64, last init id u32
 //	frags:   nested bucket per camera number (u32 BE); key = start ns (sign

@@ -45,12 +45,17 @@ type Options struct {
 	// Mono is elapsed time that no wall-clock step moves, counting
 	// suspend; default CLOCK_BOOTTIME. BootID names its origin (default:
 	// the kernel's boot id) so a restart knows whether readings compare.
-	Mono     func() time.Duration
-	BootID   string
-	Erasures ErasureLog
-	Holds    HoldSource
-	Events   EventLog
-	Logger   *slog.Logger
+	Mono   func() time.Duration
+	BootID string
+	// ClockSynced reports whether the kernel holds the wall clock
+	// synchronized (NTP); default adjtimex. After a reboot the downtime,
+	// which only the wall clock saw, is credited to ring time once the
+	// clock is synchronized or has run an hour without a step.
+	ClockSynced func() bool
+	Erasures    ErasureLog
+	Holds       HoldSource
+	Events      EventLog
+	Logger      *slog.Logger
 	// SyncInterval is the index commit period (recovery rescans at most
 	// this much); default 1 s. DataSyncInterval is how often written
 	// footage is fdatasynced, which bounds the loss on power failure;
@@ -111,6 +116,9 @@ func (o *Options) withDefaults() (Options, error) {
 		if c.BootID == "" {
 			c.BootID = currentBootID()
 		}
+	}
+	if c.ClockSynced == nil {
+		c.ClockSynced = kernelClockSynced
 	}
 	if c.fallocate == nil {
 		c.fallocate = func(fd int, size int64) error { return unix.Fallocate(fd, 0, 0, size) }

@@ -102,7 +102,7 @@ func (r *Ring) recover() error {
 					return err
 				}
 			}
-			return tx.Bucket(bktMeta).Put([]byte("clock"), st.encode())
+			return st.put(tx.Bucket(bktMeta))
 		})
 		if err != nil {
 			return r.noteWriteError("recovery commit", err)

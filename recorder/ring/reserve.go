@@ -29,15 +29,16 @@ func (r *Ring) pokeReserve() {
 	}
 }
 
-// oldestUnheldLocked is the sealed block with the oldest footage that no
-// hold protects, or -1. Caller holds r.mu.
+// oldestUnheldLocked is the sealed block recorded longest ago (by ring
+// time, not by its footage's stamps, which a wrong wall clock can put
+// years off) that no hold protects, or -1. Caller holds r.mu.
 func (r *Ring) oldestUnheldLocked(holds []core.HoldRange) int {
 	v := -1
 	for i, m := range r.blocks {
 		if m.state != stateSealed || r.heldLocked(m, holds) {
 			continue
 		}
-		if v < 0 || m.last < r.blocks[v].last {
+		if v < 0 || m.lastE < r.blocks[v].lastE || (m.lastE == r.blocks[v].lastE && m.last < r.blocks[v].last) {
 			v = i
 		}
 	}

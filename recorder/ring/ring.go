@@ -208,7 +208,10 @@ func Open(o Options) (*Ring, error) {
 	if err := r.preallocate(); err != nil {
 		return fail(err)
 	}
-	r.clock = newRingClock(o.Now, o.Mono, o.BootID, saved)
+	r.clock = newRingClock(o.Now, o.Mono, o.ClockSynced, o.BootID, saved)
+	if r.clock.creditPending() {
+		r.log.Info("started after a reboot: the downtime is credited to retention and holds once the wall clock is synchronized or has run an hour without a step")
+	}
 	if err := r.openKeys(); err != nil {
 		return fail(err)
 	}
@@ -361,6 +364,11 @@ func (r *Ring) load() (*clockState, error) {
 			s, err := decodeClockState(v)
 			if err != nil {
 				return err
+			}
+			if v := meta.Get([]byte("clockPending")); v != nil {
+				if s.Credit, err = decodePendingCredit(v); err != nil {
+					return err
+				}
 			}
 			saved = &s
 		}

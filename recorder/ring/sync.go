@@ -83,7 +83,7 @@ func (r *Ring) syncLocked() error {
 	// taken after a step keeps that step from being reported twice.
 	clk := r.clock.state()
 	err := r.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bktMeta).Put([]byte("clock"), clk.encode()); err != nil {
+		if err := clk.put(tx.Bucket(bktMeta)); err != nil {
 			return err
 		}
 		hb := tx.Bucket(bktHolds)
