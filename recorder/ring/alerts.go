@@ -3,6 +3,7 @@ package ring
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -150,6 +151,12 @@ func (r *Ring) alerts(st core.RingStats) []core.RingAlert {
 			Detail: fmt.Sprintf("a disk operation has waited %s", now.Sub(o).Round(time.Second))})
 	}
 	r.mu.Lock()
+	keyless := 0
+	for _, m := range r.blocks {
+		if m.noKey && m.state != stateFree {
+			keyless++
+		}
+	}
 	for _, c := range r.cams {
 		if !c.starvedSince.IsZero() {
 			out = append(out, core.RingAlert{Kind: AlertStarved, Camera: c.name, Since: c.starvedSince,
@@ -165,13 +172,19 @@ func (r *Ring) alerts(st core.RingStats) []core.RingAlert {
 		out = append(out, core.RingAlert{Kind: AlertClockStep, Since: st.LastClockStep,
 			Detail: fmt.Sprintf("%d wall-clock steps; last by %s (erasure and holds follow ring time)", st.ClockSteps, st.LastClockStepBy)})
 	}
-	if st.DamagedFragments > 0 {
+	if st.DamagedFragments > 0 || keyless > 0 {
 		since := now.UTC()
 		if len(st.Damaged) > 0 {
 			since = st.Damaged[0].Start
 		}
-		out = append(out, core.RingAlert{Kind: AlertDamaged, Since: since,
-			Detail: fmt.Sprintf("%d damaged fragments skipped in playback and exports", st.DamagedFragments)})
+		var parts []string
+		if st.DamagedFragments > 0 {
+			parts = append(parts, fmt.Sprintf("%d damaged fragments skipped in playback and exports", st.DamagedFragments))
+		}
+		if keyless > 0 {
+			parts = append(parts, fmt.Sprintf("keys.dat lacks the keys of %d blocks: their footage cannot be read", keyless))
+		}
+		out = append(out, core.RingAlert{Kind: AlertDamaged, Since: since, Detail: strings.Join(parts, "; ")})
 	}
 	if copyOnWrite(fsType) {
 		out = append(out, core.RingAlert{Kind: AlertCopyOnWrite, Since: now.UTC(),

@@ -71,7 +71,12 @@ type keyFile struct {
 	keys []slotKey // in-memory copy, one per block
 }
 
-func openKeyFile(dir string, nblocks int, create bool) (*keyFile, bool, error) {
+// openKeyFile opens (or creates) keys.dat for nblocks slots. A file of
+// another size (cut short by a repair, a bad copy) is not refused — that
+// would stop every camera: the slots it holds are read, the rest are
+// missing keys, and the file is brought to its size; resized reports
+// that an existing file had another size.
+func openKeyFile(dir string, nblocks int, create bool) (kf *keyFile, resized bool, err error) {
 	path := filepath.Join(dir, "keys.dat")
 	flags := os.O_RDWR
 	if create {
@@ -84,37 +89,33 @@ func openKeyFile(dir string, nblocks int, create bool) (*keyFile, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("ring: %w", err)
 	}
-	kf := &keyFile{f: f, fd: int(f.Fd()), keys: make([]slotKey, nblocks)}
+	kf = &keyFile{f: f, fd: int(f.Fd()), keys: make([]slotKey, nblocks)}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
 		return nil, false, fmt.Errorf("ring: %w", err)
 	}
 	want := int64(nblocks) * slotSize
-	fresh := fi.Size() == 0
-	switch {
-	case fresh:
-		if err := unix.Fallocate(kf.fd, 0, 0, want); err != nil {
-			if err := f.Truncate(want); err != nil {
-				f.Close()
-				return nil, false, fmt.Errorf("ring: size keys.dat: %w", err)
-			}
-		}
-	case fi.Size() != want:
-		f.Close()
-		return nil, false, fmt.Errorf("%w: keys.dat is %d bytes, %d blocks need %d", ErrGeometry, fi.Size(), nblocks, want)
-	default:
-		buf := make([]byte, want)
-		if _, err := io.ReadFull(io.NewSectionReader(f, 0, want), buf); err != nil {
+	if have := min(fi.Size(), want) / slotSize * slotSize; have > 0 {
+		buf := make([]byte, have)
+		if _, err := io.ReadFull(io.NewSectionReader(f, 0, have), buf); err != nil {
 			f.Close()
 			return nil, false, fmt.Errorf("ring: read keys.dat: %w", err)
 		}
-		for i := range kf.keys {
+		for i := range int(have / slotSize) {
 			kf.keys[i] = decodeSlot(buf[i*slotSize:])
 		}
 		clear(buf)
 	}
-	return kf, fresh, nil
+	if fi.Size() != want {
+		resized = fi.Size() != 0
+		if err := f.Truncate(want); err != nil {
+			f.Close()
+			return nil, false, fmt.Errorf("ring: size keys.dat: %w", err)
+		}
+		_ = unix.Fallocate(kf.fd, 0, 0, want) // take the space now where the file system can
+	}
+	return kf, resized, nil
 }
 
 // keyFor returns block b's key if the slot holds one for generation gen.

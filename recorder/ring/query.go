@@ -170,6 +170,23 @@ func (r *Ring) Init(camera string, initID uint32) ([]byte, error) {
 	return out, err
 }
 
+// keylessBlocks is the set of blocks holding footage whose key is missing
+// from keys.dat (nil when there is none, the usual case).
+func (r *Ring) keylessBlocks() map[uint32]struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out map[uint32]struct{}
+	for i, m := range r.blocks {
+		if m.noKey && m.state != stateFree {
+			if out == nil {
+				out = map[uint32]struct{}{}
+			}
+			out[uint32(i)] = struct{}{}
+		}
+	}
+	return out
+}
+
 // plainSet is the set of blocks holding version-1 records (an earlier
 // release's, until they expire).
 type plainSet map[uint32]struct{}
@@ -212,11 +229,18 @@ func (r *Ring) Coverage(camera string, from, to time.Time) ([]core.Span, error) 
 	if !ok {
 		return nil, nil
 	}
-	var spans []core.Span
+	var spans, keyless []core.Span
 	var prevDur time.Duration
 	broken := false // a damaged fragment since the last span: never merge across it
 	damage := r.anyDamage(c.num)
+	noKey := r.keylessBlocks()
 	for _, f := range frags {
+		if _, ok := noKey[f.Block]; ok {
+			// Its key is gone from keys.dat: unreadable, shown as damaged.
+			keyless = append(keyless, core.Span{Camera: camera, Start: f.Start, End: f.Start.Add(f.Duration), Damaged: true})
+			broken = true
+			continue
+		}
 		if damage && r.isDamaged(c.num, timeKey(f.Start.UnixNano(), f.seq)) {
 			broken = true
 			continue
@@ -238,6 +262,10 @@ func (r *Ring) Coverage(camera string, from, to time.Time) ([]core.Span, error) 
 		broken = false
 	}
 	dmg := r.damagedSpans(camera, c.num, from.UnixNano(), to.UnixNano())
+	if len(keyless) > 0 {
+		dmg = append(dmg, keyless...)
+		sort.SliceStable(dmg, func(i, j int) bool { return dmg[i].Start.Before(dmg[j].Start) })
+	}
 	if len(dmg) == 0 {
 		return spans, nil
 	}

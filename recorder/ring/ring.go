@@ -410,14 +410,16 @@ func (r *Ring) load() (*clockState, error) {
 
 // openKeys opens (or creates) keys.dat and makes sure every free block
 // has its next key ready. A block that holds footage but whose key is
-// gone reads as damaged; a block from before encryption is "plain".
+// gone reads as damaged; a block from before encryption is "plain". Keys
+// found missing (keys.dat lost, cut short or corrupt) are one log line,
+// one ledgered event and an alert until those blocks are erased.
 func (r *Ring) openKeys() error {
-	kf, _, err := openKeyFile(r.o.Dir, r.nblocks, true)
+	kf, resized, err := openKeyFile(r.o.Dir, r.nblocks, true)
 	if err != nil {
 		return err
 	}
 	r.keys = kf
-	var need []uint32
+	var need, lost []uint32
 	for i := range r.blocks {
 		m := &r.blocks[i]
 		if _, ok := kf.keyFor(uint32(i), m.gen); ok {
@@ -428,10 +430,16 @@ func (r *Ring) openKeys() error {
 			need = append(need, uint32(i))
 		case !m.plain && m.state != stateErasing:
 			m.noKey = true
-			r.log.Error("block key missing from keys.dat; its footage reads as damaged", "block", i, "gen", m.gen)
+			lost = append(lost, uint32(i))
 		}
 	}
-	if len(need) == 0 {
+	if len(lost) > 0 || resized {
+		detail := fmt.Sprintf("keys.dat lacks the keys of %d blocks holding footage; that footage cannot be read", len(lost))
+		r.log.Error("block keys missing from keys.dat; their footage reads as damaged",
+			"blocks", len(lost), "first", lost[:min(len(lost), 8)], "keys_dat_resized", resized)
+		r.event("", "damaged", map[string]string{"reason": detail, "blocks": fmt.Sprint(len(lost))})
+	}
+	if len(need) == 0 && !resized {
 		return nil
 	}
 	for _, b := range need {
