@@ -265,6 +265,13 @@ func (s *Store) UpdateCamera(actor Actor, c Camera) (Camera, error) {
 		if nu.URL == "" {
 			nu.URL = old.URL
 		}
+		// A police consultation date a person gives is a past event
+		// (000 §4-2): a typo or 9999-12-31 is refused, not recorded.
+		if !nu.PoliceConsulted.Equal(old.PoliceConsulted) {
+			if err := checkEventDate("police_consulted", nu.PoliceConsulted, now); err != nil {
+				return nil, err
+			}
+		}
 		out = nu
 		d := cameraDiff(old, nu)
 		if len(d) == 0 {
