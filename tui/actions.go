@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -18,6 +19,10 @@ type reqActionMsg struct {
 	req    core.Request
 	err    error
 	secret string // a package secret to show the manager, once
+	sheet  bool   // approved; the manager prints the key sheet from their own computer
+	// closeForm: the step is done even though err is set (approved, but
+	// the protection failed): the form closes, the error shows.
+	closeForm bool
 }
 
 // holdActionMsg is the outcome of adding or releasing a hold.
@@ -56,21 +61,58 @@ func (s *session) recordResult(id, found, note string, ranges []core.FoundRange)
 	})
 }
 
+// How an approved request's package is protected (the manager chooses).
+const (
+	protectSecret    = "secret"    // a fresh secret, shown on screen once
+	protectSheet     = "sheet"     // a fresh secret, printed as a key sheet on the manager's computer
+	protectRecipient = "recipient" // the recipient's public key
+)
+
 // approve approves and at once chooses the package's protection, so the
-// secret reaches the manager who approved and nobody else.
-func (s *session) approve(id string, in core.ApprovalInput, recipientKey string) tea.Cmd {
+// secret reaches the manager who approved and nobody else. For a sheet
+// the protection is left to the sheet's command, which prints the secret
+// on the manager's own computer: the console never shows it.
+func (s *session) approve(id string, in core.ApprovalInput, protect, recipientKey string) tea.Cmd {
 	b, a := s.c.Core, s.c.Actor
 	return func() tea.Msg {
 		r, err := b.Approve(a, id, in)
 		if err != nil {
 			return reqActionMsg{what: "req.done.approve", id: id, req: r, err: err}
 		}
-		k, err := b.ProtectPackage(a, id, recipientKey)
-		if err != nil {
-			return reqActionMsg{what: "req.done.approve", id: id, req: r, err: err}
+		m := protectMsg(b, a, id, protect, recipientKey)
+		m.what = "req.done.approve"
+		if m.err != nil {
+			m.req, m.closeForm = r, true
+			m.err = fmt.Errorf("%s: %w", fmt.Sprintf(s.T("req.approved.unprotected"), id), m.err)
 		}
-		return reqActionMsg{what: "req.done.approve", id: id, req: k.Request, secret: k.Secret}
+		return m
 	}
+}
+
+// protect chooses (again) what an approved request's package is encrypted
+// to; a new secret replaces the old one, which then opens nothing.
+func (s *session) protect(id, protect, recipientKey string) tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		m := protectMsg(b, a, id, protect, recipientKey)
+		m.what = "req.done.protect"
+		return m
+	}
+}
+
+func protectMsg(b Backend, a core.Actor, id, protect, recipientKey string) reqActionMsg {
+	if protect == protectSheet {
+		r, err := b.Request(a, id)
+		return reqActionMsg{id: id, req: r, err: err, sheet: err == nil}
+	}
+	if protect != protectRecipient {
+		recipientKey = ""
+	}
+	k, err := b.ProtectPackage(a, id, recipientKey)
+	if err != nil {
+		return reqActionMsg{id: id, err: err}
+	}
+	return reqActionMsg{id: id, req: k.Request, secret: k.Secret}
 }
 
 func (s *session) deny(id, reason string) tea.Cmd {

@@ -24,6 +24,22 @@ type Backend interface {
 	ChangeKeyRole(actor core.Actor, fingerprint string, role core.Role) error
 	Holds(actor core.Actor) ([]core.Hold, error)
 	RemoveCamera(actor core.Actor, id, reason string) error
+
+	// The register's records that are not requests (000 §4, §5, §7, §11;
+	// 001 §2, §3, §5, §8): 職名/所属, pledges and the manager's handover,
+	// signs and police consultation, custody of the recorder, inspections
+	// and layout plans. Each is one core call that checks the actor and
+	// ledgers the change; the console asks nothing else.
+	SetKeyProfile(actor core.Actor, fingerprint, jobTitle, section string) (core.Key, error)
+	RecordPledge(actor core.Actor, fingerprint string) (core.Key, error)
+	HandOverManager(actor core.Actor, toFingerprint, reason string) (core.Key, error)
+	Camera(actor core.Actor, id string) (core.Camera, error)
+	UpdateCamera(actor core.Actor, c core.Camera) (core.Camera, error)
+	RecordMaintenance(actor core.Actor, in core.MaintenanceInput) (core.MaintenanceRecord, error)
+	MaintenanceRecords(actor core.Actor) ([]core.MaintenanceRecord, error)
+	RecordCustody(actor core.Actor, in core.CustodyInput) (core.CustodyRecord, error)
+	Custody(actor core.Actor) ([]core.CustodyRecord, error)
+	LayoutPlans(actor core.Actor) ([]core.LayoutPlan, error)
 	Subscribe(ctx context.Context) <-chan core.Change
 	Health(actor core.Actor) (core.RecorderStats, error)
 	Coverage(actor core.Actor, camera string, from, to time.Time) ([]core.Span, error)

@@ -89,6 +89,22 @@ func (s *session) verifyLedger() tea.Cmd {
 	}
 }
 
+// loadUpkeep reads the upkeep tab's records in one Cmd.
+func (s *session) loadUpkeep() tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		var m upkeepMsg
+		if m.custody, m.err = b.Custody(a); m.err != nil {
+			return m
+		}
+		if m.plans, m.err = b.LayoutPlans(a); m.err != nil {
+			return m
+		}
+		m.maint, m.err = b.MaintenanceRecords(a)
+		return m
+	}
+}
+
 func (s *session) loadKeys() tea.Cmd {
 	b, a := s.c.Core, s.c.Actor
 	return func() tea.Msg {
@@ -126,6 +142,15 @@ func (s *session) enrollPerson(in core.Enrolment) tea.Cmd {
 	return func() tea.Msg {
 		k, err := b.EnrollPerson(a, in)
 		return keyActionMsg{what: "keys.done.enrolled", name: k.Name, err: err}
+	}
+}
+
+// regWrite runs one register record in a Cmd; the outcome goes to the
+// status line and back to the page that asked (origin).
+func (s *session) regWrite(origin, what, name string, call func(b Backend, a core.Actor) error) tea.Cmd {
+	b, a := s.c.Core, s.c.Actor
+	return func() tea.Msg {
+		return regActionMsg{origin: origin, what: what, name: name, err: call(b, a)}
 	}
 }
 

@@ -33,6 +33,14 @@ type Common struct {
 	ExportDir string           // where ExportRequest writes packages; no export action if empty
 	Viewer    Viewer           // playback/live URLs; no view action if nil
 	SessionID string           // the SSH session, passed to Viewer.Mint
+	// ApplianceKey is the host key's fingerprint, the one key an outsider
+	// checks packages against (mimamori verify --key).
+	ApplianceKey string
+	// Command is the exact ssh command line that runs remote on this
+	// appliance from the person's own computer (for what a terminal
+	// cannot carry: a file to upload, a sheet to print). Without it the
+	// console writes "ssh APPLIANCE remote".
+	Command func(remote string) string
 }
 
 // session is the per-program state every page shares: never global.
@@ -95,6 +103,14 @@ func (s *session) allowed(a core.Action) bool { return core.Allowed(s.c.Actor.Ro
 
 // canView: viewing needs the permission and a Viewer to mint URLs.
 func (s *session) canView() bool { return s.c.Viewer != nil && s.allowed(core.ActionView) }
+
+// command is the ssh command line for remote, as the person types it.
+func (s *session) command(remote string) string {
+	if s.c.Command != nil {
+		return s.c.Command(remote)
+	}
+	return "ssh APPLIANCE " + remote
+}
 
 // local converts a stored UTC time for display.
 func (s *session) local(t time.Time) time.Time { return t.In(s.c.Location) }

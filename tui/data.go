@@ -39,6 +39,14 @@ type data struct {
 	verifyErr    error
 	verifyLoaded bool
 
+	// The upkeep tab (maintenance read): custody of the recorder, layout
+	// plans and the maintenance log. Human records: a few a week.
+	custody      []core.CustodyRecord
+	plans        []core.LayoutPlan
+	maint        []core.MaintenanceRecord
+	upkeepErr    error
+	upkeepLoaded bool
+
 	keys       []core.Key
 	refused    []core.RefusedKey
 	keysErr    error

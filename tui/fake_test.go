@@ -2,6 +2,8 @@ package tui
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -32,6 +34,9 @@ type fakeBackend struct {
 	policy     core.Policy
 	warnings   []core.Warning
 	sched      []core.InspectionDue
+	maint      []core.MaintenanceRecord
+	custody    []core.CustodyRecord
+	plans      []core.LayoutPlan
 	failErr    error         // returned by the key actions when set
 	exportGate chan struct{} // ExportRequest waits on it when set
 	noLock     bool          // no export passphrase is set
@@ -319,13 +324,29 @@ func newFake(n int) *fakeBackend {
 		{Camera: "cam02", Last: testNow.Add(-385 * 24 * time.Hour), Due: testNow.Add(-20 * 24 * time.Hour), State: core.InspectionOverdue},
 		{Camera: "cam03", Last: testNow.Add(-360 * 24 * time.Hour), Due: testNow.Add(5 * 24 * time.Hour), State: core.InspectionDueSoonState},
 	}
+	f.custody = []core.CustodyRecord{
+		{ID: "C-2026-0002", Location: "本庁舎3階 サーバー室", Cabinet: "ラック保管庫B（施錠）", KeyHolder: "山田 太郎",
+			AntiRemoval: "床にボルト固定", Since: testNow.Add(-40 * 24 * time.Hour), CreatedBy: "山田 太郎", CreatedAt: testNow.Add(-40 * 24 * time.Hour)},
+		{ID: "C-2026-0001", Location: "本庁舎2階 危機管理室", Cabinet: "書庫A", KeyHolder: "山田 太郎",
+			AntiRemoval: "ワイヤーロック", Since: testNow.Add(-200 * 24 * time.Hour), CreatedBy: "system", CreatedAt: testNow.Add(-200 * 24 * time.Hour)},
+	}
+	f.plans = []core.LayoutPlan{
+		{ID: "L-2026-0001", Site: "本庁舎", FileName: "honchosha-haichizu.pdf", SHA256: strings.Repeat("3f", 32), Bytes: 482133,
+			Cameras: []string{"cam01", "cam02", "cam03"}, CreatedBy: "山田 太郎", CreatedAt: testNow.Add(-30 * 24 * time.Hour)},
+	}
+	f.maint = []core.MaintenanceRecord{
+		{ID: "M-2026-0003", Kind: core.MaintInspection, Camera: "cam01", Date: testNow.Add(-100 * 24 * time.Hour),
+			Performer: "Tanaka Ken", Notes: "レンズ清掃、画角確認", CreatedBy: "Tanaka Ken", CreatedAt: testNow.Add(-100 * 24 * time.Hour)},
+		{ID: "M-2026-0002", Kind: core.MaintSignPosted, Camera: "cam02", Date: testNow.Add(-150 * 24 * time.Hour),
+			Performer: "四街道看板", CreatedBy: "山田 太郎", CreatedAt: testNow.Add(-150 * 24 * time.Hour)},
+	}
 	f.keys = []core.Key{
 		{Fingerprint: yamada.Fingerprint, Name: yamada.Name, Role: core.RoleManager, Type: "ssh-ed25519",
 			EnrolledAt: testNow.Add(-90 * 24 * time.Hour), EnrolledBy: "system", JobTitle: "危機管理室長", Section: "危機管理室",
-			Pledge: &core.PledgeRecord{Version: "000-11/1", At: testNow.Add(-90 * 24 * time.Hour), Witness: "system"}},
+			Pledge: &core.PledgeRecord{Version: "000-11/1", TextSHA256: pledgeSum(f.policy), At: testNow.Add(-90 * 24 * time.Hour), Witness: "system"}},
 		{Fingerprint: sato.Fingerprint, Name: sato.Name, Role: core.RoleOperator, Type: "ssh-ed25519",
 			EnrolledAt: testNow.Add(-60 * 24 * time.Hour), EnrolledBy: yamada.Name, JobTitle: "主事", Section: "危機管理室",
-			Pledge: &core.PledgeRecord{Version: "000-11/1", At: testNow.Add(-60 * 24 * time.Hour), Witness: yamada.Name}},
+			Pledge: &core.PledgeRecord{Version: "000-11/1", TextSHA256: pledgeSum(f.policy), At: testNow.Add(-60 * 24 * time.Hour), Witness: yamada.Name}},
 		{Fingerprint: tech.Fingerprint, Name: tech.Name, Role: core.RoleTechnician, Type: "ecdsa-sha2-nistp256",
 			EnrolledAt: testNow.Add(-30 * 24 * time.Hour), EnrolledBy: yamada.Name},
 		{Fingerprint: "SHA256:oldDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD", Name: "鈴木 一郎", Role: core.RoleOperator,
@@ -342,6 +363,13 @@ func newFake(n int) *fakeBackend {
 	}
 	sort.Slice(f.cams, func(i, j int) bool { return f.cams[i].ID < f.cams[j].ID })
 	return f
+}
+
+// pledgeSum is the hash core records with an accepted pledge (so the
+// fake's people have pledged the current wording).
+func pledgeSum(p core.Policy) string {
+	sum := sha256.Sum256([]byte(p.Pledge.Version + "\n" + p.Pledge.Text))
+	return hex.EncodeToString(sum[:])
 }
 
 func actorFor(r core.Role) core.Actor {

@@ -99,7 +99,7 @@ func (f *fakeBackend) ProtectPackage(a core.Actor, id, key string) (core.Package
 	if key != "" {
 		return core.PackageKey{Request: r}, err
 	}
-	return core.PackageKey{Request: r, Secret: "AGE-SECRET-KEY-1FAKESECRETFORTHECONSOLE"}, err
+	return core.PackageKey{Request: r, Secret: "AGE-SECRET-KEY-1FAKESECRETFORTHECONSOLEQ9X8GF2TVDW0S3JN54KHCE6MUA7LQPZRY9X"}, err
 }
 
 func (f *fakeBackend) HasExportPassphrase() bool { return !f.noLock }

@@ -46,6 +46,19 @@ type KeyMap struct {
 	Save        key.Binding
 	Toggle      key.Binding
 	RemoveCam   key.Binding // the manager's removal of a camera (001 §8-2)
+	Protect     key.Binding // what an approved request's package is encrypted to
+
+	// The register's records (people, signs, police, custody, inspections).
+	Profile  key.Binding // 職名 and 所属 of a key
+	Pledge   key.Binding // the confidentiality pledge of a key
+	Handover key.Binding // the manager hands the role over
+	Sign     key.Binding // a sign posted or removed
+	Police   key.Binding // the police consultation date
+	Custody  key.Binding // where the recorder is kept
+	Inspect  key.Binding // an inspection done
+	ViewPrev key.Binding // the upkeep tab's views
+	ViewNext key.Binding
+	Sheet    key.Binding // print a key sheet instead of writing the secret down
 
 	// Ledger.
 	Classes   key.Binding
@@ -63,7 +76,7 @@ func newKeyMap(t func(string) string) KeyMap {
 		Quit:     b([]string{"q", "ctrl+c"}, "q", "key.quit"),
 		NextTab:  b([]string{"tab"}, "tab", "key.next"),
 		PrevTab:  b([]string{"shift+tab"}, "S-tab", "key.prev"),
-		GotoTab:  b([]string{"1", "2", "3", "4", "5", "6"}, "1-6", "key.goto"),
+		GotoTab:  b([]string{"1", "2", "3", "4", "5", "6", "7"}, "1-7", "key.goto"),
 		Lang:     b([]string{"L"}, "L", "key.lang"),
 		Help:     b([]string{"?"}, "?", "key.help"),
 		Up:       b([]string{"up", "k"}, "k/up", "key.up"),
@@ -101,6 +114,18 @@ func newKeyMap(t func(string) string) KeyMap {
 		Save:        b([]string{"ctrl+s"}, "C-s", "key.save"),
 		Toggle:      b([]string{" "}, "space", "key.toggle"),
 		RemoveCam:   b([]string{"x"}, "x", "key.removecam"),
+		Protect:     b([]string{"K"}, "K", "key.protect"),
+
+		Profile:  b([]string{"t"}, "t", "key.profile"),
+		Pledge:   b([]string{"p"}, "p", "key.pledge"),
+		Handover: b([]string{"o"}, "o", "key.handover"),
+		Sign:     b([]string{"s"}, "s", "key.sign"),
+		Police:   b([]string{"c"}, "c", "key.police"),
+		Custody:  b([]string{"c"}, "c", "key.custody"),
+		Inspect:  b([]string{"i"}, "i", "key.inspect"),
+		ViewPrev: b([]string{"left", "h"}, "h/←", "key.viewprev"),
+		ViewNext: b([]string{"right", "l"}, "l/→", "key.viewnext"),
+		Sheet:    b([]string{"ctrl+p"}, "C-p", "key.sheet"),
 
 		Classes:   b([]string{"m"}, "m", "key.classes"),
 		Older:     b([]string{"]"}, "]", "key.older"),

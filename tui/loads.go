@@ -18,6 +18,8 @@ const (
 	loadVerify
 	loadKeys
 	loadCoverage
+	loadUpkeep
+	loadKinds // the number of kinds
 )
 
 // loadState coalesces reads: at most one of a kind in flight; a request
@@ -39,6 +41,7 @@ func (k loadKind) action() core.Action {
 		loadVerify:   core.ActionLedgerVerify,
 		loadKeys:     core.ActionKeysRead,
 		loadCoverage: core.ActionRecordingsRead,
+		loadUpkeep:   core.ActionMaintenanceRead,
 	}[k]
 }
 
@@ -46,7 +49,9 @@ func (k loadKind) action() core.Action {
 func (u *UI) needs(k loadKind) bool {
 	switch k {
 	case loadCameras:
-		return u.has(tabCameras) || u.has(tabRecordings) || u.has(tabStorage)
+		return u.has(tabCameras) || u.has(tabRecordings) || u.has(tabStorage) || u.has(tabUpkeep)
+	case loadUpkeep:
+		return u.has(tabUpkeep)
 	case loadHealth:
 		return u.has(tabCameras) || u.has(tabRecordings) || u.has(tabStorage)
 	case loadHolds, loadCoverage:
@@ -65,7 +70,7 @@ func (u *UI) needs(k loadKind) bool {
 
 func (u *UI) neededLoads() []loadKind {
 	var out []loadKind
-	for k := loadCameras; k <= loadCoverage; k++ {
+	for k := loadCameras; k < loadKinds; k++ {
 		if k == loadCoverage {
 			continue // needs the camera list first
 		}
@@ -132,6 +137,8 @@ func (u *UI) start(k loadKind) tea.Cmd {
 		return s.verifyLedger()
 	case loadKeys:
 		return s.loadKeys()
+	case loadUpkeep:
+		return s.loadUpkeep()
 	case loadCoverage:
 		if !s.data.camsLoaded {
 			return nil

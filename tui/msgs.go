@@ -60,6 +60,24 @@ type coverageMsg struct {
 	err      error
 }
 
+// regActionMsg is the outcome of a register record: 職名/所属, a pledge,
+// the manager's handover, a sign, a police consultation, custody, an
+// inspection. origin is the page whose form sent it.
+type regActionMsg struct {
+	origin string
+	what   string // i18n key of the done message ("%s": name)
+	name   string
+	err    error
+}
+
+// upkeepMsg carries the upkeep tab's records.
+type upkeepMsg struct {
+	custody []core.CustodyRecord
+	plans   []core.LayoutPlan
+	maint   []core.MaintenanceRecord
+	err     error
+}
+
 // keyActionMsg is the outcome of enrol / revoke / role change.
 type keyActionMsg struct {
 	what string // i18n key of the done message

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -21,6 +22,12 @@ type camerasPage struct {
 	removing string // camera id; "" when no dialog
 	confirm  bool
 	input    textinput.Model
+
+	// A sign posted or removed, or the police consultation date (000
+	// §4-2, §4-3; 001 §2, §8-2): a form over the page.
+	form     *form
+	formKind string // "sign" | "police"
+	formCam  string
 }
 
 const camDetailLines = 4
@@ -81,7 +88,7 @@ func titled(s *session, specs []colSpec) []colSpec {
 	return specs
 }
 
-func (p *camerasPage) Capturing() bool { return p.removing != "" }
+func (p *camerasPage) Capturing() bool { return p.removing != "" || p.form != nil }
 
 func (p *camerasPage) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
@@ -89,9 +96,35 @@ func (p *camerasPage) Update(msg tea.Msg) tea.Cmd {
 		p.SetSize(p.w, p.h) // the warnings may have changed the table's height
 	case healthMsg, refreshMsg:
 		p.rebuild()
+	case regActionMsg:
+		if msg.origin == "cameras" && p.form != nil {
+			if msg.err == nil {
+				p.form = nil
+				return nil
+			}
+			p.form.busy = false
+			p.form.setErr(msg.err)
+		}
 	case tea.KeyMsg:
+		if p.form != nil {
+			res, cmd := p.form.Update(msg)
+			switch res {
+			case formCancel:
+				p.form = nil
+				return statusCmd(p.s.T("keys.cancelled"), false)
+			case formSubmit:
+				return p.submit()
+			}
+			return cmd
+		}
 		if p.removing != "" {
 			return p.dialogKey(msg)
+		}
+		if key.Matches(msg, p.s.keys.Sign) && p.canSign() {
+			return p.signForm()
+		}
+		if key.Matches(msg, p.s.keys.Police) && p.s.allowed(core.ActionCameraUpdate) {
+			return p.policeForm()
 		}
 		if key.Matches(msg, p.s.keys.RemoveCam) && p.s.allowed(core.ActionCameraRemove) {
 			i := p.tbl.Cursor()
@@ -105,6 +138,105 @@ func (p *camerasPage) Update(msg tea.Msg) tea.Cmd {
 			return p.input.Focus()
 		}
 		return p.tbl.Update(msg)
+	}
+	return nil
+}
+
+// canSign: a sign record is a maintenance record other than an
+// inspection, which core's scope keeps from technicians.
+func (p *camerasPage) canSign() bool {
+	return p.s.allowed(core.ActionMaintenance) && !core.ScopeOf(p.s.c.Actor.Role).InspectionsOnly
+}
+
+// selected is the camera under the cursor, if still in place.
+func (p *camerasPage) selected() (core.Camera, bool) {
+	d := &p.s.data
+	i := p.tbl.Cursor()
+	if i < 0 || i >= len(d.cams) || d.cams[i].Status == core.CameraRemoved {
+		return core.Camera{}, false
+	}
+	return d.cams[i], true
+}
+
+// signForm records a sign put up or taken down (form 1; 000 §4-3).
+func (p *camerasPage) signForm() tea.Cmd {
+	s := p.s
+	c, ok := p.selected()
+	if !ok {
+		return statusCmd(s.T("cam.pick"), true)
+	}
+	next := core.MaintSignPosted
+	if c.SignPosted {
+		next = core.MaintSignRemoval
+	}
+	f := newForm(s, fmt.Sprintf(s.T("cam.f.sign"), c.ID),
+		choiceField("kind", "cam.sign", []option{
+			{value: core.MaintSignPosted, label: s.codeLabel("maintenance", core.MaintSignPosted)},
+			{value: core.MaintSignRemoval, label: s.codeLabel("maintenance", core.MaintSignRemoval)}}, next),
+		s.textField("performer", "upk.performer", s.c.Actor.Name, s.T("upk.performer.ph")),
+		s.textField("date", "upk.date", s.local(s.now()).Format("2006-01-02 15:04"), "YYYY-MM-DD hh:mm"),
+		s.textField("notes", "upk.notes", "", ""),
+	)
+	f.head = []string{s.st.Dim.Render(trunc(fmt.Sprintf(s.T("cam.sign.now"), c.Name, s.yesNo(c.SignPosted), s.fmtDateTime(c.SignChangedAt)), p.w)), ""}
+	f.validate = func(f *form) tea.Cmd {
+		f.timeOf("date")
+		f.required("performer", "date")
+		return nil
+	}
+	p.form, p.formKind, p.formCam = f, "sign", c.ID
+	return tea.Batch(f.focusField(0), f.check())
+}
+
+// policeForm records the date the police were consulted (000 §4-2).
+func (p *camerasPage) policeForm() tea.Cmd {
+	s := p.s
+	c, ok := p.selected()
+	if !ok {
+		return statusCmd(s.T("cam.pick"), true)
+	}
+	v := s.local(s.now()).Format("2006-01-02")
+	if !c.PoliceConsulted.IsZero() {
+		v = s.fmtDate(c.PoliceConsulted)
+	}
+	f := newForm(s, fmt.Sprintf(s.T("cam.f.police"), c.ID), s.textField("police_consulted", "cam.police.date", v, "YYYY-MM-DD"))
+	f.head = []string{s.st.Dim.Render(trunc(s.T("cam.police.why"), p.w)), ""}
+	f.validate = func(f *form) tea.Cmd {
+		f.timeOf("police_consulted")
+		f.required("police_consulted")
+		return nil
+	}
+	p.form, p.formKind, p.formCam = f, "police", c.ID
+	return tea.Batch(f.focusField(0), f.check())
+}
+
+func (p *camerasPage) submit() tea.Cmd {
+	s, f, id := p.s, p.form, p.formCam
+	if !f.ok() {
+		return nil
+	}
+	f.busy = true
+	switch p.formKind {
+	case "sign":
+		in := core.MaintenanceInput{Kind: f.value("kind"), Camera: id, Performer: f.value("performer"), Notes: f.value("notes")}
+		d, _ := f.timeOf("date")
+		in.Date = d.UTC()
+		return s.regWrite("cameras", "cam.done.sign", id, func(b Backend, a core.Actor) error {
+			_, err := b.RecordMaintenance(a, in)
+			return err
+		})
+	case "police":
+		d, _ := f.timeOf("police_consulted")
+		return s.regWrite("cameras", "cam.done.police", id, func(b Backend, a core.Actor) error {
+			// As the police command does: the register's entry as stored,
+			// only the date changed (an empty URL keeps the stored one).
+			c, err := b.Camera(a, id)
+			if err != nil {
+				return err
+			}
+			c.PoliceConsulted, c.URL = d.UTC(), ""
+			_, err = b.UpdateCamera(a, c)
+			return err
+		})
 	}
 	return nil
 }
@@ -180,6 +312,9 @@ func (p *camerasPage) stateText(c core.Camera, st core.CameraStats, live bool) s
 
 func (p *camerasPage) View() string {
 	d := &p.s.data
+	if p.form != nil {
+		return p.form.View(p.w, p.h)
+	}
 	if !d.camsLoaded {
 		return block("\n  "+p.loadingText(), p.w, p.h)
 	}
@@ -213,18 +348,41 @@ func (p *camerasPage) removeDialog() string {
 // a camera recording with no sign (000 §4-3) or police consultation
 // (000 §4-2), an overdue inspection, no custody record...
 func (p *camerasPage) warningsView() string {
-	s, st, ws := p.s, p.s.st, p.s.data.warnings
+	return p.s.warningsBlock(p.w, 4, core.WarnSignMissing, core.WarnPoliceMissing, core.WarnLayoutMissing)
+}
+
+// warningsBlock is the first n warnings under a title with their count
+// (and, when some are left out, where the whole list is): the same block
+// on the Cameras and Storage tabs, each putting the codes of its own
+// topic first. "" when there are none.
+func (s *session) warningsBlock(w, n int, first ...string) string {
+	st := s.st
+	ws := make([]core.Warning, 0, len(s.data.warnings))
+	for _, x := range s.data.warnings {
+		if slices.Contains(first, x.Code) {
+			ws = append(ws, x)
+		}
+	}
+	for _, x := range s.data.warnings {
+		if !slices.Contains(first, x.Code) {
+			ws = append(ws, x)
+		}
+	}
 	if len(ws) == 0 {
 		return ""
 	}
-	lines := []string{st.Warn.Render(trunc(fmt.Sprintf(s.T("cam.warnings"), len(ws)), p.w))}
-	for i, w := range ws {
-		if i == 4 {
+	title := fmt.Sprintf(s.T("cam.warnings"), len(ws))
+	if len(ws) > n {
+		title += "  " + s.T("cam.warnings.more")
+	}
+	lines := []string{st.Warn.Render(trunc(title, w))}
+	for i, x := range ws {
+		if i == n {
 			break
 		}
-		lines = append(lines, st.Warn.Render(trunc("! ["+w.Clause+"] "+oneLine(w.Text.Text(s.lang)), p.w)))
+		lines = append(lines, st.Warn.Render(trunc("! ["+x.Clause+"] "+oneLine(x.Text.Text(s.lang)), w)))
 	}
-	return block(strings.Join(lines, "\n"), p.w, p.warnH())
+	return block(strings.Join(lines, "\n"), w, min(len(ws), n)+1)
 }
 
 func (p *camerasPage) loadingText() string {
@@ -268,18 +426,34 @@ func (p *camerasPage) detail() string {
 
 func (p *camerasPage) ShortHelp() []key.Binding {
 	k := p.s.keys
+	if p.form != nil {
+		return []key.Binding{k.NextField, k.Save, k.Cancel}
+	}
 	if p.removing != "" {
 		return []key.Binding{k.Submit, k.Cancel}
 	}
-	if p.s.allowed(core.ActionCameraRemove) {
-		return []key.Binding{k.Up, k.Down, k.RemoveCam}
+	return append([]key.Binding{k.Up, k.Down}, p.actionKeys()...)
+}
+
+// actionKeys are the register records this role may make here.
+func (p *camerasPage) actionKeys() []key.Binding {
+	k := p.s.keys
+	var out []key.Binding
+	if p.canSign() {
+		out = append(out, k.Sign)
 	}
-	return []key.Binding{k.Up, k.Down}
+	if p.s.allowed(core.ActionCameraUpdate) {
+		out = append(out, k.Police)
+	}
+	if p.s.allowed(core.ActionCameraRemove) {
+		out = append(out, k.RemoveCam)
+	}
+	return out
 }
 
 func (p *camerasPage) FullHelp() [][]key.Binding {
 	k := p.s.keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}}
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, p.actionKeys()}
 }
 
 // oneLine flattens user or device text so it cannot break the layout

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -38,6 +39,8 @@ const (
 	modePledge  // the confidentiality pledge, shown and accepted (000 §11, 001 §3(5))
 	modeRevokeReason
 	modeRevokeConfirm
+	modeHandoverReason  // the manager hands the role to the selected key (000 §5-2)
+	modeHandoverConfirm // ...and their own key is revoked in the same act
 )
 
 // keysPending is the action being put together in the dialog.
@@ -50,6 +53,11 @@ type keysPending struct {
 	reason      string
 	title       string
 	section     string
+	// profile: 職名/所属 of an enrolled key are being corrected (staff
+	// set); pledgeOnly: an enrolled key's holder accepts the pledge
+	// (staff pledge). Otherwise the dialog enrols a key.
+	profile    bool
+	pledgeOnly bool
 }
 
 // dialogH is the dialog's height: the pledge needs room for its text.
@@ -123,7 +131,7 @@ func (p *keysPage) setMode(m keysMode) tea.Cmd {
 		p.layoutTables()
 	}
 	switch m {
-	case modePaste, modeName, modeTitle, modeSection, modeRevokeReason:
+	case modePaste, modeName, modeTitle, modeSection, modeRevokeReason, modeHandoverReason:
 		p.input.SetValue("")
 		switch m {
 		case modePaste:
@@ -134,6 +142,16 @@ func (p *keysPage) setMode(m keysMode) tea.Cmd {
 			p.input.Placeholder = p.s.T("keys.title.ph")
 		case modeSection:
 			p.input.Placeholder = p.s.T("keys.section.ph")
+		}
+		// Correcting a record starts from what is on file.
+		switch {
+		case m == modeTitle && p.pending.profile:
+			p.input.SetValue(p.pending.title)
+		case m == modeSection && p.pending.profile:
+			p.input.SetValue(p.pending.section)
+		}
+		switch m {
+		case modePaste, modeName, modeTitle, modeSection:
 		default:
 			p.input.Placeholder = p.s.T("keys.reason.ph")
 		}
@@ -180,6 +198,27 @@ func (p *keysPage) listKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Paste):
 		p.pending = keysPending{}
 		return p.setMode(modePaste)
+	case key.Matches(msg, k.Profile) && p.s.allowed(core.ActionKeyProfile),
+		key.Matches(msg, k.Pledge) && p.s.allowed(core.ActionPledge),
+		key.Matches(msg, k.Handover) && p.s.allowed(core.ActionKeyRoleChange):
+		i := p.keys.Cursor()
+		if p.focus != 0 || i < 0 || i >= len(d.keys) {
+			return statusCmd(p.s.T("keys.pick.key"), true)
+		}
+		kk := d.keys[i]
+		if !kk.Active(p.s.now()) {
+			return statusCmd(p.s.T("keys.notactive"), true)
+		}
+		p.pending = keysPending{fingerprint: kk.Fingerprint, name: kk.Name, role: kk.Role, title: kk.JobTitle, section: kk.Section}
+		switch {
+		case key.Matches(msg, k.Profile):
+			p.pending.profile = true
+			return p.setMode(modeTitle)
+		case key.Matches(msg, k.Pledge):
+			p.pending.pledgeOnly = true
+			return p.setMode(modePledge)
+		}
+		return p.setMode(modeHandoverReason)
 	case key.Matches(msg, k.Role), key.Matches(msg, k.Revoke):
 		i := p.keys.Cursor()
 		if p.focus != 0 || i < 0 || i >= len(d.keys) {
@@ -242,11 +281,31 @@ func (p *keysPage) dialogKey(msg tea.KeyMsg) tea.Cmd {
 		case "y", "Y":
 			pd := p.pending
 			p.setMode(modeList)
+			if pd.pledgeOnly {
+				return s.regWrite("keys", "keys.done.pledge", pd.name, func(b Backend, a core.Actor) error {
+					_, err := b.RecordPledge(a, pd.fingerprint)
+					return err
+				})
+			}
 			return s.enrollPerson(core.Enrolment{Name: pd.name, Role: pd.role, AuthorizedKey: pd.authorized,
 				JobTitle: pd.title, Section: pd.section, Pledged: true})
 		case "n", "N":
 			p.pending = keysPending{}
 			return tea.Batch(p.setMode(modeList), statusCmd(s.T("keys.nopledge"), true))
+		}
+		return nil
+	case modeHandoverConfirm:
+		switch msg.String() {
+		case "y", "Y":
+			pd := p.pending
+			p.setMode(modeList)
+			return s.regWrite("keys", "keys.done.handover", pd.name, func(b Backend, a core.Actor) error {
+				_, err := b.HandOverManager(a, pd.fingerprint, pd.reason)
+				return err
+			})
+		case "n", "N":
+			p.pending = keysPending{}
+			return tea.Batch(p.setMode(modeList), statusCmd(s.T("keys.cancelled"), false))
 		}
 		return nil
 	case modeRevokeConfirm:
@@ -278,7 +337,18 @@ func (p *keysPage) dialogKey(msg tea.KeyMsg) tea.Cmd {
 			return p.setMode(modeSection)
 		case modeSection:
 			p.pending.section = v
+			if p.pending.profile {
+				pd := p.pending
+				p.setMode(modeList)
+				return s.regWrite("keys", "keys.done.profile", pd.name, func(b Backend, a core.Actor) error {
+					_, err := b.SetKeyProfile(a, pd.fingerprint, pd.title, pd.section)
+					return err
+				})
+			}
 			return p.setMode(modePledge)
+		case modeHandoverReason:
+			p.pending.reason = v
+			return p.setMode(modeHandoverConfirm)
 		case modeRevokeReason:
 			p.pending.reason = v
 			return p.setMode(modeRevokeConfirm)
@@ -305,6 +375,9 @@ func (p *keysPage) rebuild() {
 		pledge := s.T("keys.nopledge.short")
 		if k.Pledge != nil {
 			pledge = s.fmtDate(k.Pledge.At)
+			if pl, ok := s.policy(); ok && slices.Contains(pl.PersonGaps(k), "pledge-outdated") {
+				pledge = s.T("keys.pledge.outdated")
+			}
 		}
 		if k.Role == core.RoleViewer {
 			pledge = "-"
@@ -367,6 +440,9 @@ func (p *keysPage) dialogView() string {
 		l1, l2 = fmt.Sprintf(s.T("keys.name.for"), s.roleName(pd.role), trunc(pd.fingerprint, 50)), p.input.View()
 	case modeTitle:
 		l1, l2 = fmt.Sprintf(s.T("keys.title.for"), pd.name), p.input.View()
+		if pd.profile {
+			l1 = fmt.Sprintf(s.T("keys.profile.for"), pd.name) + " " + l1
+		}
 	case modeSection:
 		l1, l2 = fmt.Sprintf(s.T("keys.section.for"), pd.name), p.input.View()
 	case modePledge:
@@ -377,10 +453,19 @@ func (p *keysPage) dialogView() string {
 		}
 		head := st.Title.Render(fmt.Sprintf(s.T("keys.pledge.for"), pd.name, pl.Regulation+" "+pl.Pledge.Cite))
 		body := wrapCells(text, p.w-2, 4)
-		tail := "[y] " + s.T("keys.pledge.yes") + "  [n] " + s.T("key.cancel")
+		yes := "keys.pledge.yes"
+		if pd.pledgeOnly {
+			yes = "keys.pledge.record"
+		}
+		tail := "[y] " + s.T(yes) + "  [n] " + s.T("key.cancel")
 		return block(strings.Repeat("-", p.w)+"\n"+head+"\n"+body+"\n"+tail, p.w, p.dialogH())
 	case modeRevokeReason:
 		l1, l2 = fmt.Sprintf(s.T("keys.revoke.reason"), who), p.input.View()
+	case modeHandoverReason:
+		l1, l2 = fmt.Sprintf(s.T("keys.handover.reason"), s.roleName(core.RoleManager), who), p.input.View()
+	case modeHandoverConfirm:
+		l1 = st.Bad.Render(fmt.Sprintf(s.T("keys.handover.confirm"), s.roleName(core.RoleManager), who, s.c.Actor.Name))
+		l2 = s.T("keys.reason") + ": " + oneLine(pd.reason) + "   [y] " + s.T("key.confirm") + "  [n] " + s.T("key.cancel")
 	case modeRevokeConfirm:
 		l1 = st.Bad.Render(fmt.Sprintf(s.T("keys.revoke.confirm"), who, pd.fingerprint))
 		l2 = s.T("keys.reason") + ": " + oneLine(pd.reason) + "   [y] " + s.T("key.confirm") + "  [n] " + s.T("key.cancel")
@@ -396,12 +481,34 @@ func (p *keysPage) ShortHelp() []key.Binding {
 	if p.focus == 1 {
 		return []key.Binding{k.Focus, k.Enroll, k.Paste}
 	}
-	return []key.Binding{k.Focus, k.Role, k.Revoke, k.Paste}
+	out := []key.Binding{k.Focus, k.Role, k.Revoke, k.Paste}
+	for _, x := range []struct {
+		b key.Binding
+		a core.Action
+	}{{k.Profile, core.ActionKeyProfile}, {k.Pledge, core.ActionPledge}, {k.Handover, core.ActionKeyRoleChange}} {
+		if p.s.allowed(x.a) {
+			out = append(out, x.b)
+		}
+	}
+	return out
 }
 
 func (p *keysPage) FullHelp() [][]key.Binding {
 	k := p.s.keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Focus, k.Enroll, k.Paste, k.Role, k.Revoke}}
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.Focus, k.Enroll, k.Paste, k.Role, k.Revoke},
+		{k.Profile, k.Pledge, k.Handover}}
+}
+
+// noLineStart are the characters a Japanese line may not start with.
+const noLineStart = "。、，．）」』】〕〉》・ー！？!?：；:;,.)"
+
+func lastRune(rs []rune, r rune) int {
+	for i := len(rs) - 1; i >= 0; i-- {
+		if rs[i] == r {
+			return i
+		}
+	}
+	return -1
 }
 
 func dashIf(v string) string {
@@ -412,24 +519,39 @@ func dashIf(v string) string {
 }
 
 // wrapCells wraps text to w terminal cells (kanji count two), at most n
-// lines; the last shows "…" if cut.
+// lines; the last shows "…" if cut. English breaks between words, and a
+// Japanese line never starts with closing punctuation (。、」…): the
+// character before it moves down with it.
 func wrapCells(text string, w, n int) string {
 	w = max(w, 10)
 	var lines []string
-	var cur strings.Builder
-	cw := 0
-	for _, r := range text {
-		rw := ansi.StringWidth(string(r))
-		if cw+rw > w {
-			lines = append(lines, cur.String())
-			cur.Reset()
-			cw = 0
+	rs := []rune(text)
+	for len(rs) > 0 {
+		i, cw := 0, 0
+		for i < len(rs) {
+			rw := ansi.StringWidth(string(rs[i]))
+			if cw+rw > w {
+				break
+			}
+			cw += rw
+			i++
 		}
-		cur.WriteRune(r)
-		cw += rw
-	}
-	if cur.Len() > 0 {
-		lines = append(lines, cur.String())
+		next := i
+		if i < len(rs) && rs[i] != ' ' {
+			if j := lastRune(rs[:i], ' '); j > i/2 {
+				i, next = j, j+1 // between words
+			} else {
+				for i > 1 && strings.ContainsRune(noLineStart, rs[i]) {
+					i-- // kinsoku: keep the punctuation with its word
+				}
+				next = i
+			}
+		}
+		lines = append(lines, strings.TrimRight(string(rs[:i]), " "))
+		rs = rs[next:]
+		for len(rs) > 0 && rs[0] == ' ' {
+			rs = rs[1:]
+		}
 	}
 	if len(lines) > n {
 		lines = lines[:n]

@@ -28,6 +28,7 @@ type requestsPage struct {
 	export            *exportRun // the export running, if any
 	expDone, expTotal int64
 	links             *mintMsg      // playback URLs on screen, if any
+	secret            *secretScreen // a package secret shown once, or the key sheet's command
 	cover             coverCheckMsg // last coverage check of the entry form
 }
 
@@ -57,7 +58,9 @@ func (p *requestsPage) SetSize(w, h int) {
 	p.buildDetail()
 }
 
-func (p *requestsPage) Capturing() bool { return p.act != nil || p.export != nil || p.links != nil }
+func (p *requestsPage) Capturing() bool {
+	return p.act != nil || p.export != nil || p.links != nil || p.secret != nil
+}
 
 func (p *requestsPage) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
@@ -109,6 +112,12 @@ func (p *requestsPage) Update(msg tea.Msg) tea.Cmd {
 func (p *requestsPage) key(msg tea.KeyMsg) tea.Cmd {
 	k := p.s.keys
 	switch {
+	case p.secret != nil:
+		done, cmd := p.secret.key(p.s, msg)
+		if done {
+			p.secret = nil
+		}
+		return cmd
 	case p.links != nil:
 		if msg.Type == tea.KeyEsc {
 			p.links = nil
@@ -362,6 +371,8 @@ func (p *requestsPage) requestHolds(r core.Request) []core.Hold {
 func (p *requestsPage) View() string {
 	s, d := p.s, &p.s.data
 	switch {
+	case p.secret != nil:
+		return p.secret.view(s, p.w, p.h)
 	case p.links != nil:
 		return linksView(s, p.links, p.w, p.h)
 	case p.export != nil:
@@ -389,6 +400,8 @@ func (p *requestsPage) View() string {
 func (p *requestsPage) ShortHelp() []key.Binding {
 	k := p.s.keys
 	switch {
+	case p.secret != nil:
+		return []key.Binding{k.Submit, k.Sheet, k.Back}
 	case p.links != nil, p.export != nil:
 		return []key.Binding{k.Back}
 	case p.act != nil:

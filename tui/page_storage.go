@@ -50,13 +50,24 @@ func (p *storagePage) SetSize(w, h int) {
 	p.sc.set(len(p.s.data.stats.Cameras), p.listH())
 }
 
-func (p *storagePage) listH() int { return max(p.h-storageHeadH, 1) }
+func (p *storagePage) listH() int { return max(p.h-storageHeadH-p.warnH(), 1) }
+
+// storageWarnings is how many of the regulation's warnings the storage
+// tab shows under its table (the technician's first screen).
+const storageWarnings = 3
+
+func (p *storagePage) warnH() int {
+	if n := len(p.s.data.warnings); n > 0 {
+		return min(n, storageWarnings) + 1
+	}
+	return 0
+}
 
 func (p *storagePage) Capturing() bool { return false }
 
 func (p *storagePage) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
-	case healthMsg, refreshMsg:
+	case healthMsg, refreshMsg, camerasMsg:
 		p.sc.set(len(p.s.data.stats.Cameras), p.listH())
 	case tea.KeyMsg:
 		p.sc.key(msg, p.s.keys)
@@ -81,6 +92,14 @@ func (p *storagePage) View() string {
 	a, b := p.sc.visible()
 	for i := a; i < b; i++ {
 		lines = append(lines, p.camLine(i))
+	}
+	// What the regulation expects and the records lack, at the foot.
+	if wb := s.warningsBlock(p.w, storageWarnings, core.WarnInspectionOverdue, core.WarnInspectionDue,
+		core.WarnCustodyMissing, core.WarnCustodyKeyHolder); wb != "" {
+		for len(lines) < p.h-p.warnH() {
+			lines = append(lines, "")
+		}
+		lines = append(lines, wb)
 	}
 	return block(strings.Join(lines, "\n"), p.w, p.h)
 }

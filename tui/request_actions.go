@@ -49,6 +49,7 @@ func (p *requestsPage) actions(r core.Request) []key.Binding {
 		add(k.CloseReq, core.ActionRequestClose, outcome == "not-found")
 	case core.StateApproved:
 		add(k.Export, core.ActionRequestExport, s.c.ExportDir != "")
+		add(k.Protect, core.ActionRequestProtect, true)
 	case core.StateExported:
 		add(k.Provide, core.ActionRequestProvide, true)
 	case core.StateDenied, core.StateProvided:
@@ -125,16 +126,10 @@ func (p *requestsPage) begin(b key.Binding, r core.Request) tea.Cmd {
 			}
 		}
 		withRanges := len(fields) > 1
-		// Only a key a manager named is offered: the operator who exports
-		// must not choose what the package opens with (core refuses it).
-		offered := ""
-		if r.RecipientKeyByManager {
-			offered = r.RecipientKey
-		}
-		fields = append(fields, s.textField("recipient_key", "req.recipientkey", offered, s.T("req.recipientkey.ph")))
+		fields = append(fields, s.protectionFields(r)...)
 		a.form = newForm(s, title("req.f.approve"), fields...)
 		a.form.validate = func(f *form) tea.Cmd {
-			f.required("judgement")
+			f.required("judgement", "recipient_key")
 			if s.rangeFields(f, r.Cameras) == 0 && withRanges {
 				fields[1].err = s.T("req.foundnone")
 			}
@@ -146,6 +141,11 @@ func (p *requestsPage) begin(b key.Binding, r core.Request) tea.Cmd {
 		if r.RecipientKey != "" && !r.RecipientKeyByManager {
 			a.form.foot = append(a.form.foot, fmt.Sprintf(s.T("req.recipientkey.unused"), oneLine(r.CreatedBy)))
 		}
+	case key.Matches(keyOf(b), k.Protect):
+		a.step = "protect"
+		a.form = newForm(s, title("req.f.protect"), s.protectionFields(r)...)
+		a.form.foot = []string{s.st.Warn.Render(trunc(s.T("req.protect.replaces"), p.w))}
+		a.form.validate = func(f *form) tea.Cmd { f.required("recipient_key"); return nil }
 	case key.Matches(keyOf(b), k.Deny):
 		a.step = "deny"
 		a.form = newForm(s, title("req.f.deny"), s.textField("reason", "req.reason", "", ""))
@@ -353,10 +353,9 @@ func (p *requestsPage) submit() tea.Cmd {
 		return s.recordResult(id, f.value("outcome"), f.value("note"), ranges)
 	case "approve":
 		return s.approve(id, core.ApprovalInput{Judgement: f.value("judgement"), Ranges: s.formRanges(f, a.req.Cameras)},
-			f.value("recipient_key"))
-	case "secret":
-		p.act = nil
-		return nil
+			f.value("protection"), f.value("recipient_key"))
+	case "protect":
+		return s.protect(id, f.value("protection"), f.value("recipient_key"))
 	case "deny":
 		return s.deny(id, f.value("reason"))
 	case "provide":
@@ -380,6 +379,10 @@ func (p *requestsPage) onAction(m reqActionMsg) tea.Cmd {
 	if a == nil {
 		return nil
 	}
+	if m.err != nil && m.closeForm {
+		p.act = nil
+		return nil
+	}
 	if m.err != nil {
 		a.form.busy = false
 		if a.step == "export" && errors.Is(m.err, core.ErrWrongPassphrase) {
@@ -392,13 +395,9 @@ func (p *requestsPage) onAction(m reqActionMsg) tea.Cmd {
 		return nil
 	}
 	p.act = nil
-	if m.secret != "" {
+	if m.secret != "" || m.sheet {
 		// Shown once, to the manager who approved: it is not stored.
-		s := p.s
-		f := newForm(s, fmt.Sprintf(s.T("req.f.secret"), m.req.ID))
-		f.head = []string{s.T("req.secret.once"), "", "  " + s.st.Title.Render(m.secret), "",
-			s.T("req.secret.howto"), "  mimamori verify PACKAGE --identity key.txt --key …", ""}
-		p.act = &reqAction{step: "secret", req: m.req, form: f}
+		p.secret = newSecretScreen(p.s, m.req, m.secret)
 	}
 	if m.req.ID != "" && p.open == m.req.ID {
 		p.req = m.req
@@ -506,6 +505,28 @@ func (s *session) groundRule(code string) (core.Ground, bool) {
 		return p.Ground(code)
 	}
 	return core.Ground{Choice: core.Choice{Code: code}}, false
+}
+
+// protectionFields choose what the package is encrypted to: a secret
+// shown once, a key sheet printed on the manager's computer, or the
+// recipient's public key (then typed or kept from the request).
+func (s *session) protectionFields(r core.Request) []*formField {
+	// Only a key a manager named is offered: the operator who exports
+	// must not choose what the package opens with (core refuses it).
+	offered, sel := "", protectSecret
+	if r.RecipientKeyByManager && r.RecipientKey != "" {
+		offered, sel = r.RecipientKey, protectRecipient
+	}
+	prot := choiceField("protection", "req.protection", []option{
+		{value: protectSecret, label: s.T("req.prot.secret")},
+		{value: protectSheet, label: s.T("req.prot.sheet")},
+		{value: protectRecipient, label: s.T("req.prot.recipient")},
+	}, sel)
+	rk := s.textField("recipient_key", "req.recipientkey", offered, s.T("req.recipientkey.ph"))
+	var f []*formField
+	f = append(f, prot, rk)
+	rk.show = func() bool { return prot.sel < len(prot.opts) && prot.opts[prot.sel].value == protectRecipient }
+	return f
 }
 
 // judgementQuestion is what the manager must answer when approving.

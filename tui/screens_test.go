@@ -38,6 +38,8 @@ func markers(t tabID, lang string) []string {
 		return []string{pick("申請の受付", "request regist"), pick("件を検証", "entries checked")}
 	case tabKeys:
 		return []string{"SHA256:scan", "ssh-rsa"}
+	case tabUpkeep:
+		return []string{"000 §4-3", pick("記録に欠けていること", "What the records lack")}
 	}
 	return nil
 }

@@ -23,17 +23,18 @@ const (
 	tabRequests
 	tabLedger
 	tabKeys
+	tabUpkeep // custody, inspections, layout plans, maintenance log, warnings
 )
 
 func (t tabID) titleKey() string {
-	return [...]string{"tab.cameras", "tab.recordings", "tab.storage", "tab.requests", "tab.ledger", "tab.keys"}[t]
+	return [...]string{"tab.cameras", "tab.recordings", "tab.storage", "tab.requests", "tab.ledger", "tab.keys", "tab.upkeep"}[t]
 }
 
 // tabsFor is the console's role table: a tab a role may not see is never
 // built. Core checks every call again.
 func tabsFor(r core.Role) []tabID {
 	var out []tabID
-	for _, t := range []tabID{tabCameras, tabRecordings, tabStorage, tabRequests, tabLedger, tabKeys} {
+	for _, t := range []tabID{tabCameras, tabRecordings, tabStorage, tabRequests, tabLedger, tabKeys, tabUpkeep} {
 		if !core.Allowed(r, tabReads[t]) {
 			continue
 		}
@@ -50,6 +51,7 @@ func tabsFor(r core.Role) []tabID {
 var tabReads = map[tabID]core.Action{
 	tabCameras: core.ActionCamerasRead, tabRecordings: core.ActionRecordingsRead, tabStorage: core.ActionHealthRead,
 	tabRequests: core.ActionRequestsRead, tabLedger: core.ActionLedgerRead, tabKeys: core.ActionKeysRead,
+	tabUpkeep: core.ActionMaintenanceRead,
 }
 
 // page is one tab: a model that renders exactly the size it was given.
@@ -116,6 +118,8 @@ func (u *UI) newPage(t tabID) page {
 		return newRequestsPage(u.s)
 	case tabLedger:
 		return newLedgerPage(u.s)
+	case tabUpkeep:
+		return newUpkeepPage(u.s)
 	default:
 		return newKeysPage(u.s)
 	}
@@ -294,6 +298,23 @@ func (u *UI) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			d.coverLoaded, d.coverLoadedAt = true, u.s.now()
 		}
 		cmds = append(cmds, u.done(loadCoverage))
+	case upkeepMsg:
+		d := &u.s.data
+		d.upkeepErr = msg.err
+		if msg.err == nil {
+			d.custody, d.plans, d.maint, d.upkeepLoaded = msg.custody, msg.plans, msg.maint, true
+		}
+		cmds = append(cmds, u.done(loadUpkeep))
+	case regActionMsg:
+		if msg.err != nil {
+			u.s.c.Logger.Info("console: action failed", "user", u.s.c.Actor.Name, "what", msg.what, "id", msg.name, "err", msg.err)
+			u.setStatus(u.s.T("err.action")+": "+u.s.errText(msg.err), true)
+		} else {
+			u.setStatus(fmt.Sprintf(u.s.T(msg.what), msg.name), false)
+		}
+		// What a register record changes: the warnings (with the
+		// cameras), the upkeep tab and the people.
+		cmds = append(cmds, u.want(loadCameras), u.want(loadUpkeep), u.want(loadKeys))
 	case keyActionMsg:
 		if msg.err != nil {
 			u.setStatus(u.s.T("err.action")+": "+u.s.errText(msg.err), true)
@@ -345,7 +366,7 @@ type refreshMsg struct{}
 
 func isData(msg tea.Msg) bool {
 	switch msg.(type) {
-	case policyMsg, camerasMsg, healthMsg, holdsMsg, requestsMsg, ledgerMsg, verifyMsg, keysMsg, coverageMsg:
+	case policyMsg, camerasMsg, healthMsg, holdsMsg, requestsMsg, ledgerMsg, verifyMsg, keysMsg, coverageMsg, upkeepMsg:
 		return true
 	}
 	return false
@@ -391,6 +412,8 @@ func msgErr(msg tea.Msg) error {
 	case keysMsg:
 		err = m.err
 	case coverageMsg:
+		err = m.err
+	case upkeepMsg:
 		err = m.err
 	}
 	if err == nil || errors.Is(err, core.ErrForbidden) || errors.Is(err, core.ErrUnavailable) {
@@ -467,8 +490,10 @@ func (u *UI) onChanges(cs changesMsg) tea.Cmd {
 		case strings.HasPrefix(a, "key."):
 			add(loadKeys)
 			add(loadCameras) // warnings name people without title or pledge
-		case strings.HasPrefix(a, "maintenance."), strings.HasPrefix(a, "custody."), strings.HasPrefix(a, "layout."):
+		case strings.HasPrefix(a, "maintenance."), strings.HasPrefix(a, "custody."), strings.HasPrefix(a, "layout."),
+			strings.HasPrefix(a, "disposal."):
 			add(loadCameras) // signs, inspections and custody feed the warnings
+			add(loadUpkeep)
 		case a == string(core.ActionErasure) || a == string(core.ActionRecordingEvent):
 			u.s.data.coverLoadedAt = time.Time{} // stale: reloaded when seen
 		}

@@ -22,9 +22,9 @@ func TestRoleTabs(t *testing.T) {
 		role core.Role
 		want []string
 	}{
-		{core.RoleManager, []string{"cameras", "recordings", "storage", "requests", "ledger", "keys"}},
+		{core.RoleManager, []string{"cameras", "recordings", "storage", "requests", "ledger", "keys", "upkeep"}},
 		{core.RoleOperator, []string{"cameras", "recordings", "storage", "requests", "ledger"}},
-		{core.RoleTechnician, []string{"storage"}},
+		{core.RoleTechnician, []string{"storage", "upkeep"}},
 		{core.RoleViewer, []string{}},
 		{core.RoleNone, []string{}},
 	}
@@ -38,9 +38,9 @@ func TestRoleTabs(t *testing.T) {
 			t.Errorf("%s: %d pages built, want %d", c.role, len(u.pages), len(c.want))
 		}
 		// Number keys beyond the role's tabs do nothing.
-		press(u, "6")
-		if len(c.want) < 6 && u.active != 0 {
-			t.Errorf("%s: key 6 moved to tab %d", c.role, u.active)
+		press(u, "7")
+		if len(c.want) < 7 && u.active != 0 {
+			t.Errorf("%s: key 7 moved to tab %d", c.role, u.active)
 		}
 	}
 }

@@ -80,18 +80,31 @@ func (u *UI) chainView() string {
 	return s.st.Bad.Render(label + fmt.Sprintf(s.T("chain.broken"), d.verify.BrokenSeq))
 }
 
+// tabsView is the tab bar. When the titles do not fit (seven tabs in
+// Japanese at 80 columns), the other tabs get their short titles, then
+// numbers only; the active tab always shows its whole title.
 func (u *UI) tabsView(w int) string {
 	st := u.s.st
-	parts := make([]string, 0, len(u.tabs))
-	for i, t := range u.tabs {
-		label := fmt.Sprintf("%d %s", i+1, u.s.T(t.titleKey()))
-		if i == u.active {
-			parts = append(parts, st.TabActive.Render("["+label+"]"))
-		} else {
+	for form := 0; ; form++ {
+		parts := make([]string, 0, len(u.tabs))
+		for i, t := range u.tabs {
+			label := fmt.Sprintf("%d %s", i+1, u.s.T(t.titleKey()))
+			switch {
+			case i == u.active:
+				parts = append(parts, st.TabActive.Render("["+label+"]"))
+				continue
+			case form == 1:
+				label = fmt.Sprintf("%d %s", i+1, u.s.T(t.titleKey()+".short"))
+			case form >= 2:
+				label = fmt.Sprint(i + 1)
+			}
 			parts = append(parts, st.TabInactive.Render(" "+label+" "))
 		}
+		bar := strings.Join(parts, " ")
+		if width(bar) <= w || form >= 2 {
+			return fit(bar, w)
+		}
 	}
-	return fit(strings.Join(parts, " "), w)
 }
 
 func (u *UI) statusView(w int) string {

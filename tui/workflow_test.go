@@ -175,11 +175,16 @@ func TestApproveDenyInstruct(t *testing.T) {
 	keys(u, "不当侵害のおそれなし", "ctrl+s")
 	wantCalls(t, f, "Approve", "Approve manager R-2026-0011 judgement=不当侵害のおそれなし ranges=cam03 01:30:00-03:30:00")
 	wantCalls(t, f, "ProtectPackage", "ProtectPackage manager R-2026-0011 key=")
-	// The secret is shown to the manager once, until dismissed.
+	// The secret is shown to the manager once, until its last group is
+	// typed back (written down) or the manager closes it knowingly.
 	if v := u.View(); !strings.Contains(v, "AGE-SECRET-KEY-1FAKESECRETFORTHECONSOLE") {
 		t.Errorf("package secret not shown:\n%s", v)
 	}
 	keys(u, "enter")
+	if !strings.Contains(u.View(), "FAKESECRET") {
+		t.Error("the secret went away without being confirmed")
+	}
+	keys(u, "esc", "y")
 	if strings.Contains(u.View(), "FAKESECRET") {
 		t.Error("the secret stays on screen")
 	}
