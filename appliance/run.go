@@ -93,6 +93,8 @@ func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, erro
 				Lang: ts.Lang, Location: ts.Location, Width: ts.Width, Height: ts.Height,
 				Logger: ts.Logger, Appliance: cfg.ApplianceID,
 				ExportDir: cfg.ExportDir, SessionID: sid, Viewer: newConsoleViewer(pb, ts.Session, sid),
+				ApplianceKey: a.HostFP,
+				Command:      func(remote string) string { return sshd.CommandLine(ts.Session, remote) },
 			})
 		}),
 	}

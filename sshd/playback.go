@@ -36,6 +36,16 @@ type Playback interface {
 // runs remoteCmd there ("" for none). Every "ssh -L" line shown to a
 // person is built here.
 func ForwardLine(sess ssh.Session, localPort int, dest, remoteCmd string) string {
+	return sshLine(sess, ForwardArg(localPort, dest), remoteCmd)
+}
+
+// CommandLine is the ssh command that runs remoteCmd on the appliance
+// sess reached, as the same user, from the person's own computer (the
+// console shows it for what a terminal cannot carry: a file to upload,
+// a sheet to print).
+func CommandLine(sess ssh.Session, remoteCmd string) string { return sshLine(sess, "", remoteCmd) }
+
+func sshLine(sess ssh.Session, opt, remoteCmd string) string {
 	host, port := "HOST", "22"
 	if a := sess.LocalAddr(); a != nil {
 		if h, p, err := net.SplitHostPort(a.String()); err == nil {
@@ -49,7 +59,10 @@ func ForwardLine(sess ssh.Session, localPort int, dest, remoteCmd string) string
 	if user := sess.User(); user != "" {
 		target = shellQuote(user) + "@" + host
 	}
-	line := "ssh " + ForwardArg(localPort, dest)
+	line := "ssh"
+	if opt != "" {
+		line += " " + opt
+	}
 	if port != "22" {
 		line += " -p " + port
 	}
