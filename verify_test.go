@@ -49,9 +49,13 @@ type exportFixture struct {
 	fp     string              // the appliance key's fingerprint
 }
 
-func newExportFixture(t *testing.T) *exportFixture {
+func newExportFixture(t *testing.T) *exportFixture { return newExportFixtureIn(t, t.TempDir()) }
+
+// newExportFixtureIn keeps the store and the host key in a data directory
+// laid out like the appliance's (DIR/mimamori.db, DIR/ssh/host_ed25519), so
+// "ledger verify --data DIR" can check it once the store is closed.
+func newExportFixtureIn(t *testing.T, tmp string) *exportFixture {
 	t.Helper()
-	tmp := t.TempDir()
 	t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	st, err := core.Open(filepath.Join(tmp, "mimamori.db"), core.Options{})
 	if err != nil {
@@ -99,8 +103,7 @@ func newExportFixture(t *testing.T) *exportFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, err := ssh.NewSignerFromKey(priv)
+	signer, _, _, err := keys.LoadOrCreateHostKey(tmp)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -365,3 +365,48 @@ func TestStandingCheckWaitsForTheFirstPass(t *testing.T) {
 		t.Errorf("progress %d/%d", d, tot)
 	}
 }
+
+// TestPrintedAnchorsCatchARewrite: the size and short root printed on
+// forms and receipts (unsigned) are enough to show, later, that the
+// ledger's history before them was rewritten.
+func TestPrintedAnchorsCatchARewrite(t *testing.T) {
+	s, path := signedStore(t, newHostKey(t))
+	addEntries(t, s, 50)
+	cp := checkpointNow(t, s)
+	addEntries(t, s, 10)
+	s.Close()
+	printed := fmt.Sprintf("%d:%s", cp.Size, cp.ShortRoot())
+	a, err := ParseAnchor(printed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := ParseAnchor(fmt.Sprintf("%d:%s", cp.Size, cp.Root.String()))
+	if err != nil || len(full.Root) != tlog.HashSize {
+		t.Fatalf("base64 root: %+v %v", full, err)
+	}
+	for _, bad := range []string{"50", "x:abcd", "50:abcd", "50:zz"} {
+		if _, err := ParseAnchor(bad); err == nil {
+			t.Errorf("anchor %q accepted", bad)
+		}
+	}
+	o := VerifyOptions{Anchors: []Anchor{a, full}}
+	if rep, err := VerifyLedgerFile(path, o); err != nil || !rep.OK || len(rep.Checkpoints) != 2 || rep.FirstFailed() != nil {
+		t.Fatalf("untouched ledger against its printed anchor: %+v %v", rep, err)
+	}
+	forgeLedger(t, path, func(es []Entry) []Entry {
+		es[20].Subject = "rewritten"
+		return es
+	})
+	rep, err := VerifyLedgerFile(path, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := rep.FirstFailed(); rep.OK || f == nil || f.Name != "anchor "+printed || !strings.Contains(f.Problem, "history was rewritten") {
+		t.Fatalf("rewrite not caught by the printed anchor: %+v", rep)
+	}
+	forgeLedger(t, path, func(es []Entry) []Entry { return es[:30] })
+	rep, _ = VerifyLedgerFile(path, o)
+	if f := rep.FirstFailed(); rep.OK || f == nil || !strings.Contains(f.Problem, "entries were removed") {
+		t.Fatalf("truncation not caught by the printed anchor: %+v", rep)
+	}
+}

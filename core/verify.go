@@ -3,11 +3,14 @@ package core
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -253,8 +256,46 @@ type VerifyOptions struct {
 	// HostKey is the appliance's public key the checkpoints must be
 	// signed with (from its data directory, or given by the auditor).
 	HostKey CheckpointKey
+	// Anchors are checkpoints as printed on forms and receipts: a size
+	// and the start of the root, unsigned (ParseAnchor).
+	Anchors []Anchor
 	// Progress, if set, is told entries done of total after each chunk.
 	Progress func(done, total uint64)
+}
+
+// Anchor is a ledger checkpoint as printed on forms 2 and 3 and the
+// handover receipt: the tree size and the first bytes of its root hash
+// (Checkpoint.ShortRoot). It is not signed: it is as good as the paper it
+// is on, and lets whoever holds that paper check that the ledger's first
+// Size entries are still those the appliance had when it was printed.
+type Anchor struct {
+	Name string // as given, for the report
+	Size uint64
+	Root []byte // the start of the root hash
+}
+
+// minAnchorRoot is the shortest root prefix accepted (ShortRoot's 8 bytes).
+const minAnchorRoot = 8
+
+// ParseAnchor reads "SIZE:ROOT", ROOT the start of the root hash in hex
+// (at least 16 digits, as printed) or the whole root in base64.
+func ParseAnchor(s string) (Anchor, error) {
+	a := Anchor{Name: s}
+	size, root, ok := strings.Cut(strings.TrimSpace(s), ":")
+	n, err := strconv.ParseUint(size, 10, 63)
+	if !ok || err != nil {
+		return a, fmt.Errorf("%w: anchor %q is not SIZE:ROOT", ErrInvalid, CleanLine(s, 100))
+	}
+	a.Size = n
+	if b, err := hex.DecodeString(root); err == nil && len(b) >= minAnchorRoot && len(b) <= tlog.HashSize {
+		a.Root = b
+		return a, nil
+	}
+	if b, err := base64.StdEncoding.DecodeString(root); err == nil && len(b) == tlog.HashSize {
+		a.Root = b
+		return a, nil
+	}
+	return a, fmt.Errorf("%w: anchor %q: the root is at least %d hex digits (as printed) or the base64 hash", ErrInvalid, CleanLine(s, 100), 2*minAnchorRoot)
 }
 
 // NamedCheckpoint is a checkpoint's note text and where it came from.
@@ -300,6 +341,9 @@ func VerifyLedgerFile(path string, o VerifyOptions) (VerifyReport, error) {
 		parsed[i], cps[i].Size = cp, cp.Size
 		cv.want[cp.Size] = true
 	}
+	for _, a := range o.Anchors {
+		cv.want[a.Size] = true
+	}
 	rep, err := verifyAll(db, cv, o.Progress, nil)
 	if err != nil {
 		return rep, err
@@ -310,6 +354,12 @@ func VerifyLedgerFile(path string, o VerifyOptions) (VerifyReport, error) {
 		}
 		cps[i].Problem = checkAgainst(db, rep, cv.roots, parsed[i])
 		cps[i].OK = cps[i].Problem == ""
+	}
+	for _, a := range o.Anchors {
+		r := CheckpointResult{Name: "anchor " + a.Name, Size: a.Size}
+		r.Problem = anchorProblem(rep, cv.roots, a)
+		r.OK = r.Problem == ""
+		cps = append(cps, r)
 	}
 	rep.Checkpoints = cps
 	if rep.FirstFailed() != nil {
@@ -340,6 +390,26 @@ func checkAgainst(db *bolt.DB, rep VerifyReport, roots map[uint64]tlog.Hash, cp 
 	// What an auditor with only stored hashes would check: a consistency
 	// proof from the checkpoint's tree to today's.
 	return consistencyProblem(db, cp, rep)
+}
+
+// anchorProblem says why the ledger's first a.Size entries are not those
+// a printed anchor names ("" if they are).
+func anchorProblem(rep VerifyReport, roots map[uint64]tlog.Hash, a Anchor) string {
+	switch {
+	case a.Size > rep.Entries && rep.OK:
+		return fmt.Sprintf("the anchor names %d entries but the ledger has only %d: entries were removed", a.Size, rep.Entries)
+	case a.Size > rep.Entries:
+		return fmt.Sprintf("the ledger is broken at entry %d, before the anchor's %d entries", rep.BrokenSeq, a.Size)
+	}
+	root := emptyTree
+	if a.Size > 0 {
+		root = roots[a.Size]
+	}
+	if !bytes.HasPrefix(root[:], a.Root) {
+		return fmt.Sprintf("the first %d entries are not those the anchor names (root %x…, now %x…): history was rewritten",
+			a.Size, a.Root, root[:len(a.Root)])
+	}
+	return ""
 }
 
 func consistencyProblem(db *bolt.DB, cp Checkpoint, rep VerifyReport) string {
