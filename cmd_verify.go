@@ -162,9 +162,13 @@ func printReport(w io.Writer, rep *export.Report) {
 	}
 	fmt.Fprintf(w, "signed by   %s\n", signer)
 	fmt.Fprintf(w, "manifest    sha256 %s\n", rep.ManifestSHA)
-	if cp := rep.Checkpoint; cp != nil {
-		fmt.Fprintf(w, "ledger      checkpoint %s size %d root %s (%s), %d of the request's entries proven in it\n",
+	switch cp := rep.Checkpoint; {
+	case cp != nil:
+		fmt.Fprintf(w, "ledger      checkpoint %s size %d root %s (%s), %d of the request's entries proven in it, its approval among them\n",
 			cp.Origin, cp.Size, cp.ShortRoot(), cp.Time.UTC().Format(time.RFC3339), rep.Proven)
+		fmt.Fprintln(w, "            (keep manifest.json: \"mimamori ledger verify --checkpoint manifest.json\" checks the appliance's ledger against it)")
+	case m.Ledger == nil:
+		fmt.Fprintln(w, "ledger      none: this package carries no ledger checkpoint")
 	}
 	for _, c := range m.Cameras {
 		if len(c.Actual) == 0 {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -391,5 +392,78 @@ func TestExportFullTarget(t *testing.T) {
 	os.MkdirAll(f.dir, 0o700)
 	if r := f.export(t); r.State != core.StateExported {
 		t.Fatalf("retry: %s", r.State)
+	}
+}
+
+// TestVerifyBindsTheManifestToTheLedger: the inclusion proofs in a
+// manifest must be the request's own entries, among them its approval,
+// and the manifest's approver and approved ranges must be the ledger's —
+// else a package (even one signed with the appliance key) does not pass.
+func TestVerifyBindsTheManifestToTheLedger(t *testing.T) {
+	f := newExportFixture(t)
+	other, err := f.store.RegisterRequest(vOperator, core.RequestInput{ApplicantAddress: "2-2 Chuo", Agency: "Another Agency",
+		Representative: "Chief Ueda", ContactPerson: "Sgt Oka", Phone: "043-111-1111", Purpose: "investigation",
+		Ground: "law", Cameras: []string{"cam1"}, From: time.Now().Add(-50 * time.Minute), To: time.Now().Add(-40 * time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.store.Request(vManager, f.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ranges, err := f.store.ApprovedRange(vManager, f.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seqsOf := func(id string, actions ...core.Action) []uint64 {
+		es, err := f.store.Ledger(vManager, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []uint64
+		for _, e := range es {
+			if e.Subject == id && slices.Contains(actions, e.Action) {
+				out = append(out, e.Seq)
+			}
+		}
+		return out
+	}
+	steps := []core.Action{core.ActionRequestRegister, core.ActionRequestInstruct, core.ActionRequestResult, core.ActionRequestApprove}
+	job := func(rs []core.FoundRange, approver string, seqs []uint64) core.ExportJob {
+		cp, proofs, err := f.store.InclusionProofs(vManager, seqs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return core.ExportJob{Request: r, Ranges: rs, Cameras: []string{"cam1", "cam2"}, From: r.From, To: r.To,
+			Protection: r.Protection.Method, Recipients: []string{r.Protection.Recipient}, Checkpoint: cp.Text, Proofs: proofs,
+			Dir: f.dir, Operator: vOperator.Name, Approver: approver}
+	}
+	wider := slices.Clone(ranges)
+	wider[0].From = wider[0].From.Add(-5 * time.Second)
+	for _, c := range []struct {
+		name, problem string
+		job           core.ExportJob
+	}{
+		{"as the appliance makes it", "", job(ranges, vManager.Name, seqsOf(f.id, steps...))},
+		{"another request's entries", "is not about request " + f.id,
+			job(ranges, vManager.Name, append(seqsOf(f.id, steps...), seqsOf(other.ID, core.ActionRequestRegister)...))},
+		{"no approval proven", "does not prove the approval", job(ranges, vManager.Name, seqsOf(f.id, core.ActionRequestRegister))},
+		{"more footage than approved", "are not those of the ledger's approval", job(wider, vManager.Name, seqsOf(f.id, steps...))},
+		{"another approver", "the ledger's approval (entry", job(ranges, "Manager Tanaka", seqsOf(f.id, steps...))},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec, err := f.ex.Export(context.Background(), c.job, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.Remove(rec.Path)
+			code, stdout, stderr := runCmd(t, context.Background(), "verify", rec.Path, "--identity", f.key, "--key", f.fp)
+			switch {
+			case c.problem == "" && code != 0:
+				t.Fatalf("a package as the appliance makes it: exit %d\n%s%s", code, stdout, stderr)
+			case c.problem != "" && (code != 1 || !strings.Contains(stderr, c.problem)):
+				t.Fatalf("exit %d, want 1 naming %q:\n%s%s", code, c.problem, stdout, stderr)
+			}
+		})
 	}
 }

@@ -1,6 +1,8 @@
 package core
 
 import (
+	"slices"
+
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -12,34 +14,42 @@ import (
 // appliance (ledger verify --checkpoint) and see whether the ledger they
 // were shown was rewritten.
 
-// maxAnchoredEntries bounds the proofs one manifest carries (a request
-// viewed all day could name thousands of view entries; the steps of its
-// paperwork come first, as the newest are kept).
+// maxAnchoredEntries bounds the proofs one manifest carries. A request
+// viewed all day could name thousands of view entries, and failed export
+// attempts are not rate-limited: the steps of its paperwork
+// (anchoredSteps) always come first, then the newest of the rest.
 const maxAnchoredEntries = 1000
+
+// anchoredSteps are the request's own steps up to its export, proven in
+// every manifest whatever else the request gathered.
+var anchoredSteps = map[Action]bool{ActionRequestRegister: true, ActionRequestInstruct: true,
+	ActionRequestResult: true, ActionRequestApprove: true, ActionRequestProtect: true}
 
 // requestEntrySeqs lists the ledger entries about request id, oldest
 // first: its own entries (subject id) and those naming it (detail
 // "request"). It scans back from the head and stops at the registration.
 func requestEntrySeqs(tx *bolt.Tx, id string) []uint64 {
-	var seqs []uint64
+	var steps, rest []uint64
 	c := tx.Bucket(bLedger).Cursor()
 	for k, v := c.Last(); k != nil; k, v = c.Prev() {
 		e, err := decodeEntry(v)
 		if err != nil {
 			continue
 		}
-		if e.Subject == id || e.Details["request"] == id {
-			if len(seqs) < maxAnchoredEntries {
-				seqs = append(seqs, e.Seq)
-			}
-			if e.Action == ActionRequestRegister && e.Subject == id {
+		if e.Subject == id && anchoredSteps[e.Action] {
+			steps = append(steps, e.Seq)
+			if e.Action == ActionRequestRegister {
 				break
 			}
+		} else if (e.Subject == id || e.Details["request"] == id) && len(rest) < maxAnchoredEntries {
+			rest = append(rest, e.Seq) // newest first
 		}
 	}
-	for i, j := 0, len(seqs)-1; i < j; i, j = i+1, j-1 {
-		seqs[i], seqs[j] = seqs[j], seqs[i]
+	if room := maxAnchoredEntries - len(steps); len(rest) > room {
+		rest = rest[:max(room, 0)] // the newest
 	}
+	seqs := append(steps, rest...)
+	slices.Sort(seqs)
 	return seqs
 }
 

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // fileExporter writes a real file per job, or fails with err.
@@ -226,5 +228,48 @@ func TestExportWithoutEngine(t *testing.T) {
 	_, err := s.ExportRequest(context.Background(), operator, r.ID, []byte(exportPass), t.TempDir(), nil)
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("no exporter: %v", err)
+	}
+}
+
+// The manifest's proofs always include the request's own steps, however
+// many other entries name it (views all day, failed export attempts, which
+// no change rate bounds); the rest are the newest, up to the cap.
+func TestManifestProvesTheStepsOfARequestFirst(t *testing.T) {
+	s, fe := newExportStore(t)
+	s.SetLogSigner("test", newHostKey(t))
+	r := approvedRequest(t, s)
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for i := 0; i < maxAnchoredEntries+200; i++ {
+			if _, err := appendEntryAt(tx, t0, operator, ActionView, "cam1", map[string]string{"request": r.ID, "phase": "ended"}); err != nil {
+				return err
+			}
+		}
+		_, err := appendEntryAt(tx, t0, operator, ActionRequestExportFailed, r.ID, map[string]string{"stage": "test"})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ExportRequest(context.Background(), operator, r.ID, []byte(exportPass), t.TempDir(), nil); err != nil {
+		t.Fatal(err)
+	}
+	proofs := fe.jobs[len(fe.jobs)-1].Proofs
+	got := map[Action]int{}
+	last := uint64(0)
+	for _, p := range proofs {
+		e, err := p.Decode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Seq <= last {
+			t.Fatalf("proofs not in ledger order at %d", e.Seq)
+		}
+		last = e.Seq
+		got[e.Action]++
+	}
+	if len(proofs) != maxAnchoredEntries || got[ActionRequestRegister] != 1 || got[ActionRequestInstruct] != 1 ||
+		got[ActionRequestResult] != 1 || got[ActionRequestApprove] != 1 || got[ActionRequestProtect] != 1 ||
+		got[ActionRequestExportFailed] != 1 {
+		t.Fatalf("%d proofs: %v", len(proofs), got)
 	}
 }

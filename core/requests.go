@@ -634,6 +634,10 @@ func normRanges(in, within []FoundRange, outside string) ([]FoundRange, error) {
 }
 
 // fmtRanges is ranges as one ledger detail: "cam1 T1/T2, cam2 T1/T2".
+// FormatRanges is ranges as the ledger's approval entry states them
+// (detail "ranges"), for a verifier comparing a manifest with it.
+func FormatRanges(rs []FoundRange) string { return fmtRanges(rs) }
+
 func fmtRanges(rs []FoundRange) string {
 	parts := make([]string, len(rs))
 	for i, g := range rs {

@@ -284,11 +284,45 @@ func (rep *Report) checkLedger() {
 		return
 	}
 	rep.Checkpoint = &cp
+	var approval *core.Entry
 	for _, p := range m.Ledger.Entries {
 		if err := core.VerifyEntryProof(cp, p); err != nil {
 			rep.fail("ledger entry %d: %v", p.Seq, err)
 			continue
 		}
+		e, _ := p.Decode() // VerifyEntryProof decoded it
+		if e.Subject != m.Request.ID && e.Details["request"] != m.Request.ID {
+			rep.fail("ledger entry %d (%s %s) is not about request %s", e.Seq, e.Action, e.Subject, m.Request.ID)
+			continue
+		}
+		if e.Action == core.ActionRequestApprove {
+			approval = &e
+		}
 		rep.Proven++
+	}
+	rep.checkApproval(approval)
+}
+
+// checkApproval binds the manifest's claims to the proven approval entry:
+// the manager who approved and exactly the ranges approved per camera.
+func (rep *Report) checkApproval(e *core.Entry) {
+	m := rep.Manifest
+	if e == nil {
+		rep.fail("the ledger anchor does not prove the approval of request %s", m.Request.ID)
+		return
+	}
+	if e.Actor.Name != "" && e.Actor.Name != m.Approver {
+		rep.fail("the manifest says %q approved; the ledger's approval (entry %d) is by %q", m.Approver, e.Seq, e.Actor.Name)
+	}
+	want, ok := e.Details["ranges"]
+	if !ok {
+		return // approved by a release before per-camera ranges
+	}
+	rs := make([]core.FoundRange, len(m.Cameras))
+	for i, c := range m.Cameras {
+		rs[i] = core.FoundRange{Camera: c.Camera, From: c.ApprovedFrom, To: c.ApprovedTo}
+	}
+	if got := core.FormatRanges(rs); got != want {
+		rep.fail("the manifest's approved ranges (%s) are not those of the ledger's approval, entry %d (%s)", got, e.Seq, want)
 	}
 }
