@@ -24,6 +24,45 @@ type Camera struct {
 	// between connections.
 	fmu  sync.Mutex
 	frag *fragmenter
+
+	evLog eventLogRate
+}
+
+// eventLogRate keeps a camera whose stream is broken all the time from
+// flooding the log with its events (about one a second each): a kind is
+// logged the first time, then at most every failureLogEvery with the
+// count since. Every event still goes to the event sink (core coalesces
+// them into the ledger with counts).
+type eventLogRate struct {
+	mu    sync.Mutex
+	kinds map[string]*kindLog
+}
+
+type kindLog struct {
+	at     time.Duration // Mono() when last logged
+	unseen uint64        // events of the kind since, not logged
+}
+
+// take reports whether to log an event of kind now, and how many went
+// unlogged before it.
+func (l *eventLogRate) take(kind string, mono time.Duration) (bool, uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.kinds == nil {
+		l.kinds = map[string]*kindLog{}
+	}
+	k := l.kinds[kind]
+	if k == nil {
+		l.kinds[kind] = &kindLog{at: mono}
+		return true, 0
+	}
+	if mono-k.at < failureLogEvery {
+		k.unseen++
+		return false, 0
+	}
+	n := k.unseen
+	k.at, k.unseen = mono, 0
+	return true, n
 }
 
 // New returns a Camera for o; zero fields take the package defaults.
@@ -172,7 +211,13 @@ func errString(err error) string {
 
 // event forwards a recording event to the EventSink, logging failures.
 func (c *Camera) event(kind string, at time.Time, details map[string]string) {
-	c.o.Logger.Info("recording event", "kind", kind, "details", details)
+	if ok, unseen := c.evLog.take(kind, c.o.Mono()); ok {
+		if unseen > 0 {
+			c.o.Logger.Info("recording event", "kind", kind, "details", details, "unlogged_since_last", unseen)
+		} else {
+			c.o.Logger.Info("recording event", "kind", kind, "details", details)
+		}
+	}
 	if c.o.Events == nil {
 		return
 	}

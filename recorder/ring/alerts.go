@@ -105,7 +105,7 @@ func (r *Ring) emitEvents(ctx context.Context) {
 				continue
 			}
 			if err := r.o.Events.RecordEvent(core.RecordingEvent{Camera: ev.camera, Kind: ev.kind, At: ev.at, Details: ev.details}); err != nil {
-				r.log.Error("cannot record event", "kind", ev.kind, "camera", ev.camera, "err", err)
+				r.errorByRate("cannot record event", "cannot record event", "kind", ev.kind, "camera", ev.camera, "err", err)
 			}
 		}
 	}

@@ -360,7 +360,7 @@ func (r *Ring) takeBlock(c *camera) error {
 			// the next oldest block would, with the ledger down, zero the
 			// whole ring and leave nothing to record into. The block is
 			// back to sealed or waits in erasing for the sweeper.
-			r.log.Error("overwrite erasure failed", "block", v, "err", err)
+			r.errorByRate("overwrite erasure failed", "overwrite erasure failed", "block", v, "err", err)
 			return err
 		}
 	}

@@ -96,7 +96,7 @@ func (r *Ring) noteDamage(c *camera, ref FragmentRef, cause error) error {
 	}
 	r.damageMu.Unlock()
 	if !known {
-		r.log.Error("damaged fragment", "camera", ref.Camera, "start", ref.Start, "block", ref.Block, "err", cause)
+		r.errorByRate("damaged fragment", "damaged fragment", "camera", ref.Camera, "start", ref.Start, "block", ref.Block, "err", cause)
 		r.event(ref.Camera, "damaged", map[string]string{
 			"from": ref.Start.UTC().Format(time.RFC3339Nano), "to": ref.Start.Add(ref.Duration).UTC().Format(time.RFC3339Nano),
 			"block": fmt.Sprint(ref.Block), "reason": d.reason})

@@ -79,6 +79,7 @@ type Ring struct {
 	writeErrs uint64
 	lastErr   string
 	lastErrAt time.Time
+	errLog    map[string]*errLogState // per operation, for logging by rate
 	noSpaceAt time.Time
 	rate      float64
 	rateAt    time.Time
@@ -532,7 +533,48 @@ func (r *Ring) isClosed() bool {
 	return r.closed
 }
 
-// noteWriteError counts an I/O failure for Stats and returns err.
+// errLogEvery: a failure is logged when it first happens, then at most
+// once per this interval with the count since. A failing disk fails every
+// fragment of every camera (64 a second), and the loops retry every
+// second; the counts are in Stats and the alerts, not in the log.
+const errLogEvery = time.Minute
+
+type errLogState struct {
+	at         time.Time // last logged
+	suppressed uint64    // occurrences since, not logged
+}
+
+// errorByRate logs msg at error level unless it was logged less than
+// errLogEvery ago under the same key (msg, or msg and an operation).
+func (r *Ring) errorByRate(key, msg string, args ...any) {
+	now := time.Now()
+	r.statsMu.Lock()
+	if r.errLog == nil {
+		r.errLog = map[string]*errLogState{}
+	}
+	ls := r.errLog[key]
+	if ls == nil {
+		ls = &errLogState{}
+		r.errLog[key] = ls
+	}
+	logIt := ls.at.IsZero() || now.Sub(ls.at) >= errLogEvery
+	var repeated uint64
+	if logIt {
+		repeated, ls.at, ls.suppressed = ls.suppressed, now, 0
+	} else {
+		ls.suppressed++
+	}
+	r.statsMu.Unlock()
+	if logIt {
+		if repeated > 0 {
+			args = append(args, "repeated_since_last_logged", repeated)
+		}
+		r.log.Error(msg, args...)
+	}
+}
+
+// noteWriteError counts an I/O failure for Stats, logs it by rate, and
+// returns err.
 func (r *Ring) noteWriteError(what string, err error) error {
 	now := time.Now()
 	r.statsMu.Lock()
@@ -543,7 +585,7 @@ func (r *Ring) noteWriteError(what string, err error) error {
 		r.noSpaceAt = now
 	}
 	r.statsMu.Unlock()
-	r.log.Error("ring write error", "op", what, "err", err)
+	r.errorByRate("write error: "+what, "ring write error", "op", what, "err", err)
 	return fmt.Errorf("ring: %s: %w", what, err)
 }
 

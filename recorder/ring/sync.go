@@ -198,20 +198,20 @@ func (r *Ring) Run(ctx context.Context) {
 			return
 		case <-dataT.C:
 			if err := r.SyncData(); err != nil {
-				r.log.Error("data sync failed", "err", err)
+				r.errorByRate("data sync failed", "data sync failed", "err", err)
 			}
 		case <-syncT.C:
 			r.checkClock()
 			r.observeHolds()
 			if err := r.Sync(); err != nil && err != ErrClosed {
-				r.log.Error("sync failed", "err", err)
+				r.errorByRate("sync failed", "sync failed", "err", err)
 			}
 			r.refillReserveLogged()
 		case <-r.refill:
 			r.refillReserveLogged()
 		case <-sweepT.C:
 			if err := r.Sweep(); err != nil && err != ErrClosed {
-				r.log.Error("sweep failed", "err", err)
+				r.errorByRate("sweep failed", "sweep failed", "err", err)
 			}
 			r.refreshDiskFree()
 		}
@@ -249,7 +249,7 @@ func (r *Ring) watchLoop(ctx context.Context) {
 
 func (r *Ring) refillReserveLogged() {
 	if err := r.RefillReserve(); err != nil && err != ErrClosed {
-		r.log.Error("reserve refill failed", "err", err)
+		r.errorByRate("reserve refill failed", "reserve refill failed", "err", err)
 	}
 }
 

@@ -1,0 +1,97 @@
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"mimamori/simcam"
+)
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestFaultyCamerasLogByRate: cameras that misbehave all the time — a
+// lossy network, an encoder restarting at every keyframe, timestamps
+// going back at every GOP, an oversize NAL unit every other keyframe —
+// each interrupt recording about once a second. Every interruption is an
+// event for the ledger (core coalesces them); the log gets the first of
+// each kind and then a line with the count at most every few minutes, not
+// a line per interruption.
+func TestFaultyCamerasLogByRate(t *testing.T) {
+	faults := map[int]simcam.Fault{
+		1: {DropPacketEvery: 60},
+		2: {SSRCChangeEvery: 1},
+		3: {BackwardsTimestamps: true},
+		4: {HugeNALU: 9 << 20, HugeNALUEvery: 2},
+	}
+	srv, err := simcam.New(simcam.Options{Listen: "127.0.0.1:0", Cameras: len(faults), Codec: "h264", Bitrate: 1_000_000, Faults: faults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	logs := &syncBuf{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	var cams []*Camera
+	var evs []*memEvents
+	for i := range faults {
+		ev := &memEvents{}
+		c := New(Options{Camera: fmt.Sprintf("cam%d", i), URL: srv.URL(i), Sink: newMemSink(), Events: ev, Logger: log})
+		t.Cleanup(runCamera(c))
+		cams = append(cams, c)
+		evs = append(evs, ev)
+	}
+	events := func(i int) int {
+		n := 0
+		for k, v := range evs[i].kinds() {
+			if k != EventCameraUp {
+				n += v
+			}
+		}
+		return n
+	}
+	waitFor(t, 60*time.Second, "every camera interrupted 8 times", func() bool {
+		for i := range cams {
+			if events(i) < 8 {
+				return false
+			}
+		}
+		return true
+	})
+	for i, c := range cams {
+		name := c.o.Camera
+		n := 0
+		var lines []string
+		for _, ln := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(ln, "camera="+name+" ") || strings.HasSuffix(ln, "camera="+name) {
+				n++
+				lines = append(lines, ln)
+			}
+		}
+		t.Logf("%s: %d events %v, %d log lines", name, events(i), evs[i].kinds(), n)
+		if n > 6 {
+			t.Errorf("%s: %d log lines for %d events:\n%s", name, n, events(i), strings.Join(lines, "\n"))
+		}
+	}
+}
