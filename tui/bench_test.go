@@ -48,3 +48,33 @@ func BenchmarkHealthRefresh(b *testing.B) {
 		_ = u.View()
 	}
 }
+
+// BenchmarkUpkeepKeypress: a keypress on the Maintenance tab's log with
+// 10, 1,000 and 10,000 records: rows are built when data arrives and the
+// table renders at most twice its height around the cursor, so once the
+// log is longer than that a key costs the same whatever it holds.
+func BenchmarkUpkeepKeypress(b *testing.B) {
+	for _, n := range []int{10, 1000, 10000} {
+		b.Run(fmt.Sprintf("records=%d", n), func(b *testing.B) {
+			f := newFake(64)
+			for i := range n {
+				f.maint = append(f.maint, core.MaintenanceRecord{ID: fmt.Sprintf("M-2026-%05d", i), Kind: core.MaintInspection,
+					Camera: fmt.Sprintf("cam%02d", i%64+1), Date: testNow, Performer: "Tanaka Ken", Notes: "レンズ清掃", CreatedBy: "Tanaka Ken"})
+			}
+			u := syncUI(b, f, core.RoleManager, "ja", 160, 48)
+			run(u, u.switchTo(6))
+			keys(u, "l", "l", "l", "l") // the maintenance log
+			down, up := tea.KeyMsg{Type: tea.KeyDown}, tea.KeyMsg{Type: tea.KeyUp}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				k := down
+				if i/40%2 == 1 {
+					k = up
+				}
+				u.Update(k)
+				_ = u.View()
+			}
+		})
+	}
+}
