@@ -8,6 +8,7 @@ package clip
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"mimamori/recorder/ring"
@@ -32,8 +33,10 @@ const (
 )
 
 // Plan returns the pieces that cover camera's [from, to): starting at the
-// keyframe fragment at or before from, split wherever the init segment
-// changes (a new codec configuration needs a new file).
+// keyframe fragment at or before from, in recording order, split wherever
+// the init segment changes (a new codec configuration needs a new file)
+// and wherever time goes back (the wall clock was stepped back while
+// recording: both runs of that stretch are exported, one file each).
 func Plan(src Source, camera string, from, to time.Time) ([]Piece, error) {
 	return plan(src, camera, from, to, false)
 }
@@ -64,45 +67,70 @@ func plan(src Source, camera string, from, to time.Time, within bool) ([]Piece, 
 		}
 		refs = kept
 	}
-	// Frames before the first keyframe cannot be decoded: leave them out.
-	first := -1
-	for i, r := range refs {
-		if r.Keyframe {
-			first = i
-			break
-		}
-	}
-	if first < 0 {
-		return nil, fmt.Errorf("%w: camera %s %s..%s", ErrNoFootage, camera,
-			from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
-	}
-	refs = refs[first:]
+	// Recording order: after a wall clock stepped back, two runs of
+	// footage share the same times and start order would interleave them.
+	sort.SliceStable(refs, func(i, j int) bool { return refs[i].Seq() < refs[j].Seq() })
 
+	// A piece is one run decoding with one init segment, starting at a
+	// keyframe: a new one begins where the init changes or time goes back
+	// (a clock step); frames before a piece's first keyframe cannot be
+	// decoded and are left out.
 	var pieces []Piece
 	inits := map[uint32][]byte{}
-	start := 0
-	for i := 1; i <= len(refs); i++ {
-		if i < len(refs) && refs[i].InitID == refs[start].InitID {
-			continue
+	var run []ring.FragmentRef
+	flush := func() error {
+		if len(run) == 0 {
+			return nil
 		}
-		id := refs[start].InitID
+		id := run[0].InitID
 		init, ok := inits[id]
 		if !ok {
+			var err error
 			init, err = src.Init(camera, id)
 			if err != nil {
-				return nil, fmt.Errorf("clip: init segment %d of %s: %w", id, camera, err)
+				return fmt.Errorf("clip: init segment %d of %s: %w", id, camera, err)
 			}
 			inits[id] = init
 		}
-		p, err := newPiece(src, camera, init, refs[start:i])
+		p, err := newPiece(src, camera, init, run)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		pieces = append(pieces, p)
-		start = i
+		run = nil
+		return nil
+	}
+	for _, r := range refs {
+		if n := len(run); n > 0 && (r.InitID != run[0].InitID || goesBack(run[n-1], r)) {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+		if len(run) == 0 && !r.Keyframe {
+			continue
+		}
+		run = append(run, r)
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	if len(pieces) == 0 {
+		return nil, fmt.Errorf("%w: camera %s %s..%s", ErrNoFootage, camera,
+			from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339))
 	}
 	return pieces, nil
 }
+
+// goesBack reports whether next starts more than the rounding tolerance
+// before prev ends: the wall clock was stepped back between them.
+func goesBack(prev, next ring.FragmentRef) bool {
+	return next.Start.Before(prev.Start.Add(prev.Duration).Add(-overlapTolerance))
+}
+
+// overlapTolerance is how far a fragment may start before the previous
+// one ends and still join it (rounding between the index's nanoseconds and
+// the stream's ticks).
+const overlapTolerance = time.Second
 
 // coveringRefs returns the fragments overlapping [from, to) preceded by
 // those back to the last keyframe at or before from.

@@ -132,7 +132,7 @@ func newPiece(src Source, camera string, init []byte, refs []ring.FragmentRef) (
 		// the recording stay gaps; it never runs backwards.
 		t := p.ticks(r.Start.Sub(refs[0].Start))
 		if i > 0 {
-			if prevEnd := p.tfdts[i-1] + p.ticks(refs[i-1].Duration); t < prevEnd && prevEnd-t <= p.ticks(time.Second) {
+			if prevEnd := p.tfdts[i-1] + p.ticks(refs[i-1].Duration); t < prevEnd && prevEnd-t <= p.ticks(overlapTolerance) {
 				// Rounding between the index's nanoseconds and the stream's
 				// ticks; close up rather than overlap.
 				t = prevEnd

@@ -30,6 +30,11 @@ type FragmentRef struct {
 	seq uint64 // per-camera sequence (index key)
 }
 
+// Seq is the fragment's place in the camera's recording order. Fragments
+// come in start order; after the wall clock was stepped back two runs of
+// footage share the same times, and only Seq tells them apart.
+func (f FragmentRef) Seq() uint64 { return f.seq }
+
 // Fragments returns the indexed fragments of camera overlapping [from, to)
 // in start order, including the one that contains from. Fragments appended
 // since the last Sync are not yet visible.
