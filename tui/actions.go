@@ -74,7 +74,15 @@ const (
 // on the manager's own computer: the console never shows it.
 func (s *session) approve(id string, in core.ApprovalInput, protect, recipientKey string) tea.Cmd {
 	b, a := s.c.Core, s.c.Actor
+	unprotected := fmt.Sprintf(s.T("req.approved.unprotected"), id) // the language is read here, not in the Cmd
 	return func() tea.Msg {
+		// A recipient key that does not parse is refused before anything
+		// is approved, next to its field.
+		if protect == protectRecipient {
+			if _, _, err := core.ParseRecipientKey(recipientKey); err != nil {
+				return reqActionMsg{what: "req.done.approve", id: id, err: err}
+			}
+		}
 		r, err := b.Approve(a, id, in)
 		if err != nil {
 			return reqActionMsg{what: "req.done.approve", id: id, req: r, err: err}
@@ -83,7 +91,7 @@ func (s *session) approve(id string, in core.ApprovalInput, protect, recipientKe
 		m.what = "req.done.approve"
 		if m.err != nil {
 			m.req, m.closeForm = r, true
-			m.err = fmt.Errorf("%s: %w", fmt.Sprintf(s.T("req.approved.unprotected"), id), m.err)
+			m.err = fmt.Errorf("%s: %w", unprotected, m.err)
 		}
 		return m
 	}

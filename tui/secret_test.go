@@ -157,3 +157,40 @@ func TestApprovalWithAKeySheet(t *testing.T) {
 		t.Fatalf("%d request.protect entries", n)
 	}
 }
+
+// With the recipient's public key the package needs no secret: a key
+// that does not parse is refused next to its field before anything is
+// approved; a good one is stored and no secret is shown.
+func TestApprovalToTheRecipientsKey(t *testing.T) {
+	rc := newRealCore(t, core.CityStandard())
+	r := rc.searched()
+	u := rc.console(rc.manager, "en", 100, 34, nil)
+	keys(u, "4")
+	cursorTo(t, u, r.ID)
+	keys(u, "a", "no undue infringement", "tab", "tab", "right", "right", "tab", "age1notakey", "ctrl+s")
+	var marked bool
+	for _, l := range strings.Split(u.View(), "\n") {
+		marked = marked || (strings.Contains(l, "Recipient's key") && strings.Contains(l, "! "))
+	}
+	if !marked {
+		t.Errorf("the bad key is not marked at its field:\n%s", u.View())
+	}
+	if got := rc.request(r.ID); got.State != core.StateSearched {
+		t.Fatalf("approved with a key that does not parse: %s", got.State)
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	typeText(u, id.Recipient().String())
+	keys(u, "ctrl+s")
+	shows(t, u, "Approved "+r.ID+".")
+	if secretRE.MatchString(u.View()) {
+		t.Fatal("a secret shown for a recipient's key")
+	}
+	got := rc.request(r.ID)
+	if got.State != core.StateApproved || got.Protection == nil || got.Protection.Method != core.ProtectRecipientKey ||
+		got.Protection.Recipient != id.Recipient().String() {
+		t.Fatalf("request %s protection %+v", got.State, got.Protection)
+	}
+}
