@@ -1,9 +1,11 @@
 package sshd
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -237,5 +239,61 @@ func TestLegacySCPEndsCleanly(t *testing.T) {
 	}
 	if es := f.waitFetchEnded(runs); len(es) != runs || len(f.fetchEntries("started")) != runs {
 		t.Fatalf("%d fetches: %d ended, %d started entries", runs, len(es), len(f.fetchEntries("started")))
+	}
+}
+
+// A legacy scp sink acknowledges every message, the last one after the
+// file's data; the session must not end (exit status, close) before that
+// last acknowledgement arrives, or the real scp client, whose ssh exits
+// on the close, dies of SIGPIPE writing it ("lost connection", exit 1,
+// with every byte received — seen under load).
+func TestLegacySCPWaitsForTheLastAck(t *testing.T) {
+	f, name, want := heldPackage(t, 100000)
+	c, err := f.dial(f.oper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := s.StdinPipe()
+	out, _ := s.StdoutPipe()
+	if err := s.Start("scp -f " + name); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(out)
+	ack := func() {
+		if _, err := in.Write([]byte{0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ack() // the sink is ready
+	var size int
+	for _, prefix := range []string{"T", "C"} {
+		line, err := r.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, prefix) {
+			t.Fatalf("want a %s line, got %q (%v)", prefix, line, err)
+		}
+		if prefix == "C" {
+			fmt.Sscanf(strings.Fields(line)[1], "%d", &size)
+		}
+		ack()
+	}
+	got := make([]byte, size+1)
+	if _, err := io.ReadFull(r, got); err != nil || !bytes.Equal(got[:size], want) || got[size] != 0 {
+		t.Fatalf("data: %v (size %d of %d)", err, size, len(want))
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- s.Wait() }()
+	select {
+	case err := <-exited:
+		t.Fatalf("the session ended before the sink's last acknowledgement: %v", err)
+	case <-time.After(300 * time.Millisecond): // (no false failure: the server waits 30 s)
+	}
+	ack()
+	if err := <-exited; err != nil {
+		t.Fatalf("exit after the last acknowledgement: %v", err)
 	}
 }

@@ -141,8 +141,11 @@ func TestSessionCap(t *testing.T) {
 // all: holding it full does not keep an enrolled key out, because a
 // newcomer pushes out the oldest unauthenticated connection.
 func TestUnauthenticatedPoolMakesRoom(t *testing.T) {
-	f := newFixture(t, func(o *Options) { o.MaxUnauthPerAddr = 2; o.MaxUnauthenticated = 3 })
+	// Only the eviction may close a held connection here: the login
+	// grace is far beyond the test (under load it once outlasted 10 s).
+	f := newFixture(t, func(o *Options) { o.MaxUnauthPerAddr = 2; o.MaxUnauthenticated = 3; o.LoginGrace = time.Hour })
 	var held []net.Conn
+	closed := make(chan net.Conn, 2)
 	for i := 0; i < 2; i++ {
 		c, err := net.Dial("tcp", f.addr) // holds a slot without authenticating
 		if err != nil {
@@ -150,22 +153,45 @@ func TestUnauthenticatedPoolMakesRoom(t *testing.T) {
 		}
 		defer c.Close()
 		held = append(held, c)
+		go func() {
+			if _, err := io.ReadAll(c); err == nil { // EOF: the server closed it
+				closed <- c
+			}
+		}()
 	}
 	waitFor(t, "slots taken", func() bool { n, _ := f.srv.conns.counts(); return n == 2 })
 	if _, _, code := f.run(f.oper, "whoami"); code != 0 {
 		t.Fatalf("enrolled key kept out by held connections: exit %d", code)
 	}
 	// One held connection (the one the server admitted first) was closed
-	// to make room; the other is still waiting.
-	closed := 0
-	for _, c := range held {
-		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
-		if _, err := io.ReadAll(c); err == nil {
-			closed++
+	// to make room; the other is still waiting, the only one left in the
+	// unauthenticated pool.
+	var gone net.Conn
+	select {
+	case gone = <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no held connection was closed to make room")
+	}
+	kept := held[0]
+	if gone == held[0] {
+		kept = held[1]
+	}
+	waitFor(t, "the newcomer's slot released", func() bool { n, _ := f.srv.conns.counts(); return n == 1 })
+	f.srv.conns.mu.Lock()
+	var left []string
+	for _, l := range f.srv.conns.unauth {
+		for _, tc := range l {
+			left = append(left, tc.conn.RemoteAddr().String())
 		}
 	}
-	if closed != 1 {
-		t.Fatalf("%d of the 2 held connections closed, want 1", closed)
+	f.srv.conns.mu.Unlock()
+	if len(left) != 1 || left[0] != kept.LocalAddr().String() {
+		t.Fatalf("unauthenticated pool holds %v, want only %s", left, kept.LocalAddr())
+	}
+	select {
+	case <-closed:
+		t.Fatal("both held connections were closed")
+	default:
 	}
 	if !strings.Contains(f.logs.String(), "closed to make room") {
 		t.Error("eviction not logged")
