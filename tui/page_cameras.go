@@ -199,7 +199,7 @@ func (p *camerasPage) policeForm() tea.Cmd {
 		v = s.fmtDate(c.PoliceConsulted)
 	}
 	f := newForm(s, fmt.Sprintf(s.T("cam.f.police"), c.ID), s.textField("police_consulted", "cam.police.date", v, "YYYY-MM-DD"))
-	f.head = []string{s.st.Dim.Render(trunc(s.T("cam.police.why"), p.w)), ""}
+	f.head = append(s.headLines(s.T("cam.police.why"), p.w), "")
 	f.validate = func(f *form) tea.Cmd {
 		f.timeOf("police_consulted")
 		f.required("police_consulted")

@@ -62,8 +62,11 @@ type keysPending struct {
 
 // dialogH is the dialog's height: the pledge needs room for its text.
 func (p *keysPage) dialogH() int {
-	if p.mode == modePledge {
+	switch p.mode {
+	case modePledge:
 		return 7
+	case modeHandoverConfirm:
+		return 4 // the consequences take two lines
 	}
 	return 3
 }
@@ -127,7 +130,8 @@ func (p *keysPage) Capturing() bool { return p.mode != modeList }
 func (p *keysPage) setMode(m keysMode) tea.Cmd {
 	was := p.mode
 	p.mode = m
-	if (was == modeList) != (m == modeList) || was == modePledge || m == modePledge {
+	if (was == modeList) != (m == modeList) || was == modePledge || m == modePledge ||
+		was == modeHandoverConfirm || m == modeHandoverConfirm {
 		p.layoutTables()
 	}
 	switch m {
@@ -464,8 +468,13 @@ func (p *keysPage) dialogView() string {
 	case modeHandoverReason:
 		l1, l2 = fmt.Sprintf(s.T("keys.handover.reason"), s.roleName(core.RoleManager), who), p.input.View()
 	case modeHandoverConfirm:
-		l1 = st.Bad.Render(fmt.Sprintf(s.T("keys.handover.confirm"), s.roleName(core.RoleManager), who, s.c.Actor.Name))
+		warn := wrapCells(fmt.Sprintf(s.T("keys.handover.confirm"), s.roleName(core.RoleManager), who, s.c.Actor.Name), p.w, 2)
+		var ls []string
+		for _, l := range strings.Split(warn, "\n") {
+			ls = append(ls, st.Bad.Render(l))
+		}
 		l2 = s.T("keys.reason") + ": " + oneLine(pd.reason) + "   [y] " + s.T("key.confirm") + "  [n] " + s.T("key.cancel")
+		return block(strings.Repeat("-", p.w)+"\n"+strings.Join(ls, "\n")+"\n"+l2, p.w, p.dialogH())
 	case modeRevokeConfirm:
 		l1 = st.Bad.Render(fmt.Sprintf(s.T("keys.revoke.confirm"), who, pd.fingerprint))
 		l2 = s.T("keys.reason") + ": " + oneLine(pd.reason) + "   [y] " + s.T("key.confirm") + "  [n] " + s.T("key.cancel")

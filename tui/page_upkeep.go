@@ -40,8 +40,9 @@ func (v upkeepView) titleKey() string {
 	return [...]string{"upk.warnings", "upk.inspections", "upk.custody", "upk.plans", "upk.maint"}[v]
 }
 
-// upkeepDetailH: a separator and four lines about the selected row.
-const upkeepDetailH = 5
+// upkeepDetailH: a separator and six lines about the selected row (a
+// layout plan's hash and two command lines, wrapped whole at 80 columns).
+const upkeepDetailH = 7
 
 func upkeepSpecs(v upkeepView) []colSpec {
 	switch v {
@@ -174,7 +175,7 @@ func (p *upkeepPage) inspectionForm() tea.Cmd {
 		s.textField("date", "upk.date", s.local(s.now()).Format("2006-01-02 15:04"), "YYYY-MM-DD hh:mm"),
 		s.textField("notes", "upk.notes", "", s.T("upk.notes.ph")),
 	)
-	f.head = []string{s.st.Dim.Render(trunc(s.intervalText(), p.w)), ""}
+	f.head = append(s.headLines(s.intervalText(), p.w), "")
 	f.validate = func(f *form) tea.Cmd {
 		f.timeOf("date")
 		f.required("performer", "date")
@@ -200,7 +201,7 @@ func (p *upkeepPage) custodyForm() tea.Cmd {
 		s.textField("since", "upk.since", s.local(s.now()).Format("2006-01-02 15:04"), "YYYY-MM-DD hh:mm"),
 		s.textField("notes", "upk.notes", "", ""),
 	)
-	f.head = []string{s.st.Dim.Render(trunc(s.T("upk.custody.why"), p.w)), ""}
+	f.head = append(s.headLines(s.T("upk.custody.why"), p.w), "")
 	f.validate = func(f *form) tea.Cmd {
 		f.timeOf("since")
 		f.required("location", "cabinet", "key_holder", "anti_removal", "since")
@@ -241,6 +242,17 @@ func (p *upkeepPage) submit() tea.Cmd {
 		})
 	}
 	return nil
+}
+
+// headLines is a form's explanation, wrapped to at most two lines.
+func (s *session) headLines(text string, w int) []string {
+	var out []string
+	for _, l := range strings.Split(wrapCells(text, w, 2), "\n") {
+		if l != "" {
+			out = append(out, s.st.Dim.Render(l))
+		}
+	}
+	return out
 }
 
 // intervalText is the policy's inspection schedule in words.
@@ -422,15 +434,17 @@ func (p *upkeepPage) detail() string {
 		// Upload and download stay commands: a file does not pass
 		// through a terminal. The console shows what is on file, its
 		// hash, and the exact command line for each.
+		// Command lines are wrapped, never cut: they are copied whole.
 		if i >= 0 && i < len(d.plans) {
 			pl := d.plans[i]
-			lines = append(lines, st.Title.Render(pl.ID)+"  "+kv("col.site", pl.Site)+"  SHA-256 "+pl.SHA256,
-				st.Dim.Render(s.T("upk.get")+"  ")+s.command("layout get "+pl.ID+" > "+shellWord(pl.FileName)))
+			lines = append(lines, st.Title.Render(pl.ID)+"  "+kv("col.site", pl.Site)+"  "+kv("col.file", pl.FileName),
+				"SHA-256 "+pl.SHA256)
+			lines = append(lines, hardwrap(s.T("upk.get")+" "+s.command("layout get "+pl.ID+" > "+shellWord(pl.FileName)), p.w)...)
 		} else {
 			lines = append(lines, st.Warn.Render(s.T("upk.noplans")))
 		}
 		if s.allowed(core.ActionLayoutPlan) {
-			lines = append(lines, st.Dim.Render(s.T("upk.add")+"  ")+s.command("layout add --site SITE --file plan.pdf [--cameras cam1,cam2] < plan.pdf"))
+			lines = append(lines, hardwrap(s.T("upk.add")+" "+s.command("layout add --site SITE --file plan.pdf [--cameras cam1,cam2] < plan.pdf"), p.w)...)
 		}
 	case viewMaint:
 		if i >= 0 && i < len(d.maint) {

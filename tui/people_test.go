@@ -134,3 +134,26 @@ func contains(list []string, v string) bool {
 	}
 	return false
 }
+
+// A command line longer than the screen is wrapped between words with a
+// shell continuation, never inside a quoted file name, never cut.
+func TestCommandLinesWrapWhole(t *testing.T) {
+	cmd := "ssh -p 2222 kanri@192.0.2.1 layout get L-2026-0001 > '本社 配置図 第2版.pdf'"
+	lines := hardwrap(cmd, 40)
+	var joined []string
+	for i, l := range lines {
+		if width(l) > 40 {
+			t.Errorf("line %d is %d cells: %q", i, width(l), l)
+		}
+		if i < len(lines)-1 && !strings.HasSuffix(l, " \\") {
+			t.Errorf("line %d does not continue: %q", i, l)
+		}
+		joined = append(joined, strings.TrimSpace(strings.TrimSuffix(l, " \\")))
+	}
+	if got := strings.Join(joined, " "); got != cmd {
+		t.Fatalf("wrapped lines join to %q, want %q", got, cmd)
+	}
+	if last := lines[len(lines)-1]; !strings.Contains(last, "'本社 配置図 第2版.pdf'") {
+		t.Errorf("the quoted name was broken: %q", lines)
+	}
+}

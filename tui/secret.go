@@ -126,7 +126,7 @@ func (x *secretScreen) view(s *session, w, h int) string {
 			wrap(st.Warn.Render, s.T("req.sheet.replaces"))
 		}
 		lines = append(lines, "", st.Label.Render(s.T("req.sheet.run")))
-		lines = append(lines, hardwrap("  "+s.sheetCommand(x.req.ID), w)...)
+		lines = append(lines, indent(hardwrap(s.sheetCommand(x.req.ID), w-2))...)
 		lines = append(lines, "")
 		wrap(plain, s.T("req.sheet.print"))
 		foot := s.T("req.sheet.keys")
@@ -154,7 +154,7 @@ func (x *secretScreen) view(s *session, w, h int) string {
 	if key == "" {
 		key = "…"
 	}
-	lines = append(lines, hardwrap("  mimamori verify PACKAGE --identity key.txt --key "+key, w)...)
+	lines = append(lines, indent(hardwrap("mimamori verify PACKAGE --identity key.txt --key "+key, w-2))...)
 	lines = append(lines, "")
 	if x.leaving {
 		wrap(st.Bad.Render, s.T("req.secret.leave"))
@@ -183,7 +183,62 @@ func framed(lines []string, foot string, w, h int, st *Styles) string {
 }
 
 // hardwrap breaks a command line into lines of at most w cells so it
-// can be copied whole (never cut with "…").
+// can be copied whole (never cut with "…"): between words, each broken
+// line ending in " \\" so the lines pasted together are still one shell
+// command. A single word longer than a line is broken where it must.
 func hardwrap(v string, w int) []string {
-	return strings.Split(ansi.Hardwrap(v, max(w, 10), true), "\n")
+	w = max(w, 20)
+	var out []string
+	line := ""
+	for _, word := range shellWords(v) {
+		switch {
+		case line == "":
+			line = word
+		case width(line)+1+width(word)+2 <= w:
+			line += " " + word
+		default:
+			out = append(out, line+" \\")
+			line = "    " + word
+		}
+	}
+	for width(line) > w {
+		cut := ansi.Truncate(line, w, "")
+		out = append(out, cut)
+		line = strings.TrimPrefix(line, cut)
+	}
+	return append(out, line)
+}
+
+// indent puts two spaces before each line.
+func indent(lines []string) []string {
+	for i := range lines {
+		lines[i] = "  " + lines[i]
+	}
+	return lines
+}
+
+// shellWords splits a command line at spaces outside single quotes, so a
+// quoted file name is never broken.
+func shellWords(v string) []string {
+	var out []string
+	var cur strings.Builder
+	quoted := false
+	for _, r := range v {
+		switch {
+		case r == '\'':
+			quoted = !quoted
+			cur.WriteRune(r)
+		case r == ' ' && !quoted:
+			if cur.Len() > 0 {
+				out = append(out, cur.String())
+				cur.Reset()
+			}
+		default:
+			cur.WriteRune(r)
+		}
+	}
+	if cur.Len() > 0 {
+		out = append(out, cur.String())
+	}
+	return out
 }
