@@ -19,7 +19,8 @@
 #   scripts/ringlab.sh powerloss RUNS CAMERAS     footage lost per camera on a simulated power loss
 #   scripts/ringlab.sh stall SECONDS              `health` during a stalled disk
 #
-# Ports 20210 (RTSP) and 20222 (SSH) on 127.0.0.1. Results go to stdout;
+# Ports 20210 (RTSP) and 20222 (SSH) on 127.0.0.1 (RINGLAB_RTSP_PORT and
+# RINGLAB_SSH_PORT override them). Results go to stdout;
 # everything else is under a temporary directory removed at the end.
 set -euo pipefail
 
@@ -27,8 +28,8 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d /tmp/ringlab.XXXXXX)"
 bin="$work/mimamori"
 insp="$work/ringinspect"
-rtsp=127.0.0.1:20210
-sshport=20222
+rtsp=127.0.0.1:${RINGLAB_RTSP_PORT:-20210}
+sshport=${RINGLAB_SSH_PORT:-20222}
 mnt="$work/mnt"
 pids=()
 

@@ -198,7 +198,7 @@ func (r *Ring) AppendFragment(f Fragment) error {
 	var sum [32]byte
 	h.Sum(sum[:0])
 	_, _, err = r.appendRecord(c, kindFragment, flags, start, dur, f.InitID, parts,
-		func(b uint32, off int64, m *blockMeta, seq uint64) {
+		func(b uint32, off int64, m *blockMeta, seq uint64, w int64) {
 			if !m.hasFragments() {
 				m.first, m.last = start, start+dur
 			} else {
@@ -208,7 +208,7 @@ func (r *Ring) AppendFragment(f Fragment) error {
 			e := fragEntry{block: b, offset: off, length: uint32(n), dur: dur,
 				flags: flags, initID: f.InitID, sha: sum, gen: m.gen}
 			r.pending = append(r.pending, pendingEntry{cam: c.num, block: b,
-				key: timeKey(start, seq), val: e.encode()})
+				key: timeKey(start, seq), val: e.encode(), w: w})
 			c.rate.add(int64(n), dur)
 		})
 	return err
@@ -226,7 +226,7 @@ const scratchSize = 256<<10 + (256<<10/sealChunk)*tagSize + 8
 // successful write, in the same r.mu section as written (which queues the
 // index entry) so a Sync never sees one without the other.
 func (r *Ring) appendRecord(c *camera, kind uint8, flags uint16, start, dur int64, initID uint32, parts [][]byte,
-	written func(b uint32, off int64, m *blockMeta, seq uint64)) (uint32, int64, error) {
+	written func(b uint32, off int64, m *blockMeta, seq uint64, w int64)) (uint32, int64, error) {
 	n := 0
 	for _, p := range parts {
 		n += len(p)
@@ -269,7 +269,7 @@ func (r *Ring) appendRecord(c *camera, kind uint8, flags uint16, start, dur int6
 		Seq: seq, Start: start, Dur: dur, InitID: initID, Nonce: rand.Uint64()}, size, parts); err != nil {
 		return 0, 0, r.noteWriteError("append", err)
 	}
-	r.written.Add(size)
+	w := r.written.Add(size)
 	now := r.clock.now()
 	r.mu.Lock()
 	if m.used == 0 {
@@ -278,7 +278,7 @@ func (r *Ring) appendRecord(c *camera, kind uint8, flags uint16, start, dur int6
 	r.blocks[b].used = m.used + size
 	r.blocks[b].lastE = now
 	if written != nil {
-		written(b, m.used, &r.blocks[b], seq)
+		written(b, m.used, &r.blocks[b], seq, w)
 	}
 	r.dirty[b] = struct{}{}
 	c.nextSeq++

@@ -69,6 +69,13 @@ type Ring struct {
 
 	// failEraseMark, for tests, makes erasure step 1 (the index tx) fail.
 	failEraseMark func(b uint32) error
+	// failDataSync, for tests, makes fdatasync of ring.dat fail.
+	failDataSync func() error
+	// unsyncedUpTo is r.written when an fdatasync of ring.dat last failed:
+	// records written up to there may never have reached the disk, and a
+	// later fdatasync succeeding does not say they did (Linux reports a
+	// writeback error once), so they are never indexed (sync.go).
+	unsyncedUpTo atomic.Int64
 
 	statsMu   sync.Mutex
 	fsyncLat  [64]time.Duration
@@ -93,6 +100,7 @@ type pendingEntry struct {
 	block uint32
 	key   []byte
 	val   []byte
+	w     int64 // Ring.written once the record was written
 }
 
 // camera is the per-camera state. mu serializes this camera's appends; the
@@ -594,8 +602,14 @@ func (r *Ring) fdatasync() error {
 	done := r.io.begin()
 	t0 := time.Now()
 	err := unix.Fdatasync(r.fd)
+	if r.failDataSync != nil && err == nil {
+		err = r.failDataSync()
+	}
 	d := time.Since(t0)
 	done()
+	if err != nil {
+		r.unsyncedUpTo.Store(r.written.Load())
+	}
 	r.statsMu.Lock()
 	r.fsyncLat[r.fsyncN%len(r.fsyncLat)] = d
 	r.fsyncN++

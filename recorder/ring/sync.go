@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -66,12 +67,14 @@ func (r *Ring) syncLocked() error {
 		// written: synced first, like the entries.
 		written := r.written.Load()
 		if err := r.fdatasync(); err != nil {
-			// Entries stay queued: they are indexed only after a sync succeeds.
+			// Entries stay queued, and are dropped below next time: what a
+			// failed sync covered is never indexed.
 			requeue()
 			return r.noteWriteError("fdatasync ring.dat", err)
 		}
 		r.dataSynced.Store(written)
 	}
+	entries = r.dropUnsynced(entries)
 	stepped := r.clock.takeDirty()
 	if len(entries) == 0 && len(metas) == 0 && len(cams) == 0 && len(dlPut) == 0 && len(dlDel) == 0 &&
 		len(dmg) == 0 && !stepped {
@@ -141,6 +144,44 @@ func (r *Ring) syncLocked() error {
 	}
 	r.updateRate()
 	return nil
+}
+
+// dropUnsynced removes the entries of records written before an
+// fdatasync failed: they may not be on disk, whatever later syncs say.
+// Their bytes stay in their blocks, unindexed, and are erased with them.
+// The loss is counted and reported once per failure.
+func (r *Ring) dropUnsynced(entries []pendingEntry) []pendingEntry {
+	bad := r.unsyncedUpTo.Load()
+	if bad == 0 {
+		return entries
+	}
+	kept := entries[:0]
+	lost := map[uint32]int{}
+	for _, e := range entries {
+		if e.w <= bad {
+			lost[e.cam]++
+			continue
+		}
+		kept = append(kept, e)
+	}
+	if len(lost) == 0 {
+		return kept
+	}
+	r.mu.Lock()
+	names := make([]string, 0, len(lost))
+	n := 0
+	for num, k := range lost {
+		if c := r.camByNum[num]; c != nil {
+			names = append(names, c.name)
+		}
+		n += k
+	}
+	r.mu.Unlock()
+	slices.Sort(names)
+	err := fmt.Errorf("%d fragments written before a failed fdatasync are not indexed (cameras %s)", n, strings.Join(names, ","))
+	r.noteWriteError("fragments lost to a failed sync", err)
+	r.event("", "write-error", map[string]string{"error": err.Error(), "fragments": fmt.Sprint(n)})
+	return kept
 }
 
 func (r *Ring) updateRate() {
