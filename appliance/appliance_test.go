@@ -4,11 +4,14 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"mimamori/config"
+	"mimamori/core"
 )
 
 func testConfig(t *testing.T) *config.Config {
@@ -82,5 +85,49 @@ func TestStartStopRestart(t *testing.T) {
 	}
 	if fps[0] != fps[1] {
 		t.Fatalf("host key changed across restarts: %s then %s", fps[0], fps[1])
+	}
+}
+
+// A package file a crash left unrecorded in export_dir (an export cut
+// short, or written but never recorded) is erased when the appliance
+// starts, with a proof entry; other files stay.
+func TestStartErasesUnrecordedPackages(t *testing.T) {
+	cfg := testConfig(t)
+	partial := filepath.Join(cfg.ExportDir, ".R-2026-0001-20260101T000000Z.mimamori.partial")
+	other := filepath.Join(cfg.ExportDir, "readme.txt")
+	for _, p := range []string{partial, other} {
+		if err := os.WriteFile(p, []byte("footage"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := slog.New(slog.DiscardHandler)
+	app, err := Open(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	run, err := app.Start(ctx, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	run.Stop(log)
+	if _, err := os.Stat(partial); !os.IsNotExist(err) {
+		t.Fatalf("the unrecorded package survived the start: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Fatal(err)
+	}
+	es, err := app.Store.Ledger(core.Actor{Fingerprint: "SHA256:m", Name: "m", Role: core.RoleManager}, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range es {
+		found = found || e.Action == core.ActionExportErase && e.Subject == "R-2026-0001" && e.Details["reason"] == core.EraseUnrecorded
+	}
+	if !found {
+		t.Fatal("no erasure proof for the unrecorded package")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/ssh"
 
+	"mimamori/core"
 	"mimamori/metrics"
 	"mimamori/recorder"
 	"mimamori/recorder/export"
@@ -67,6 +68,13 @@ func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, erro
 		return nil, fmt.Errorf("recorder: %w", err)
 	}
 	a.Store.SetFootage(rec)
+	// Before anyone can export: packages a crash left unrecorded go, each
+	// with a proof (a running export's file would look the same later).
+	if n, err := a.Store.EraseUnrecordedPackages(core.SystemActor("custody"), cfg.ExportDir); err != nil {
+		log.Error("export_dir: unrecorded packages", "err", err)
+	} else if n > 0 {
+		log.Warn("export_dir: unrecorded packages erased", "count", n)
+	}
 	exp := &export.Exporter{Source: rec.Ring(), Signer: a.HostKey, Logger: log,
 		ApplianceID: cfg.ApplianceID, Version: Version}
 	a.Store.SetExporter(exp)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -87,7 +88,91 @@ func fetchDetails(f FetchRecord) map[string]string {
 const (
 	EraseHandedOver = "handed-over"     // the request's handover was recorded
 	EraseExpired    = "footage-expired" // its footage would have expired by now
+	EraseUnrecorded = "unrecorded"      // no request records it: an export cut short by a crash
 )
+
+// packageFileName reports whether name is one the exporter writes in
+// export_dir: a package (….mimamori) or one being written
+// (.….mimamori.partial).
+func packageFileName(name string) bool {
+	return strings.HasSuffix(name, ".mimamori") && !strings.HasPrefix(name, ".") ||
+		strings.HasSuffix(name, ".mimamori.partial") && strings.HasPrefix(name, ".")
+}
+
+// packageRequest is the request id in a package's file name
+// (<ID>-<YYYYMMDDTHHMMSSZ>.mimamori), or the name when it has none.
+func packageRequest(name string) string {
+	base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(name, "."), ".partial"), ".mimamori")
+	if i := strings.LastIndexByte(base, '-'); i > 0 {
+		if _, err := time.Parse("20060102T150405Z", base[i+1:]); err == nil {
+			return base[:i]
+		}
+	}
+	return base
+}
+
+// EraseUnrecordedPackages erases, each with a proof entry, the package
+// files in dir that no request records as a copy the appliance holds: an
+// export cut short by a crash leaves its ".NAME.partial", a crash between
+// writing a package and recording it leaves the package; neither would
+// ever be erased or fetched, and the footage in it would outlive its
+// retention. System only, at start, before anyone can export (a running
+// export's partial file is not recorded yet either). Other files in dir
+// are left alone.
+func (s *Store) EraseUnrecordedPackages(actor Actor, dir string) (int, error) {
+	if !Allowed(actor.Role, ActionExportErase) {
+		return 0, s.deny(actor, ActionExportErase, "")
+	}
+	if dir == "" {
+		return 0, nil
+	}
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("export_dir: %w", err)
+	}
+	held := map[string]bool{}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		rs, err := listJSON[Request](tx, bRequests)
+		for _, r := range rs {
+			if p, ok := packageOf(r); ok {
+				held[filepath.Clean(p.Path)] = true
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, ent := range ents {
+		name := ent.Name()
+		path := filepath.Join(dir, name)
+		if !packageFileName(name) || held[path] {
+			continue
+		}
+		bytes, err := zeroAndRemove(path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("erase unrecorded package %s: %w", path, err)
+		}
+		id := packageRequest(name)
+		_, err = s.mutate(actor, ActionExportErase, id, func(tx *bolt.Tx) ([]draft, error) {
+			return []draft{{Subject: id, Details: map[string]string{"name": name, "reason": EraseUnrecorded,
+				"result": "erased", "bytes": strconv.FormatInt(bytes, 10)}}}, nil
+		})
+		if err != nil {
+			return n, err
+		}
+		s.log.Warn("unrecorded export package erased", "path", path, "bytes", bytes)
+		n++
+	}
+	return n, nil
+}
 
 func packageOf(r Request) (ExportPackage, bool) {
 	e := r.Export

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -184,4 +185,56 @@ func newExportStoreClock(t *testing.T) (*Store, *clock) {
 	}
 	s.SetExporter(&fileExporter{})
 	return s, clk
+}
+
+// A package no request records — an export cut short by a crash (its
+// ".NAME.partial"), or one whose record never committed — would outlive
+// every retention with no erasure proof. At start the appliance erases
+// them, each with a proof, and leaves held packages and other files be.
+func TestUnrecordedPackagesErasedWithProof(t *testing.T) {
+	s, _ := newExportStore(t)
+	dir := t.TempDir()
+	r := approvedRequest(t, s)
+	held, err := s.ExportRequest(context.Background(), operator, r.ID, []byte(exportPass), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	partial := write(".R-2026-0009-20260101T000000Z.mimamori.partial", "half a package")
+	orphan := write("R-2026-0009-20260101T000100Z.mimamori", "a whole package nobody recorded")
+	notes := write("notes.txt", "not ours")
+	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "R-2026-0010-20260101T000000Z.mimamori")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.EraseUnrecordedPackages(system, dir)
+	if err != nil || n != 3 {
+		t.Fatalf("erased %d: %v", n, err)
+	}
+	for _, p := range []string{partial, orphan, filepath.Join(dir, "R-2026-0010-20260101T000000Z.mimamori")} {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			t.Errorf("%s still there: %v", p, err)
+		}
+	}
+	for _, p := range []string{held.Export.Path, notes, "/etc/passwd"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	es := eraseEntries(t, s, "R-2026-0009")
+	if len(es) != 2 || es[0].Details["reason"] != EraseUnrecorded || es[0].Details["result"] != "erased" ||
+		es[0].Actor.Role != RoleSystem || es[1].Details["name"] != filepath.Base(orphan) || es[1].Details["bytes"] != "31" {
+		t.Fatalf("erasure proofs %+v", es)
+	}
+	if n, err := s.EraseUnrecordedPackages(system, dir); err != nil || n != 0 {
+		t.Fatalf("second sweep: %d %v", n, err)
+	}
+	if n, err := s.EraseUnrecordedPackages(operator, dir); err == nil || n != 0 {
+		t.Fatalf("an operator erased: %d %v", n, err)
+	}
 }
