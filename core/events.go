@@ -107,7 +107,7 @@ func (l *eventLog) note(ev RecordingEvent, now time.Time) {
 		c.state[st[0]] = st[1]
 	}
 	queued := false
-	if !c.until.IsZero() && !now.Before(c.until) { // the window ended before the ticker saw it
+	if !c.until.IsZero() && c.ended(now) { // the window ended before the ticker saw it
 		if len(c.kinds) > 0 {
 			l.push(c.summary(cam, now))
 			c.from, c.until = now, now.Add(eventWindow)
@@ -151,6 +151,13 @@ func (l *eventLog) signal() {
 	}
 }
 
+// ended reports whether the open window is over at now: its time is up,
+// or it began "after" now — the wall clock was stepped back, and waiting
+// for it to catch up would keep the counts unwritten as long as the step.
+func (c *camEvents) ended(now time.Time) bool {
+	return !now.Before(c.until) || now.Before(c.from)
+}
+
 // summary is the entry for a window's counts (caller holds mu), and
 // resets them.
 func (c *camEvents) summary(cam string, now time.Time) draft {
@@ -186,7 +193,7 @@ func (l *eventLog) due(now time.Time, all bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for cam, c := range l.cams {
-		if c.until.IsZero() || (!all && now.Before(c.until)) {
+		if c.until.IsZero() || (!all && !c.ended(now)) {
 			continue
 		}
 		if len(c.kinds) == 0 {

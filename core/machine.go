@@ -64,7 +64,7 @@ func (s *Store) TickMachineRecords() {
 	now := s.nowUTC()
 	s.events.due(now, false)
 	s.writeEvents()
-	due := func(p pendingErasure) bool { return now.Sub(p.Since) >= erasureProofEvery }
+	due := func(p pendingErasure) bool { return p.due(now) }
 	if s.erasureProofsPending(due) {
 		if err := s.flushErasureProofs("", due); err != nil {
 			s.log.Error("ledger: erasure proofs", "err", err)

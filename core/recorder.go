@@ -89,6 +89,13 @@ func (sp erasedSpan) joins(camera string, from, to time.Time, holds []HoldRange)
 	return true
 }
 
+// due reports whether the proof is to be written at now: an hour old,
+// or begun "after" now — the wall clock was stepped back, and waiting
+// for it to catch up would hold the proof back as long as the step.
+func (p *pendingErasure) due(now time.Time) bool {
+	return now.Sub(p.Since) >= erasureProofEvery || now.Before(p.Since)
+}
+
 // fits reports whether adding [from, to] keeps the proof within its spans.
 func (p *pendingErasure) fits(from, to time.Time, holds []HoldRange) bool {
 	if len(p.Spans) < erasureMaxSpans {
@@ -237,7 +244,7 @@ func (s *Store) recordErasures(actor Actor, es []Erasure) error {
 				p = &v
 				pending[e.Camera] = p
 			}
-			if p.Blocks > 0 && (now.Sub(p.Since) >= erasureProofEvery || !p.fits(e.From, e.To, holds)) {
+			if p.Blocks > 0 && (p.due(now) || !p.fits(e.From, e.To, holds)) {
 				drafts = append(drafts, p.draft())
 				*p = pendingErasure{}
 			}

@@ -450,3 +450,38 @@ func BenchmarkErasureDay64(b *testing.B) {
 		b.ReportMetric(float64(total), "entries/day")
 	}
 }
+
+// A wall clock stepped back (a bad NTP answer, an RTC reset) must not hold
+// back machine records for as long as the step: the pending erasure proof
+// and the event window that began "in the future" end at the next tick.
+func TestMachineRecordsAfterABackwardClockStep(t *testing.T) {
+	s, clk, _ := manualStore(t)
+	if err := s.RecordErasure(block("cam1", 0, 1, clk.Now())); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.RecordEvent(RecordingEvent{Camera: "cam1", Kind: "write-error", At: clk.Now()})
+	_ = s.RecordEvent(RecordingEvent{Camera: "cam1", Kind: "write-error", At: clk.Now()})
+	s.TickMachineRecords()
+	if n := len(entriesOf(t, s, ActionRecordingEvent)); n != 1 {
+		t.Fatalf("%d event entries before the step", n)
+	}
+	clk.Advance(-30 * 24 * time.Hour)
+	if err := s.RecordErasure(block("cam1", 1, 1, clk.Now())); err != nil {
+		t.Fatal(err)
+	}
+	s.TickMachineRecords()
+	es := entriesOf(t, s, ActionErasure)
+	if len(es) != 1 || es[0].Details["blocks"] != "1" {
+		t.Fatalf("erasure proof pending since before the step: %+v", es)
+	}
+	ev := entriesOf(t, s, ActionRecordingEvent)
+	if len(ev) != 2 || ev[1].Details["kind"] != "summary" || ev[1].Details["write-error"] != "1" {
+		t.Fatalf("event window open since before the step: %+v", ev)
+	}
+	// From then on, hours and windows count on the stepped clock.
+	clk.Advance(erasureProofEvery)
+	s.TickMachineRecords()
+	if es := entriesOf(t, s, ActionErasure); len(es) != 2 || es[1].Details["blocks"] != "1" {
+		t.Fatalf("the proof begun after the step: %+v", es)
+	}
+}
