@@ -108,6 +108,7 @@ func Open(cfg *config.Config, log *slog.Logger) (*Appliance, error) {
 		st.Close()
 		return nil, err
 	}
+	st.SetExportDir(cfg.ExportDir) // packages are found by name there, wherever they were written
 	if err := st.SyncCameras(core.SystemActor("config"), coreCameras(cfg)); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("camera register: %w", err)

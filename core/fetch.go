@@ -137,8 +137,8 @@ func (s *Store) EraseUnrecordedPackages(actor Actor, dir string) (int, error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
 		rs, err := listJSON[Request](tx, bRequests)
 		for _, r := range rs {
-			if p, ok := packageOf(r); ok {
-				held[filepath.Clean(p.Path)] = true
+			if p, ok := s.packageOf(r); ok {
+				held[p.Name] = true // by name: the directory may have moved
 			}
 		}
 		return err
@@ -150,7 +150,7 @@ func (s *Store) EraseUnrecordedPackages(actor Actor, dir string) (int, error) {
 	for _, ent := range ents {
 		name := ent.Name()
 		path := filepath.Join(dir, name)
-		if !packageFileName(name) || held[path] {
+		if !packageFileName(name) || held[name] {
 			continue
 		}
 		bytes, err := zeroAndRemove(path)
@@ -174,12 +174,31 @@ func (s *Store) EraseUnrecordedPackages(actor Actor, dir string) (int, error) {
 	return n, nil
 }
 
-func packageOf(r Request) (ExportPackage, bool) {
+// SetExportDir says where the packages are now (the appliance's
+// export_dir). A package is recorded with the path it was written to; a
+// data directory restored or moved elsewhere keeps its packages' names,
+// not their paths, and without this the copies would be neither found
+// for fetching nor erased (the proof would say "missing" while the
+// footage stayed).
+func (s *Store) SetExportDir(dir string) {
+	if dir != "" {
+		dir = filepath.Clean(dir)
+	}
+	s.exportDir.Store(&dir)
+}
+
+// packageOf is the copy of r's package the appliance holds, if any: in
+// the export dir when one is set, else where it was written.
+func (s *Store) packageOf(r Request) (ExportPackage, bool) {
 	e := r.Export
 	if e == nil || !e.ErasedAt.IsZero() || e.Path == "" {
 		return ExportPackage{}, false
 	}
-	return ExportPackage{Name: filepath.Base(e.Path), Path: e.Path, RequestID: r.ID, SHA256: e.PackageSHA256,
+	path := e.Path
+	if d := s.exportDir.Load(); d != nil && *d != "" {
+		path = filepath.Join(*d, filepath.Base(e.Path))
+	}
+	return ExportPackage{Name: filepath.Base(e.Path), Path: path, RequestID: r.ID, SHA256: e.PackageSHA256,
 		Bytes: e.PackageBytes, At: e.At}, true
 }
 
@@ -193,7 +212,7 @@ func (s *Store) ExportPackages(actor Actor) ([]ExportPackage, error) {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		rs, err := listJSON[Request](tx, bRequests)
 		for _, r := range rs {
-			if p, ok := packageOf(r); ok {
+			if p, ok := s.packageOf(r); ok {
 				out = append(out, p)
 			}
 		}
@@ -301,7 +320,7 @@ func (s *Store) sweepExports(now time.Time, only string) (int, error) {
 			if only != "" && r.ID != only {
 				continue
 			}
-			if _, ok := packageOf(r); !ok {
+			if _, ok := s.packageOf(r); !ok {
 				continue
 			}
 			from, to := r.From, r.To
@@ -358,7 +377,8 @@ func heldBeyond(hs []Hold, r Request, from, to, now time.Time, handedOver bool) 
 // then records the proof. A crash before the record leaves the file gone
 // or zeroed; the next sweep records it then ("missing").
 func (s *Store) eraseCopy(r Request, reason string, now time.Time) error {
-	path := r.Export.Path
+	p, _ := s.packageOf(r)
+	path := p.Path
 	result, bytes := "erased", int64(0)
 	n, err := zeroAndRemove(path)
 	switch {

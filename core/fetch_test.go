@@ -238,3 +238,31 @@ func TestUnrecordedPackagesErasedWithProof(t *testing.T) {
 		t.Fatalf("an operator erased: %d %v", n, err)
 	}
 }
+
+// A data directory restored elsewhere keeps its packages' names, not
+// their paths: the copy in the export dir where it now is must still be
+// held (not erased as unrecorded) and, after the handover, really erased
+// (not recorded as "missing" while the footage stays).
+func TestExportCopyInAMovedExportDir(t *testing.T) {
+	s, _ := newExportStore(t)
+	r := exportedRequest(t, s) // written to a temporary dir
+	moved := t.TempDir()
+	path := filepath.Join(moved, filepath.Base(r.Export.Path))
+	if err := os.Rename(r.Export.Path, path); err != nil {
+		t.Fatal(err)
+	}
+	s.SetExportDir(moved)
+	if n, err := s.EraseUnrecordedPackages(system, moved); err != nil || n != 0 {
+		t.Fatalf("a held package erased as unrecorded: %d %v", n, err)
+	}
+	if ps, _ := s.ExportPackages(operator); len(ps) != 1 || ps[0].Path != path {
+		t.Fatalf("held packages %+v", ps)
+	}
+	handover(t, s, r.ID)
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("the copy is still there after the handover: %v", err)
+	}
+	if es := eraseEntries(t, s, r.ID); len(es) != 1 || es[0].Details["result"] != "erased" || es[0].Details["bytes"] != "7" {
+		t.Fatalf("erasure proof %+v", es)
+	}
+}

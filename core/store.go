@@ -93,7 +93,10 @@ type Store struct {
 
 	watch  ledgerWatch               // verified watermark of the standing check (watch.go)
 	signer atomic.Pointer[logSigner] // signs checkpoints (checkpoint.go)
-	bg     sync.WaitGroup            // background work that Close waits for
+
+	exportDir atomic.Pointer[string] // where packages are now (fetch.go)
+
+	bg sync.WaitGroup // background work that Close waits for
 
 	// Test hooks (never set outside tests).
 	failAppend func() error
