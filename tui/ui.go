@@ -87,6 +87,11 @@ type UI struct {
 	verifyDirty bool
 	ticks       int
 
+	tabBar struct { // the tab bar as last laid out
+		key  tabBarKey
+		text string
+	}
+
 	// quiet (tests only): Init starts no tick and no subscription, so a
 	// synchronous driver can run every other Cmd to completion.
 	quiet bool

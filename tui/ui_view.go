@@ -84,6 +84,23 @@ func (u *UI) chainView() string {
 // Japanese at 80 columns), the other tabs get their short titles, then
 // numbers only; the active tab always shows its whole title.
 func (u *UI) tabsView(w int) string {
+	// The bar changes only with the tab, the language or the width: it is
+	// laid out once per change, not per keypress.
+	k := tabBarKey{active: u.active, lang: u.s.lang, w: w}
+	if u.tabBar.key == k && u.tabBar.text != "" {
+		return u.tabBar.text
+	}
+	u.tabBar.key, u.tabBar.text = k, u.layoutTabs(w)
+	return u.tabBar.text
+}
+
+type tabBarKey struct {
+	active int
+	lang   string
+	w      int
+}
+
+func (u *UI) layoutTabs(w int) string {
 	st := u.s.st
 	for form := 0; ; form++ {
 		parts := make([]string, 0, len(u.tabs))
