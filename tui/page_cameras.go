@@ -177,7 +177,7 @@ func (p *camerasPage) signForm() tea.Cmd {
 		s.textField("date", "upk.date", s.local(s.now()).Format("2006-01-02 15:04"), "YYYY-MM-DD hh:mm"),
 		s.textField("notes", "upk.notes", "", ""),
 	)
-	f.head = []string{s.st.Dim.Render(trunc(fmt.Sprintf(s.T("cam.sign.now"), c.Name, s.yesNo(c.SignPosted), s.fmtDateTime(c.SignChangedAt)), p.w)), ""}
+	f.head = []string{s.st.Dim.Render(trunc(fmt.Sprintf(s.T("cam.sign.now"), oneLine(c.Name), s.yesNo(c.SignPosted), s.fmtDateTime(c.SignChangedAt)), p.w)), ""}
 	f.validate = func(f *form) tea.Cmd {
 		f.timeOf("date")
 		f.required("performer", "date")

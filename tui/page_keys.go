@@ -213,7 +213,7 @@ func (p *keysPage) listKey(msg tea.KeyMsg) tea.Cmd {
 		if !kk.Active(p.s.now()) {
 			return statusCmd(p.s.T("keys.notactive"), true)
 		}
-		p.pending = keysPending{fingerprint: kk.Fingerprint, name: kk.Name, role: kk.Role, title: kk.JobTitle, section: kk.Section}
+		p.pending = keysPending{fingerprint: kk.Fingerprint, name: oneLine(kk.Name), role: kk.Role, title: kk.JobTitle, section: kk.Section}
 		switch {
 		case key.Matches(msg, k.Profile):
 			p.pending.profile = true
