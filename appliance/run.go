@@ -68,6 +68,7 @@ func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, erro
 		return nil, fmt.Errorf("recorder: %w", err)
 	}
 	a.Store.SetFootage(rec)
+	a.Store.SetTrustedClock(rec.Ring()) // hold lapses and copies' expiry on ring time
 	// Before anyone can export: packages a crash left unrecorded go, each
 	// with a proof (a running export's file would look the same later).
 	if n, err := a.Store.EraseUnrecordedPackages(core.SystemActor("custody"), cfg.ExportDir); err != nil {

@@ -100,7 +100,7 @@ func (s *Store) AddHold(actor Actor, in HoldInput) (Hold, error) {
 		// Provisional holds do not count here: a manager's hold is
 		// checked against the other managers' holds only, so operators'
 		// requests can never use up the share the manager needs.
-		ext, err := s.activeHolds(now, HoldExtension)
+		ext, err := s.activeHolds(s.TrustedNow(), HoldExtension)
 		if err != nil {
 			return Hold{}, err
 		}
@@ -301,7 +301,10 @@ func (s *Store) provisionalPlan(actor Actor, cameras []string, from, to, now, un
 	if to.After(now) {
 		to = now // footage not yet recorded is not evidence of the request
 	}
-	active, err := s.activeHolds(now, "")
+	// Which holds are still in force is judged on the trusted clock: a
+	// wall clock stepped ahead must not free the share early.
+	lapse := s.TrustedNow()
+	active, err := s.activeHolds(lapse, "")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -309,7 +312,7 @@ func (s *Store) provisionalPlan(actor Actor, cameras []string, from, to, now, un
 	err = s.db.View(func(tx *bolt.Tx) error {
 		hs, err := listJSON[Hold](tx, bHolds)
 		for _, h := range hs {
-			if h.Kind == HoldProvisional && h.CreatedByKey == actor.Fingerprint && h.ActiveAt(now) {
+			if h.Kind == HoldProvisional && h.CreatedByKey == actor.Fingerprint && h.ActiveAt(lapse) {
 				mine++
 			}
 		}

@@ -62,9 +62,10 @@ type Store struct {
 
 	footMu   sync.RWMutex
 	footage  Footage
-	exports  exportSlot // export engine and running exports (export.go)
-	passMu   sync.Mutex // one export-passphrase check at a time (passphrase.go)
-	backupMu sync.Mutex // one online backup at a time (backup.go)
+	trusted  TrustedClock // decides hold lapses and copies' expiry (trustedclock.go)
+	exports  exportSlot   // export engine and running exports (export.go)
+	passMu   sync.Mutex   // one export-passphrase check at a time (passphrase.go)
+	backupMu sync.Mutex   // one online backup at a time (backup.go)
 
 	hub     hub
 	holds   atomic.Pointer[[]HoldRange] // active holds, rebuilt after each hold change
