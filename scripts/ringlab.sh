@@ -18,6 +18,8 @@
 #   scripts/ringlab.sh writeamp CAMERAS SECONDS   write amplification and CPU while the ring wraps
 #   scripts/ringlab.sh powerloss RUNS CAMERAS     footage lost per camera on a simulated power loss
 #   scripts/ringlab.sh stall SECONDS              `health` during a stalled disk
+#   scripts/ringlab.sh diskfull SECONDS           the file system filled beside the ring, then freed
+#   scripts/ringlab.sh eio SECONDS                the disk fails writes (EIO) under the file system
 #
 # Ports 20210 (RTSP) and 20222 (SSH) on 127.0.0.1 (RINGLAB_RTSP_PORT and
 # RINGLAB_SSH_PORT override them). Results go to stdout;
@@ -41,6 +43,7 @@ cleanup() {
     wait 2>/dev/null
     mountpoint -q "$mnt" && { fsfreeze -u "$mnt" 2>/dev/null; umount -l "$mnt"; }
     [ -n "${loop:-}" ] && losetup -d "$loop" 2>/dev/null
+    mountpoint -q "$work/tfs" 2>/dev/null && umount -l "$work/tfs"
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -220,9 +223,88 @@ stall() {
     echo "health sessions during the stall: $asked; their logouts ledgered with a late login: $logins"
 }
 
+# diskfull SECONDS: 4 cameras record into a ring on a file system with
+# ~100 MiB beside it; another writer fills that space and holds it for
+# SECONDS, then frees it. Shows health and alerts during and after, the
+# footage appended meanwhile, and the log lines serve wrote.
+diskfull() {
+    local secs=$1 n=4
+    local cap=$((n * 32 * 1024 * 1024))
+    mkfs_loop $((cap / 1024 / 1024 + 200))
+    build
+    start_simcam "$n"
+    config "$n" "$cap"
+    start_serve
+    sleep 5
+    local a0 a1 a2
+    a0=$(health | jq .ring.appended_bytes)
+    log "filling the file system ($(df -B1 --output=avail "$mnt" | tail -1) bytes free)"
+    fallocate -l "$(df -B1 --output=avail "$mnt" | tail -1)" "$mnt/filler" 2>/dev/null ||
+        dd if=/dev/zero of="$mnt/filler" bs=1M status=none 2>/dev/null || true
+    echo "free after filling: $(df -B1 --output=avail "$mnt" | tail -1) bytes"
+    local lines0; lines0=$(wc -l <"$work/serve.err")
+    local until=$(($(date +%s) + secs))
+    while [ "$(date +%s)" -lt "$until" ]; do
+        local h; h="$(timeout 10 ssh -q -i "$work/tech" -p "$sshport" -o BatchMode=yes -o StrictHostKeyChecking=no \
+            -o UserKnownHostsFile=/dev/null tech@127.0.0.1 health --json 2>&1)" || true
+        echo "full: alerts $(jq -c '[.ring.alerts[].kind]' <<<"$h" 2>/dev/null || echo "health failed: ${h:0:200}")," \
+            "states $(jq -c '[.cameras[].state] | group_by(.) | map({(.[0]): length}) | add' <<<"$h" 2>/dev/null)," \
+            "write errors $(jq .ring.write_errors <<<"$h" 2>/dev/null)"
+        sleep 3
+    done
+    a1=$(health | jq .ring.appended_bytes)
+    echo "footage appended while full: $(((a1 - a0) / 1000000)) MB in ${secs}s + 5 s; log lines while full: $(($(wc -l <"$work/serve.err") - lines0))"
+    rm -f "$mnt/filler"
+    sleep 5
+    a2=$(health | jq .ring.appended_bytes)
+    echo "freed: alerts $(health | jq -c '[.ring.alerts[].kind]'), appended in 5 s after: $(((a2 - a1) / 1000000)) MB"
+    echo "serve log lines, by message:"
+    sed -n 's/.*msg="\([^"]*\)".*/\1/p' "$work/serve.err" | sort | uniq -c | sort -rn | head -12
+    kill "$serve"; wait "$serve" 2>/dev/null || true
+    out="$("$insp" --dir "$mnt/data" --capacity "$cap")"
+    echo "after restart: $(jq -c '{camera, fragments, unreadable}' <<<"$out" | tr '\n' ' ')"
+}
+
+# eio SECONDS: the loop device's backing file lives on a small tmpfs, so
+# once the footage has filled it every write of the loop device fails and
+# the file system sees EIO (what a dying disk does). Shows health and the
+# log while the disk fails, then what a restart on the healthy image finds.
+eio() {
+    local secs=$1 n=4
+    local cap=$((n * 32 * 1024 * 1024))
+    mkdir -p "$work/tfs"
+    mount -t tmpfs -o size=$((60 + 40))M tmpfs "$work/tfs"
+    truncate -s "$((cap / 1024 / 1024 + 200))M" "$work/tfs/disk.img"
+    loop="$(losetup -f --show "$work/tfs/disk.img")"
+    mkfs.ext4 -q -F "$loop"
+    mkdir -p "$mnt"
+    mount "$loop" "$mnt"
+    echo "tmpfs under the loop device: $(df -B1 --output=avail "$work/tfs" | tail -1) bytes free after mkfs"
+    build
+    start_simcam "$n"
+    config "$n" "$cap"
+    start_serve
+    local lines0; lines0=$(wc -l <"$work/serve.err")
+    local until=$(($(date +%s) + secs))
+    while [ "$(date +%s)" -lt "$until" ]; do
+        local h; h="$(timeout 10 ssh -q -i "$work/tech" -p "$sshport" -o BatchMode=yes -o StrictHostKeyChecking=no \
+            -o UserKnownHostsFile=/dev/null tech@127.0.0.1 health --json 2>&1)" || true
+        echo "$(date +%T) tmpfs free $(df -B1 --output=avail "$work/tfs" | tail -1): alerts $(jq -c '[.ring.alerts[].kind]' <<<"$h" 2>/dev/null || echo "health failed: ${h:0:120}")," \
+            "write errors $(jq .ring.write_errors <<<"$h" 2>/dev/null), appended $(jq .ring.appended_bytes <<<"$h" 2>/dev/null)"
+        sleep 3
+    done
+    echo "serve log lines: $(($(wc -l <"$work/serve.err") - lines0)), by message:"
+    sed -n 's/.*msg="\([^"]*\)".*/\1/p' "$work/serve.err" | sort | uniq -c | sort -rn | head -12
+    grep -m3 'level=ERROR' "$work/serve.err" | cut -c1-300
+    kill "$serve"; wait "$serve" 2>/dev/null || true
+    dmesg 2>/dev/null | grep -i "$(basename "$loop")" | tail -3
+}
+
 case "${1:-}" in
 writeamp) writeamp "${2:-16}" "${3:-60}" ;;
 powerloss) powerloss "${2:-4}" "${3:-8}" ;;
 stall) stall "${2:-20}" ;;
+diskfull) diskfull "${2:-20}" ;;
+eio) eio "${2:-60}" ;;
 *) sed -n '2,12p' "$0"; exit 2 ;;
 esac

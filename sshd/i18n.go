@@ -48,6 +48,7 @@ const (
 	msgNoRecordings
 	msgCovered
 	msgLoginPending
+	msgLoginUnrecorded
 	msgUnavailable
 	msgNoEntries
 	msgNoCameras
@@ -70,6 +71,8 @@ var messages = map[msgID][2]string{ // [en, ja]
 	msgCovered:        {"recorded %s of %s (%d spans)", "録画 %s / %s (%d 区間)"},
 	msgLoginPending: {"mimamori: the disk is not responding; this login will be entered in the ledger once it does",
 		"mimamori: ディスクが応答しません。このログインはディスクが応答し次第、台帳に記録されます"},
+	msgLoginUnrecorded: {"mimamori: the ledger cannot be written (%v); this login is not in the ledger, only in the appliance's log",
+		"mimamori: 台帳に書き込めません (%v)。このログインは台帳に記録されず、装置のログにのみ残ります"},
 	msgUnavailable: {"not available: %v", "利用できません: %v"},
 	msgNoEntries:   {"no entries", "記録はありません"},
 	msgNoCameras:   {"no cameras", "カメラはありません"},

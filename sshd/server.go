@@ -122,6 +122,9 @@ type Server struct {
 	refusals refusalCounter // by reason, for metrics (stats.go)
 	reg      *registry
 	seq      atomic.Uint64 // numbers sessions so login/logout pairs match
+	// recordSession writes login and logout entries (Core.RecordSession;
+	// tests make it fail as a full or failing disk does).
+	recordSession func(core.Actor, core.Action, string, map[string]string) error
 
 	ctx    context.Context // ends with Shutdown/Close; stops the watcher
 	cancel context.CancelFunc
@@ -210,13 +213,14 @@ func New(o Options) (*Server, error) {
 	}
 
 	s := &Server{
-		o:        o,
-		log:      log,
-		hostFP:   fp,
-		cmds:     cmds,
-		resolver: keys.Resolver{Keys: o.Core},
-		addrRate: newKeyedLimiter(o.PerAddrRate, maxWaiters, maxWait, o.Now),
-		keyRate:  newKeyedLimiter(o.PerKeySessionRate, maxWaiters, maxWait, o.Now),
+		o:             o,
+		log:           log,
+		recordSession: o.Core.RecordSession,
+		hostFP:        fp,
+		cmds:          cmds,
+		resolver:      keys.Resolver{Keys: o.Core},
+		addrRate:      newKeyedLimiter(o.PerAddrRate, maxWaiters, maxWait, o.Now),
+		keyRate:       newKeyedLimiter(o.PerKeySessionRate, maxWaiters, maxWait, o.Now),
 		conns: newConnTracker(connLimits{
 			unauth: o.MaxUnauthenticated, unauthPerAddr: o.MaxUnauthPerAddr,
 			auth: o.MaxConns, authPerKey: o.MaxSessionsPerKey, managerReserve: min(o.ManagerReserve, o.MaxConns/4),

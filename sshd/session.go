@@ -93,16 +93,20 @@ func (s *Server) sessionMiddleware(next ssh.Handler) ssh.Handler {
 			details["command"] = name
 		}
 		// No login without its ledger entry, with one exception: `health`,
-		// the technician's diagnosis of a stalled disk, shows no footage
-		// and no personal data, so when the ledger cannot commit within
-		// healthLoginWait it answers anyway and its login entry is committed
-		// once the disk responds. A power loss before then loses that one
-		// entry (docs/design.md, "Disk trouble").
+		// the technician's diagnosis of a stalled or failing disk, shows no
+		// footage and no personal data, so when the ledger cannot commit
+		// within healthLoginWait it answers anyway and its login entry is
+		// committed once the disk responds; when the ledger cannot be
+		// written at all (disk full, EIO) it answers too, and the login is
+		// in the process log only — its alerts are how anyone learns what
+		// is wrong. A power loss before a slow commit loses that one entry
+		// (docs/design.md, "Disk trouble").
+		isHealth := kind == "command" && name == "health"
 		loginDone := make(chan error, 1)
-		go func() { loginDone <- s.o.Core.RecordSession(info.Actor, core.ActionLogin, info.Remote, details) }()
+		go func() { loginDone <- s.recordSession(info.Actor, core.ActionLogin, info.Remote, details) }()
 		var lerr error
-		pending := false
-		if kind == "command" && name == "health" {
+		pending, unrecorded := false, false
+		if isHealth {
 			select {
 			case lerr = <-loginDone:
 			case <-time.After(healthLoginWait):
@@ -113,7 +117,12 @@ func (s *Server) sessionMiddleware(next ssh.Handler) ssh.Handler {
 		} else {
 			lerr = <-loginDone
 		}
-		if lerr != nil {
+		if lerr != nil && isHealth {
+			unrecorded = true
+			info.Logger.Error("login not in the ledger: it cannot be written; health answered anyway",
+				"fingerprint", info.Actor.Fingerprint, "remote", info.Remote, "session", l.id, "err", lerr)
+			fmt.Fprintf(sess.Stderr(), msg(info.Lang, msgLoginUnrecorded)+"\n", lerr)
+		} else if lerr != nil {
 			info.Logger.Error("session refused: cannot record login", "err", lerr)
 			wish.Fatalln(sess, "mimamori: login could not be recorded: "+lerr.Error())
 			return
@@ -130,9 +139,12 @@ func (s *Server) sessionMiddleware(next ssh.Handler) ssh.Handler {
 				out["login_recorded"] = "after the command ran (disk slow)"
 			}
 			logout := func() {
-				if err := s.o.Core.RecordSession(info.Actor, core.ActionLogout, info.Remote, out); err != nil {
+				if err := s.recordSession(info.Actor, core.ActionLogout, info.Remote, out); err != nil {
 					info.Logger.Error("cannot record logout", "err", err)
 				}
+			}
+			if unrecorded {
+				out["login_recorded"] = "no (the ledger could not be written; see the process log)"
 			}
 			if !pending {
 				logout()
