@@ -57,6 +57,7 @@ func TestSystemdUnitHardening(t *testing.T) {
 		"PrivateTmp":      "yes",
 		"Restart":         "on-failure",
 		"KillSignal":      "SIGTERM",
+		"LimitCORE":       "0", // block keys must not reach a core file
 	} {
 		if got := svc[key]; len(got) != 1 || got[0] != want {
 			t.Errorf("[Service] %s = %v, want %s", key, got, want)

@@ -288,7 +288,8 @@ eio() {
     local until=$(($(date +%s) + secs))
     while [ "$(date +%s)" -lt "$until" ]; do
         local h; h="$(timeout 10 ssh -q -i "$work/tech" -p "$sshport" -o BatchMode=yes -o StrictHostKeyChecking=no \
-            -o UserKnownHostsFile=/dev/null tech@127.0.0.1 health --json 2>&1)" || true
+            -o UserKnownHostsFile=/dev/null tech@127.0.0.1 health --json 2>"$work/health.err")" || true
+        [ -s "$work/health.err" ] && echo "  health stderr: $(head -c 160 "$work/health.err")"
         echo "$(date +%T) tmpfs free $(df -B1 --output=avail "$work/tfs" | tail -1): alerts $(jq -c '[.ring.alerts[].kind]' <<<"$h" 2>/dev/null || echo "health failed: ${h:0:120}")," \
             "write errors $(jq .ring.write_errors <<<"$h" 2>/dev/null), appended $(jq .ring.appended_bytes <<<"$h" 2>/dev/null)"
         sleep 3

@@ -366,7 +366,8 @@ func (r *Ring) takeBlock(c *camera) error {
 	}
 }
 
-// sealLocked closes c's open block for appends. Caller holds r.mu.
+// sealLocked closes c's open block for appends. Caller holds c.mu and
+// r.mu.
 func (r *Ring) sealLocked(c *camera) {
 	if c.open < 0 {
 		return
@@ -374,6 +375,9 @@ func (r *Ring) sealLocked(c *camera) {
 	r.blocks[c.open].state = stateSealed
 	r.dirty[uint32(c.open)] = struct{}{}
 	c.open = -1
+	// Drop the sealed block's cipher: a camera that went quiet would
+	// otherwise keep that block's key schedule in memory past its erasure.
+	c.aead, c.aeadBlock = nil, -1
 }
 
 // assignFreeLocked gives c the lowest free block. Caller holds r.mu.
