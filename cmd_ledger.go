@@ -20,7 +20,7 @@ import (
 
 func runLedger(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	sub, rest, code, done := subcommand("ledger", map[string]string{
-		"verify": "verify --data DIR [--checkpoint FILE ...] [--anchor SIZE:ROOT ...] [--key FINGERPRINT] | verify --db FILE",
+		"verify": "verify (--data DIR | --db FILE [--host-key PUBFILE]) [--checkpoint FILE ...] [--anchor SIZE:ROOT ...] [--key FINGERPRINT]",
 	}, args, stdout, stderr)
 	if done {
 		return code
@@ -33,7 +33,7 @@ func runLedger(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 func runLedgerVerify(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	c := newCLI("ledger verify", "ledger verify --data DIR [--checkpoint FILE ...] [--anchor SIZE:ROOT ...] [--key FINGERPRINT] | --db FILE", `
+	c := newCLI("ledger verify", "ledger verify (--data DIR | --db FILE [--host-key PUBFILE]) [--checkpoint FILE ...] [--anchor SIZE:ROOT ...] [--key FINGERPRINT]", `
 Check the ledger offline: every entry in sequence, linked to the one
 before it, matching its own hash, the Merkle tree rebuilt from the entries
 matching every stored tree hash, and the last entry matching the recorded
@@ -51,13 +51,19 @@ if all holds; otherwise names the first broken entry or the first failing
 checkpoint and exits 1. The database is opened read-only; stop the
 appliance first (or use "ledger verify" in the console while it runs).
 --db FILE checks that database file instead of DIR/mimamori.db, such as
-a backup taken with "ssh … backup > mimamori.db"; checking it against
-checkpoints also needs --data DIR, for the appliance's host key.`)
+a backup taken with "ssh … backup > mimamori.db", while the appliance
+keeps recording. Checkpoints are checked with the host key in DIR, or
+with --host-key PUBFILE: the appliance's public key, as a .pub or
+authorized_keys line or as "ssh-keyscan -t ed25519 -p PORT HOST" prints
+it — so an auditor needs neither the appliance's data directory nor its
+private key. --key FINGERPRINT (from the handover receipt, or as you got
+it separately) must then be that key's fingerprint.`)
 	data := c.str("data", "", "DIR", "data directory (holds mimamori.db and ssh/host_ed25519)")
 	cpFiles := c.strs("checkpoint", "FILE", "a signed checkpoint (or a package's manifest.json) to check the ledger against (repeatable)")
 	anchors := c.strs("anchor", "SIZE:ROOT", "a checkpoint as printed on a form or receipt: size and root (repeatable)")
 	wantFP := c.str("key", "", "FINGERPRINT", "the appliance key's fingerprint as you got it separately (SHA256:…)")
 	dbFile := c.str("db", "", "FILE", "a database file instead of DIR/mimamori.db (e.g. a backup)")
+	hostKey := c.str("host-key", "", "PUBFILE", "the appliance's public key (a .pub line or ssh-keyscan output), instead of the key in --data DIR")
 	pos, code, done := c.parse(args, stdout, stderr)
 	if done {
 		return code
@@ -65,8 +71,8 @@ checkpoints also needs --data DIR, for the appliance's host key.`)
 	if *data == "" && *dbFile == "" {
 		return c.usageError(stderr, "--data or --db is required")
 	}
-	if *data == "" && (len(*cpFiles) > 0 || *wantFP != "") { // anchors need no key
-		return c.usageError(stderr, "--checkpoint and --key need --data DIR (the appliance's host key)")
+	if *data == "" && *hostKey == "" && (len(*cpFiles) > 0 || *wantFP != "") { // anchors need no key
+		return c.usageError(stderr, "--checkpoint and --key need the appliance's key: --host-key PUBFILE or --data DIR")
 	}
 	if len(pos) != 0 {
 		return c.usageError(stderr, "unexpected argument %q", pos[0])
@@ -80,12 +86,20 @@ checkpoints also needs --data DIR, for the appliance's host key.`)
 	}
 	var o core.VerifyOptions
 	if len(*cpFiles) > 0 || *wantFP != "" {
-		pk, err := hostPublicKey(*data)
+		var pk ssh.PublicKey
+		var err error
+		from := *hostKey
+		if from != "" {
+			pk, err = publicKeyFile(from)
+		} else {
+			from = *data
+			pk, err = hostPublicKey(*data)
+		}
 		if err != nil {
 			return c.fail(stderr, err)
 		}
 		if fp, want := ssh.FingerprintSHA256(pk), export.NormalizeFingerprint(*wantFP); *wantFP != "" && fp != want {
-			return c.fail(stderr, fmt.Errorf("the host key in %s is %s, not %s: checkpoints cannot be trusted with it", *data, fp, want))
+			return c.fail(stderr, fmt.Errorf("the host key in %s is %s, not %s: checkpoints cannot be trusted with it", from, fp, want))
 		}
 		o.HostKey = pk
 	}
@@ -171,6 +185,39 @@ func checkpointText(b []byte) ([]byte, error) {
 		return []byte(j.Ledger.Checkpoint), nil
 	}
 	return nil, errors.New("JSON without a checkpoint (neither \"note\" nor \"ledger\": {\"checkpoint\"})")
+}
+
+// publicKeyFile reads the appliance's ed25519 public key from a file: an
+// authorized_keys or .pub line, or known_hosts / ssh-keyscan lines.
+func publicKeyFile(path string) (ssh.PublicKey, error) {
+	b, err := readBounded(path, 64<<10)
+	if err != nil {
+		return nil, fmt.Errorf("host key: %w", err)
+	}
+	var found ssh.PublicKey
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		pk, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+		if err != nil {
+			if _, _, pk, _, _, err = ssh.ParseKnownHosts([]byte(line)); err != nil {
+				continue
+			}
+		}
+		if pk.Type() != ssh.KeyAlgoED25519 {
+			continue
+		}
+		if found != nil && !bytes.Equal(found.Marshal(), pk.Marshal()) {
+			return nil, fmt.Errorf("host key %s: more than one ed25519 key; give the appliance's alone", path)
+		}
+		found = pk
+	}
+	if found == nil {
+		return nil, fmt.Errorf("host key %s: no ssh-ed25519 public key in it", path)
+	}
+	return found, nil
 }
 
 // hostPublicKey reads the appliance's host key from its data directory.

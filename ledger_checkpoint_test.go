@@ -15,10 +15,12 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/crypto/ssh"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"mimamori/appliance"
 	"mimamori/config"
+	"mimamori/keys"
 )
 
 // TestLedgerCheckpointOverSSHThenOfflineVerify: a manager keeps signed
@@ -146,6 +148,26 @@ func TestPackageAndFormAnchorsCatchARewrite(t *testing.T) {
 	code, o := verify("--checkpoint", manifest, "--anchor", printed, "--key", typed)
 	if code != 0 || !strings.Contains(o, "checkpoint "+manifest+": ") || !strings.Contains(o, "anchor "+printed+": ") {
 		t.Fatalf("untouched ledger against the package's checkpoint and the printed anchor: %d\n%s", code, o)
+	}
+
+	// An auditor elsewhere, with a backup and the appliance's public key
+	// as ssh-keyscan prints it: no data directory, no private key.
+	host, _, _, err := keys.LoadOrCreateHostKey(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := filepath.Join(t.TempDir(), "appliance.pub")
+	os.WriteFile(pub, []byte("# 127.0.0.1:2222 SSH-2.0-Go\n[127.0.0.1]:2222 "+string(ssh.MarshalAuthorizedKey(host.PublicKey()))), 0o600)
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if b, err := os.ReadFile(appliance.DBPath(data)); err != nil || os.WriteFile(backup, b, 0o600) != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	code, so, se := runCmd(t, ctx, "ledger", "verify", "--db", backup, "--host-key", pub, "--key", f.fp, "--checkpoint", manifest)
+	if code != 0 || !strings.Contains(so, "checkpoint "+manifest+": ") {
+		t.Fatalf("a backup against the package's checkpoint with the public key: %d\n%s%s", code, so, se)
+	}
+	if code, so, se := runCmd(t, ctx, "ledger", "verify", "--db", backup, "--host-key", pub, "--key", "SHA256:other", "--checkpoint", manifest); code != 1 {
+		t.Fatalf("a public key that is not the fingerprint given: %d\n%s%s", code, so, se)
 	}
 
 	// Re-attribute the request's registration (among the anchored entries).
