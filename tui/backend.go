@@ -36,6 +36,7 @@ type Backend interface {
 	Camera(actor core.Actor, id string) (core.Camera, error)
 	UpdateCamera(actor core.Actor, c core.Camera) (core.Camera, error)
 	RecordMaintenance(actor core.Actor, in core.MaintenanceInput) (core.MaintenanceRecord, error)
+	RecordDisposal(actor core.Actor, in core.DisposalInput) (core.MaintenanceRecord, error)
 	MaintenanceRecords(actor core.Actor) ([]core.MaintenanceRecord, error)
 	RecordCustody(actor core.Actor, in core.CustodyInput) (core.CustodyRecord, error)
 	Custody(actor core.Actor) ([]core.CustodyRecord, error)

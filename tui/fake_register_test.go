@@ -45,6 +45,11 @@ func (f *fakeBackend) RecordMaintenance(a core.Actor, in core.MaintenanceInput) 
 	return core.MaintenanceRecord{ID: "M-2026-0001", Kind: in.Kind, Camera: in.Camera}, f.failErr
 }
 
+func (f *fakeBackend) RecordDisposal(a core.Actor, in core.DisposalInput) (core.MaintenanceRecord, error) {
+	f.record("RecordDisposal %s media=%s method=%s performer=%s", a.Role, in.Media, in.Method, in.Performer)
+	return core.MaintenanceRecord{ID: "M-2026-0009", Kind: core.MaintDisposal}, f.failErr
+}
+
 func (f *fakeBackend) MaintenanceRecords(a core.Actor) ([]core.MaintenanceRecord, error) {
 	f.record("MaintenanceRecords %s", a.Role)
 	return append([]core.MaintenanceRecord(nil), f.maint...), nil

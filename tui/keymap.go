@@ -56,6 +56,7 @@ type KeyMap struct {
 	Police   key.Binding // the police consultation date
 	Custody  key.Binding // where the recorder is kept
 	Inspect  key.Binding // an inspection done
+	Dispose  key.Binding // a storage medium disposed of
 	ViewPrev key.Binding // the upkeep tab's views
 	ViewNext key.Binding
 	Sheet    key.Binding // print a key sheet instead of writing the secret down
@@ -123,6 +124,7 @@ func newKeyMap(t func(string) string) KeyMap {
 		Police:   b([]string{"c"}, "c", "key.police"),
 		Custody:  b([]string{"c"}, "c", "key.custody"),
 		Inspect:  b([]string{"i"}, "i", "key.inspect"),
+		Dispose:  b([]string{"d"}, "d", "key.dispose"),
 		ViewPrev: b([]string{"left", "h"}, "h/←", "key.viewprev"),
 		ViewNext: b([]string{"right", "l"}, "l/→", "key.viewnext"),
 		Sheet:    b([]string{"ctrl+p"}, "C-p", "key.sheet"),

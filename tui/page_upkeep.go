@@ -22,7 +22,7 @@ type upkeepPage struct {
 	w, h   int
 
 	form     *form
-	formKind string // "inspection" | "custody"
+	formKind string // "inspection" | "custody" | "disposal"
 }
 
 type upkeepView int
@@ -151,6 +151,8 @@ func (p *upkeepPage) listKey(msg tea.KeyMsg) tea.Cmd {
 		return p.inspectionForm()
 	case key.Matches(msg, k.Custody) && s.allowed(core.ActionCustody):
 		return p.custodyForm()
+	case key.Matches(msg, k.Dispose) && s.allowed(core.ActionDisposal):
+		return p.disposalForm()
 	}
 	return p.tables[p.view].Update(msg)
 }
@@ -169,7 +171,15 @@ func (p *upkeepPage) inspectionForm() tea.Cmd {
 			sel = s.data.sched[i].Camera
 		}
 	}
+	// The work recorded here: an inspection, or (not for a scope that
+	// records inspections only) a replacement. Signs and removals are on
+	// the Cameras tab, where the camera is.
+	kinds := []option{{value: core.MaintInspection, label: s.codeLabel("maintenance", core.MaintInspection)}}
+	if !core.ScopeOf(s.c.Actor.Role).InspectionsOnly {
+		kinds = append(kinds, option{value: core.MaintReplacement, label: s.codeLabel("maintenance", core.MaintReplacement)})
+	}
 	f := newForm(s, s.T("upk.f.inspection"),
+		choiceField("kind", "upk.kind", kinds, core.MaintInspection),
 		choiceField("camera", "upk.camera", opts, sel),
 		s.textField("performer", "upk.performer", s.c.Actor.Name, s.T("upk.performer.ph")),
 		s.textField("date", "upk.date", s.local(s.now()).Format("2006-01-02 15:04"), "YYYY-MM-DD hh:mm"),
@@ -182,6 +192,26 @@ func (p *upkeepPage) inspectionForm() tea.Cmd {
 		return nil
 	}
 	p.form, p.formKind = f, "inspection"
+	return tea.Batch(f.focusField(0), f.check())
+}
+
+// disposalForm records a storage medium made unreadable and disposed of
+// (001 §5-4): which medium, how, by whom.
+func (p *upkeepPage) disposalForm() tea.Cmd {
+	s := p.s
+	f := newForm(s, s.T("upk.f.disposal"),
+		s.textField("media", "upk.media", "", s.T("upk.media.ph")),
+		s.textField("method", "upk.method", "", s.T("upk.method.ph")),
+		s.textField("performer", "upk.performer", s.c.Actor.Name, s.T("upk.performer.ph")),
+		s.textField("date", "upk.date", s.local(s.now()).Format("2006-01-02 15:04"), "YYYY-MM-DD hh:mm"),
+		s.textField("notes", "upk.notes", "", ""),
+	)
+	f.validate = func(f *form) tea.Cmd {
+		f.timeOf("date")
+		f.required("media", "method", "performer", "date")
+		return nil
+	}
+	p.form, p.formKind = f, "disposal"
 	return tea.Batch(f.focusField(0), f.check())
 }
 
@@ -219,7 +249,7 @@ func (p *upkeepPage) submit() tea.Cmd {
 	f.busy = true
 	switch p.formKind {
 	case "inspection":
-		in := core.MaintenanceInput{Kind: core.MaintInspection, Camera: f.value("camera"),
+		in := core.MaintenanceInput{Kind: f.value("kind"), Camera: f.value("camera"),
 			Performer: f.value("performer"), Notes: f.value("notes")}
 		d, _ := f.timeOf("date")
 		in.Date = d.UTC()
@@ -227,8 +257,21 @@ func (p *upkeepPage) submit() tea.Cmd {
 		if name == "" {
 			name = s.T("upk.allcams")
 		}
-		return s.regWrite("upkeep", "upk.done.inspection", name, func(b Backend, a core.Actor) error {
+		what := "upk.done.inspection"
+		if in.Kind != core.MaintInspection {
+			what = "upk.done.replacement"
+		}
+		return s.regWrite("upkeep", what, name, func(b Backend, a core.Actor) error {
 			_, err := b.RecordMaintenance(a, in)
+			return err
+		})
+	case "disposal":
+		in := core.DisposalInput{Media: f.value("media"), Method: f.value("method"), Performer: f.value("performer"),
+			Notes: f.value("notes")}
+		d, _ := f.timeOf("date")
+		in.Date = d.UTC()
+		return s.regWrite("upkeep", "upk.done.disposal", in.Media, func(b Backend, a core.Actor) error {
+			_, err := b.RecordDisposal(a, in)
 			return err
 		})
 	case "custody":
@@ -447,6 +490,9 @@ func (p *upkeepPage) detail() string {
 			lines = append(lines, hardwrap(s.T("upk.add")+" "+s.command("layout add --site SITE --file plan.pdf [--cameras cam1,cam2] < plan.pdf"), p.w)...)
 		}
 	case viewMaint:
+		if s.allowed(core.ActionDisposal) {
+			lines = append(lines, st.Dim.Render(s.T("upk.dispose.hint")))
+		}
 		if i >= 0 && i < len(d.maint) {
 			m := d.maint[i]
 			lines = append(lines, st.Title.Render(m.ID)+"  "+kv("col.kind", s.codeLabel("maintenance", m.Kind))+"  "+
@@ -491,10 +537,13 @@ func (p *upkeepPage) ShortHelp() []key.Binding {
 	if p.s.allowed(core.ActionCustody) {
 		out = append(out, k.Custody)
 	}
+	if p.s.allowed(core.ActionDisposal) {
+		out = append(out, k.Dispose)
+	}
 	return out
 }
 
 func (p *upkeepPage) FullHelp() [][]key.Binding {
 	k := p.s.keys
-	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.ViewPrev, k.ViewNext, k.Inspect, k.Custody}}
+	return [][]key.Binding{{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}, {k.ViewPrev, k.ViewNext, k.Inspect, k.Custody, k.Dispose}}
 }

@@ -79,7 +79,11 @@ func TestUpkeepTabInspections(t *testing.T) {
 		t.Fatalf("a technician opened the custody form:\n%s", u.View())
 	}
 	keys(u, "i")
-	shows(t, u, "Record an inspection (001 §8-1)", "< cam1 駅前 >", "田中 健")
+	shows(t, u, "Record an inspection (001 §8-1)", "< inspection >", "田中 健")
+	keys(u, "right") // a technician records inspections only: nothing else to choose
+	shows(t, u, "< inspection >")
+	keys(u, "tab")
+	shows(t, u, "< cam1 駅前 >")
 	keys(u, "tab", "tab", "tab", "lens cleaned, field of view checked", "ctrl+s")
 	shows(t, u, "Recorded an inspection of cam1.")
 
@@ -107,7 +111,7 @@ func TestUpkeepTabInspections(t *testing.T) {
 	shows(t, u, "[Inspections(!1)]")
 
 	// The whole appliance at once.
-	keys(u, "i", "left")
+	keys(u, "i", "tab", "left")
 	shows(t, u, "< all cameras (the appliance) >")
 	keys(u, "ctrl+s")
 	shows(t, u, "Recorded an inspection of all cameras (the appliance).")
@@ -139,4 +143,55 @@ func TestUpkeepTabListsLayoutPlans(t *testing.T) {
 	shows(t, u, "[Layout plans]", p.ID, "本社ビル", "本社 配置図.pdf", hex.EncodeToString(sum[:]),
 		"ssh -p 2222 kanri@192.0.2.1 layout get "+p.ID+" > '本社 配置図.pdf'",
 		"ssh -p 2222 kanri@192.0.2.1 layout add --site SITE --file plan.pdf")
+}
+
+// The manager records a replacement and a medium disposed of (001 §8-1,
+// §5-4) from the Maintenance tab; a technician is offered neither.
+func TestUpkeepTabRecordsReplacementAndDisposal(t *testing.T) {
+	rc := newRealCore(t, core.CompanyTemplate())
+	u := rc.console(rc.manager, "ja", 140, 32, nil)
+	keys(u, "7", "l", "l", "l", "l")
+	shows(t, u, "[保守記録]", "d: 記録媒体の廃棄")
+	keys(u, "i", "right")
+	shows(t, u, "< 機器交換 >")
+	keys(u, "tab", "right") // cam1
+	shows(t, u, "< cam1 駅前 >")
+	keys(u, "tab")
+	typeText(u, "四街道電設")
+	keys(u, "tab", "tab", "レンズユニット交換", "ctrl+s")
+	shows(t, u, "cam1 の機器交換を記録しました。", "機器交換", "四街道電設")
+
+	keys(u, "d")
+	shows(t, u, "記録媒体の廃棄（001 §5-4）")
+	keys(u, "ctrl+s") // media and method are required
+	if n := len(rc.entries(core.ActionDisposal)); n != 0 {
+		t.Fatalf("a disposal without media was recorded")
+	}
+	keys(u, "USBメモリ SN-1234", "tab", "物理破砕", "ctrl+s")
+	shows(t, u, "USBメモリ SN-1234 の廃棄を記録しました。", "記録媒体の廃棄")
+
+	var repl []core.Entry
+	for _, e := range rc.entries(core.ActionMaintenance) {
+		if e.Details["kind"] == core.MaintReplacement {
+			repl = append(repl, e)
+		}
+	}
+	if len(repl) != 1 || repl[0].Details["camera"] != "cam1" || repl[0].Details["performer"] != "四街道電設" ||
+		repl[0].Details["notes"] != "レンズユニット交換" {
+		t.Fatalf("replacement entries %+v", repl)
+	}
+	disp := rc.entries(core.ActionDisposal)
+	if len(disp) != 1 || disp[0].Details["media"] != "USBメモリ SN-1234" || disp[0].Details["method"] != "物理破砕" ||
+		disp[0].Actor.Name != "山田 太郎" {
+		t.Fatalf("disposal entries %+v", disp)
+	}
+
+	tech := rc.enrol("田中 健", core.RoleTechnician, true)
+	tu := rc.console(tech, "ja", 140, 32, nil)
+	keys(tu, "2", "d")
+	if tu.page().Capturing() {
+		t.Fatalf("a technician opened the disposal form:\n%s", tu.View())
+	}
+	keys(tu, "i", "right")
+	shows(t, tu, "< 点検 >")
 }
