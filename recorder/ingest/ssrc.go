@@ -217,14 +217,22 @@ func (s *sourceChanges) add(ch sourceChange) {
 	s.queue = append(s.queue, ch)
 }
 
-// at returns the change that begins at sequence number seq, if any.
+// at returns the change that began at sequence number seq or, when the
+// handler never saw that packet (gortsplib refused it), at the packet
+// before seq; the latest such change if several. The queue never waits
+// for a packet that will not come.
 func (s *sourceChanges) at(seq uint16) (sourceChange, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.queue) == 0 || s.queue[0].seq != seq {
+	var ch sourceChange
+	n := 0
+	for n < len(s.queue) && int16(seq-s.queue[n].seq) >= 0 {
+		ch = s.queue[n]
+		n++
+	}
+	if n == 0 {
 		return sourceChange{}, false
 	}
-	ch := s.queue[0]
-	s.queue = append(s.queue[:0], s.queue[1:]...)
+	s.queue = append(s.queue[:0], s.queue[n:]...)
 	return ch, true
 }

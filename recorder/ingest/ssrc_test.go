@@ -124,3 +124,31 @@ func TestSourceConnFollowsSSRC(t *testing.T) {
 		}
 	}
 }
+
+// The packet where a new source began may never reach the packet handler
+// (gortsplib refuses a malformed one). The change is then taken at the
+// next packet after it, and later changes are still seen: a note the
+// handler missed must not block the queue.
+func TestSourceChangeTakenAfterAMissedPacket(t *testing.T) {
+	var q sourceChanges
+	q.add(sourceChange{seq: 100, from: 1, to: 2})
+	q.add(sourceChange{seq: 200, from: 2, to: 3})
+	if _, ok := q.at(99); ok {
+		t.Fatal("a change reported before it began")
+	}
+	ch, ok := q.at(101) // 100 never came
+	if !ok || ch.to != 2 {
+		t.Fatalf("change at 100 not taken at 101: %v %v", ch, ok)
+	}
+	if _, ok := q.at(150); ok {
+		t.Fatal("the same change reported twice")
+	}
+	if ch, ok := q.at(200); !ok || ch.to != 3 {
+		t.Fatalf("the next change is lost behind the missed one: %v %v", ch, ok)
+	}
+	// Across the 16-bit wrap.
+	q.add(sourceChange{seq: 65534, from: 3, to: 4})
+	if ch, ok := q.at(2); !ok || ch.to != 4 {
+		t.Fatalf("change at 65534 not taken at 2: %v %v", ch, ok)
+	}
+}
