@@ -24,8 +24,8 @@ func commands() []command {
 		{"demo", "simulated cameras + appliance + demo keys; prints the ssh commands", runDemo},
 		{"serve", "run the appliance from a config file", runServe},
 		{"simcam", "serve synthetic RTSP cameras rtsp://ADDR/cam1..camN", runSimcam},
-		{"verify", "check an export package; exit 0 only if intact", runVerify},
-		{"ledger", "ledger verify: check the ledger chain offline", runLedger},
+		{"verify", "check an export package; exit 0 only if intact and signed by the appliance key", runVerify},
+		{"ledger", "ledger verify: check the ledger offline, against kept checkpoints and printed anchors", runLedger},
 		{"keys", "keys add|list|revoke: enrol, list or revoke SSH keys offline", runKeys},
 	}
 }
@@ -69,8 +69,8 @@ Usage:
   mimamori demo
   mimamori serve --config FILE [--log-level debug|info|warn|error]
   mimamori simcam --listen ADDR --cameras N [--codec h264|h265] [--bitrate 4M]
-  mimamori verify PATH --passphrase-file F [--extract DIR]
-  mimamori ledger verify --data DIR | --db FILE
+  mimamori verify PATH --identity FILE --key FINGERPRINT [--extract DIR]
+  mimamori ledger verify (--data DIR | --db FILE [--host-key PUBFILE]) [--checkpoint FILE ...] [--anchor SIZE:ROOT ...] [--key FINGERPRINT]
   mimamori keys add --data DIR --role ROLE --name NAME PUBKEY_FILE
   mimamori keys list --data DIR
   mimamori keys revoke --data DIR [--reason R] FINGERPRINT
