@@ -14,7 +14,7 @@ import (
 // commands. Every step goes through core with the session's actor, so
 // core checks the role and the request's state and ledgers the step.
 
-const requestUsage = "new|show|list|instruct|result|approve|deny|export|provide|close ...   (request help)"
+const requestUsage = "new|show|list|instruct|result|approve|protect|deny|export|provide|receipt|close ...   (request help)"
 
 // requestHelp is the full synopsis, one line per subcommand.
 var requestHelp = []string{
