@@ -69,3 +69,10 @@ func (f *fakeBackend) LayoutPlans(a core.Actor) ([]core.LayoutPlan, error) {
 	f.record("LayoutPlans %s", a.Role)
 	return append([]core.LayoutPlan(nil), f.plans...), nil
 }
+
+// fakeProtection is a package key chosen at approval (a secret shown to
+// the manager): without one the console offers no export.
+func fakeProtection() *core.PackageProtection {
+	return &core.PackageProtection{Method: core.ProtectApprovalSecret, Recipient: "age1fakerecipient", KeyID: "age1fake…",
+		By: "山田 太郎", At: testNow}
+}

@@ -95,6 +95,11 @@ func fakeRanges(rs []core.FoundRange) string {
 
 func (f *fakeBackend) ProtectPackage(a core.Actor, id, key string) (core.PackageKey, error) {
 	f.record("ProtectPackage %s %s key=%s", a.Role, id, key)
+	f.mu.Lock()
+	if i, err := f.findReq(id); err == nil {
+		f.reqs[i].Protection = fakeProtection()
+	}
+	f.mu.Unlock()
 	r, err := f.Request(a, id)
 	if key != "" {
 		return core.PackageKey{Request: r}, err

@@ -232,6 +232,9 @@ func (p *requestsPage) nextStep(r core.Request) (string, string) {
 		}
 		return s.T("next.decide"), mgr
 	case core.StateApproved:
+		if r.Protection == nil {
+			return s.T("next.protect"), mgr
+		}
 		return s.T("next.export"), op
 	case core.StateDenied, core.StateProvided:
 		return s.T("next.close"), mgr
@@ -315,6 +318,9 @@ func (p *requestsPage) buildDetail() {
 		for _, g := range r.ApprovedRanges() {
 			kv("req.approved", s.rangeText(g))
 		}
+		if x.Approved && r.Export == nil {
+			kv("req.protection", s.protectionText(r))
+		}
 		kv("req.by", x.By+"  "+s.fmtDateTime(x.At))
 	}
 	if x := r.Export; x != nil {
@@ -355,6 +361,18 @@ func (p *requestsPage) buildDetail() {
 	}
 	p.detail = out
 	p.scroll(0)
+}
+
+// protectionText is what the package will be encrypted to.
+func (s *session) protectionText(r core.Request) string {
+	switch p := r.Protection; {
+	case p == nil:
+		return s.T("req.prot.none")
+	case p.Method == core.ProtectRecipientKey:
+		return s.T("req.prot.recipient") + "  " + p.KeyID + "  " + p.By + " " + s.fmtDateTime(p.At)
+	default:
+		return s.T("req.prot.held") + "  " + p.By + " " + s.fmtDateTime(p.At)
+	}
 }
 
 // requestHolds are the holds the request placed.

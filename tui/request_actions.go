@@ -48,7 +48,8 @@ func (p *requestsPage) actions(r core.Request) []key.Binding {
 		add(k.Deny, core.ActionRequestDeny, true)
 		add(k.CloseReq, core.ActionRequestClose, outcome == "not-found")
 	case core.StateApproved:
-		add(k.Export, core.ActionRequestExport, s.c.ExportDir != "")
+		// No export before the package has a key (core refuses it too).
+		add(k.Export, core.ActionRequestExport, s.c.ExportDir != "" && r.Protection != nil)
 		add(k.Protect, core.ActionRequestProtect, true)
 	case core.StateExported:
 		add(k.Provide, core.ActionRequestProvide, true)

@@ -75,7 +75,7 @@ func TestScreensWorkflow(t *testing.T) {
 			steps: []step{loaded, {keys: []string{"j", "j", "enter"}, want: []string{"10:12-10:15"}}}},
 		{name: "export_progress_en_80x24", role: core.RoleOperator, lang: "en", w: 80, h: 24,
 			prep: func(f *fakeBackend) {
-				f.reqs[2].State = core.StateApproved
+				f.reqs[2].State, f.reqs[2].Protection = core.StateApproved, fakeProtection()
 				f.exportGate = make(chan struct{})
 			},
 			steps: []step{loaded, {keys: []string{"j", "j", "x", "secret", "enter"}, want: []string{"40.0%"}}}},

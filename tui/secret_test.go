@@ -131,6 +131,19 @@ func TestApprovalWithAKeySheet(t *testing.T) {
 		t.Fatalf("%d request.protect entries before the sheet was printed", n)
 	}
 	keys(u, "enter")
+	keys(u, "enter")
+	shows(t, u, "次の手続: パッケージ鍵の設定 (管理責任者)", "[K] パッケージ鍵")
+	keys(u, "G")
+	shows(t, u, "未設定: 管理責任者が K で設定するか鍵シートを印刷します")
+	// An operator with an export directory is not offered the export yet.
+	op := rc.enrol("鈴木 一郎", core.RoleOperator, true)
+	ou := rc.console(op, "en", 100, 34, func(c *Common) { c.ExportDir = t.TempDir() })
+	for _, b := range reqPage(ou).actions(rc.request(r.ID)) {
+		if b.Keys()[0] == ou.s.keys.Export.Keys()[0] {
+			t.Fatal("export offered before the package has a key")
+		}
+	}
+	keys(u, "esc")
 
 	// K on the approved request: a secret after all, then C-p for the
 	// sheet (which would replace it), then closing without confirming.

@@ -220,7 +220,7 @@ func TestResultProvideClose(t *testing.T) {
 
 func TestExportWithPassphrase(t *testing.T) {
 	f := newFake(4)
-	f.reqs[2].State = core.StateApproved
+	f.reqs[2].State, f.reqs[2].Protection = core.StateApproved, fakeProtection()
 	u := syncUIWith(t, f, core.RoleOperator, "en", 80, 24, withAll(f))
 	keys(u, "4", "j", "j", "enter", "x", "correct horse", "enter")
 	wantCalls(t, f, "ExportRequest", "ExportRequest operator R-2026-0011 passphrase=correct horse dir=/srv/exports")
@@ -237,7 +237,7 @@ func TestExportWithPassphrase(t *testing.T) {
 func TestExportWithoutLock(t *testing.T) {
 	f := newFake(4)
 	f.noLock = true
-	f.reqs[2].State = core.StateApproved
+	f.reqs[2].State, f.reqs[2].Protection = core.StateApproved, fakeProtection()
 	u := syncUIWith(t, f, core.RoleOperator, "en", 80, 24, withAll(f))
 	keys(u, "4", "j", "j", "enter", "x", "enter")
 	wantCalls(t, f, "ExportRequest", "ExportRequest operator R-2026-0011 passphrase= dir=/srv/exports")
@@ -245,7 +245,7 @@ func TestExportWithoutLock(t *testing.T) {
 
 func TestExportWrongPassphrase(t *testing.T) {
 	f := newFake(4)
-	f.reqs[2].State = core.StateApproved
+	f.reqs[2].State, f.reqs[2].Protection = core.StateApproved, fakeProtection()
 	u := syncUIWith(t, f, core.RoleManager, "en", 80, 24, withAll(f))
 	f.failErr = core.ErrWrongPassphrase
 	keys(u, "4", "j", "j", "x", "nope", "enter")
@@ -261,7 +261,7 @@ func TestExportWrongPassphrase(t *testing.T) {
 // No export directory: no export action.
 func TestNoExportDirNoExport(t *testing.T) {
 	f := newFake(4)
-	f.reqs[2].State = core.StateApproved
+	f.reqs[2].State, f.reqs[2].Protection = core.StateApproved, fakeProtection()
 	u := syncUIWith(t, f, core.RoleManager, "en", 80, 24, nil)
 	keys(u, "4", "j", "j", "x")
 	if reqPage(u).act != nil || len(f.called("ExportRequest")) != 0 {
@@ -463,7 +463,7 @@ func TestWorkflowGeometry(t *testing.T) {
 	for _, lang := range []string{"ja", "en"} {
 		for _, sz := range [][2]int{{80, 24}, {81, 25}, {100, 30}, {160, 48}} {
 			f := newFake(16)
-			f.reqs[2].State = core.StateApproved
+			f.reqs[2].State, f.reqs[2].Protection = core.StateApproved, fakeProtection()
 			u := syncUIWith(t, f, core.RoleManager, lang, sz[0], sz[1], withAll(f))
 			check := func(what string) {
 				t.Helper()
