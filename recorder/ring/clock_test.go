@@ -209,3 +209,35 @@ func TestRingTimeAcrossRestart(t *testing.T) {
 		t.Fatalf("65 min of ring time after recording, %d fragments left", n)
 	}
 }
+
+// A hold that lapsed days ago is handed over again once the wall clock
+// goes back far enough (core reports holds by the time it is asked). The
+// ring must remember that it lapsed: judged afresh against the stepped
+// clock it would come back to life and keep its footage past retention.
+func TestLapsedHoldStaysLapsedAfterStepBack(t *testing.T) {
+	e := newEnv(t)
+	o := e.tinyOpts()
+	o.Retention = 4 * 24 * time.Hour
+	r := mustOpen(t, o)
+	defer r.Close()
+	id, _ := r.AppendInit("cam1", initFor("cam1"))
+	appendSeq(t, r, e, "cam1", id, 0, 12, fragSize)
+	e.holds.set(core.HoldRange{HoldID: "H", Camera: "cam1", From: t0, To: t0.Add(12 * time.Second), Until: t0.Add(time.Hour)})
+	r.observeHolds()
+	for range 3 * 24 { // three days of ticks and syncs: the hold lapses and is long past
+		e.clock.Advance(time.Hour)
+		r.observeHolds()
+		if err := r.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.clock.Step(-4 * 24 * time.Hour)
+	r.observeHolds()
+	e.clock.Advance(24*time.Hour + time.Minute) // real t0+4d+1m: past retention
+	if err := r.Sweep(); err != nil {
+		t.Fatal(err)
+	}
+	if n := frags(t, r, "cam1"); n != 0 {
+		t.Fatalf("%d fragments kept past retention by a hold that lapsed three days before the clock went back", n)
+	}
+}

@@ -19,13 +19,17 @@ import (
 // clock core used for Until.
 
 // holdLookback is how far before the trusted time the ring asks core for
-// holds: core keeps holds in its snapshot until 24 h after Until (by its
-// own clock), so a hold whose Until the wall clock has jumped past is
+// holds (core hands over every unreleased hold whose Until is after the
+// time asked), so a hold whose Until the wall clock has jumped past is
 // still handed over and judged here.
 const holdLookback = 24 * time.Hour
 
-// deadlineKeep is how long a lapsed hold's deadline is remembered (in case
-// the hold shows up again, e.g. from a stale snapshot).
+// deadlineKeep: a lapsed hold's deadline is forgotten once core has not
+// handed the hold over for this long and it lapsed more than this or the
+// retention ago. Forgotten any sooner, a wall clock set back days would
+// get it handed over again and judged afresh — alive again, keeping
+// footage past its retention; forgotten this late, any footage it covered
+// (recorded before it lapsed) is past retention already.
 const deadlineKeep = 48 * time.Hour
 
 type holdDeadline struct {
@@ -101,6 +105,7 @@ func (r *Ring) activeHoldsLocked() []core.HoldRange {
 			r.deadlines[k] = d
 			r.dlDirty[k] = struct{}{}
 		}
+		r.dlSeen[k] = now
 		if now < d.deadline {
 			out = append(out, h)
 		}
@@ -158,9 +163,16 @@ func (r *Ring) takeDeadlineChanges() (put map[string]holdDeadline, del []string)
 		put[k] = r.deadlines[k]
 	}
 	clear(r.dlDirty)
+	keep := int64(max(deadlineKeep, r.o.Retention))
 	for k, d := range r.deadlines {
-		if now > d.deadline+int64(deadlineKeep) {
+		seen, ok := r.dlSeen[k]
+		if !ok {
+			seen = now // loaded from index.db and not asked about since this start
+			r.dlSeen[k] = now
+		}
+		if now > d.deadline+keep && now > seen+int64(deadlineKeep) {
 			delete(r.deadlines, k)
+			delete(r.dlSeen, k)
 			delete(put, k)
 			del = append(del, k)
 		}

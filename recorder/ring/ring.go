@@ -53,6 +53,7 @@ type Ring struct {
 	heldBytes int64
 	deadlines map[string]holdDeadline // holds.go
 	dlDirty   map[string]struct{}     // deadlines not yet committed
+	dlSeen    map[string]int64        // ring time core last handed each hold over (memory only)
 
 	written         atomic.Int64 // bytes pwritten, for the write rate
 	dataSynced      atomic.Int64 // r.written as of the last successful data sync
@@ -175,6 +176,7 @@ func Open(o Options) (*Ring, error) {
 		camByNum:  map[uint32]*camera{},
 		deadlines: map[string]holdDeadline{},
 		dlDirty:   map[string]struct{}{},
+		dlSeen:    map[string]int64{},
 		refill:    make(chan struct{}, 1),
 		events:    make(chan eventReq, 256),
 	}
