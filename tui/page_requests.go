@@ -359,6 +359,18 @@ func (p *requestsPage) buildDetail() {
 		}
 		out = append(out, "  "+oneLine(line))
 	}
+	// The printed forms are files: the exact command that writes each one
+	// on the person's own computer (forms 2 and 3, the receipt).
+	if s.allowed(core.ActionFormIssue) && r.ID != "" {
+		head("req.print")
+		cmds := []string{"form 2 " + r.ID + " > " + r.ID + "-form2.html", "form 3 " + r.ID + " > " + r.ID + "-form3.html"}
+		if r.Export != nil {
+			cmds = append(cmds, "request receipt "+r.ID+" > "+r.ID+"-receipt.html")
+		}
+		for _, c := range cmds {
+			out = append(out, indent(hardwrap(s.command(c), p.w-2))...)
+		}
+	}
 	p.detail = out
 	p.scroll(0)
 }

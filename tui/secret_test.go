@@ -134,7 +134,8 @@ func TestApprovalWithAKeySheet(t *testing.T) {
 	keys(u, "enter")
 	shows(t, u, "次の手続: パッケージ鍵の設定 (管理責任者)", "[K] パッケージ鍵")
 	keys(u, "G")
-	shows(t, u, "未設定: 管理責任者が K で設定するか鍵シートを印刷します")
+	shows(t, u, "未設定: 管理責任者が K で設定するか鍵シートを印刷します", "印刷（ご自分の端末で実行",
+		"ssh -p 2222 kanri@192.0.2.1 form 3 "+r.ID+" > "+r.ID+"-form3.html")
 	// An operator with an export directory is not offered the export yet.
 	op := rc.enrol("鈴木 一郎", core.RoleOperator, true)
 	ou := rc.console(op, "en", 100, 34, func(c *Common) { c.ExportDir = t.TempDir() })
