@@ -145,6 +145,8 @@ var consoleRows = []row[sshd.Stats]{
 		func(s sshd.Stats) float64 { return float64(s.Connections) }},
 	{"mimamori_ssh_unauthenticated_connections", "Open console connections that have not authenticated yet.", gauge,
 		func(s sshd.Stats) float64 { return float64(s.Unauthenticated) }},
+	{"mimamori_ssh_channels", "Open SSH channels (sessions with or without a command, forwards).", gauge,
+		func(s sshd.Stats) float64 { return float64(s.Channels) }},
 }
 
 // Camera states as the recorder reports them; each camera exports one

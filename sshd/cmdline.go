@@ -111,14 +111,53 @@ func splitCommandLine(line string) ([]string, error) {
 	return args, nil
 }
 
-// parsedSession is a session whose command line was split once; the
-// embedded session's Command() would split it again on every call.
+// parsedSession is a session whose command line was split once (the
+// embedded session's Command() would split it again on every call) and
+// whose window changes come from drainResizes.
 type parsedSession struct {
 	ssh.Session
-	args []string
+	args  []string
+	winch <-chan ssh.Window
 }
 
 func (p parsedSession) Command() []string { return p.args }
+
+func (p parsedSession) Pty() (ssh.Pty, <-chan ssh.Window, bool) {
+	pty, _, ok := p.Session.Pty()
+	return pty, p.winch, ok
+}
+
+// drainResizes takes a pty session's window changes from the SSH library
+// as they come, for as long as the channel lives, and returns the latest
+// one not yet read (older ones are dropped). The library hands each to a
+// one-slot channel and waits until it is taken; only the console reads
+// them, so for a command, a refused console or after the console, a
+// client sending two resizes would otherwise hold the session's request
+// goroutine (and the session) for ever. A flood of resizes also costs the
+// console one redraw per read, not one per resize.
+func drainResizes(sess ssh.Session) <-chan ssh.Window {
+	_, lib, ok := sess.Pty()
+	if !ok {
+		return nil
+	}
+	// Never closed: a reader of a closed channel would spin on zero
+	// sizes; readers stop with the session's context.
+	latest := make(chan ssh.Window, 1)
+	go func() {
+		for w := range lib { // closed by the library when the channel ends
+			select {
+			case latest <- w:
+			default:
+				select {
+				case <-latest: // drop the older size
+				default:
+				}
+				latest <- w
+			}
+		}
+	}()
+	return latest
+}
 
 // commandLineMiddleware runs first: a command line that is too long or
 // cannot be split is refused here, before the key is looked up, the
@@ -127,8 +166,9 @@ func (p parsedSession) Command() []string { return p.args }
 func (s *Server) commandLineMiddleware(next ssh.Handler) ssh.Handler {
 	return func(sess ssh.Session) {
 		raw := sess.RawCommand()
+		winch := drainResizes(sess)
 		if raw == "" {
-			next(parsedSession{Session: sess})
+			next(parsedSession{Session: sess, winch: winch})
 			return
 		}
 		args, err := splitCommandLine(raw)
@@ -138,6 +178,6 @@ func (s *Server) commandLineMiddleware(next ssh.Handler) ssh.Handler {
 			_ = sess.Exit(ExitUsage)
 			return
 		}
-		next(parsedSession{Session: sess, args: args})
+		next(parsedSession{Session: sess, args: args, winch: winch})
 	}
 }

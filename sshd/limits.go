@@ -152,11 +152,12 @@ const (
 
 // tracked is one TCP connection.
 type tracked struct {
-	conn    net.Conn
-	host    string
-	state   connState
-	fp      string
-	manager bool
+	conn     net.Conn
+	host     string
+	state    connState
+	fp       string
+	manager  bool
+	channels int // open channels (sessions, forwards)
 }
 
 // connLimits are the connection caps (see Options).
@@ -164,6 +165,9 @@ type connLimits struct {
 	unauth, unauthPerAddr int // unauthenticated, in all and per address
 	auth, authPerKey      int // authenticated, in all and per key
 	managerReserve        int // authenticated slots only managers may take
+	// channels: per connection, per key, in all, and the last ones
+	// only managers may open
+	chansPerConn, chansPerKey, chans, chanReserve int
 }
 
 // connTracker counts connections before and after authentication. The
@@ -181,10 +185,13 @@ type connTracker struct {
 	nUnauth int
 	byKey   map[string]int
 	nAuth   int
+
+	chansByKey map[string]int
+	nChans     int
 }
 
 func newConnTracker(lim connLimits) *connTracker {
-	return &connTracker{lim: lim, unauth: map[string][]*tracked{}, byKey: map[string]int{}}
+	return &connTracker{lim: lim, unauth: map[string][]*tracked{}, byKey: map[string]int{}, chansByKey: map[string]int{}}
 }
 
 // admit adds c as unauthenticated. It returns the connections it pushed
@@ -280,6 +287,51 @@ func (t *connTracker) release(c *tracked) {
 		t.nAuth--
 	}
 	c.state = stateGone
+}
+
+// openChannel counts a new channel of c's connection, if the connection,
+// its key and the server have room for it (managers may use the reserve).
+func (t *connTracker) openChannel(c *tracked) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c.state != stateAuth {
+		return errConnGone
+	}
+	if c.channels >= t.lim.chansPerConn {
+		return errConnChannels
+	}
+	if t.chansByKey[c.fp] >= t.lim.chansPerKey {
+		return errKeyChannels
+	}
+	limit := t.lim.chans
+	if !c.manager {
+		limit -= t.lim.chanReserve
+	}
+	if t.nChans >= limit {
+		return errChannelsFull
+	}
+	c.channels++
+	t.chansByKey[c.fp]++
+	t.nChans++
+	return nil
+}
+
+// closeChannel forgets one channel of c (its connection may be gone).
+func (t *connTracker) closeChannel(c *tracked) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c.channels--
+	if t.chansByKey[c.fp]--; t.chansByKey[c.fp] <= 0 {
+		delete(t.chansByKey, c.fp)
+	}
+	t.nChans--
+}
+
+// channels returns the open channels.
+func (t *connTracker) channels() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.nChans
 }
 
 // counts returns the unauthenticated and authenticated connections.

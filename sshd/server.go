@@ -86,8 +86,14 @@ type Options struct {
 	// are kept for managers (no other role can take the last ones).
 	MaxSessionsPerKey int
 	ManagerReserve    int
-	MaxAuthTries      int  // per connection
-	PerAddrRate       Rate // new connections per remote IP; N < 0 disables
+	// Channels (sessions and forwards, with or without a command) per
+	// connection, per key and in all; the last MaxChannelsPerKey of
+	// MaxChannels are kept for managers (channels.go says why).
+	MaxChannelsPerConn int
+	MaxChannelsPerKey  int
+	MaxChannels        int
+	MaxAuthTries       int  // per connection
+	PerAddrRate        Rate // new connections per remote IP; N < 0 disables
 	// PerKeySessionRate bounds how fast one key opens sessions, however
 	// many connections it uses; N < 0 disables.
 	PerKeySessionRate Rate
@@ -119,6 +125,7 @@ type Server struct {
 	addrRate *keyedLimiter // new connections per address
 	keyRate  *keyedLimiter // new sessions per key
 	conns    *connTracker
+	input    *inputBudget   // unread client input held (channels.go)
 	refusals refusalCounter // by reason, for metrics (stats.go)
 	reg      *registry
 	seq      atomic.Uint64 // numbers sessions so login/logout pairs match
@@ -172,6 +179,15 @@ func New(o Options) (*Server, error) {
 	if o.ManagerReserve >= o.MaxSessions {
 		o.ManagerReserve = o.MaxSessions / 4
 	}
+	if o.MaxChannelsPerConn <= 0 {
+		o.MaxChannelsPerConn = DefaultMaxChannelsPerConn
+	}
+	if o.MaxChannelsPerKey <= 0 {
+		o.MaxChannelsPerKey = DefaultMaxChannelsPerKey
+	}
+	if o.MaxChannels <= 0 {
+		o.MaxChannels = 4 * o.MaxSessions
+	}
 	if o.PerKeySessionRate == (Rate{}) {
 		o.PerKeySessionRate = Rate{N: defaultKeySessionN, Per: defaultKeySessionPer}
 	}
@@ -224,8 +240,11 @@ func New(o Options) (*Server, error) {
 		conns: newConnTracker(connLimits{
 			unauth: o.MaxUnauthenticated, unauthPerAddr: o.MaxUnauthPerAddr,
 			auth: o.MaxConns, authPerKey: o.MaxSessionsPerKey, managerReserve: min(o.ManagerReserve, o.MaxConns/4),
+			chansPerConn: o.MaxChannelsPerConn, chansPerKey: o.MaxChannelsPerKey,
+			chans: o.MaxChannels, chanReserve: min(o.MaxChannelsPerKey, o.MaxChannels/4),
 		}),
-		reg: newRegistry(),
+		reg:   newRegistry(),
+		input: newInputBudget(maxKeyInput, maxServerInput),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
@@ -261,6 +280,7 @@ func New(o Options) (*Server, error) {
 	if srv.PasswordHandler != nil || srv.KeyboardInteractiveHandler != nil {
 		return nil, fmt.Errorf("%w: only public-key authentication is allowed", ErrConfig)
 	}
+	s.guardChannels(srv)
 	s.srv = srv
 
 	s.wg.Add(1)

@@ -11,6 +11,7 @@ type Stats struct {
 	Sessions        int               // open SSH sessions (channels of authenticated connections)
 	Connections     int               // open TCP connections, authenticated or not
 	Unauthenticated int               // of which not yet authenticated
+	Channels        int               // open channels (sessions with or without a command, forwards)
 	Refusals        map[string]uint64 // by reason (RefusalReasons), since start
 }
 
@@ -25,10 +26,11 @@ const (
 	RefusedSessionCap  = "sessions"     // per-key or total session cap
 	RefusedSessionRate = "session-rate" // one key opening sessions too fast
 	RefusedKeyMismatch = "key-mismatch" // session key differs from the authenticated one, or is gone
+	RefusedChannelCap  = "channels"     // per-connection, per-key or total channel cap
 )
 
 var refusalReasons = [...]string{RefusedRate, RefusedCertificate, RefusedNotEnrolled, RefusedKeyPolicy,
-	RefusedConnCap, RefusedSessionCap, RefusedSessionRate, RefusedKeyMismatch}
+	RefusedConnCap, RefusedSessionCap, RefusedSessionRate, RefusedKeyMismatch, RefusedChannelCap}
 
 // RefusalReasons lists every reason Stats counts.
 func RefusalReasons() []string { return slices.Clone(refusalReasons[:]) }
@@ -59,5 +61,5 @@ func (r *refusalCounter) snapshot() map[string]uint64 {
 func (s *Server) Stats() Stats {
 	unauth, auth := s.conns.counts()
 	return Stats{Sessions: s.reg.count(), Connections: unauth + auth, Unauthenticated: unauth,
-		Refusals: s.refusals.snapshot()}
+		Channels: s.conns.channels(), Refusals: s.refusals.snapshot()}
 }
