@@ -42,6 +42,13 @@ type ViewInput struct {
 	Reason   string // why, when no request is named
 }
 
+// ViewRefusal says why a view for a request was refused (wrapped with
+// ErrForbidden): the person may be told, it names only the request they
+// gave and what it allows.
+type ViewRefusal struct{ Reason string }
+
+func (e *ViewRefusal) Error() string { return e.Reason }
+
 // maxViewReason bounds a view's stated reason.
 const maxViewReason = 500
 
@@ -117,7 +124,7 @@ func (s *Store) AuthorizeView(actor Actor, v ViewInput) error {
 			if why, err := s.checkViewRequest(tx, actor, v); err != nil {
 				return nil, err
 			} else if why != "" {
-				refusal = errors.New(why)
+				refusal = &ViewRefusal{Reason: why}
 				return nil, ErrForbidden
 			}
 			det["request"] = v.Request
@@ -130,7 +137,7 @@ func (s *Store) AuthorizeView(actor Actor, v ViewInput) error {
 	if refusal != nil {
 		err := s.deny(actor, ActionView, v.Camera)
 		if refusal != ErrForbidden {
-			err = fmt.Errorf("%w: %v", err, refusal)
+			err = fmt.Errorf("%w: %w", err, refusal)
 		}
 		return err
 	}

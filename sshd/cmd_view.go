@@ -111,7 +111,12 @@ func runView(env *Env, pb Playback, args []string) int {
 		fmt.Fprintln(env.Stderr, env.T("error: live view is not available on this appliance", "エラー: この装置ではライブ閲覧できません"))
 		return ExitError
 	case err != nil:
-		return env.Fail(core.ActionView, err)
+		code := env.Fail(core.ActionView, err)
+		var why *core.ViewRefusal
+		if errors.As(err, &why) {
+			fmt.Fprintf(env.Stderr, "  %s\n", clean(why.Reason))
+		}
+		return code
 	}
 	// However the command ends, the token ends with it: the session is over.
 	defer pb.EndSession(env.SessionID)

@@ -230,7 +230,7 @@ func TestViewThroughSSHForward(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, stderr, code = r.run(r.oper, rangeCmd+" --request "+req.ID)
-	if code != ExitError || !strings.Contains(stderr, "forbidden") {
+	if code != ExitError || !strings.Contains(stderr, "forbidden") || !strings.Contains(stderr, "is registered; its footage is viewed between the instruction to search and the handover") {
 		t.Fatalf("operator view for a request not instructed to them: exit %d, %q", code, stderr)
 	}
 	if _, err := r.store.InstructSearch(r.manager.actor, req.ID, r.oper.actor.Name); err != nil {
