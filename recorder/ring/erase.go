@@ -10,163 +10,255 @@ import (
 	"mimamori/core"
 )
 
-// eraseBlock makes block b unrecoverable and records the proof. The caller
-// holds syncMu and has put the block in stateErasing (with a reason) in
-// memory. Steps, each redone from the persisted state after a crash:
+// maxEraseBatch bounds the blocks erased together: one index commit to
+// mark them, one keys.dat sync, one ledger commit for their proofs and one
+// index commit to free them, instead of that per block. syncMu is held
+// for a batch, so the 1 s index Sync waits for at most one batch.
+const maxEraseBatch = 16
+
+// eraseBlock is eraseBlocks for one block.
+func (r *Ring) eraseBlock(b uint32) error { return r.eraseBlocks([]uint32{b}) }
+
+// eraseBlocks makes blocks bs unrecoverable and records their proofs. The
+// caller holds syncMu and has put each block in stateErasing (with a
+// reason) in memory. Steps, each redone per block from the persisted state
+// after a crash:
 //
-//  1. index tx: block -> erasing, its fragment entries deleted;
-//  2. the block's key destroyed: its keys.dat slot overwritten with the
-//     next generation's key, fdatasync (a version-1 plaintext block from
-//     an earlier release is first overwritten with zeros and synced);
-//  3. Erasures.RecordErasure (core dedups by Block, Generation, Camera);
-//  4. index tx: block -> free with generation+1.
+//  1. index tx: the blocks -> erasing, their fragment entries deleted;
+//  2. each block's key destroyed: its keys.dat slot overwritten with the
+//     next generation's key, then one fdatasync for all (a version-1
+//     plaintext block from an earlier release is first overwritten with
+//     zeros and synced);
+//  3. Erasures.RecordErasures, one call for the batch (core dedups by
+//     Block, Generation, Camera, so a redo after a crash records nothing
+//     twice);
+//  4. index tx: the blocks -> free with generation+1.
 //
-// After step 2 the block's ciphertext is still in ring.dat, but no copy of
-// its key exists anywhere: that is the erasure the proof records. It costs
-// one 64-byte slot write and one small fdatasync instead of rewriting the
-// block, so wrapping writes the footage once.
+// After step 2 a block's ciphertext is still in ring.dat, but no copy of
+// its key exists anywhere: that is the erasure the proof records, so the
+// proof is never handed over before it is durable. It costs one 64-byte
+// slot write per block and one small fdatasync per batch instead of
+// rewriting the blocks, so wrapping writes the footage once.
 //
-// If step 1 fails for a block whose erasing state was never committed, the
-// erasure has not begun: the block goes back to sealed with its queued
-// index entries, and a later sweep or refill decides afresh (holds
-// included). On a later error the block stays erasing and a sweep retries.
-func (r *Ring) eraseBlock(b uint32) error {
+// If step 1 fails, blocks whose erasing state was never committed have
+// not begun erasure: they go back to sealed with their queued index
+// entries, and a later sweep or refill decides afresh (holds included).
+// On a later error the blocks stay erasing and a sweep retries them.
+func (r *Ring) eraseBlocks(bs []uint32) error {
+	type victim struct {
+		b        uint32
+		m        blockMeta
+		wasDirty bool
+		dropped  []pendingEntry
+		cam      string
+	}
+	var vs []victim
+	var errs []error
 	r.mu.Lock()
-	m := r.blocks[b].clone()
-	_, wasDirty := r.dirty[b]
-	delete(r.dirty, b)
-	var dropped []pendingEntry
+	in := make(map[uint32]bool, len(bs))
+	for _, b := range bs {
+		in[b] = true
+	}
+	dropped := map[uint32][]pendingEntry{}
 	kept := r.pending[:0]
 	for _, e := range r.pending {
-		if e.block != b {
-			kept = append(kept, e)
+		if in[e.block] {
+			dropped[e.block] = append(dropped[e.block], e)
 		} else {
-			dropped = append(dropped, e)
+			kept = append(kept, e)
 		}
 	}
 	clear(r.pending[len(kept):])
 	r.pending = kept
-	var camName string
-	if c := r.camByNum[m.camera]; c != nil {
-		camName = c.name
+	for _, b := range bs {
+		v := victim{b: b, m: r.blocks[b].clone(), dropped: dropped[b]}
+		_, v.wasDirty = r.dirty[b]
+		delete(r.dirty, b)
+		if c := r.camByNum[v.m.camera]; c != nil {
+			v.cam = c.name
+		}
+		if v.m.state != stateErasing {
+			r.pending = append(r.pending, v.dropped...)
+			if v.wasDirty {
+				r.dirty[b] = struct{}{}
+			}
+			errs = append(errs, fmt.Errorf("ring: erase block %d in state %s", b, v.m.state))
+			continue
+		}
+		vs = append(vs, v)
 	}
 	r.mu.Unlock()
-	if m.state != stateErasing {
-		r.mu.Lock()
-		r.pending = append(r.pending, dropped...)
-		if wasDirty {
-			r.dirty[b] = struct{}{}
-		}
-		r.mu.Unlock()
-		return fmt.Errorf("ring: erase block %d in state %s", b, m.state)
+	if len(vs) == 0 {
+		return errors.Join(errs...)
 	}
+	fail := func(err error) error { return errors.Join(append(errs, err)...) }
 
 	err := r.db.Update(func(tx *bolt.Tx) error {
-		if r.failEraseMark != nil {
-			if err := r.failEraseMark(b); err != nil {
+		for _, v := range vs {
+			if r.failEraseMark != nil {
+				if err := r.failEraseMark(v.b); err != nil {
+					return err
+				}
+			}
+			if err := tx.Bucket(bktBlocks).Put(u32key(v.b), v.m.encode()); err != nil {
 				return err
 			}
-		}
-		if err := tx.Bucket(bktBlocks).Put(u32key(b), m.encode()); err != nil {
-			return err
-		}
-		bk := tx.Bucket(bktFrags).Bucket(u32key(m.camera))
-		if bk == nil || !m.hasFragments() {
-			return nil
-		}
-		// Entries of this block start within [first, last]; collect then
-		// delete (deleting under a moving cursor skips keys).
-		var del [][]byte
-		cur := bk.Cursor()
-		for k, v := cur.Seek(timeKey(m.first, 0)); k != nil && keyStart(k) <= m.last; k, v = cur.Next() {
-			if e, err := decodeFragEntry(v); err == nil && e.block == b {
-				del = append(del, append([]byte(nil), k...))
+			bk := tx.Bucket(bktFrags).Bucket(u32key(v.m.camera))
+			if bk == nil || !v.m.hasFragments() {
+				continue
+			}
+			// Entries of this block start within [first, last]; collect
+			// then delete (deleting under a moving cursor skips keys).
+			var del [][]byte
+			cur := bk.Cursor()
+			for k, e := cur.Seek(timeKey(v.m.first, 0)); k != nil && keyStart(k) <= v.m.last; k, e = cur.Next() {
+				if fe, err := decodeFragEntry(e); err == nil && fe.block == v.b {
+					del = append(del, append([]byte(nil), k...))
+				}
+			}
+			for _, k := range del {
+				if err := bk.Delete(k); err != nil {
+					return err
+				}
 			}
 		}
-		for _, k := range del {
-			if err := bk.Delete(k); err != nil {
+		return nil
+	})
+	if err != nil {
+		r.mu.Lock()
+		for _, v := range vs {
+			if v.m.markedErasing {
+				continue
+			}
+			if r.blocks[v.b].state == stateErasing {
+				r.blocks[v.b].state = stateSealed
+				r.blocks[v.b].reason = reasonNone
+			}
+			r.pending = append(v.dropped, r.pending...)
+			if v.wasDirty {
+				r.dirty[v.b] = struct{}{}
+			}
+		}
+		r.mu.Unlock()
+		return fail(r.noteWriteError("erase: mark block", err))
+	}
+	r.mu.Lock()
+	for _, v := range vs {
+		r.blocks[v.b].markedErasing = true
+	}
+	r.mu.Unlock()
+	plain := false
+	for _, v := range vs {
+		if v.m.plain {
+			// A plaintext block of an earlier release: only overwriting
+			// erases it. The whole block, not just [0, used): a torn write
+			// may have left bytes beyond used.
+			if err := r.zeroRange(int64(v.b)*r.bs, r.bs); err != nil {
+				return fail(r.noteWriteError("erase: zero block", err))
+			}
+			plain = true
+		}
+	}
+	if plain {
+		if err := r.fdatasync(); err != nil {
+			return fail(r.noteWriteError("erase: fdatasync", err))
+		}
+	}
+	ks := make([]blockGen, len(vs))
+	for i, v := range vs {
+		ks[i] = blockGen{v.b, v.m.gen}
+	}
+	if err := r.destroyKeys(ks); err != nil {
+		return fail(err)
+	}
+	var proofs []core.Erasure
+	now := r.o.Now().UTC()
+	for _, v := range vs {
+		if v.m.used == 0 && !v.m.hasFragments() {
+			continue
+		}
+		from, to := now, now
+		if v.m.hasFragments() {
+			from, to = time.Unix(0, v.m.first).UTC(), time.Unix(0, v.m.last).UTC()
+		}
+		proofs = append(proofs, core.Erasure{Camera: v.cam, From: from, To: to, ErasedAt: now,
+			Block: v.b, Generation: v.m.gen, Bytes: v.m.used, Reason: reasonString(v.m.reason)})
+	}
+	if err := r.recordErasures(proofs); err != nil {
+		return fail(err)
+	}
+	err = r.db.Update(func(tx *bolt.Tx) error {
+		for _, v := range vs {
+			free := blockMeta{state: stateFree, gen: v.m.gen + 1}
+			if err := tx.Bucket(bktBlocks).Put(u32key(v.b), free.encode()); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		if !m.markedErasing {
-			r.mu.Lock()
-			if r.blocks[b].state == stateErasing {
-				r.blocks[b].state = stateSealed
-				r.blocks[b].reason = reasonNone
-			}
-			r.pending = append(dropped, r.pending...)
-			if wasDirty {
-				r.dirty[b] = struct{}{}
-			}
-			r.mu.Unlock()
-		}
-		return r.noteWriteError("erase: mark block", err)
+		return fail(r.noteWriteError("erase: free block", err))
 	}
 	r.mu.Lock()
-	r.blocks[b].markedErasing = true
+	for _, v := range vs {
+		r.blocks[v.b] = blockMeta{state: stateFree, gen: v.m.gen + 1}
+	}
 	r.mu.Unlock()
-	if m.plain {
-		// A plaintext block of an earlier release: only overwriting erases
-		// it. The whole block, not just [0, used): a torn write may have
-		// left bytes beyond used.
-		if err := r.zeroRange(int64(b)*r.bs, r.bs); err != nil {
-			return r.noteWriteError("erase: zero block", err)
+	for _, v := range vs {
+		if v.m.used > 0 || v.m.hasFragments() { // as proven to the ledger above
+			r.countErasure(reasonString(v.m.reason), v.m.used)
 		}
-		if err := r.fdatasync(); err != nil {
-			return r.noteWriteError("erase: fdatasync", err)
+		r.forgetDamage(v.b, v.m.gen)
+		r.log.Debug("block erased", "block", v.b, "camera", v.cam, "gen", v.m.gen, "bytes", v.m.used, "reason", reasonString(v.m.reason))
+	}
+	return errors.Join(errs...)
+}
+
+// recordErasures hands a batch's proofs to the ledger: in one call when
+// it records batches (core.Store.RecordErasures, one commit), else one
+// call per proof.
+func (r *Ring) recordErasures(ps []core.Erasure) error {
+	if len(ps) == 0 || r.o.Erasures == nil {
+		return nil
+	}
+	if bl, ok := r.o.Erasures.(ErasureBatchLog); ok {
+		if err := bl.RecordErasures(ps); err != nil {
+			return fmt.Errorf("ring: record erasure of %d blocks (first %d): %w", len(ps), ps[0].Block, err)
+		}
+		return nil
+	}
+	for _, p := range ps {
+		if err := r.o.Erasures.RecordErasure(p); err != nil {
+			return fmt.Errorf("ring: record erasure of block %d: %w", p.Block, err)
 		}
 	}
-	if err := r.destroyKey(b, m.gen); err != nil {
-		return err
-	}
-	if r.o.Erasures != nil && (m.used > 0 || m.hasFragments()) {
-		now := r.o.Now().UTC()
-		from, to := now, now
-		if m.hasFragments() {
-			from, to = time.Unix(0, m.first).UTC(), time.Unix(0, m.last).UTC()
-		}
-		er := core.Erasure{Camera: camName, From: from, To: to, ErasedAt: now,
-			Block: b, Generation: m.gen, Bytes: m.used, Reason: reasonString(m.reason)}
-		if err := r.o.Erasures.RecordErasure(er); err != nil {
-			return fmt.Errorf("ring: record erasure of block %d: %w", b, err)
-		}
-	}
-	free := blockMeta{state: stateFree, gen: m.gen + 1}
-	err = r.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bktBlocks).Put(u32key(b), free.encode())
-	})
-	if err != nil {
-		return r.noteWriteError("erase: free block", err)
-	}
-	r.mu.Lock()
-	r.blocks[b] = free
-	r.mu.Unlock()
-	if m.used > 0 || m.hasFragments() { // as proven to the ledger above
-		r.countErasure(reasonString(m.reason), m.used)
-	}
-	r.forgetDamage(b, m.gen)
-	r.log.Debug("block erased", "block", b, "camera", camName, "gen", m.gen, "bytes", m.used, "reason", reasonString(m.reason))
 	return nil
 }
 
-// destroyKey overwrites block b's key slot with a fresh key for generation
-// gen+1 and syncs keys.dat: the key of generation gen is gone from disk.
-// Redoing it (after a crash) just draws another fresh key.
+// blockGen is a block and the generation whose key is destroyed.
+type blockGen struct {
+	b   uint32
+	gen uint64
+}
+
+// destroyKeys overwrites each block's key slot with a fresh key for the
+// next generation and syncs keys.dat once: the keys of the generations
+// given are gone from disk. Redoing it (after a crash) just draws other
+// fresh keys.
 //
 // The caller holds syncMu, which serializes erasures; keyMu is held only
-// for the slot write, not the sync, so readers of other blocks' keys do not
-// wait for the disk.
-func (r *Ring) destroyKey(b uint32, gen uint64) error {
+// for each slot write, not the sync, so readers of other blocks' keys do
+// not wait for the disk.
+func (r *Ring) destroyKeys(ks []blockGen) error {
 	done := r.io.begin()
 	defer done()
-	r.keyMu.Lock()
-	err := r.keys.put(b, gen+1)
-	r.keyMu.Unlock()
-	if err != nil {
-		return r.noteWriteError("erase: overwrite key", err)
+	for _, k := range ks {
+		r.keyMu.Lock()
+		err := r.keys.put(k.b, k.gen+1)
+		r.keyMu.Unlock()
+		if err != nil {
+			return r.noteWriteError("erase: overwrite key", err)
+		}
 	}
 	if err := r.keys.sync(); err != nil {
 		return r.noteWriteError("erase: sync keys.dat", err)
@@ -231,11 +323,15 @@ func (r *Ring) Sweep() error {
 	r.heldBytes = held
 	r.mu.Unlock()
 
-	// syncMu is taken per block, so Sync (the 1 s durability) runs between
-	// erasures instead of waiting for the whole batch. Each candidate is
-	// checked again, against holds read right before it is marked.
+	// syncMu is taken per batch of at most maxEraseBatch blocks, so Sync
+	// (the 1 s durability) runs between batches instead of waiting for
+	// the whole sweep. Each candidate is checked again, against holds read
+	// right before its batch is marked.
 	var errs []error
-	for _, b := range todo {
+	for len(todo) > 0 {
+		n := min(len(todo), r.o.eraseBatch)
+		batch := todo[:n]
+		todo = todo[n:]
 		r.syncMu.Lock()
 		r.mu.Lock()
 		if r.closed {
@@ -243,28 +339,31 @@ func (r *Ring) Sweep() error {
 			r.syncMu.Unlock()
 			return errors.Join(append(errs, ErrClosed)...)
 		}
-		m := r.blocks[b]
-		erase := false
-		switch {
-		case m.state == stateErasing && m.markedErasing:
-			erase = true // committed: finish it, holds or not
-		case m.state == stateErasing:
-			// Step 1 never committed: the block is still indexed, so a hold
-			// placed since it was picked protects it.
-			if r.heldLocked(m, r.activeHoldsLocked()) {
-				r.blocks[b].state = stateSealed
-				r.blocks[b].reason = reasonNone
-			} else {
-				erase = true
+		holds := r.activeHoldsLocked()
+		var erase []uint32
+		for _, b := range batch {
+			m := r.blocks[b]
+			switch {
+			case m.state == stateErasing && m.markedErasing:
+				erase = append(erase, b) // committed: finish it, holds or not
+			case m.state == stateErasing:
+				// Step 1 never committed: the block is still indexed, so a
+				// hold placed since it was picked protects it.
+				if r.heldLocked(m, holds) {
+					r.blocks[b].state = stateSealed
+					r.blocks[b].reason = reasonNone
+				} else {
+					erase = append(erase, b)
+				}
+			case expired(m) && !r.heldLocked(m, holds):
+				r.blocks[b].state = stateErasing
+				r.blocks[b].reason = reasonRetention
+				erase = append(erase, b)
 			}
-		case expired(m) && !r.heldLocked(m, r.activeHoldsLocked()):
-			r.blocks[b].state = stateErasing
-			r.blocks[b].reason = reasonRetention
-			erase = true
 		}
 		r.mu.Unlock()
-		if erase {
-			if err := r.eraseBlock(b); err != nil {
+		if len(erase) > 0 {
+			if err := r.eraseBlocks(erase); err != nil {
 				errs = append(errs, err)
 			}
 		}

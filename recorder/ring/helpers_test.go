@@ -69,7 +69,9 @@ func (c *fakeClock) Step(d time.Duration) {
 type fakeErasures struct {
 	mu        sync.Mutex
 	got       []core.Erasure
-	calls     int
+	calls     int   // RecordErasure and RecordErasures calls
+	offered   int   // proofs handed over in them
+	batches   []int // proofs per RecordErasures call
 	fail      error
 	failAfter bool
 	dedup     bool
@@ -87,6 +89,7 @@ func (f *fakeErasures) RecordErasure(e core.Erasure) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.offered++
 	if f.fail != nil && !f.failAfter {
 		return f.fail
 	}
@@ -96,6 +99,35 @@ func (f *fakeErasures) RecordErasure(e core.Erasure) error {
 	}
 	if !dup || !f.dedup {
 		f.got = append(f.got, e)
+	}
+	return f.fail
+}
+
+// RecordErasures is one call for a batch (one commit in core).
+func (f *fakeErasures) RecordErasures(es []core.Erasure) error {
+	f.mu.Lock()
+	hook := f.hook
+	f.calls++
+	call := f.calls
+	f.batches = append(f.batches, len(es))
+	f.mu.Unlock()
+	if hook != nil {
+		hook(call)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil && !f.failAfter {
+		return f.fail
+	}
+	for _, e := range es {
+		f.offered++
+		dup := false
+		for _, g := range f.got {
+			dup = dup || (g.Block == e.Block && g.Generation == e.Generation && g.Camera == e.Camera)
+		}
+		if !dup || !f.dedup {
+			f.got = append(f.got, e)
+		}
 	}
 	return f.fail
 }

@@ -20,6 +20,14 @@ type ErasureLog interface {
 	RecordErasure(core.Erasure) error
 }
 
+// ErasureBatchLog is an ErasureLog that records a batch of proofs in one
+// commit (core.Store.RecordErasures); when the ErasureLog has it, the
+// ring hands each batch of erased blocks over in one call.
+type ErasureBatchLog interface {
+	ErasureLog
+	RecordErasures([]core.Erasure) error
+}
+
 // HoldSource reports the holds that are in force at now. The ring passes
 // the earliest time it can trust and judges each hold's lapse itself on
 // ring time (clock.go), so a wall-clock step cannot end a hold early.
@@ -65,6 +73,8 @@ type Options struct {
 
 	// fallocate, for tests, replaces the preallocation of ring.dat.
 	fallocate func(fd int, size int64) error
+	// eraseBatch, for tests, replaces maxEraseBatch.
+	eraseBatch int
 }
 
 // Typed errors callers can test with errors.Is.
@@ -119,6 +129,9 @@ func (o *Options) withDefaults() (Options, error) {
 	}
 	if c.ClockSynced == nil {
 		c.ClockSynced = kernelClockSynced
+	}
+	if c.eraseBatch <= 0 {
+		c.eraseBatch = maxEraseBatch
 	}
 	if c.fallocate == nil {
 		c.fallocate = func(fd int, size int64) error { return unix.Fallocate(fd, 0, 0, size) }

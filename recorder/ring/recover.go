@@ -112,13 +112,18 @@ func (r *Ring) recover() error {
 		}
 	}
 
+	var erasing []uint32
 	for i, m := range r.blocks {
-		if m.state != stateErasing {
-			continue
+		if m.state == stateErasing {
+			erasing = append(erasing, uint32(i))
 		}
-		if err := r.eraseBlock(uint32(i)); err != nil {
-			r.log.Error("pending erasure not finished; the sweeper retries", "block", i, "err", err)
+	}
+	for len(erasing) > 0 {
+		n := min(len(erasing), r.o.eraseBatch)
+		if err := r.eraseBlocks(erasing[:n]); err != nil {
+			r.log.Error("pending erasures not finished; the sweeper retries", "blocks", n, "first", erasing[0], "err", err)
 		}
+		erasing = erasing[n:]
 	}
 	return nil
 }

@@ -202,8 +202,8 @@ func TestErasureRecordedThenCrashIsDeduplicated(t *testing.T) {
 	defer r.Close()
 	ers := e.er.list()
 	checkErasuresUnique(t, ers)
-	if len(ers) != 2 || e.er.calls < 4 {
-		t.Fatalf("%d ledger entries from %d calls, want 2 entries and a redo", len(ers), e.er.calls)
+	if len(ers) != 2 || e.er.offered < 4 {
+		t.Fatalf("%d ledger entries from %d proofs offered, want 2 entries and a redo", len(ers), e.er.offered)
 	}
 }
 

@@ -1,6 +1,10 @@
 package ring
 
-import "mimamori/core"
+import (
+	"slices"
+
+	"mimamori/core"
+)
 
 // The reserve: once the ring is full, Run keeps a few blocks erased ahead
 // of need, so a camera that fills its block takes a free one at once
@@ -29,30 +33,62 @@ func (r *Ring) pokeReserve() {
 	}
 }
 
+// reserveLowLocked is when Run refills the reserve: once it is down to
+// half of reserveWantLocked (want − max(1, want/2)), it erases back up to
+// want in one batch (erase.go). Refilling one block as each camera takes
+// one cost a ledger commit, two index commits and a keys.dat sync per
+// block; at 64 cameras (want 16) a batch is about 8 blocks. Caller holds
+// r.mu.
+func (r *Ring) reserveLowLocked(want int) int { return want - max(1, want/2) }
+
 // oldestUnheldLocked is the sealed block recorded longest ago (by ring
 // time, not by its footage's stamps, which a wrong wall clock can put
 // years off) that no hold protects, or -1. Caller holds r.mu.
 func (r *Ring) oldestUnheldLocked(holds []core.HoldRange) int {
-	v := -1
+	if vs := r.oldestUnheldNLocked(holds, 1); len(vs) > 0 {
+		return int(vs[0])
+	}
+	return -1
+}
+
+// oldestUnheldNLocked is up to n sealed, unheld blocks, oldest first (as
+// oldestUnheldLocked). Caller holds r.mu.
+func (r *Ring) oldestUnheldNLocked(holds []core.HoldRange, n int) []uint32 {
+	var vs []uint32
+	older := func(i, j uint32) bool {
+		a, b := r.blocks[i], r.blocks[j]
+		return a.lastE < b.lastE || (a.lastE == b.lastE && a.last < b.last)
+	}
 	for i, m := range r.blocks {
 		if m.state != stateSealed || r.heldLocked(m, holds) {
 			continue
 		}
-		if v < 0 || m.lastE < r.blocks[v].lastE || (m.lastE == r.blocks[v].lastE && m.last < r.blocks[v].last) {
-			v = i
+		b := uint32(i)
+		if len(vs) == n && !older(b, vs[n-1]) {
+			continue
+		}
+		// Insert in order; n is small (a batch).
+		at := len(vs)
+		for at > 0 && older(b, vs[at-1]) {
+			at--
+		}
+		vs = slices.Insert(vs, at, b)
+		if len(vs) > n {
+			vs = vs[:n]
 		}
 	}
-	return v
+	return vs
 }
 
 // RefillReserve erases the oldest unheld sealed blocks (reason
-// "overwrite", with the usual four steps and ledger proof) until the
-// reserve of free blocks is full or nothing more may be erased. Run calls
-// it; it is exported for tests and tools.
+// "overwrite", with the usual four steps and ledger proof), in batches,
+// once the reserve of free blocks is down to its low mark, until it is
+// full or nothing more may be erased. Run calls it; it is exported for
+// tests and tools.
 func (r *Ring) RefillReserve() error {
 	r.syncMu.Lock()
 	defer r.syncMu.Unlock()
-	for {
+	for first := true; ; first = false {
 		r.mu.Lock()
 		if r.closed {
 			r.mu.Unlock()
@@ -64,25 +100,28 @@ func (r *Ring) RefillReserve() error {
 				free++
 			}
 		}
-		if free >= r.reserveWantLocked() {
+		want := r.reserveWantLocked()
+		if free >= want || (first && free > r.reserveLowLocked(want)) {
 			r.mu.Unlock()
 			return nil
 		}
-		// Holds re-read for every block: one placed while the previous
-		// block was being erased protects its block.
-		v := r.oldestUnheldLocked(r.activeHoldsLocked())
-		if v < 0 {
+		// Holds re-read for every batch: one placed while the previous
+		// batch was being erased protects its blocks.
+		vs := r.oldestUnheldNLocked(r.activeHoldsLocked(), min(want-free, r.o.eraseBatch))
+		if len(vs) == 0 {
 			r.mu.Unlock()
 			return nil // everything left is open or held
 		}
-		r.blocks[v].state = stateErasing
-		r.blocks[v].reason = reasonOverwrite
+		for _, v := range vs {
+			r.blocks[v].state = stateErasing
+			r.blocks[v].reason = reasonOverwrite
+		}
 		r.mu.Unlock()
-		if err := r.eraseBlock(uint32(v)); err != nil {
-			// The block stays erasing; the sweeper retries it.
+		if err := r.eraseBlocks(vs); err != nil {
+			// The blocks stay erasing; the sweeper retries them.
 			return err
 		}
-		r.reserveErasures.Add(1)
+		r.reserveErasures.Add(uint64(len(vs)))
 	}
 }
 

@@ -174,11 +174,12 @@ func TestErasureCoversBytesBeyondUsed(t *testing.T) {
 	}
 }
 
-// A sweep erasing many blocks lets Sync run between them.
+// A sweep erasing many blocks lets Sync run between its batches.
 func TestSweepLetsSyncRunBetweenErasures(t *testing.T) {
 	e := newEnv(t)
 	o := e.tinyOpts()
 	o.Retention = time.Minute
+	o.eraseBatch = 2 // 15 blocks: 8 batches
 	r := mustOpen(t, o)
 	defer r.Close()
 	id, _ := r.AppendInit("cam1", initFor("cam1"))
@@ -217,14 +218,23 @@ func TestSweepLetsSyncRunBetweenErasures(t *testing.T) {
 	t.Logf("Sync finished before erasure %d of %d", synced, n)
 }
 
-// Holds are read again before each block is marked: a hold placed while
-// an earlier block of the batch was erased protects its block.
+// Holds are read again before each batch is marked: a hold placed while
+// an earlier batch was erased protects its block.
 func TestErasureBatchesRereadHolds(t *testing.T) {
 	for _, tc := range []string{"refill", "sweep"} {
 		t.Run(tc, func(t *testing.T) {
 			e := newEnv(t)
 			o := e.tinyOpts()
 			o.Retention = time.Minute
+			// Batches of one block (the tiny ring's reserve is two
+			// blocks), of two for the sweep: block 1, resp. 2, is the
+			// first of the second batch.
+			o.eraseBatch = 1
+			held := uint32(1)
+			if tc == "sweep" {
+				o.eraseBatch, held = 2, 2
+			}
+			from := time.Duration(held) * 6 * time.Second // 6 fragments of 1 s per block
 			r := mustOpen(t, o)
 			defer r.Close()
 			id, _ := r.AppendInit("cam1", initFor("cam1"))
@@ -237,8 +247,8 @@ func TestErasureBatchesRereadHolds(t *testing.T) {
 				t.Fatal(err)
 			}
 			e.er.hook = func(call int) {
-				if call == 1 { // block 0 being erased; block 1 gets held
-					e.holds.set(holdOn("cam1", 7*time.Second, 11*time.Second))
+				if call == 1 { // the first batch being recorded; a block of the next gets held
+					e.holds.set(holdOn("cam1", from+time.Second, from+5*time.Second))
 				}
 			}
 			var err error
@@ -255,11 +265,11 @@ func TestErasureBatchesRereadHolds(t *testing.T) {
 				t.Fatalf("%d erasures, want at least 2", len(ers))
 			}
 			for _, er := range ers {
-				if er.Block == 1 {
-					t.Fatalf("block held during the batch was erased: %+v", er)
+				if er.Block == held {
+					t.Fatalf("block held during an earlier batch was erased: %+v", er)
 				}
 			}
-			if got := countFrags(t, r, "cam1", t0.Add(6*time.Second), t0.Add(12*time.Second)); got != 6 {
+			if got := countFrags(t, r, "cam1", t0.Add(from), t0.Add(from+6*time.Second)); got != 6 {
 				t.Fatal(fmt.Sprintf("%d fragments of the held block left, want 6", got))
 			}
 		})
