@@ -485,3 +485,21 @@ func TestMachineRecordsAfterABackwardClockStep(t *testing.T) {
 		t.Fatalf("the proof begun after the step: %+v", es)
 	}
 }
+
+// Refusals coalesced before a backward clock step are summarised at the
+// next flush, not when the clock has caught up with the step.
+func TestRefusalSummaryAfterABackwardClockStep(t *testing.T) {
+	s, clk, _ := manualStore(t)
+	for i := 0; i < 5; i++ {
+		s.deny(operator, ActionLedgerExport, "ledger")
+	}
+	clk.Advance(-30 * 24 * time.Hour)
+	s.flushRefusals(false)
+	var counts []string
+	for _, e := range entriesOf(t, s, ActionDenied) {
+		counts = append(counts, e.Details["count"])
+	}
+	if len(counts) != 2 || counts[1] != "4" {
+		t.Fatalf("denied entries' counts %q, want the first and a summary of 4", counts)
+	}
+}

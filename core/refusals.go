@@ -89,12 +89,15 @@ func (l *refusalLog) due(now time.Time, all bool) []refusalSummary {
 	defer l.mu.Unlock()
 	var out []refusalSummary
 	for k, c := range l.kinds {
+		// A wall clock stepped back ends the window too (written "after"
+		// now): else the counts would wait as long as the step.
+		passed := now.Sub(c.lastWritten) >= refusalWindow || now.Before(c.lastWritten)
 		switch {
-		case c.pending > 0 && (all || now.Sub(c.lastWritten) >= refusalWindow):
+		case c.pending > 0 && (all || passed):
 			out = append(out, refusalSummary{k, *c})
 			c.pending = 0
 			c.lastWritten = now
-		case c.pending == 0 && now.Sub(c.lastWritten) >= refusalWindow:
+		case c.pending == 0 && passed:
 			delete(l.kinds, k) // quiet: forget it
 		}
 	}
