@@ -188,8 +188,12 @@ func newRingClock(wall func() time.Time, mono func() time.Duration, synced func(
 		// now. Ring time goes on from where it stopped; the gap waits for
 		// the clock to be confirmed (confirm). A credit still pending from
 		// an earlier reboot keeps its base, so neither gap is lost.
+		// The gap is measured from the later of the raw and the trusted
+		// wall time at the last commit: a step before the reboot, mistaken
+		// or a correction, can only make the credit smaller (late expiry),
+		// never larger (early).
 		c.eBase, c.twBase = saved.E, saved.TW
-		p := pendingCredit{base: saved.Wall - saved.E, bootE: saved.E}
+		p := pendingCredit{base: max(saved.Wall, saved.TW) - saved.E, bootE: saved.E}
 		if saved.Credit != nil {
 			p = *saved.Credit
 		}

@@ -232,3 +232,19 @@ func TestWrapAfterRebootWithClockBehindKeepsNewest(t *testing.T) {
 		t.Fatalf("the wrap erased nothing recorded before the reboot (%d of 60 remain)", old)
 	}
 }
+
+// Someone sets the clock a day back by mistake; the appliance reboots and
+// comes up with the right time. The downtime credited is the 5 minutes it
+// was off, not those plus the day the clock was wrong before the reboot.
+func TestRebootAfterMistakenStepBackCreditsOnlyDowntime(t *testing.T) {
+	e, o, r, sf := rebootRig(t)
+	e.clock.Step(-24 * time.Hour)
+	r.Sweep() // the step is seen
+	sf.v.Store(true)
+	real := t0.Add(30*time.Second + 5*time.Minute)
+	r = rebootAt(t, e, &o, r, 5*time.Minute, real)
+	r.Sweep()
+	if n := frags(t, r, "cam1"); n != 30 {
+		t.Fatalf("5 minutes of downtime erased footage with an hour's retention: cam1 %d of 30", n)
+	}
+}
