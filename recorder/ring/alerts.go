@@ -96,11 +96,18 @@ func (r *Ring) eventLocked(camera, kind string, details map[string]string) {
 
 // emitEvents hands queued events to the event log until ctx is done.
 func (r *Ring) emitEvents(ctx context.Context) {
+	var dropped uint64
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case ev := <-r.events:
+			if n := r.eventsDropped.Load(); n != dropped {
+				// Not silent: a lost state change (disk-full-end, say)
+				// leaves the ledger's state wrong until the next one.
+				r.errorByRate("ring events dropped", "ring events dropped: the event queue was full", "dropped_total", n)
+				dropped = n
+			}
 			if r.o.Events == nil {
 				continue
 			}
