@@ -3,6 +3,8 @@ package core
 import (
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -12,8 +14,13 @@ import (
 //   - CheckText / CheckLine refuse what a person typed (a clear error,
 //     nothing stored): invalid UTF-8, control characters (ESC and so every
 //     ANSI escape, C1 controls, DEL), bidirectional overrides, embeddings,
-//     isolates and marks, line/paragraph separators, a BOM, and more than
-//     max characters.
+//     isolates and marks, line/paragraph separators, a BOM, every other
+//     invisible formatting character (zero-width spaces and joiners, soft
+//     hyphen, tag characters U+E0000–E007F, Hangul fillers: Unicode's
+//     format and default-ignorable characters), a variation selector that
+//     does not follow a character or follows another one (data hidden in
+//     selectors), more than maxCombiningMarks combining marks in a row
+//     (text smeared over its neighbours), and more than max characters.
 //   - CleanText / CleanLine repair text from a party that was refused or may
 //     be hostile (a forward destination, an SSH command name, a refused
 //     key's address): each forbidden rune or invalid byte is written out
@@ -24,8 +31,10 @@ import (
 // Bounds are in characters (runes), never bytes: a Japanese name of 100
 // characters is 300 bytes and must not be refused as "too long".
 
-// forbidden reports whether r may not appear in stored or displayed text.
-// Newline and tab are allowed only in multi-line text (block).
+// forbidden reports whether r may not appear in stored or displayed text,
+// wherever it stands. Newline and tab are allowed only in multi-line text
+// (block). Variation selectors and combining marks depend on what precedes
+// them: see textState.
 func forbidden(r rune, block bool) bool {
 	switch {
 	case r == '\n' || r == '\t':
@@ -34,8 +43,50 @@ func forbidden(r rune, block bool) bool {
 		return true
 	case r >= 0x80 && r < 0xa0: // C1: CSI 0x9b, OSC 0x9d, ...
 		return true
+	case r < 0xad: // the rest of ASCII and Latin-1 is visible
+		return false
 	}
-	return isBidiOrSeparator(r)
+	return isBidiOrSeparator(r) || invisible(r)
+}
+
+// invisible: format characters (Cf: zero-width space/joiners, soft hyphen,
+// word joiner, invisible operators, tag characters) and the other
+// default-ignorable code points (Hangul fillers, U+034F, ...). A reader
+// sees nothing, so they can hide text ("ASCII smuggling" in tag
+// characters) or make two different names look the same.
+func invisible(r rune) bool {
+	return unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point)
+}
+
+// maxCombiningMarks bounds a run of combining marks: Japanese needs one
+// (a decomposed dakuten), Vietnamese two; dozens stacked on one letter
+// smear over the lines around it.
+const maxCombiningMarks = 4
+
+// textState judges the runes that are allowed only after something: a
+// variation selector right after a visible character (an ideographic
+// variation selector in a name, an emoji's presentation), never two in a
+// row; at most maxCombiningMarks combining marks in a row.
+type textState struct {
+	base  bool // the previous rune is one a selector may follow
+	marks int  // combining marks in a row so far
+}
+
+// refuse reports whether r may not stand here, and updates the state.
+func (st *textState) refuse(r rune, block bool) bool {
+	switch {
+	case unicode.Is(unicode.Variation_Selector, r):
+		ok := st.base
+		st.base, st.marks = false, 0
+		return !ok
+	case !forbidden(r, block) && unicode.In(r, unicode.Mn, unicode.Me):
+		st.marks++
+		st.base = false
+		return st.marks > maxCombiningMarks
+	}
+	bad := forbidden(r, block)
+	st.base, st.marks = !bad && !unicode.IsSpace(r), 0
+	return bad
 }
 
 // isBidiOrSeparator: runes that reorder or break the text a reader sees
@@ -70,19 +121,28 @@ func describeRune(r rune) string {
 		return "a tab"
 	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f, r == 0x061c:
 		return fmt.Sprintf("a bidirectional text control (U+%04X)", r)
+	case r == 0x2028, r == 0x2029:
+		return fmt.Sprintf("a line or paragraph separator (U+%04X)", r)
+	case r >= 0xe0000 && r <= 0xe007f:
+		return fmt.Sprintf("an invisible tag character (U+%04X)", r)
+	case unicode.Is(unicode.Variation_Selector, r):
+		return fmt.Sprintf("a variation selector that follows no character (U+%04X)", r)
+	case unicode.In(r, unicode.Mn, unicode.Me):
+		return fmt.Sprintf("more than %d combining marks in a row (U+%04X)", maxCombiningMarks, r)
 	}
 	return fmt.Sprintf("an invisible formatting character (U+%04X)", r)
 }
 
 func checkText(field, v string, max int, block bool) error {
 	n := 0
+	var st textState
 	for i := 0; i < len(v); {
 		r, w := utf8.DecodeRuneInString(v[i:])
 		if r == utf8.RuneError && w <= 1 {
 			return Invalid(field, fmt.Sprintf("not valid UTF-8 (byte %d)", i))
 		}
 		n++
-		if forbidden(r, block) {
+		if st.refuse(r, block) {
 			return Invalid(field, fmt.Sprintf("contains %s at character %d", describeRune(r), n))
 		}
 		i += w
@@ -113,20 +173,25 @@ func cleanText(v string, max int, block bool) string {
 		n += runes
 		return true
 	}
+	var st textState
 	for i := 0; i < len(v); {
 		r, w := utf8.DecodeRuneInString(v[i:])
 		var piece string
 		switch {
 		case r == utf8.RuneError && w <= 1:
 			piece = fmt.Sprintf(`\x%02x`, v[i])
+			st = textState{}
 		case !block && (r == '\n' || r == '\t'):
 			piece = " "
-		case r < 0xa0 && forbidden(r, block):
-			piece = fmt.Sprintf(`\x%02x`, r)
-		case forbidden(r, block):
-			piece = fmt.Sprintf(`\u%04x`, r)
-		default:
+			st = textState{}
+		case !st.refuse(r, block):
 			piece = v[i : i+w]
+		case r < 0xa0:
+			piece = fmt.Sprintf(`\x%02x`, r)
+		case r > 0xffff:
+			piece = fmt.Sprintf(`\U%08x`, r)
+		default:
+			piece = fmt.Sprintf(`\u%04x`, r)
 		}
 		// Reserve one character for the ellipsis once we might not fit.
 		if !put(piece, utf8.RuneCountInString(piece)) {
@@ -153,18 +218,21 @@ func CleanText(v string, max int) string { return cleanText(v, max, true) }
 func CleanLine(v string, max int) string { return cleanText(v, max, false) }
 
 // CSVCell makes v safe as a spreadsheet cell: cleaned like CleanText, and
-// a cell a spreadsheet would read as a formula (first non-blank character
-// = + - @ or a tab, or the full-width forms) is prefixed with an apostrophe, so
-// it stays text (OWASP "CSV injection").
+// a cell a spreadsheet would read as a formula (first character after any
+// blanks = + - @, or their full-width or small forms; or a leading tab) is
+// prefixed with an apostrophe, so it stays text (OWASP "CSV injection").
 func CSVCell(v string) string {
 	v = CleanText(v, 0)
-	t := strings.TrimLeft(v, " ")
+	t := strings.TrimLeftFunc(v, unicode.IsSpace)
 	if t == "" {
 		return v
 	}
+	if strings.HasPrefix(v, "\t") {
+		return "'" + v
+	}
 	r, _ := utf8.DecodeRuneInString(t)
 	switch r {
-	case '=', '+', '-', '@', '\t', '＝', '＋', '－', '＠':
+	case '=', '+', '-', '@', '＝', '＋', '－', '＠', '﹦', '﹢', '﹣':
 		return "'" + v
 	}
 	return v
@@ -230,7 +298,11 @@ func JSONSafe(js []byte) []byte {
 			if out == nil {
 				out = append(make([]byte, 0, len(js)+16), js[:i]...)
 			}
-			out = fmt.Appendf(out, `\u%04x`, r)
+			if r1, r2 := utf16.EncodeRune(r); r1 != utf8.RuneError {
+				out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2) // JSON escapes beyond the BMP as a surrogate pair
+			} else {
+				out = fmt.Appendf(out, `\u%04x`, r)
+			}
 		} else if out != nil {
 			out = append(out, js[i:i+w]...)
 		}

@@ -525,12 +525,18 @@ func TestAttackSessionFloodLedger(t *testing.T) {
 const (
 	escPayload  = "\x1b]0;PWNED\x07\x1b[2J"
 	bidiPayload = "evil\u202etxt.exe"
+	// Invisible: tag characters spelling "PWNED" (ASCII smuggling), a
+	// zero-width space and a Hangul filler that shows as blank.
+	hiddenPayload = "ok\U000E0050\U000E0057\U000E004E\U000E0045\U000E0044cam\u200b1\u3164"
 )
 
 // carriesPayload: the payload's own bytes (the console draws with
 // escapes of its own, so only the payload's sequences count there).
 func carriesPayload(b []byte, console bool) bool {
 	if bytes.Contains(b, []byte("\x1b]0;PWNED")) || bytes.Contains(b, []byte("PWNED\x07")) || bytes.ContainsRune(b, 0x202e) {
+		return true
+	}
+	if bytes.ContainsRune(b, 0xE0050) || bytes.ContainsRune(b, 0x200b) || bytes.ContainsRune(b, 0x3164) {
 		return true
 	}
 	return !console && (bytes.ContainsRune(b, 0x1b) || bytes.ContainsRune(b, 0x07))
@@ -547,12 +553,12 @@ func TestAttackEscapesReachTheManager(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dest := range []string{escPayload, bidiPayload} {
+	for _, dest := range []string{escPayload, bidiPayload, hiddenPayload} {
 		if ch, err := c.Dial("tcp", net.JoinHostPort(dest, "80")); err == nil {
 			ch.Close()
 		}
 	}
-	for _, name := range []string{escPayload, bidiPayload} {
+	for _, name := range []string{escPayload, bidiPayload, hiddenPayload} {
 		_, _ = runOn(c, "'"+name+"'")
 	}
 	c.Close()
