@@ -27,16 +27,18 @@ import (
 // io.mu and damageMu are leaves. No lock but camera.mu, syncMu, regMu and
 // keyMu is ever held across disk I/O, so Stats never waits for the disk.
 type Ring struct {
-	o       Options
-	log     *slog.Logger
-	f       *os.File
-	fd      int
-	db      *bolt.DB
-	keys    *keyFile
-	clock   *ringClock
-	bs      int64
-	nblocks int
-	zeros   []byte // read-only zero buffer for erasing plaintext (version 1) blocks
+	o     Options
+	log   *slog.Logger
+	f     *os.File
+	fd    int
+	db    *bolt.DB
+	keys  *keyFile
+	clock *ringClock
+	// freshIndex: Open created index.db (a new ring, or one whose index was lost)
+	freshIndex bool
+	bs         int64
+	nblocks    int
+	zeros      []byte // read-only zero buffer for erasing plaintext (version 1) blocks
 
 	regMu  sync.Mutex   // serializes camera registration and init commits
 	syncMu sync.Mutex   // serializes Sync with erasures and sweeps (index txs that must not interleave)
@@ -212,6 +214,9 @@ func Open(o Options) (*Ring, error) {
 		return fail(fmt.Errorf("ring: open index: %w", err))
 	}
 	r.db = db
+	if err := checkIndex(db); err != nil {
+		return fail(err)
+	}
 	saved, err := r.load()
 	if err != nil {
 		return fail(err)
@@ -336,6 +341,38 @@ func syncDir(dir string) {
 	}
 }
 
+// checkIndex walks every page of index.db: bbolt panics on a damaged
+// page when it meets it, which at start would crash serve again at every
+// restart, and later would crash it mid-recording. A damaged index is an
+// error that says what to do.
+func checkIndex(db *bolt.DB) (err error) {
+	defer func() {
+		if x := recover(); x != nil {
+			err = fmt.Errorf("%v", x)
+		}
+		if err != nil {
+			err = fmt.Errorf("%w: index.db is damaged (%v); recording cannot start. Stop mimamori and move index.db "+
+				"aside: the ring then starts afresh and the footage it held can no longer be read (docs/install.md)", ErrCorrupt, err)
+		}
+	}()
+	// Every key of every bucket, here: tx.Check would walk the pages on a
+	// goroutine of its own, where bbolt's panic cannot be recovered.
+	var walk func(b *bolt.Bucket) error
+	walk = func(b *bolt.Bucket) error {
+		return b.ForEach(func(k, v []byte) error {
+			if v == nil {
+				if nb := b.Bucket(k); nb != nil {
+					return walk(nb)
+				}
+			}
+			return nil
+		})
+	}
+	return db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walk(b) })
+	})
+}
+
 // load creates or checks the index and reads block, camera, hold-deadline
 // and clock state. It returns the persisted clock state, if any.
 func (r *Ring) load() (*clockState, error) {
@@ -355,6 +392,7 @@ func (r *Ring) load() (*clockState, error) {
 					ErrGeometry, nb, bs, r.nblocks, r.bs)
 			}
 		} else {
+			r.freshIndex = true
 			if err := meta.Put([]byte("blockSize"), u64bytes(uint64(r.bs))); err != nil {
 				return err
 			}
@@ -430,6 +468,23 @@ func (r *Ring) openKeys() error {
 		return err
 	}
 	r.keys = kf
+	if r.freshIndex {
+		// A new index over a keys.dat that holds keys: index.db was lost or
+		// moved aside. The old footage's keys are replaced below, so it
+		// can no longer be read; say so once.
+		old := 0
+		for _, k := range kf.keys {
+			if k.ok {
+				old++
+			}
+		}
+		if old > 0 {
+			detail := fmt.Sprintf("index.db was created anew over a ring whose keys.dat held %d keys: "+
+				"the footage of the earlier index can no longer be read", old)
+			r.log.Error("new index over an existing ring; its footage is unreadable", "keys_replaced", old)
+			r.event("", "damaged", map[string]string{"reason": detail, "blocks": fmt.Sprint(old)})
+		}
+	}
 	var need, lost []uint32
 	for i := range r.blocks {
 		m := &r.blocks[i]
