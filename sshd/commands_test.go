@@ -9,7 +9,7 @@ import (
 	"mimamori/core"
 )
 
-const rangeArgs = " --from 2026-01-01T00:00:00+09:00 --to 2026-01-01T01:00:00+09:00"
+var rangeArgs = dated(" --from DAY0T00:00:00+09:00 --to DAY0T01:00:00+09:00")
 
 func TestTechnicianCommands(t *testing.T) {
 	f := newFixture(t, nil)
@@ -107,11 +107,11 @@ func TestOperatorCommands(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &rec) != nil || len(rec.Spans) != 2 {
 		t.Fatalf("recordings --json: code %d out %q err %q", code, out, errOut)
 	}
-	if rec.From != "2025-12-31T15:00:00Z" {
+	if rec.From != dated("DAY-1T15:00:00Z") {
 		t.Errorf("from = %q, want UTC", rec.From)
 	}
 	out, _, code = f.run(f.oper, "recordings cam1"+rangeArgs)
-	if code != 0 || !strings.Contains(out, "2026-01-01T00:00:00+09:00") {
+	if code != 0 || !strings.Contains(out, dated("DAY0T00:00:00+09:00")) {
 		t.Fatalf("recordings: code %d out %q", code, out)
 	}
 	// Operators read the ledger, but only their own entries.
@@ -137,7 +137,7 @@ func TestUsageErrors(t *testing.T) {
 	for _, c := range []struct{ cmd, want string }{
 		{"frobnicate", `unknown command "frobnicate"`},
 		{"ledger --since x", "--since"},
-		{"recordings cam1 --from yesterday --to 2026-01-01T01:00:00Z", "RFC 3339"},
+		{dated("recordings cam1 --from yesterday --to DAY0T01:00:00Z"), "RFC 3339"},
 		{"recordings cam1", "required"},
 		{"whoami --bogus", "unknown flag"},
 		{"whoami --lang fr", "unknown language"},

@@ -36,13 +36,13 @@ func TestCameraRegisterCommandsOverSSH(t *testing.T) {
 		t.Errorf("health (ja) lacks the warnings:\n%s", out)
 	}
 
-	f.mustRun(f.manager, "camera sign cam1 --posted --performer '保守 次郎' --date 2026-04-01T10:00:00+09:00")
-	f.mustRun(f.manager, "camera police cam1 --date 2026-03-15T00:00:00+09:00")
+	f.mustRun(f.manager, dated("camera sign cam1 --posted --performer '保守 次郎' --date DAY0T10:00:00+09:00"))
+	f.mustRun(f.manager, dated("camera police cam1 --date DAY0T00:00:00+09:00"))
 	var cam cameraDetailJSON
 	if err := json.Unmarshal([]byte(f.mustRun(f.manager, "camera show cam1 --json")), &cam); err != nil {
 		t.Fatal(err)
 	}
-	if !cam.SignPosted || cam.SignChangedAt != "2026-04-01T01:00:00Z" || cam.PoliceConsulted != "2026-03-14T15:00:00Z" {
+	if !cam.SignPosted || cam.SignChangedAt != dated("DAY0T01:00:00Z") || cam.PoliceConsulted != dated("DAY-1T15:00:00Z") {
 		t.Fatalf("cam1 after sign and police: %+v", cam)
 	}
 	if err := json.Unmarshal([]byte(f.mustRun(f.tech, "compliance --json")), &h.Warnings); err != nil {

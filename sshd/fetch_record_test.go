@@ -40,7 +40,7 @@ func heldPackage(t *testing.T, size int) (f *fixture, name string, want []byte) 
 	f.addCameras("cam1", "cam2")
 	id := strings.TrimSpace(f.mustRun(f.oper, newReq))
 	f.mustRun(f.manager, "request instruct "+id+" --operator sousa")
-	f.mustRun(f.oper, "request result "+id+" --found yes --range cam1=2026-01-01T09:10:00+09:00/2026-01-01T09:14:00+09:00")
+	f.mustRun(f.oper, "request result "+id+dated(" --found yes --range cam1=DAY0T09:10:00+09:00/DAY0T09:14:00+09:00"))
 	f.mustRun(f.manager, "request approve "+id+" --judgement '捜査に必要な範囲に限られ不当侵害のおそれなし'")
 	pkg := strings.TrimSpace(f.mustRun(f.oper, "request export "+id))
 	if want, err = os.ReadFile(pkg); err != nil {

@@ -20,7 +20,7 @@ func TestFormCommandsOverSSH(t *testing.T) {
 	f.addCameras("cam2")
 	id := strings.TrimSpace(f.mustRun(f.oper, newReq))
 	f.mustRun(f.manager, "request instruct "+id+" --operator sousa")
-	f.mustRun(f.oper, "request result "+id+" --found yes --range cam1=2026-01-01T09:10:00+09:00/2026-01-01T09:14:00+09:00 --note '09:12 人物を確認'")
+	f.mustRun(f.oper, "request result "+id+dated(" --found yes --range cam1=DAY0T09:10:00+09:00/DAY0T09:14:00+09:00 --note '09:12 人物を確認'"))
 	f.mustRun(f.manager, "request approve "+id+" --judgement '捜査に必要な範囲に限られ不当侵害のおそれなし'")
 
 	for _, cmd := range []string{"form 2 " + id, "request form2 " + id} {
@@ -30,7 +30,7 @@ func TestFormCommandsOverSSH(t *testing.T) {
 		}
 		for _, want := range []string{"四街道市防犯カメラ画像データ利用申請書", "四街道市長", "千葉県警察 四街道警察署",
 			"千葉県四街道市", "署長 山田", "刑事課 佐藤", "043-000-0000", "■</span> 事後捜査のため", "四街道駅北口",
-			"7（cam1）", "cam2", "2026年1月1日 9時00分頃から", "2026年1月1日 9時30分頃まで", "窃盗事件", "四署刑第12号", id} {
+			"7（cam1）", "cam2", dated("DAY0JA 9時00分頃から"), dated("DAY0JA 9時30分頃まで"), "窃盗事件", "四署刑第12号", id} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s lacks %q", cmd, want)
 			}
@@ -40,7 +40,7 @@ func TestFormCommandsOverSSH(t *testing.T) {
 		out := f.mustRun(f.manager, cmd)
 		for _, want := range []string{"四街道市防犯カメラ画像データ検索簿", "作成", "kanri", "sousa",
 			"■</span> 対象画像データ【有】", "09:12 人物を確認", "承認　kanri", "千葉県警察 四街道警察署",
-			`<span class="nw">カメラ7（cam1）</span>　<span class="range">2026年1月1日 9時10分00秒から2026年1月1日 9時14分00秒まで</span>`, "不当侵害のおそれなし"} {
+			dated(`<span class="nw">カメラ7（cam1）</span>　<span class="range">DAY0JA 9時10分00秒からDAY0JA 9時14分00秒まで</span>`), "不当侵害のおそれなし"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("%s lacks %q", cmd, want)
 			}
@@ -75,7 +75,7 @@ func TestFormEscapesHostileFields(t *testing.T) {
 	f.addCameras("cam1")
 	hostile := `request new --agency '<script>alert(1)</script>' --address '<img src=x onerror=alert(2)>' ` +
 		`--representative R --contact C --phone P --purpose other --reason '</td></tr></table><h1>x' --ground law ` +
-		`--cameras cam1 --from 2026-01-01T09:00:00+09:00 --to 2026-01-01T09:30:00+09:00`
+		dated(`--cameras cam1 --from DAY0T09:00:00+09:00 --to DAY0T09:30:00+09:00`)
 	id := strings.TrimSpace(f.mustRun(f.oper, hostile))
 	for _, n := range []string{"2", "3"} {
 		out := f.mustRun(f.oper, "form "+n+" "+id)
@@ -175,7 +175,7 @@ func TestCompanyFormsOverSSH(t *testing.T) {
 	req := strings.Replace(newReq, "--ground law", "--ground investigation", 1)
 	id := strings.TrimSpace(f.mustRun(f.oper, req))
 	f.mustRun(f.manager, "request instruct "+id+" --operator sousa")
-	f.mustRun(f.oper, "request result "+id+" --found yes --range cam2=2026-01-01T09:20:00+09:00/2026-01-01T09:22:00+09:00")
+	f.mustRun(f.oper, "request result "+id+dated(" --found yes --range cam2=DAY0T09:20:00+09:00/DAY0T09:22:00+09:00"))
 	f2 := f.mustRun(f.oper, "form 2 "+id)
 	f3 := f.mustRun(f.oper, "form 3 "+id)
 	for _, want := range []string{"提供要請書（管理運用規定 ６ ウ）", "見守り商事株式会社　管理責任者　様", "６(2)"} {

@@ -14,7 +14,7 @@ var grantUntil = time.Now().UTC().AddDate(0, 0, 30).Truncate(time.Second).Format
 
 func grantAdd(line, extra string) string {
 	return `grant add --name "来訪者 田中" --key "` + line + `" --cameras cam1 ` +
-		`--from 2026-01-01T09:00:00+09:00 --to 2026-01-01T10:00:00+09:00 --until ` + grantUntil + ` ` +
+		dated(`--from DAY0T09:00:00+09:00 --to DAY0T10:00:00+09:00 --until `) + grantUntil + ` ` +
 		`--reason "自治会長の確認 (001 §4)"` + extra
 }
 
@@ -56,7 +56,7 @@ func TestGrantLifecycleOverSSH(t *testing.T) {
 	if err := json.Unmarshal([]byte(f.mustRun(f.manager, "grant list --json")), &gs); err != nil {
 		t.Fatal(err)
 	}
-	if len(gs) != 1 || gs[0].ID != id || !gs[0].Active || !gs[0].Live || gs[0].From != "2026-01-01T00:00:00Z" ||
+	if len(gs) != 1 || gs[0].ID != id || !gs[0].Active || !gs[0].Live || gs[0].From != dated("DAY0T00:00:00Z") ||
 		gs[0].Until != grantUntil || len(gs[0].Cameras) != 1 || gs[0].CreatedBy != "kanri" {
 		t.Errorf("grant list --json = %+v", gs)
 	}
@@ -69,7 +69,7 @@ func TestGrantLifecycleOverSSH(t *testing.T) {
 	for _, c := range []struct{ cmd, want string }{
 		{strings.Replace(grantAdd(other, ""), `--key "`+other+`"`, `--key "not a key"`, 1), "(--key)"},
 		{strings.Replace(grantAdd(other, ""), "--until "+grantUntil, "--until 2001-01-01T00:00:00Z", 1), "(--until)"},
-		{strings.Replace(grantAdd(other, ""), "--to 2026-01-01T10:00:00+09:00", "--to 2025-01-01T10:00:00+09:00", 1), "(--to)"},
+		{strings.Replace(grantAdd(other, ""), dated("--to DAY0T10:00:00+09:00"), dated("--to DAY-1T10:00:00+09:00"), 1), "(--to)"},
 	} {
 		if _, errOut, code := f.run(f.manager, c.cmd); code != ExitError || !strings.Contains(errOut, c.want) {
 			t.Errorf("%s: exit %d stderr %q, want %s", c.cmd, code, errOut, c.want)

@@ -283,6 +283,20 @@ func readUntil(r io.Reader, want string, timeout time.Duration) error {
 	}
 }
 
+// Dates in test commands are relative to now, so the date windows
+// (footage up to two years back, paperwork up to one) hold in any year:
+// DAY0 in a test string is the date 30 days ago in Japan (DAY0JA as
+// forms print it), DAY-1 the day before it (the UTC date of DAY0's first
+// nine hours).
+var (
+	testDay0  = time.Now().In(time.FixedZone("JST", 9*60*60)).AddDate(0, 0, -30)
+	testDates = strings.NewReplacer("DAY0JA", testDay0.Format("2006年1月2日"),
+		"DAY-1", testDay0.AddDate(0, 0, -1).Format(time.DateOnly), "DAY0", testDay0.Format(time.DateOnly))
+)
+
+// dated puts the test dates into s (DAY0, DAY0JA, DAY-1).
+func dated(s string) string { return testDates.Replace(s) }
+
 // waitFor polls cond until it holds or a generous deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()

@@ -11,7 +11,7 @@ import (
 func TestInquiryOverSSH(t *testing.T) {
 	f := newFixture(t, nil)
 	id := strings.TrimSpace(f.mustRun(f.oper, `inquiry add --from "近隣住民 鈴木" --contact 090-0000-0000 `+
-		`--channel phone --summary "カメラが自宅の窓を映していないか" --received 2026-02-01T10:00:00+09:00`))
+		dated(`--channel phone --summary "カメラが自宅の窓を映していないか" --received DAY0T10:00:00+09:00`)))
 	if !strings.HasPrefix(id, "Q") {
 		t.Fatalf("inquiry add printed %q", id)
 	}
@@ -26,7 +26,7 @@ func TestInquiryOverSSH(t *testing.T) {
 		t.Fatal(err)
 	}
 	if q.State != "closed" || q.ClosedBy != "kanri" || q.CloseNote != "了承" || q.AnsweredBy != "kanri" ||
-		q.ReceivedAt != "2026-02-01T01:00:00Z" || q.From != "近隣住民 鈴木" || q.Channel != "phone" || q.CreatedBy != "sousa" {
+		q.ReceivedAt != dated("DAY0T01:00:00Z") || q.From != "近隣住民 鈴木" || q.Channel != "phone" || q.CreatedBy != "sousa" {
 		t.Errorf("close --json = %+v", q)
 	}
 	if _, errOut, code := f.run(f.manager, "inquiry close "+id); code != ExitError || !strings.Contains(errOut, "already closed") {
@@ -38,7 +38,7 @@ func TestInquiryOverSSH(t *testing.T) {
 		t.Errorf("list --json = %+v (%v)", qs, err)
 	}
 	out := f.mustRun(f.oper, "inquiry show "+id)
-	for _, want := range []string{"近隣住民 鈴木", "090-0000-0000", "窓は映っていない", "2026-02-01T10:00:00+09:00", "closed"} {
+	for _, want := range []string{"近隣住民 鈴木", "090-0000-0000", "窓は映っていない", dated("DAY0T10:00:00+09:00"), "closed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("show lacks %q:\n%s", want, out)
 		}

@@ -12,7 +12,7 @@ func TestMaintenanceOverSSH(t *testing.T) {
 	f := newFixture(t, nil)
 	f.addCameras("cam1")
 	insp := strings.TrimSpace(f.mustRun(f.tech, `maintenance add --kind inspection --camera cam1 --performer "保守業者 高橋" `+
-		`--date 2026-03-01T10:00:00+09:00 --notes "レンズ清掃"`))
+		dated(`--date DAY0T10:00:00+09:00 --notes "レンズ清掃"`)))
 	if !strings.HasPrefix(insp, "M") {
 		t.Fatalf("maintenance add printed %q", insp)
 	}
@@ -36,7 +36,7 @@ func TestMaintenanceOverSSH(t *testing.T) {
 	if err := json.Unmarshal([]byte(f.mustRun(f.tech, "maintenance list --json")), &ms); err != nil {
 		t.Fatal(err)
 	}
-	if len(ms) != 2 || ms[1].ID != insp || ms[1].Camera != "cam1" || ms[1].Date != "2026-03-01T01:00:00Z" || ms[1].Notes != "レンズ清掃" {
+	if len(ms) != 2 || ms[1].ID != insp || ms[1].Camera != "cam1" || ms[1].Date != dated("DAY0T01:00:00Z") || ms[1].Notes != "レンズ清掃" {
 		t.Errorf("list --json = %+v", ms)
 	}
 	if out := f.mustRun(f.manager, "--lang ja maintenance list"); !strings.Contains(out, "点検") || !strings.Contains(out, "記録媒体の廃棄") {

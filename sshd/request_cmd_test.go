@@ -78,9 +78,9 @@ func (f *fixture) deniedEntries(action core.Action, role core.Role) int {
 	return n
 }
 
-const newReq = `request new --agency "千葉県警察 四街道警察署" --address "千葉県四街道市" --representative "署長 山田" ` +
+var newReq = `request new --agency "千葉県警察 四街道警察署" --address "千葉県四街道市" --representative "署長 山田" ` +
 	`--contact "刑事課 佐藤" --phone 043-000-0000 --purpose investigation --ground law ` +
-	`--cameras cam1,cam2 --from 2026-01-01T09:00:00+09:00 --to 2026-01-01T09:30:00+09:00 --notes "窃盗事件" --written-ref 四署刑第12号`
+	dated(`--cameras cam1,cam2 --from DAY0T09:00:00+09:00 --to DAY0T09:30:00+09:00 --notes "窃盗事件" --written-ref 四署刑第12号`)
 
 func TestRequestWorkflowOverSSH(t *testing.T) {
 	f := newFixture(t, func(o *Options) { o.ExportDir = t.TempDir() })
@@ -93,7 +93,7 @@ func TestRequestWorkflowOverSSH(t *testing.T) {
 	if out := f.mustRun(f.manager, "request instruct "+id+" --operator sousa"); !strings.Contains(out, "instructed") {
 		t.Errorf("instruct: %q", out)
 	}
-	f.mustRun(f.oper, "request result "+id+" --found yes --range cam1=2026-01-01T09:10:00+09:00/2026-01-01T09:14:00+09:00 --note 'person seen 09:12'")
+	f.mustRun(f.oper, "request result "+id+dated(" --found yes --range cam1=DAY0T09:10:00+09:00/DAY0T09:14:00+09:00 --note 'person seen 09:12'"))
 
 	// The operator may not approve: forbidden, exit 1, refusal ledgered.
 	_, errOut, code := f.run(f.oper, "request approve "+id)
@@ -110,8 +110,8 @@ func TestRequestWorkflowOverSSH(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("show --json: %v\n%s", err, out)
 	}
-	if r.State != "approved" || r.Agency != "千葉県警察 四街道警察署" || r.From != "2026-01-01T00:00:00Z" ||
-		r.To != "2026-01-01T00:30:00Z" || len(r.Cameras) != 2 || len(r.HoldIDs) != 2 || r.WrittenRef != "四署刑第12号" {
+	if r.State != "approved" || r.Agency != "千葉県警察 四街道警察署" || r.From != dated("DAY0T00:00:00Z") ||
+		r.To != dated("DAY0T00:30:00Z") || len(r.Cameras) != 2 || len(r.HoldIDs) != 2 || r.WrittenRef != "四署刑第12号" {
 		t.Errorf("show --json = %+v", r)
 	}
 	if r.Result == nil || r.Result.Outcome != "found" || r.Result.Note != "person seen 09:12" || r.Result.By != "sousa" {
@@ -137,7 +137,7 @@ func TestRequestWorkflowOverSSH(t *testing.T) {
 	// Human output: every form-2 field and the history, local times.
 	out = f.mustRun(f.oper, "request show "+id)
 	for _, want := range []string{"千葉県四街道市", "署長 山田", "刑事課 佐藤", "043-000-0000", "investigation",
-		"cam1, cam2", "2026-01-01T09:00:00+09:00", "窃盗事件", "四署刑第12号", "person seen 09:12", "history:", "approved", "kanri", "sousa"} {
+		"cam1, cam2", dated("DAY0T09:00:00+09:00"), "窃盗事件", "四署刑第12号", "person seen 09:12", "history:", "approved", "kanri", "sousa"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("show lacks %q:\n%s", want, out)
 		}
@@ -150,7 +150,7 @@ func TestRequestWorkflowOverSSH(t *testing.T) {
 	}
 	out = f.mustRun(f.oper, "request show "+id+" --lang ja")
 	for _, want := range []string{"申請機関", "経過", "承認 (approved)", "事後捜査のため", "法令等（条例を含む。）に基づく場合（第８条本文）",
-		"検出した範囲", "cam1 2026-01-01T09:10:00+09:00 – 2026-01-01T09:14:00+09:00", "判断の理由", "不当侵害のおそれなし"} {
+		"検出した範囲", dated("cam1 DAY0T09:10:00+09:00 – DAY0T09:14:00+09:00"), "判断の理由", "不当侵害のおそれなし"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("show (ja) lacks %q:\n%s", want, out)
 		}
@@ -227,7 +227,7 @@ func TestRequestErrors(t *testing.T) {
 		{"other without reason", strings.Replace(newReq, "--purpose investigation", "--purpose other", 1), ExitError, "reason (--reason)"},
 		{"unknown camera", strings.Replace(newReq, "cam1,cam2", "cam1,cam9", 1), ExitError, "cam9"},
 		{"to before from", strings.Replace(newReq, "T09:30:00", "T08:00:00", 1), ExitError, "to (--to)"},
-		{"bad time", strings.Replace(newReq, "2026-01-01T09:00:00+09:00", "yesterday", 1), ExitUsage, "--from"},
+		{"bad time", strings.Replace(newReq, dated("DAY0T09:00:00+09:00"), "yesterday", 1), ExitUsage, "--from"},
 		{"missing phone", strings.Replace(newReq, "--phone 043-000-0000", "", 1), ExitUsage, "--phone"},
 		{"unknown flag", newReq + " --colour red", ExitUsage, "--colour"},
 		{"no subcommand", "request", ExitUsage, "usage"},
@@ -261,7 +261,7 @@ func TestTechnicianCannotTouchRequests(t *testing.T) {
 		{"request list", core.ActionRequestsRead},
 		{"request show " + id, core.ActionRequestsRead},
 		{newReq, core.ActionRequestRegister},
-		{"request result " + id + " --found yes --range cam1=2026-01-01T09:10:00+09:00/2026-01-01T09:14:00+09:00", core.ActionRequestResult},
+		{"request result " + id + dated(" --found yes --range cam1=DAY0T09:10:00+09:00/DAY0T09:14:00+09:00"), core.ActionRequestResult},
 		{"hold list", core.ActionHoldsRead},
 	} {
 		before := f.deniedEntries(c.action, core.RoleTechnician)
@@ -358,7 +358,7 @@ func TestHoldCommands(t *testing.T) {
 	f := newFixture(t, nil)
 	f.addCameras("cam1")
 	until := time.Now().Add(10 * 24 * time.Hour).Format(time.RFC3339)
-	cmd := "hold add --camera cam1 --from 2026-01-01T09:00:00+09:00 --to 2026-01-01T10:00:00+09:00 --until " + until + " --reason '事故の調査'"
+	cmd := dated("hold add --camera cam1 --from DAY0T09:00:00+09:00 --to DAY0T10:00:00+09:00 --until ") + until + " --reason '事故の調査'"
 	_, errOut, code := f.run(f.oper, cmd)
 	if code != ExitError || !strings.Contains(errOut, "forbidden") {
 		t.Errorf("operator hold add: exit %d stderr %q", code, errOut)
@@ -371,7 +371,7 @@ func TestHoldCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(f.mustRun(f.oper, "hold list --json")), &hs); err != nil || len(hs) != 1 {
 		t.Fatalf("hold list --json: %v %+v", err, hs)
 	}
-	if h := hs[0]; h.ID != id || h.Camera != "cam1" || !h.Active || h.From != "2026-01-01T00:00:00Z" || h.Reason != "事故の調査" || h.CreatedBy != "kanri" {
+	if h := hs[0]; h.ID != id || h.Camera != "cam1" || !h.Active || h.From != dated("DAY0T00:00:00Z") || h.Reason != "事故の調査" || h.CreatedBy != "kanri" {
 		t.Errorf("hold = %+v", h)
 	}
 	if out := f.mustRun(f.manager, "hold list"); !strings.Contains(out, "事故の調査") || !strings.Contains(out, "active") {
@@ -417,7 +417,7 @@ func TestRequestExportOverSSH(t *testing.T) {
 	f.addCameras("cam1", "cam2")
 	id := strings.TrimSpace(f.mustRun(f.oper, newReq))
 	f.mustRun(f.manager, "request instruct "+id+" --operator sousa")
-	f.mustRun(f.oper, "request result "+id+" --found yes --range cam1=2026-01-01T09:10:00+09:00/2026-01-01T09:14:00+09:00")
+	f.mustRun(f.oper, "request result "+id+dated(" --found yes --range cam1=DAY0T09:10:00+09:00/DAY0T09:14:00+09:00"))
 	// Approval shows the manager the package secret, once, and how the
 	// recipient uses it with the appliance key.
 	out := f.mustRun(f.manager, "request approve "+id+" --judgement '捜査に必要な範囲に限られ不当侵害のおそれなし'")
@@ -488,7 +488,7 @@ func TestRequestExportRecipientKeyNoLock(t *testing.T) {
 	_, key := newSigner(t)
 	id := strings.TrimSpace(f.mustRun(f.manager, newReq+" --recipient-key '"+key+"'"))
 	f.mustRun(f.manager, "request instruct "+id+" --operator sousa")
-	f.mustRun(f.oper, "request result "+id+" --found yes --range cam1=2026-01-01T09:10:00+09:00/2026-01-01T09:14:00+09:00")
+	f.mustRun(f.oper, "request result "+id+dated(" --found yes --range cam1=DAY0T09:10:00+09:00/DAY0T09:14:00+09:00"))
 	out := f.mustRun(f.manager, "request approve "+id+" --judgement '捜査に必要な範囲に限られ不当侵害のおそれなし' --json")
 	var r requestJSON
 	if err := json.Unmarshal([]byte(out), &r); err != nil || r.PackageSecret != "" || r.Protection == nil ||
@@ -522,7 +522,7 @@ func TestOperatorNamedRecipientKey(t *testing.T) {
 	_, key := newSigner(t)
 	id := strings.TrimSpace(f.mustRun(f.oper, newReq+" --recipient-key '"+key+"'"))
 	f.mustRun(f.manager, "request instruct "+id+" --operator sousa")
-	f.mustRun(f.oper, "request result "+id+" --found yes --range cam1=2026-01-01T09:10:00+09:00/2026-01-01T09:14:00+09:00")
+	f.mustRun(f.oper, "request result "+id+dated(" --found yes --range cam1=DAY0T09:10:00+09:00/DAY0T09:14:00+09:00"))
 	out, errOut, code := f.run(f.manager, "request approve "+id+" --judgement '捜査に必要な範囲に限られ不当侵害のおそれなし' --json")
 	var r requestJSON
 	if err := json.Unmarshal([]byte(out), &r); code != 0 || err != nil || r.PackageSecret == "" || r.Protection == nil ||
@@ -545,7 +545,7 @@ func TestHoldReleaseByRequest(t *testing.T) {
 	f.addCameras("cam1", "cam2")
 	from := time.Now().Add(-2 * time.Hour).Format(time.RFC3339)
 	to := time.Now().Add(-time.Hour).Format(time.RFC3339)
-	id := strings.TrimSpace(f.mustRun(f.oper, strings.NewReplacer("2026-01-01T09:00:00+09:00", from, "2026-01-01T09:30:00+09:00", to).Replace(newReq)))
+	id := strings.TrimSpace(f.mustRun(f.oper, strings.NewReplacer(dated("DAY0T09:00:00+09:00"), from, dated("DAY0T09:30:00+09:00"), to).Replace(newReq)))
 	if _, errOut, code := f.run(f.oper, "hold release --request "+id+" --reason done"); code != ExitError || !strings.Contains(errOut, "forbidden") {
 		t.Fatalf("operator released a request's holds: %d %q", code, errOut)
 	}
