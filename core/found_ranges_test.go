@@ -109,7 +109,8 @@ func TestManagerNarrowsTheApproval(t *testing.T) {
 	if rs := got.ApprovedRanges(); len(rs) != 1 || rs[0] != narrow {
 		t.Fatalf("approved %+v", rs)
 	}
-	e := lastEntry(t, s)
+	ap := entriesOf(t, s, ActionRequestApprove) // the narrowed holds' entries follow it
+	e := ap[len(ap)-1]
 	if e.Action != ActionRequestApprove || e.Details["narrowed_from"] == "" || !strings.Contains(e.Details["ranges"], "cam1") ||
 		strings.Contains(e.Details["ranges"], "cam2") {
 		t.Fatalf("approve entry %+v", e.Details)

@@ -199,8 +199,9 @@ var codeLabels = map[string]map[string]Label{
 		"overwrite": {"上書きによる消去", "overwritten (ring full)"},
 	},
 	"reason": {
-		ReasonProvisional: {"申請に伴う仮保全", "provisional hold for a request"},
-		ReasonHoldLapse:   {"申請の終了に伴い猶予期間後に仮保全を解除", "request ended; provisional hold lapses after the grace period"},
+		ReasonProvisional:  {"申請に伴う仮保全", "provisional hold for a request"},
+		ReasonHoldLapse:    {"申請の終了に伴い猶予期間後に仮保全を解除", "request ended; provisional hold lapses after the grace period"},
+		ReasonHoldNarrowed: {"承認された範囲に仮保全を限定（範囲外は解除）", "provisional hold narrowed to the approved ranges (the rest released)"},
 	},
 }
 
@@ -208,6 +209,9 @@ var codeLabels = map[string]map[string]Label{
 const (
 	ReasonProvisional = "provisional-hold"
 	ReasonHoldLapse   = "provisional-lapse"
+	// ReasonHoldNarrowed: at approval, a provisional hold keeps only the
+	// approved ranges (core.narrowProvisional).
+	ReasonHoldNarrowed = "provisional-narrowed"
 )
 
 // CodeLabel is the text of a code of a kind ("outcome", "hold-kind",

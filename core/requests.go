@@ -3,6 +3,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -384,7 +385,7 @@ func (s *Store) RegisterRequest(actor Actor, in RequestInput) (Request, error) {
 // mutation of the request. All checks run inside the transaction, so of
 // two racing callers exactly one wins.
 func (s *Store) step(actor Actor, action Action, id, verb string, from []RequestState, to RequestState,
-	apply func(r *Request, now time.Time) (map[string]string, error), afterHolds bool) (Request, error) {
+	apply func(r *Request, now time.Time) (map[string]string, error), holds holdStep) (Request, error) {
 	if !Allowed(actor.Role, action) {
 		return Request{}, s.deny(actor, action, id)
 	}
@@ -420,8 +421,8 @@ func (s *Store) step(actor Actor, action Action, id, verb string, from []Request
 		r.State = to
 		r.History = append(r.History, transition(tx, actor, to, now, note))
 		drafts := []draft{{Subject: id, Details: det}}
-		if afterHolds {
-			hd, err := s.lapseProvisional(tx, r, now)
+		if holds != nil {
+			hd, err := holds(tx, &r, now)
 			if err != nil {
 				return nil, err
 			}
@@ -436,15 +437,19 @@ func (s *Store) step(actor Actor, action Action, id, verb string, from []Request
 	if err != nil {
 		return Request{}, err
 	}
-	if afterHolds {
+	if holds != nil {
 		s.refreshHolds()
 	}
 	return out, nil
 }
 
+// holdStep changes the request's provisional holds in the transaction of
+// a step, after the step's own change (step's caller passes one or nil).
+type holdStep func(tx *bolt.Tx, r *Request, now time.Time) ([]draft, error)
+
 // lapseProvisional shortens the request's provisional holds to end after
 // the policy's grace period (footage no longer needed once denied/closed).
-func (s *Store) lapseProvisional(tx *bolt.Tx, r Request, now time.Time) ([]draft, error) {
+func (s *Store) lapseProvisional(tx *bolt.Tx, r *Request, now time.Time) ([]draft, error) {
 	until := now.Add(s.policy.ProvisionalHoldGrace)
 	var drafts []draft
 	b := tx.Bucket(bHolds)
@@ -489,7 +494,7 @@ func (s *Store) InstructSearch(actor Actor, id, operator string) (Request, error
 			}
 			r.AssignedOperator, r.AssignedOperatorKey = op.Name, op.Fingerprint
 			return map[string]string{"operator": op.Name, "operator_key": op.Fingerprint}, nil
-		}, false)
+		}, nil)
 }
 
 func normOutcome(v string) (string, error) {
@@ -547,7 +552,7 @@ func (s *Store) RecordResult(actor Actor, id, found, note string, ranges ...Foun
 			}
 			r.Result = &SearchResult{Outcome: outcome, Note: note, By: actor.label(), At: now, Found: got, Ranged: true}
 			return map[string]string{"outcome": outcome, "note": note, "found": fmtRanges(got)}, nil
-		}, false)
+		}, nil)
 	if errors.Is(err, errNotAssigned) {
 		return Request{}, fmt.Errorf("%w (the search was instructed to another operator)", s.deny(actor, ActionRequestResult, id))
 	}
@@ -704,7 +709,76 @@ func (s *Store) Approve(actor Actor, id string, in ApprovalInput) (Request, erro
 				det["consent"] = in.Consent
 			}
 			return det, nil
-		}, false)
+		}, s.narrowProvisional)
+}
+
+// narrowProvisional, at approval, narrows the request's provisional holds
+// to the approved ranges and releases the rest at once: footage the
+// manager did not approve is no longer needed for the request (000 §7-1,
+// 001 §5: no more than necessary). A hold's camera with several approved
+// ranges keeps one hold per range (at most maxFoundRanges in all), each
+// cut to what the hold held (footage recorded after the request was
+// registered was never held and is not held now). Each narrowed or
+// released hold is a hold.release entry (reason provisional-narrowed,
+// what it held, what it keeps); each extra hold a hold.add entry — all in
+// the approval's transaction.
+func (s *Store) narrowProvisional(tx *bolt.Tx, r *Request, now time.Time) ([]draft, error) {
+	approved := r.ApprovedRanges()
+	b := tx.Bucket(bHolds)
+	var drafts []draft
+	for _, hid := range slices.Clone(r.HoldIDs) {
+		var h Hold
+		found, err := getJSON(b, hid, &h)
+		if err != nil {
+			return nil, err
+		}
+		if !found || !h.ReleasedAt.IsZero() || h.Kind != HoldProvisional {
+			continue
+		}
+		var keep []FoundRange
+		for _, a := range approved {
+			from, to := a.From, a.To
+			if from.Before(h.From) {
+				from = h.From
+			}
+			if to.After(h.To) {
+				to = h.To
+			}
+			if a.Camera == h.Camera && from.Before(to) {
+				keep = append(keep, FoundRange{Camera: h.Camera, From: from, To: to})
+			}
+		}
+		if len(keep) == 1 && keep[0].From.Equal(h.From) && keep[0].To.Equal(h.To) {
+			continue // approved as held
+		}
+		det := map[string]string{"camera": h.Camera, "request": r.ID, "reason": ReasonHoldNarrowed,
+			"held": fmtTime(h.From) + "/" + fmtTime(h.To), "kept": fmtRanges(keep)}
+		if len(keep) == 0 {
+			h.ReleasedAt, h.ReleaseReason = now, ReasonHoldNarrowed
+		} else {
+			h.From, h.To = keep[0].From, keep[0].To
+		}
+		if err := putJSON(b, hid, h); err != nil {
+			return nil, err
+		}
+		drafts = append(drafts, draft{Action: ActionHoldRelease, Subject: hid, Details: det})
+		for _, k := range keep[min(1, len(keep)):] {
+			nid, err := nextID(tx, "H", now)
+			if err != nil {
+				return nil, err
+			}
+			nh := h
+			nh.ID, nh.From, nh.To, nh.CreatedAt = nid, k.From, k.To, now
+			if err := putJSON(b, nid, nh); err != nil {
+				return nil, err
+			}
+			r.HoldIDs = append(r.HoldIDs, nid)
+			d := holdDetails(nh)
+			d["narrowed_from"] = hid
+			drafts = append(drafts, draft{Action: ActionHoldAdd, Subject: nid, Details: d})
+		}
+	}
+	return drafts, nil
 }
 
 // Deny: the manager denies, with a reason; provisional holds lapse after
@@ -720,7 +794,7 @@ func (s *Store) Deny(actor Actor, id, reason string) (Request, error) {
 		func(r *Request, now time.Time) (map[string]string, error) {
 			r.Decision = &Decision{Approved: false, By: actor.label(), At: now, Reason: reason}
 			return map[string]string{"reason": reason}, nil
-		}, true)
+		}, s.lapseProvisional)
 }
 
 // RecordExport records the export package written for an approved request.
@@ -754,7 +828,7 @@ func (s *Store) RecordExport(actor Actor, id string, rec ExportRecord) (Request,
 				det["damaged"] = exportGapsText(rec.Damaged)
 			}
 			return det, nil
-		}, false)
+		}, nil)
 }
 
 // exportGapsText names the damaged intervals of an export for its ledger
@@ -810,7 +884,7 @@ func (s *Store) RecordProvision(actor Actor, id string, p Provision) (Request, e
 				det["medium"] = p.Medium
 			}
 			return det, nil
-		}, false)
+		}, nil)
 	if err == nil {
 		s.eraseHandedOver(id) // the appliance's copy goes once handed over (unless held)
 		if fresh, ferr := s.Request(actor, id); ferr == nil {
@@ -829,7 +903,7 @@ func (s *Store) CloseRequest(actor Actor, id string) (Request, error) {
 				return nil, fmt.Errorf("%w: request %s found footage; approve or deny it before closing", ErrConflict, r.ID)
 			}
 			return nil, nil
-		}, true)
+		}, s.lapseProvisional)
 }
 
 // Request returns one request.
