@@ -157,7 +157,8 @@ type tracked struct {
 	state    connState
 	fp       string
 	manager  bool
-	channels int // open channels (sessions, forwards)
+	channels int    // open channels (sessions, forwards)
+	seq      uint64 // admission order
 }
 
 // connLimits are the connection caps (see Options).
@@ -173,8 +174,9 @@ type connLimits struct {
 // connTracker counts connections before and after authentication. The
 // two pools are separate: unauthenticated clients can never take what
 // enrolled people need. A full unauthenticated pool makes room by closing
-// the oldest unauthenticated connection of the busiest address, so a
-// newcomer (the manager) always gets a chance to authenticate; holding
+// the oldest unauthenticated connection of the busiest address (among
+// equally busy ones, of the address holding the oldest), so a newcomer
+// (the manager) always gets a chance to authenticate; holding
 // slots then costs the attacker a new connection (and a rate-limit token)
 // for each one the newcomers push out.
 type connTracker struct {
@@ -183,6 +185,7 @@ type connTracker struct {
 	mu      sync.Mutex
 	unauth  map[string][]*tracked // by host, oldest first
 	nUnauth int
+	seq     uint64 // admissions so far
 	byKey   map[string]int
 	nAuth   int
 
@@ -203,14 +206,19 @@ func (t *connTracker) admit(c *tracked) (evicted []*tracked) {
 		evicted = append(evicted, t.evictLocked(c.host))
 	}
 	if t.nUnauth >= t.lim.unauth {
+		// The busiest address; among equals (a stranger using many
+		// addresses) the one holding the oldest connection, so a
+		// newcomer keeps its slot until the whole pool has turned over.
 		busiest, most := "", 0
 		for h, l := range t.unauth {
-			if len(l) > most {
+			if len(l) > most || (len(l) == most && l[0].seq < t.unauth[busiest][0].seq) {
 				busiest, most = h, len(l)
 			}
 		}
 		evicted = append(evicted, t.evictLocked(busiest))
 	}
+	t.seq++
+	c.seq = t.seq
 	c.state = stateUnauth
 	t.unauth[c.host] = append(t.unauth[c.host], c)
 	t.nUnauth++

@@ -39,10 +39,10 @@ const (
 	DefaultRecheckInterval = time.Minute
 	DefaultLang            = "ja"
 
-	DefaultMaxUnauthenticated = 32 // connections not yet authenticated, all addresses
-	DefaultMaxUnauthPerAddr   = 4  // of them from one address (IPv6: one /64)
-	DefaultMaxSessionsPerKey  = 8  // open sessions (and connections) of one key
-	DefaultManagerReserve     = 4  // sessions and connections only managers may take
+	DefaultMaxUnauthenticated = 256 // connections not yet authenticated, all addresses (a few KiB each)
+	DefaultMaxUnauthPerAddr   = 4   // of them from one address (IPv6: one /64)
+	DefaultMaxSessionsPerKey  = 8   // open sessions (and connections) of one key
+	DefaultManagerReserve     = 4   // sessions and connections only managers may take
 )
 
 // The default per-address rate is 30 new connections per 10 s from one IP: enough for
