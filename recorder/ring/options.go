@@ -70,6 +70,9 @@ type Options struct {
 	// default 250 ms.
 	SyncInterval     time.Duration
 	DataSyncInterval time.Duration
+	// NoSync skips every fsync (ring.dat, keys.dat, index.db). Simulations
+	// only (tools/soak): a crash or power loss may lose anything.
+	NoSync bool
 
 	// fallocate, for tests, replaces the preallocation of ring.dat.
 	fallocate func(fd int, size int64) error

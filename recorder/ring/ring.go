@@ -209,7 +209,7 @@ func Open(o Options) (*Ring, error) {
 	if err := r.openData(); err != nil {
 		return fail(err)
 	}
-	db, err := bolt.Open(filepath.Join(o.Dir, "index.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	db, err := bolt.Open(filepath.Join(o.Dir, "index.db"), 0o600, &bolt.Options{Timeout: time.Second, NoSync: o.NoSync})
 	if err != nil {
 		return fail(fmt.Errorf("ring: open index: %w", err))
 	}
@@ -468,6 +468,7 @@ func (r *Ring) openKeys() error {
 		return err
 	}
 	r.keys = kf
+	kf.noSync = r.o.NoSync
 	if r.freshIndex {
 		// A new index over a keys.dat that holds keys: index.db was lost or
 		// moved aside. The old footage's keys are replaced below, so it
@@ -656,6 +657,9 @@ func (r *Ring) noteWriteError(what string, err error) error {
 
 // fdatasync syncs ring.dat and records the latency.
 func (r *Ring) fdatasync() error {
+	if r.o.NoSync {
+		return nil
+	}
 	done := r.io.begin()
 	t0 := time.Now()
 	err := unix.Fdatasync(r.fd)
