@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,7 +24,9 @@ import (
 
 	"mimamori/config"
 	"mimamori/core"
+	"mimamori/recorder/ring"
 	"mimamori/simcam"
+	"mimamori/tools/soak/synth"
 )
 
 const simcamChildEnv = "MIMAMORI_SIMCAM_CHILD"
@@ -230,6 +233,221 @@ func pressKeys(addr string, signer ssh.Signer, n int) ([]time.Duration, error) {
 		}
 		out = append(out, time.Since(start))
 		time.Sleep(20 * time.Millisecond)
+	}
+	_, _ = io.WriteString(in, "q")
+	return out, nil
+}
+
+// BenchmarkConsoleKeypressSoak measures keypress-to-redraw for a manager
+// console on the data directory a soak left behind (MIMAMORI_SOAK_DIR,
+// written by `go run ./tools/soak -keep`; `just soak` runs both): the real
+// appliance opened on the year-old ledger, index and ring, recording
+// going on at the real fragment rate (the soak's scaled fragments written
+// through the running recorder's ring, as the soak wrote them), two
+// operator consoles switching tabs beside it. The manager pages the
+// ledger tab (people / all / machine records, an older page and back),
+// then the requests, storage and cameras tabs. Reports p50/p99/max of
+// the manager's keypresses (and of everybody's). Run with -benchtime 1x.
+func BenchmarkConsoleKeypressSoak(b *testing.B) {
+	dir := os.Getenv("MIMAMORI_SOAK_DIR")
+	if dir == "" {
+		b.Skip("MIMAMORI_SOAK_DIR is not set: run `go run ./tools/soak -keep -dir DIR` (or `just soak`) first")
+	}
+	g, err := synth.LoadGeometry(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const rounds = 25
+	cfg := config.Default()
+	cfg.DataDir = dir
+	cfg.ExportDir = filepath.Join(dir, "exports")
+	cfg.ApplianceID = g.ApplianceID
+	cfg.Policy = g.Policy
+	cfg.Retention.Days = g.RetentionDays
+	cfg.SSH.Listen = "127.0.0.1:0"
+	cfg.Storage.Capacity, cfg.Storage.BlockSize, cfg.Storage.HoldShare = g.Capacity, g.BlockSize, g.HoldShare
+	cfg.Lang = "en"
+	cfg.Location, _ = time.LoadLocation("Asia/Tokyo")
+	dead := freeAddr(b) // nobody listens: the configured cameras' own streams never connect
+	for i := 1; i <= g.Cameras; i++ {
+		cfg.Cameras = append(cfg.Cameras, config.Camera{ID: fmt.Sprintf("cam%d", i), Number: i, Name: fmt.Sprintf("Camera %d", i),
+			URL: fmt.Sprintf("rtsp://%s/cam%d", dead, i)})
+	}
+	log := slog.New(slog.DiscardHandler)
+	app, err := Open(cfg, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer app.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	run, err := app.Start(ctx, log)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { cancel(); run.Stop(log) }()
+	rg := run.Recorder().Ring()
+	init, err := synth.Init()
+	if err != nil {
+		b.Fatal(err)
+	}
+	payload, err := synth.Fragment(g.FragmentBytes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	wctx, stopWriting := context.WithCancel(ctx)
+	written := make(chan error, 1)
+	go func() { written <- recordSynthetic(wctx, rg, g.Cameras, init, payload) }()
+	defer func() {
+		stopWriting()
+		if err := <-written; err != nil {
+			b.Error(err)
+		}
+	}()
+
+	load := func(name string) ssh.Signer {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := ssh.ParsePrivateKey(raw)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	}
+	mgrKey := load(g.ManagerKey)
+	mgr, err := app.Store.LookupKey(ssh.FingerprintSHA256(mgrKey.PublicKey()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	manager := []keyStep{{"5", "[5 Ledger]"}, {"m", "All entries"}, {"m", "Machine records"}, {"m", "People's acts"}}
+	if p, err := app.Store.LedgerPage(mgr.Actor(), core.LedgerQuery{Limit: 200}); err == nil && p.Next != 0 {
+		manager = append(manager, keyStep{"]", "back"}, keyStep{"[", "entries in all"}) // an older page exists
+	}
+	manager = append(manager, keyStep{"4", "[4 Requests]"}, keyStep{"3", "[3 Storage]"}, keyStep{"1", "[1 Cameras]"})
+	operator := []keyStep{{"3", "[3 Storage]"}, {"1", "[1 Cameras]"}}
+	var mu sync.Mutex
+	lat := map[string][]time.Duration{}
+	var wg sync.WaitGroup
+	errs := make(chan error, 1+len(g.OperatorKeys))
+	b.ResetTimer()
+	start := func(who string, s ssh.Signer, steps []keyStep) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := pressSteps(run.SSHAddr().String(), s, steps, rounds*len(manager))
+			if err != nil {
+				errs <- fmt.Errorf("%s: %w", who, err)
+				return
+			}
+			mu.Lock()
+			lat[who] = append(lat[who], d...)
+			mu.Unlock()
+		}()
+	}
+	start("manager", mgrKey, manager)
+	for i, k := range g.OperatorKeys {
+		start(fmt.Sprintf("operator%d", i+1), load(k), operator)
+	}
+	wg.Wait()
+	b.StopTimer()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	var all []time.Duration
+	for _, d := range lat {
+		all = append(all, d...)
+	}
+	report := func(ds []time.Duration, prefix string) {
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		pct := func(p float64) float64 { return float64(ds[int(p*float64(len(ds)-1))].Microseconds()) / 1000 }
+		b.ReportMetric(pct(0.5), prefix+"p50-ms")
+		b.ReportMetric(pct(0.99), prefix+"p99-ms")
+		b.ReportMetric(pct(1), prefix+"max-ms")
+	}
+	report(lat["manager"], "manager-")
+	report(all, "all-")
+	b.ReportMetric(float64(len(lat["manager"])), "manager-keypresses")
+	b.ReportMetric(float64(app.Store.LedgerHead()), "ledger-entries")
+}
+
+// recordSynthetic appends one fragment a second for each camera to the
+// ring until ctx is done, as the soak did (and as serve's ingest would).
+func recordSynthetic(ctx context.Context, rg *ring.Ring, cameras int, init, payload []byte) error {
+	ids := make([]uint32, cameras)
+	for i := range cameras {
+		id, err := rg.AppendInit(fmt.Sprintf("cam%d", i+1), init)
+		if err != nil {
+			return err
+		}
+		ids[i] = id
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	next := time.Now().UTC().Add(-time.Second)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		for i := range cameras {
+			if err := rg.AppendFragment(ring.Fragment{Camera: fmt.Sprintf("cam%d", i+1), Start: next, Duration: time.Second,
+				Keyframe: true, InitID: ids[i], Payload: payload}); err != nil {
+				return err
+			}
+		}
+		next = next.Add(time.Second)
+	}
+}
+
+// keyStep is a key and the text its redraw must show.
+type keyStep struct{ key, marker string }
+
+// pressSteps opens a console at 120x40 and presses steps over and over
+// (n keys in all), timing each key until its marker is drawn.
+func pressSteps(addr string, signer ssh.Signer, steps []keyStep, n int) ([]time.Duration, error) {
+	client, err := ssh.Dial("tcp", addr, &ssh.ClientConfig{User: "bench", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: 10 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	sess, err := client.NewSession()
+	if err != nil {
+		return nil, err
+	}
+	defer sess.Close()
+	if err := sess.RequestPty("xterm-256color", 40, 120, ssh.TerminalModes{}); err != nil {
+		return nil, err
+	}
+	in, err := sess.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	scr := &screen{seen: make(chan struct{}, 1), reply: in}
+	sess.Stdout = scr
+	if err := sess.Shell(); err != nil {
+		return nil, err
+	}
+	if !scr.waitFor("Cameras", 30*time.Second) {
+		return nil, fmt.Errorf("console did not draw within 30 s")
+	}
+	time.Sleep(500 * time.Millisecond)
+	var out []time.Duration
+	for i := range n {
+		st := steps[i%len(steps)]
+		scr.reset()
+		start := time.Now()
+		if _, err := io.WriteString(in, st.key); err != nil {
+			return nil, err
+		}
+		if !scr.waitFor(st.marker, 10*time.Second) {
+			return nil, fmt.Errorf("key %q: %q not drawn within 10 s", st.key, st.marker)
+		}
+		out = append(out, time.Since(start))
+		time.Sleep(150 * time.Millisecond) // a person's pace; the page's data arrives meanwhile
 	}
 	_, _ = io.WriteString(in, "q")
 	return out, nil

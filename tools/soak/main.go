@@ -1,0 +1,208 @@
+// Command soak is a time-compressed simulation of a year of mimamori at
+// 64 cameras: synthetic fragments written through the real ring, index
+// and core on a simulated clock, with the people, holds, faults, clock
+// step and restarts of a year, measured per simulated day. See
+// docs/soak.md for the method and the results.
+//
+//	go run ./tools/soak -days 365 -csv docs/soak-year.csv
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"time"
+
+	"mimamori/core"
+)
+
+// params are the soak's scale and schedule.
+type params struct {
+	Dir         string
+	Days        int
+	Cameras     int
+	PolicyName  string
+	Policy      core.Policy
+	ApplianceID string
+	Start       time.Time
+
+	Bitrate       int64 // bits/s per camera, the real rate
+	RealBlock     int64 // the real block size
+	Scale         int64 // real bytes per simulated byte
+	BlockSize     int64 // RealBlock / Scale
+	FragsPerBlock int   // fragments a block holds at the real rate (and here)
+	Payload       int   // simulated fragment bytes
+	CapacityDays  float64
+	Capacity      int64
+
+	SyncEvery    int // simulated seconds between ring steps (Run's tick is 1 s)
+	SweepEvery   int // simulated seconds between retention sweeps (Run's: 15 s)
+	Parallel     int // goroutines writing the cameras' fragments
+	RestartEvery int // days
+	ClockStepDay int
+	BackwardsDay int
+	NoBlockDay   int
+	HoldEvery    int
+	Keep         bool
+	ShowErasures string
+	CSV          string
+}
+
+func main() {
+	var p params
+	var start string
+	var retention float64
+	flag.StringVar(&p.Dir, "dir", "", "data directory (default: a new directory under $TMPDIR, removed at the end unless -keep)")
+	flag.IntVar(&p.Days, "days", 365, "simulated days")
+	flag.IntVar(&p.Cameras, "cameras", 64, "cameras")
+	flag.StringVar(&p.PolicyName, "policy", "city-standard", "policy profile (city-standard, company-template)")
+	flag.Float64Var(&retention, "retention-days", 0, "retention (default: the policy's)")
+	flag.StringVar(&start, "start", "", "first simulated day, YYYY-MM-DD UTC (default: so that the last day ends today)")
+	flag.Int64Var(&p.Bitrate, "bitrate", 4_000_000, "bits/s per camera")
+	flag.Int64Var(&p.RealBlock, "block-size", 4<<20, "the real ring block size in bytes")
+	flag.Int64Var(&p.Scale, "scale", 1024, "bytes of the real rate per byte written: payload and block are both divided by it")
+	flag.Float64Var(&p.CapacityDays, "capacity-days", 0, "ring capacity in days of footage at the full rate (default: retention × 1.1)")
+	flag.IntVar(&p.SyncEvery, "sync-every", 1, "simulated seconds between ring steps (sync, holds, reserve; Run's tick is 1 s)")
+	flag.IntVar(&p.SweepEvery, "sweep-every", 15, "simulated seconds between retention sweeps (Run's: 15 s)")
+	flag.IntVar(&p.Parallel, "parallel", 1, "goroutines writing the cameras' fragments (each camera has its own in serve)")
+	flag.IntVar(&p.RestartEvery, "restart-every", 30, "days between restarts (close and reopen ring and core); 0: none")
+	flag.IntVar(&p.ClockStepDay, "clock-step-day", 100, "day the wall clock is stepped +1 h (and back 6 h later); -1: never")
+	flag.IntVar(&p.BackwardsDay, "backwards-day", 40, "first day of the week a camera's timestamps go backwards every GOP; -1: never")
+	flag.IntVar(&p.NoBlockDay, "noblock-day", 60, "first day of the week a camera can get no block; -1: never")
+	flag.IntVar(&p.HoldEvery, "hold-every", 5, "days between the manager's holds")
+	flag.StringVar(&p.ShowErasures, "show-erasures", "", "print this camera's erasure entries each day")
+	flag.BoolVar(&p.Keep, "keep", false, "keep the data directory (for the console benchmark)")
+	flag.StringVar(&p.CSV, "csv", "", "write the per-day rows to this CSV file")
+	flag.StringVar(&p.ApplianceID, "appliance-id", "soak-box", "appliance id")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "soak:", err)
+			os.Exit(2)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "soak:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	if err := p.derive(start, retention); err != nil {
+		fmt.Fprintln(os.Stderr, "soak:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, p); err != nil {
+		pprof.StopCPUProfile()
+		fmt.Fprintln(os.Stderr, "soak:", err)
+		os.Exit(1)
+	}
+}
+
+// derive fills in the scale: the simulated fragment is sized so a block
+// holds exactly as many fragments as a real block holds real ones (the
+// ring's per-record overhead — 64-byte header, a 16-byte tag per 64 KiB
+// chunk, 8-byte alignment — included), so blocks per hour per camera,
+// erasures, index entries and ledger records are those of the real rate.
+func (p *params) derive(start string, retention float64) error {
+	pol, err := core.PolicyByName(p.PolicyName)
+	if err != nil {
+		return err
+	}
+	if retention > 0 {
+		pol.RetentionDays = retention
+	}
+	pol.HoldShare = 0.05
+	p.Policy = pol
+	if p.Cameras < 3 || p.Days < 1 || p.Scale < 1 || p.SyncEvery < 1 || p.SweepEvery < 1 || p.Parallel < 1 {
+		return fmt.Errorf("need at least 3 cameras, 1 day, scale ≥ 1, sync-every, sweep-every and parallel ≥ 1")
+	}
+	p.BlockSize = p.RealBlock / p.Scale
+	if p.BlockSize < 4096 || p.BlockSize%4096 != 0 {
+		return fmt.Errorf("block size %d / scale %d = %d: the ring needs a multiple of 4096", p.RealBlock, p.Scale, p.BlockSize)
+	}
+	real := p.Bitrate / 8
+	p.FragsPerBlock = int(p.RealBlock / recordSize(real))
+	if p.FragsPerBlock < 1 {
+		return fmt.Errorf("a %d-byte fragment does not fit a %d-byte block", real, p.RealBlock)
+	}
+	p.Payload = int(p.BlockSize/int64(p.FragsPerBlock)) - recordOverhead
+	p.Payload -= p.Payload % 8
+	if int(p.BlockSize/recordSize(int64(p.Payload))) != p.FragsPerBlock {
+		return fmt.Errorf("cannot scale: %d-byte fragments in %d-byte blocks", p.Payload, p.BlockSize)
+	}
+	if p.CapacityDays == 0 {
+		p.CapacityDays = pol.RetentionDays * 1.1
+	}
+	perCamDayBlocks := float64(24*3600) / float64(p.FragsPerBlock)
+	blocks := int64(p.CapacityDays*perCamDayBlocks*float64(p.Cameras)) + int64(4*p.Cameras)
+	p.Capacity = blocks * p.BlockSize
+	if start == "" {
+		// The last simulated day ends at midnight today (UTC), so the
+		// console benchmark afterwards finds a ledger ending just before now.
+		p.Start = time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -p.Days)
+	} else if p.Start, err = time.Parse("2006-01-02", start); err != nil {
+		return err
+	}
+	return nil
+}
+
+// recordOverhead is the ring's bytes per record beside the payload for
+// payloads up to one 64 KiB sealing chunk: header 64 + GCM tag 16.
+const recordOverhead = 64 + 16
+
+// recordSize is a record's size in the ring (recorder/ring/record.go):
+// header, payload, a 16-byte tag per 64 KiB chunk, padded to 8 bytes.
+func recordSize(payload int64) int64 {
+	chunks := (payload + 65535) / 65536
+	n := 64 + payload + 16*max(chunks, 1)
+	return (n + 7) &^ 7
+}
+
+func run(ctx context.Context, p params) error {
+	tmp := p.Dir == ""
+	if tmp {
+		d, err := os.MkdirTemp("", "mimamori-soak-")
+		if err != nil {
+			return err
+		}
+		p.Dir = d
+	}
+	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
+		return err
+	}
+	if entries, _ := os.ReadDir(p.Dir); len(entries) > 0 {
+		return fmt.Errorf("%s is not empty: the soak starts from a new appliance", p.Dir)
+	}
+	if !p.Keep {
+		defer os.RemoveAll(p.Dir)
+	}
+	out, err := newCSV(p.CSV)
+	if err != nil {
+		return err
+	}
+	defer out.close()
+	fmt.Printf("soak: %d days from %s, %d cameras at %d bit/s, policy %s (retention %.0f days), scale 1/%d: %d-byte fragments, %d-byte blocks (%d fragments a block), ring %d blocks = %.1f GiB (%.1f days), data %s\n",
+		p.Days, p.Start.Format("2006-01-02"), p.Cameras, p.Bitrate, p.Policy.Name, p.Policy.RetentionDays, p.Scale,
+		p.Payload, p.BlockSize, p.FragsPerBlock, p.Capacity/p.BlockSize, float64(p.Capacity)/(1<<30), p.CapacityDays, p.Dir)
+	s, err := newSim(p, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		return err
+	}
+	err = s.run(ctx, out)
+	if cerr := s.finish(); err == nil {
+		err = cerr
+	}
+	if p.Keep {
+		fmt.Printf("soak: data kept in %s (manager key %s)\n", p.Dir, filepath.Join(p.Dir, managerKeyFile))
+	}
+	return err
+}
