@@ -12,21 +12,21 @@ import (
 )
 
 type sim struct {
-	p     params
-	w     *world
-	rec   *recorder
-	ppl   *people
-	clk   *simClock
-	sec   int64 // simulated seconds since the start
+	p   params
+	w   *world
+	rec *recorder
+	ppl *people
+	clk *simClock
+	sec int64 // simulated seconds since the start
 
 	// per day
-	standing  []time.Duration
-	notes     []string
-	offline   time.Duration
-	lastSeq   uint64
-	events0   uint64
-	erased0   uint64
-	lastStep  int64
+	standing []time.Duration
+	notes    []string
+	offline  time.Duration
+	lastSeq  uint64
+	events0  uint64
+	erased0  uint64
+	lastStep int64
 }
 
 func newSim(p params, log *slog.Logger) (*sim, error) {
