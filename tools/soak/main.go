@@ -50,6 +50,7 @@ type params struct {
 	HoldEvery    int
 	Keep         bool
 	ShowErasures string
+	Progress     bool
 	CSV          string
 }
 
@@ -76,9 +77,11 @@ func main() {
 	flag.IntVar(&p.NoBlockDay, "noblock-day", 60, "first day of the week a camera can get no block; -1: never")
 	flag.IntVar(&p.HoldEvery, "hold-every", 5, "days between the manager's holds")
 	flag.StringVar(&p.ShowErasures, "show-erasures", "", "print this camera's erasure entries each day")
+	flag.BoolVar(&p.Progress, "progress", false, "print a line every 6 simulated hours")
 	flag.BoolVar(&p.Keep, "keep", false, "keep the data directory (for the console benchmark)")
 	flag.StringVar(&p.CSV, "csv", "", "write the per-day rows to this CSV file")
 	flag.StringVar(&p.ApplianceID, "appliance-id", "soak-box", "appliance id")
+	dedup := flag.Int("dedup-blocks", 0, "instead of the soak: two laps of erasure proofs of a ring of this many blocks through core alone (mimamori.db's deduplication bucket at full size)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -97,6 +100,13 @@ func main() {
 	if err := p.derive(start, retention); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(2)
+	}
+	if *dedup > 0 {
+		if err := dedupLaps(p, *dedup, 2, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))); err != nil {
+			fmt.Fprintln(os.Stderr, "soak:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

@@ -27,6 +27,8 @@ type sim struct {
 	events0  uint64
 	erased0  uint64
 	lastStep int64
+	began    time.Time
+	ctx      context.Context
 }
 
 func newSim(p params, log *slog.Logger) (*sim, error) {
@@ -35,7 +37,7 @@ func newSim(p params, log *slog.Logger) (*sim, error) {
 	if err := w.open(); err != nil {
 		return nil, err
 	}
-	s := &sim{p: p, w: w, clk: clk}
+	s := &sim{p: p, w: w, clk: clk, began: time.Now()}
 	ppl, err := enrol(w)
 	if err != nil {
 		return nil, err
@@ -101,6 +103,9 @@ func (s *sim) tick() error {
 			return fmt.Errorf("export copies: %w", err)
 		}
 	}
+	if s.p.Progress && s.sec%(6*3600) == 0 {
+		fmt.Printf("  … %s (simulated), %s real\n", now.Format("2006-01-02 15:04"), time.Since(s.began).Round(time.Second))
+	}
 	if s.sec%600 == 0 {
 		t0 := time.Now()
 		rep, err := s.w.st.ChainStatus(s.ppl.manager)
@@ -137,11 +142,15 @@ func (s *sim) untilOfDay(dayStart time.Time, at time.Duration) error {
 		if err := s.tick(); err != nil {
 			return err
 		}
+		if s.sec%3600 == 0 && s.ctx.Err() != nil {
+			return s.ctx.Err()
+		}
 	}
 	return nil
 }
 
 func (s *sim) run(ctx context.Context, out *csvOut) error {
+	s.ctx = ctx
 	for day := range s.p.Days {
 		t0 := time.Now()
 		dayStart := s.p.Start.AddDate(0, 0, day) // on the simulated timeline (monotonic)
@@ -259,7 +268,7 @@ func (s *sim) measure(day int, real time.Duration) (dayRow, error) {
 	if s.lastSeq, err = countLedger(s.w.st, s.ppl.manager, s.lastSeq, &row, show); err != nil {
 		return row, err
 	}
-	row.StandingP50, row.StandingMax = p50max(s.standing)
+	row.StandingP50, row.StandingP99, row.StandingMax = percentiles(s.standing)
 	ev := s.rec.events.Load()
 	row.EventsSent, s.events0 = ev-s.events0, ev
 	st := s.w.rg.Stats()
