@@ -39,6 +39,7 @@ type params struct {
 	FragsPerBlock int   // fragments a block holds at the real rate (and here)
 	Payload       int   // simulated fragment bytes
 	CapacityDays  float64
+	HoldShare     float64
 	Capacity      int64
 
 	SyncEvery    int // simulated seconds between ring steps (Run's tick is 1 s)
@@ -69,6 +70,7 @@ func main() {
 	flag.Int64Var(&p.RealBlock, "block-size", 4<<20, "the real ring block size in bytes")
 	flag.Int64Var(&p.Scale, "scale", 1024, "bytes of the real rate per byte written: payload and block are both divided by it")
 	flag.Float64Var(&p.CapacityDays, "capacity-days", 0, "ring capacity in days of footage at the full rate (default: retention × 1.1)")
+	flag.Float64Var(&p.HoldShare, "hold-share", 0.05, "storage.hold_share")
 	flag.IntVar(&p.SyncEvery, "sync-every", 1, "simulated seconds between ring steps (sync, holds, reserve; Run's tick is 1 s)")
 	flag.IntVar(&p.SweepEvery, "sweep-every", 15, "simulated seconds between retention sweeps (Run's: 15 s)")
 	flag.IntVar(&p.Parallel, "parallel", 1, "goroutines writing the cameras' fragments (each camera has its own in serve)")
@@ -131,7 +133,7 @@ func (p *params) derive(start string, retention float64) error {
 	if retention > 0 {
 		pol.RetentionDays = retention
 	}
-	pol.HoldShare = 0.05
+	pol.HoldShare = p.HoldShare
 	p.Policy = pol
 	if p.Cameras < 3 || p.Days < 1 || p.Scale < 1 || p.SyncEvery < 1 || p.SweepEvery < 1 || p.Parallel < 1 {
 		return fmt.Errorf("need at least 3 cameras, 1 day, scale ≥ 1, sync-every, sweep-every and parallel ≥ 1")

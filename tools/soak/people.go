@@ -86,7 +86,9 @@ func (p *people) policeRequest(w *world, day int, advance func(time.Duration) er
 	p.requests++
 	now := w.clk.Now()
 	cam := cameraID((day*7 + 3) % (w.p.Cameras - 2)) // never the two misbehaving cameras
-	from := now.Add(-20 * time.Hour).Truncate(time.Minute)
+	// Yesterday afternoon's footage (or, with a short retention, what is
+	// still kept).
+	from := now.Add(-min(20*time.Hour, w.p.Policy.Retention()/2)).Truncate(time.Minute)
 	if from.Before(w.p.Start) { // the first day: this morning's footage
 		from = w.p.Start.Add(10 * time.Minute)
 	}
@@ -180,7 +182,7 @@ func (p *people) hold(w *world, day int) error {
 	out := p.session(w, p.manager, day*10+5)
 	defer out()
 	cam := cameraID((day*11 + 5) % (w.p.Cameras - 2))
-	from := now.Add(-30 * time.Hour).Truncate(time.Hour)
+	from := now.Add(-min(30*time.Hour, w.p.Policy.Retention()/2)).Truncate(time.Hour)
 	if from.Before(w.p.Start) {
 		from = w.p.Start
 	}
