@@ -147,3 +147,34 @@ func TestInstructNamesAnEnrolledOperator(t *testing.T) {
 		t.Fatalf("same name, other key recorded the result: %v", err)
 	}
 }
+
+// A viewer's grant is their whole world: asking for a camera outside it
+// is forbidden whether or not the camera exists (no "not found" to tell
+// which cameras there are), and the same for recorded and live views.
+func TestViewerCannotProbeCameras(t *testing.T) {
+	s, _, _ := newTestStore(t, CompanyTemplate())
+	mustCamera(t, s, "cam1")
+	mustCamera(t, s, "cam2")
+	g, err := s.GrantViewer(manager, GrantInput{Name: "Visitor", AuthorizedKey: newAuthorizedKey(t, "visitor"), Cameras: []string{"cam1"},
+		From: t0.Add(-time.Hour), To: t0, Until: t0.Add(time.Hour), Reason: "own bicycle theft"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := s.LookupKey(g.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := k.Actor()
+	for _, live := range []bool{false, true} {
+		errs := map[string]error{}
+		for _, cam := range []string{"cam2", "nosuch"} {
+			errs[cam] = s.AuthorizeView(v, ViewInput{Camera: cam, From: t0.Add(-30 * time.Minute), To: t0, Live: live, Reason: "test"})
+			if !errors.Is(errs[cam], ErrForbidden) {
+				t.Errorf("live=%v %s: %v, want forbidden", live, cam, errs[cam])
+			}
+		}
+		if errs["cam2"] != nil && errs["nosuch"] != nil && errs["cam2"].Error() != errs["nosuch"].Error() {
+			t.Errorf("live=%v: an existing and a missing camera answer differently: %q / %q", live, errs["cam2"], errs["nosuch"])
+		}
+	}
+}

@@ -104,11 +104,11 @@ func (s *Store) AuthorizeView(actor Actor, v ViewInput) error {
 	var refusal error
 	_, err = s.mutate(actor, ActionView, v.Camera, func(tx *bolt.Tx) ([]draft, error) {
 		refusal = nil // the change may run more than once
-		if _, err := getCamera(tx, v.Camera); err != nil {
-			return nil, err
-		}
 		det := viewDetails(v.Live, v.From, v.To)
 		det["phase"] = "authorized"
+		// A viewer's grant first: outside it, a camera that does not
+		// exist is as forbidden as one that does (no "not found" to
+		// tell which cameras there are).
 		if scope.GrantOnly {
 			g, ok, err := coveringGrant(tx, actor.Fingerprint, v, now)
 			if err != nil {
@@ -119,6 +119,9 @@ func (s *Store) AuthorizeView(actor Actor, v ViewInput) error {
 				return nil, ErrForbidden
 			}
 			det["grant"] = g
+		}
+		if _, err := getCamera(tx, v.Camera); err != nil {
+			return nil, err
 		}
 		if v.Request != "" {
 			if why, err := s.checkViewRequest(tx, actor, v); err != nil {
