@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/charmbracelet/ssh"
@@ -28,7 +27,8 @@ var (
 const maxArgs = 512
 
 // splitCommandLine splits a command line the way a POSIX shell splits
-// words: whitespace separates, '…' is literal, "…" honours \" and \\,
+// words: ASCII blanks separate (not a full-width space in a Japanese
+// name, which the client's own shell left inside its word), '…' is literal, "…" honours \" and \\,
 // a backslash outside quotes escapes the next character, and "" is an
 // empty argument. One pass, linear in the length (the library's splitter
 // re-allocates the token for every rune and was called three times).
@@ -59,7 +59,7 @@ func splitCommandLine(line string) ([]string, error) {
 		r, w := utf8.DecodeRuneInString(line[i:])
 		i += w
 		switch {
-		case unicode.IsSpace(r):
+		case r == ' ', r == '\t', r == '\n', r == '\r', r == '\v', r == '\f':
 			if err := flush(); err != nil {
 				return nil, err
 			}

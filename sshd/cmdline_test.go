@@ -17,6 +17,12 @@ func TestSplitCommandLine(t *testing.T) {
 		`note --note ""`:                            {"note", "--note", ""},
 		`x"y"'z'`:                                   {"xyz"},
 		"日本 語":                                      {"日本", "語"},
+		// Only ASCII blanks separate, as in a POSIX shell: a full-width
+		// space in a Japanese name, a no-break space or a line separator
+		// stays inside its word (the client's shell did not split there).
+		"--from 山田\u3000太郎":      {"--from", "山田\u3000太郎"},
+		"a\u00a0b\u2028c\u0085d": {"a\u00a0b\u2028c\u0085d"},
+		"a\tb\nc\rd\ve\ff":       {"a", "b", "c", "d", "e", "f"},
 	} {
 		got, err := splitCommandLine(in)
 		if err != nil || !reflect.DeepEqual(got, want) {

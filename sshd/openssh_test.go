@@ -94,3 +94,39 @@ func TestOpenSSHClient(t *testing.T) {
 		}
 	}
 }
+
+// Words reach a command as the user's shell split them: ssh joins its
+// arguments with spaces, so a full-width space inside a Japanese name
+// must not split it again on the appliance.
+func TestOpenSSHWordsAsTheShellSplitThem(t *testing.T) {
+	sshBin, err := exec.LookPath("ssh")
+	if err != nil {
+		t.Skip("ssh client not installed: " + err.Error())
+	}
+	f := newFixture(t, func(o *Options) {
+		o.Commands = append(o.Commands, Command{Name: "args", Run: func(env *Env, args []string) int {
+			env.Printf("%s\n", strings.Join(args, "|"))
+			return 0
+		}})
+	})
+	keyPath := filepath.Join(t.TempDir(), "id_oper")
+	line, err := keys.GenerateUserKey(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.EnrollKey(core.SystemActor("test"), "openssh-oper", core.RoleOperator, line); err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := strings.Cut(f.addr, ":")
+	out, err := exec.Command(sshBin, "-F", "/dev/null", "-p", port, "-i", keyPath,
+		"-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
+		"-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10", host,
+		"args", "--from", "山田\u3000太郎", "--note", "'a b'").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ssh: %v %s", err, out)
+	}
+	if got, want := strings.TrimSpace(string(out)), "--from|山田\u3000太郎|--note|a b"; got != want {
+		t.Errorf("args = %q, want %q", got, want)
+	}
+}
