@@ -31,7 +31,7 @@ func (s *Server) publicKeyHandler(ctx ssh.Context, pk ssh.PublicKey) bool {
 	}
 	if _, isCert := pk.(*gossh.Certificate); isCert {
 		// No CA is trusted; certificates are not keys anyone enrolled.
-		s.log.Info("auth refused: certificate", "remote", remote)
+		s.rlog.Info("auth refused: certificate", "remote", remote)
 		s.refusals.add(RefusedCertificate)
 		return false
 	}
@@ -46,7 +46,7 @@ func (s *Server) publicKeyHandler(ctx ssh.Context, pk ssh.PublicKey) bool {
 		return true
 	}
 	if !errors.Is(err, keys.ErrUnknownKey) {
-		s.log.Error("auth refused: key lookup failed", "remote", remote, "fingerprint", fp, "err", err)
+		s.rlog.Log(slog.LevelError, "auth refused: key lookup failed", "remote", remote, "fingerprint", fp, "err", err)
 		return false
 	}
 	now := s.o.Now().UTC()
@@ -60,9 +60,9 @@ func (s *Server) publicKeyHandler(ctx ssh.Context, pk ssh.PublicKey) bool {
 		Count:         1,
 	})
 	if rerr != nil {
-		s.log.Error("cannot record refused key", "fingerprint", fp, "err", rerr)
+		s.rlog.Log(slog.LevelError, "cannot record refused key", "fingerprint", fp, "err", rerr)
 	}
-	s.log.Info("auth refused: key not enrolled", "remote", remote, "fingerprint", fp, "type", pk.Type(), "user", ctx.User())
+	s.rlog.Info("auth refused: key not enrolled", "remote", remote, "fingerprint", fp, "type", pk.Type(), "user", ctx.User())
 	s.refusals.add(RefusedNotEnrolled)
 	return false
 }
@@ -106,14 +106,14 @@ func (s *Server) authMiddleware(next ssh.Handler) ssh.Handler {
 		}
 		fp := keys.Fingerprint(pk)
 		if sess.Permissions().Permissions == nil || sess.Permissions().Extensions[extFingerprint] != fp {
-			s.log.Warn("session refused: key mismatch", "remote", sess.RemoteAddr().String(), "fingerprint", fp)
+			s.rlog.Warn("session refused: key mismatch", "remote", sess.RemoteAddr().String(), "fingerprint", fp)
 			s.refusals.add(RefusedKeyMismatch)
 			wish.Fatalln(sess, "mimamori: authentication mismatch")
 			return
 		}
 		actor, err := s.resolver.Resolve(pk)
 		if err != nil {
-			s.log.Warn("session refused: key lookup", "remote", sess.RemoteAddr().String(), "fingerprint", fp, "err", err)
+			s.rlog.Warn("session refused: key lookup", "remote", sess.RemoteAddr().String(), "fingerprint", fp, "err", err)
 			s.refusals.add(RefusedKeyMismatch)
 			wish.Fatalln(sess, "mimamori: key not enrolled")
 			return
@@ -131,19 +131,21 @@ func (s *Server) authMiddleware(next ssh.Handler) ssh.Handler {
 	}
 }
 
-// loggingMiddleware logs each session's start and end.
-func (s *Server) loggingMiddleware(next ssh.Handler) ssh.Handler {
-	return func(sess ssh.Session) {
-		start := time.Now()
-		_, _, pty := sess.Pty()
-		cmd := sess.Command()
-		name := ""
-		if len(cmd) > 0 {
-			name = cmd[0]
-		}
-		s.log.Info("session start", "remote", sess.RemoteAddr().String(), "user", sess.User(),
-			"session", shortID(sess.Context().SessionID()), "pty", pty, "command", name)
-		next(sess)
+// logSession logs an admitted session's start and returns what logs its
+// end. Only admitted sessions are logged (sessionMiddleware): a refused
+// one is one refusal line, coalesced, not a start and an end per attempt
+// — one key opening a thousand sessions a second must not write two
+// thousand log lines.
+func (s *Server) logSession(sess ssh.Session) (end func()) {
+	start := time.Now()
+	_, _, pty := sess.Pty()
+	name := ""
+	if cmd := sess.Command(); len(cmd) > 0 {
+		name = core.CleanLine(cmd[0], 32)
+	}
+	s.log.Info("session start", "remote", sess.RemoteAddr().String(), "user", core.CleanLine(sess.User(), 64),
+		"session", shortID(sess.Context().SessionID()), "pty", pty, "command", name)
+	return func() {
 		s.log.Info("session end", "remote", sess.RemoteAddr().String(),
 			"session", shortID(sess.Context().SessionID()), "duration", time.Since(start).Round(time.Millisecond).String())
 	}

@@ -12,6 +12,7 @@ import (
 
 	"mimamori/core"
 	"mimamori/keys"
+	"mimamori/ratelog"
 )
 
 // EnableViewing adds footage viewing to o: the "view" command, and local
@@ -28,7 +29,7 @@ func EnableViewing(o *Options, pb Playback) {
 	}
 	log = log.With("component", "sshd")
 	o.Commands = append(o.Commands, ViewCommand(pb))
-	h := &forwarder{pb: pb, st: o.Core, log: log, refused: map[string]int{}}
+	h := &forwarder{pb: pb, st: o.Core, log: log, rlog: ratelog.New(log, refusalLogInterval), refused: map[string]int{}}
 	o.ServerOptions = append(o.ServerOptions, func(srv *ssh.Server) error {
 		if srv.ChannelHandlers == nil {
 			srv.ChannelHandlers = map[string]ssh.ChannelHandler{}
@@ -50,6 +51,8 @@ type forwarder struct {
 	pb  Playback
 	st  *core.Store
 	log *slog.Logger
+	// rlog coalesces refusals' log lines (a client can loop over forwards).
+	rlog *ratelog.Logger
 
 	mu      sync.Mutex
 	refused map[string]int // per connection (session hash), while it is open
@@ -83,15 +86,15 @@ func (f *forwarder) handle(_ *ssh.Server, _ *gossh.ServerConn, nc gossh.NewChann
 	}
 	actor, err := keys.Resolver{Keys: f.st}.Resolve(pk)
 	if err != nil {
-		f.log.Warn("forward refused: key not enrolled", "remote", remote, "dest", dest, "fingerprint", keys.Fingerprint(pk))
+		f.rlog.Warn("forward refused: key not enrolled", "remote", remote, "dest", dest, "fingerprint", keys.Fingerprint(pk))
 		_ = nc.Reject(gossh.Prohibited, "key not enrolled")
 		return
 	}
 	if !f.pb.Accepts(d.DestAddr, d.DestPort) || !core.Allowed(actor.Role, core.ActionView) {
-		f.log.Warn("forward refused", "actor", actor.Name, "role", actor.Role.String(), "remote", remote, "dest", dest)
+		f.rlog.Warn("forward refused", "actor", actor.Name, "role", actor.Role.String(), "remote", remote, "dest", dest)
 		if f.countRefusal(ctx) <= maxLedgeredRefusals {
 			if err := f.st.RecordForwardRefused(actor, dest); err != nil {
-				f.log.Error("cannot ledger refused forward", "err", err)
+				f.rlog.Log(slog.LevelError, "cannot ledger refused forward", "err", err)
 			}
 		}
 		_ = nc.Reject(gossh.Prohibited, "only the playback address "+f.pb.Addr()+" may be forwarded")

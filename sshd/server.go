@@ -21,6 +21,7 @@ import (
 
 	"mimamori/core"
 	"mimamori/keys"
+	"mimamori/ratelog"
 )
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown
@@ -57,6 +58,10 @@ const defaultPerAddrN, defaultPerAddrPer = 30, 10 * time.Second
 // at most, and ≤ 20 in any 10 s); a script over the rate waits a moment
 // (at most two sessions per key wait).
 const defaultKeySessionN, defaultKeySessionPer = 3, 9 * time.Second
+
+// refusalLogInterval is how often a repeated refusal is logged (with its
+// count) while it goes on; the first is logged at once.
+const refusalLogInterval = time.Minute
 
 // maxWaiters is how many callers may wait for a future token per address
 // or per key, and maxWait the longest wait; the rest are refused at once.
@@ -127,8 +132,11 @@ type Server struct {
 	conns    *connTracker
 	input    *inputBudget   // unread client input held (channels.go)
 	refusals refusalCounter // by reason, for metrics (stats.go)
-	reg      *registry
-	seq      atomic.Uint64 // numbers sessions so login/logout pairs match
+	// rlog coalesces the log lines of refusals and other events a hostile
+	// client repeats at will: first at once, then a count per minute.
+	rlog *ratelog.Logger
+	reg  *registry
+	seq  atomic.Uint64 // numbers sessions so login/logout pairs match
 	// recordSession writes login and logout entries (Core.RecordSession;
 	// tests make it fail as a full or failing disk does).
 	recordSession func(core.Actor, core.Action, string, map[string]string) error
@@ -245,6 +253,7 @@ func New(o Options) (*Server, error) {
 		}),
 		reg:   newRegistry(),
 		input: newInputBudget(maxKeyInput, maxServerInput),
+		rlog:  ratelog.New(log, refusalLogInterval),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 
@@ -267,7 +276,6 @@ func New(o Options) (*Server, error) {
 			recover.MiddlewareWithLogger(slogPrintf{log},
 				s.sessionMiddleware,
 				s.authMiddleware,
-				s.loggingMiddleware,
 				s.commandLineMiddleware,
 			),
 		),
@@ -373,6 +381,7 @@ func (s *Server) Close() error {
 func (s *Server) stopWatcher() {
 	s.cancel()
 	s.wg.Wait()
+	s.rlog.Close()
 }
 
 func (s *Server) isClosing() bool {
@@ -391,13 +400,13 @@ func (s *Server) connCallback(ctx ssh.Context, c net.Conn) net.Conn {
 	host := hostOf(remote)
 	wait, ok := s.addrRate.reserve(host)
 	if !ok {
-		s.log.Warn("connection refused: rate limit", "remote", remote.String())
+		s.rlog.Warn("connection refused: rate limit", "remote", remote.String())
 		s.refusals.add(RefusedRate)
 		return nil
 	}
 	tc := &tracked{conn: c, host: host}
 	for _, old := range s.conns.admit(tc) {
-		s.log.Info("unauthenticated connection closed to make room", "remote", old.conn.RemoteAddr().String())
+		s.rlog.Info("unauthenticated connection closed to make room", "remote", old.conn.RemoteAddr().String())
 		_ = old.conn.Close()
 	}
 	cc := &countedConn{Conn: c, release: func() { s.conns.release(tc) }}
@@ -413,7 +422,7 @@ func (s *Server) connCallback(ctx ssh.Context, c net.Conn) net.Conn {
 	// Unauthenticated connections get LoginGrace, not the idle timeout.
 	t := time.AfterFunc(s.o.LoginGrace, func() {
 		if s.conns.unauthenticated(tc) {
-			s.log.Info("connection closed: login grace expired", "remote", remote.String())
+			s.rlog.Info("connection closed: login grace expired", "remote", remote.String())
 			_ = cc.Close()
 		}
 	})
@@ -444,7 +453,7 @@ func (s *Server) admitKey(ctx ssh.Context, pk gossh.PublicKey, perms *gossh.Perm
 		return &gossh.BannerError{Err: err, Message: "mimamori: " + err.Error() + "\n"}
 	}
 	if err := keys.CheckKey(pk); err != nil {
-		s.log.Warn("auth refused: key policy", "remote", ctx.RemoteAddr().String(), "fingerprint", keys.Fingerprint(pk), "err", err)
+		s.rlog.Warn("auth refused: key policy", "remote", ctx.RemoteAddr().String(), "fingerprint", keys.Fingerprint(pk), "err", err)
 		s.refusals.add(RefusedKeyPolicy)
 		return refuse(fmt.Errorf("this key is not accepted: %w", err))
 	}
@@ -456,7 +465,7 @@ func (s *Server) admitKey(ctx ssh.Context, pk gossh.PublicKey, perms *gossh.Perm
 	var role core.Role
 	_ = role.UnmarshalText([]byte(perms.Extensions[extRole]))
 	if err := s.conns.authenticate(tc, fp, core.ScopeOf(role).Reserve); err != nil {
-		s.log.Warn("auth refused: connection cap", "remote", ctx.RemoteAddr().String(), "fingerprint", fp, "err", err)
+		s.rlog.Warn("auth refused: connection cap", "remote", ctx.RemoteAddr().String(), "fingerprint", fp, "err", err)
 		s.refusals.add(RefusedConnCap)
 		return refuse(err)
 	}

@@ -46,7 +46,7 @@ func (s *Server) sessionMiddleware(next ssh.Handler) ssh.Handler {
 		// one by one. The rate comes first, so a refused flood never
 		// occupies the key's session slots.
 		if wait, ok := s.keyRate.reserve(info.Actor.Fingerprint); !ok {
-			s.log.Warn("session refused: key session rate", "remote", info.Remote)
+			s.rlog.Warn("session refused: key session rate", "remote", info.Remote)
 			s.refusals.add(RefusedSessionRate)
 			s.o.Core.RecordRefusal(info.Actor, core.ActionLogin, "session rate")
 			wish.Fatalln(sess, "mimamori: this key is opening sessions too fast; wait a moment")
@@ -60,7 +60,7 @@ func (s *Server) sessionMiddleware(next ssh.Handler) ssh.Handler {
 		}
 		manager := core.ScopeOf(info.Actor.Role).Reserve
 		if err := s.reg.add(l, s.sessionLimits(), manager); err != nil {
-			s.log.Warn("session refused", "remote", info.Remote, "err", err)
+			s.rlog.Warn("session refused", "remote", info.Remote, "err", err)
 			s.refusals.add(RefusedSessionCap)
 			s.o.Core.RecordRefusal(info.Actor, core.ActionLogin, err.Error())
 			wish.Fatalln(sess, "mimamori: "+err.Error())
@@ -74,6 +74,7 @@ func (s *Server) sessionMiddleware(next ssh.Handler) ssh.Handler {
 			wish.Fatalln(sess, "mimamori: key not enrolled")
 			return
 		}
+		defer s.logSession(sess)()
 
 		kind, name := "console", ""
 		if cmd := sess.Command(); len(cmd) > 0 {

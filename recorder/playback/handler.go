@@ -53,7 +53,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // forbid answers 403 with nothing that tells a guesser what was wrong.
 func (s *Server) forbid(w http.ResponseWriter, r *http.Request, why string) {
-	s.log.Warn("request refused", "reason", why, "path", redact(r.URL.Path))
+	s.rlog.Warn("request refused: "+why, "path", redact(r.URL.Path))
 	http.Error(w, "forbidden", http.StatusForbidden)
 }
 

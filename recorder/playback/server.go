@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"mimamori/core"
+	"mimamori/ratelog"
 	"mimamori/recorder"
 	"mimamori/recorder/clip"
 )
@@ -65,7 +66,8 @@ var (
 type Server struct {
 	o       Options
 	log     *slog.Logger
-	reserve net.Listener // with Listen port 0: holds the picked port; direct connections are refused
+	rlog    *ratelog.Logger // refusals a client repeats at will: first line, then a count per minute
+	reserve net.Listener    // with Listen port 0: holds the picked port; direct connections are refused
 	port    int
 	ln      *connListener
 	http    *http.Server
@@ -119,6 +121,7 @@ func New(o Options) (*Server, error) {
 		o:       o,
 		log:     o.Logger.With("component", "playback"),
 		reserve: rl,
+		rlog:    ratelog.New(o.Logger.With("component", "playback"), time.Minute),
 		port:    port,
 		ln:      newConnListener(addr),
 		tickets: map[[32]byte]*ticket{},
@@ -213,6 +216,7 @@ func (s *Server) Close() error {
 		_ = s.reserve.Close()
 	}
 	_ = s.ln.Close()
+	defer s.rlog.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := s.http.Shutdown(ctx) // streams see their tokens end and return
@@ -231,7 +235,7 @@ func (s *Server) refuseDirect() {
 		if err != nil {
 			return
 		}
-		s.log.Warn("refused direct connection to the playback port", "remote", c.RemoteAddr().String())
+		s.rlog.Warn("refused direct connection to the playback port", "remote", c.RemoteAddr().String())
 		_ = c.Close()
 	}
 }
