@@ -43,14 +43,33 @@ func TestSplitCommandLine(t *testing.T) {
 	}
 }
 
-// The splitter is linear: 8 KiB of quotes, escapes or words costs a few
-// allocations per argument, never one per character.
+// The splitter is linear: a command line at the bound, of quotes, escapes
+// and words, costs a few allocations per argument, never one per character.
 func BenchmarkSplitCommandLine(b *testing.B) {
-	line := strings.Repeat(`"ab\"c" d\ efghijklmnopqrstuvwxyz `, MaxCommandLine/40)
+	word := `"ab\"c" d\ e` + strings.Repeat("f", MaxCommandLine/(maxArgs/2)) + ` `
+	line := strings.Repeat(word, MaxCommandLine/len(word))
 	b.SetBytes(int64(len(line)))
 	for i := 0; i < b.N; i++ {
 		if _, err := splitCommandLine(line); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// The longest real command fits: request new with each of its five free
+// texts at core's bound (4000 characters, core/requests.go) in Japanese,
+// three bytes a character, quoted as a shell would pass it.
+func TestLongestRealCommandFits(t *testing.T) {
+	text := "'" + strings.Repeat("捜査関係事項照会", 500) + "'" // 4000 characters
+	line := "request new --agency '千葉県警察' --officer '警部補 山田　太郎' --purpose other" +
+		" --reason " + text + " --ground other --ground-note " + text + " --notes " + text +
+		" --written-ref " + text + " --consent " + text +
+		" --cameras cam1,cam2,cam3 --from 2026-11-23T10:00:00+09:00 --to 2026-11-23T10:05:00+09:00"
+	args, err := splitCommandLine(line)
+	if err != nil {
+		t.Fatalf("a %d-byte real command refused: %v", len(line), err)
+	}
+	if len(args) != 26 {
+		t.Errorf("%d arguments", len(args))
 	}
 }
