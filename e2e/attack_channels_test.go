@@ -315,3 +315,55 @@ type countingWriter struct {
 
 func (w *countingWriter) add(n int) { w.mu.Lock(); w.c += n; w.mu.Unlock() }
 func (w *countingWriter) n() int    { w.mu.Lock(); defer w.mu.Unlock(); return w.c }
+
+// A technician's console is given a megabyte of letters without a break.
+// Before, the console's input parser kept and re-parsed the whole run at
+// every read: a core busy for as long as the session lasted.
+func TestAttackConsoleLetterFlood(t *testing.T) {
+	tg := newTarget(t, 0, map[string]string{"manager": "manager", "tech": "technician"})
+	c, err := dialFrom("", tg.addr, clientConf(tg.keys["tech"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := s.StdoutPipe()
+	in, _ := s.StdinPipe()
+	if err := s.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	var drawn countingWriter
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := out.Read(buf)
+			drawn.add(n)
+			if err != nil {
+				return
+			}
+		}
+	}()
+	// Answer the terminal queries as a terminal does, wait for a screen.
+	_, _ = in.Write([]byte("\x1b]11;rgb:0000/0000/0000\x1b\\\x1b[?62;22c"))
+	for start := time.Now(); drawn.n() < 100 && time.Since(start) < 15*time.Second; {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cpu0 := tg.cpu()
+	if _, err := in.Write([]byte(strings.Repeat("a", mib))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Second)
+	cpu := tg.cpu() - cpu0
+	t.Logf("ATTACK console-letters: 1 MiB of letters into a console; server CPU %v in the next 5 s", cpu.Round(time.Millisecond))
+	if cpu > time.Second {
+		t.Errorf("the console burnt %v of CPU in 5 s on a megabyte of letters", cpu)
+	}
+	tg.managerLogsIn("console letters")
+}

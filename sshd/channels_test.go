@@ -289,3 +289,110 @@ func TestUnreadInputClosesTheChannel(t *testing.T) {
 		t.Errorf("the command read %d bytes of 8 MiB", n)
 	}
 }
+
+// keyCounter counts the characters the console was given.
+type keyCounter struct{ got chan<- int }
+
+func (keyCounter) Init() tea.Cmd { return nil }
+func (m keyCounter) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if k, ok := msg.(tea.KeyMsg); ok {
+		m.got <- len(k.Runes)
+	}
+	return m, nil
+}
+func (keyCounter) View() string { return "counting." }
+
+// openCounter opens a console that counts the characters it is given,
+// answers its terminal query as a terminal does and waits for it to draw.
+func openCounter(t *testing.T, f *fixture, got chan int) io.Writer {
+	t.Helper()
+	c, err := f.dial(f.tech)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	s, err := c.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RequestPty("xterm", 24, 80, gossh.TerminalModes{}); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := s.StdoutPipe()
+	in, _ := s.StdinPipe()
+	if err := s.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Write([]byte("\x1b]11;rgb:0000/0000/0000\x1b\\\x1b[?62;22c")); err != nil {
+		t.Fatal(err)
+	}
+	if err := readUntil(out, "counting.", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, out)      //nolint:errcheck // keep the window open
+	count(got, 200*time.Millisecond) // the query's answer, taken as keys
+	return in
+}
+
+func counterFixture(t *testing.T) (*fixture, chan int) {
+	got := make(chan int, 1<<20)
+	f := newFixture(t, func(o *Options) {
+		o.NewProgram = func(s ssh.Session, _ core.Actor) *tea.Program {
+			return tea.NewProgram(keyCounter{got: got}, ProgramOptions(s)...)
+		}
+	})
+	return f, got
+}
+
+// count sums what the console took until d has passed.
+func count(got chan int, d time.Duration) int {
+	n := 0
+	deadline := time.After(d)
+	for {
+		select {
+		case k := <-got:
+			n += k
+		case <-deadline:
+			return n
+		}
+	}
+}
+
+// Letters without a break, in reads that fill the console library's
+// buffer: the library waited for the end of the run, kept everything and
+// parsed it again at every read — a megabyte of "a" cost a core for as
+// long as the session lasted, and nothing reached the console.
+func TestConsoleTakesLettersWithoutABreak(t *testing.T) {
+	f, got := counterFixture(t)
+	in := openCounter(t, f, got)
+	const letters = consoleReadBurst * 256 // reads that fill the library's buffer
+	if _, err := in.Write(bytes.Repeat([]byte("a"), letters)); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(got, 3*time.Second); n != letters {
+		t.Errorf("the console took %d of %d letters in 3 s", n, letters)
+	}
+}
+
+// The console reads input at a person's pace: a burst of reads (a paste)
+// at once, then consoleReadRate reads a second. Each read is a message the
+// console handles and draws for, so an enrolled key pouring input into
+// eight consoles would otherwise keep the appliance's cores busy.
+func TestConsoleInputPaced(t *testing.T) {
+	f, got := counterFixture(t)
+	in := openCounter(t, f, got)
+	start := time.Now()
+	// Spaces break the runs into keys of their own.
+	const total = 64 << 10
+	if _, err := in.Write(bytes.Repeat([]byte("abc "), total/4)); err != nil {
+		t.Fatal(err)
+	}
+	n := count(got, time.Second)
+	elapsed := time.Since(start).Seconds()
+	if limit := (consoleReadBurst + int(consoleReadRate*(elapsed+0.5))) * maxConsoleRead; n > limit {
+		t.Errorf("the console took %d bytes in %.1f s (at most %d)", n, elapsed, limit)
+	}
+	if n < consoleReadBurst*maxConsoleRead/2 {
+		t.Errorf("the console took only %d bytes of a %d-byte paste in %.1f s", n, total, elapsed)
+	}
+}

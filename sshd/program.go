@@ -2,8 +2,10 @@ package sshd
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"time"
+	"unicode/utf8"
 
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
@@ -23,6 +25,7 @@ type ProgramFactory func(s ssh.Session, actor core.Actor) *tea.Program
 // handlers (the daemon owns SIGINT/SIGTERM).
 func ProgramOptions(s ssh.Session) []tea.ProgramOption {
 	return append(bm.MakeOptions(s),
+		tea.WithInput(newConsoleInput(s, s.Context().Done(), time.Now)),
 		tea.WithAltScreen(),
 		tea.WithContext(s.Context()),
 		tea.WithoutSignalHandler(),
@@ -103,4 +106,105 @@ func sendOnce(ctx context.Context, ready chan *tea.Program) func(tea.Msg) {
 		case <-ctx.Done():
 		}
 	}
+}
+
+// The console reads input at a person's pace: consoleReadBurst reads at
+// once (a paste of a long note), then consoleReadRate a second, each of at
+// most maxConsoleRead bytes. Every read is a message the console handles
+// and draws for (a few ms), so a client pouring input at full speed would
+// otherwise keep a core busy for each console it opens.
+const (
+	consoleReadBurst = 40
+	consoleReadRate  = 20
+)
+
+// maxConsoleRead is one less than the console library's read buffer
+// (bubbletea's readAnsiInputs reads 256 bytes). A read that fills that
+// buffer makes the library wait for more before it ends a run of letters,
+// keeping everything so far and parsing it again at every read: letters
+// sent without a break cost memory and CPU quadratic in their length (a
+// megabyte kept a core busy for as long as the session lasted). A shorter
+// read ends every run.
+const maxConsoleRead = 255
+
+// consoleInput is the console's input: paced, in reads of at most
+// maxConsoleRead bytes that do not end inside an escape sequence or a
+// character when more input follows.
+type consoleInput struct {
+	r       io.Reader
+	done    <-chan struct{}
+	now     func() time.Time
+	tokens  float64
+	last    time.Time
+	pending []byte // the start of a sequence held back for the next read
+}
+
+func newConsoleInput(r io.Reader, done <-chan struct{}, now func() time.Time) *consoleInput {
+	return &consoleInput{r: r, done: done, now: now, tokens: consoleReadBurst, last: now()}
+}
+
+// pace waits until a read may be made.
+func (c *consoleInput) pace() error {
+	for {
+		now := c.now()
+		if el := now.Sub(c.last); el > 0 {
+			c.tokens = min(c.tokens+el.Seconds()*consoleReadRate, consoleReadBurst)
+		}
+		c.last = now
+		if c.tokens >= 1 {
+			c.tokens--
+			return nil
+		}
+		t := time.NewTimer(time.Duration((1 - c.tokens) / consoleReadRate * float64(time.Second)))
+		select {
+		case <-t.C:
+		case <-c.done:
+			t.Stop()
+			return io.EOF
+		}
+	}
+}
+
+func (c *consoleInput) Read(p []byte) (int, error) {
+	if err := c.pace(); err != nil {
+		return 0, err
+	}
+	p = p[:min(len(p), maxConsoleRead)]
+	n := copy(p, c.pending)
+	c.pending = c.pending[n:]
+	if n < len(p) {
+		m, err := c.r.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	if n == len(p) && len(c.pending) == 0 {
+		// More input may follow: do not end the read inside it.
+		if cut := incompleteTail(p[:n]); cut > 0 {
+			c.pending = append([]byte(nil), p[cut:n]...)
+			n = cut
+		}
+	}
+	return n, nil
+}
+
+// incompleteTail returns where an escape sequence or a UTF-8 character
+// that may continue in the next read begins at the end of b, or 0.
+func incompleteTail(b []byte) int {
+	const longestSequence = 32
+	for i := len(b) - 1; i > 0 && i >= len(b)-longestSequence; i-- {
+		if b[i] == 0x1b {
+			return i
+		}
+	}
+	for i := len(b) - 1; i > 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				return i
+			}
+			break
+		}
+	}
+	return 0
 }
