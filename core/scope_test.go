@@ -58,8 +58,15 @@ func TestForbiddenBeforeValidation(t *testing.T) {
 			if Allowed(r, action) {
 				continue
 			}
+			head := s.LedgerHead()
 			if err := call(a); !errors.Is(err, ErrForbidden) {
 				t.Errorf("%s by %s with garbage: %v, want ErrForbidden first", action, r, err)
+			}
+			// Repeats are counted, not written: one entry for the three.
+			_ = call(a)
+			_ = call(a)
+			if got := s.LedgerHead() - head; got != 1 {
+				t.Errorf("%s by %s three times: %d ledger entries, want 1 (coalesced)", action, r, got)
 			}
 		}
 	}
