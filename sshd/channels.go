@@ -129,9 +129,13 @@ func (g *guardedNewChannel) Accept() (gossh.Channel, <-chan *gossh.Request, erro
 		g.release()
 		return nil, nil, err
 	}
+	gc := newGuardedChannel(ch, g.budget, g.key)
 	out := make(chan *gossh.Request)
 	go func() {
-		defer g.release() // x/crypto closes reqs when the channel is closed
+		// x/crypto closes reqs when the channel is closed both ways:
+		// what is still unread will never be, and the slot is free.
+		defer g.release()
+		defer gc.abandon()
 		defer close(out)
 		if g.filter == nil {
 			for req := range reqs {
@@ -141,7 +145,7 @@ func (g *guardedNewChannel) Accept() (gossh.Channel, <-chan *gossh.Request, erro
 		}
 		g.filter(reqs, out)
 	}()
-	return newGuardedChannel(ch, g.budget, g.key), out, nil
+	return gc, out, nil
 }
 
 // filterSessionRequests passes a session's requests on, bounded: a few
@@ -380,14 +384,19 @@ func (g *guardedChannel) Read(p []byte) (int, error) {
 	return 0, g.err
 }
 
-// Close drops what the command did not read.
-func (g *guardedChannel) Close() error {
+// abandon drops what is unread once the channel is gone.
+func (g *guardedChannel) abandon() {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	g.dropLocked()
 	if g.err == nil {
 		g.err = io.EOF
 	}
 	g.cond.Broadcast()
-	g.mu.Unlock()
+}
+
+// Close drops what the command did not read.
+func (g *guardedChannel) Close() error {
+	g.abandon()
 	return g.Channel.Close()
 }

@@ -396,3 +396,29 @@ func TestConsoleInputPaced(t *testing.T) {
 		t.Errorf("the console took only %d bytes of a %d-byte paste in %.1f s", n, total, elapsed)
 	}
 }
+
+// Input left unread in a channel the client closes is given back: a key
+// must not use up its budget (or the server's) by sending and leaving.
+func TestUnreadInputOfClosedChannelsGivenBack(t *testing.T) {
+	f := newFixture(t, nil)
+	c, err := f.dial(f.tech)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	chunk := bytes.Repeat([]byte("x"), 32<<10)
+	for i := 0; i < 2*maxKeyInput/(1<<20); i++ {
+		ch, reqs, err := c.OpenChannel("session", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go gossh.DiscardRequests(reqs)
+		for sent := 0; sent < 1<<20; sent += len(chunk) {
+			if _, err := ch.Write(chunk); err != nil {
+				t.Fatalf("channel %d: %v", i, err)
+			}
+		}
+		ch.Close()
+	}
+	waitFor(t, "the unread input's budget back", func() bool { return f.srv.input.inUse() == 0 })
+}
