@@ -14,9 +14,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Erasure proofs in proportion. The recorder calls RecordErasure once per
-// erased block, after the zeros are durable, and frees the block only when
-// it returns. Core keeps a pending proof per camera in the database (so a
+// Erasure proofs in proportion. The recorder hands the proofs of a batch
+// of erased blocks to RecordErasures in one call (RecordErasure for one),
+// after the erasure is durable, and frees the blocks only when it returns. Core keeps a pending proof per camera in the database (so a
 // crash loses no proof: Open writes what a crash left pending) and writes
 // it as one ledger entry
 //
