@@ -373,3 +373,20 @@ func findInDir(t testing.TB, dir string, pat []byte) string {
 	}
 	return found
 }
+
+// invertByte inverts the byte at off of f: a change whatever the byte was (a
+// fixed value written over random bytes is sometimes no change at all).
+func invertByte(t testing.TB, f interface {
+	ReadAt([]byte, int64) (int, error)
+	WriteAt([]byte, int64) (int, error)
+}, off int64) {
+	t.Helper()
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
