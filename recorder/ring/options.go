@@ -76,6 +76,9 @@ type Options struct {
 
 	// fallocate, for tests, replaces the preallocation of ring.dat.
 	fallocate func(fd int, size int64) error
+	// freeSpace, for benchmarks on a sparse ring.dat, replaces the file
+	// system's free space in Open's check.
+	freeSpace func(dir string) (int64, error)
 	// eraseBatch, for tests, replaces maxEraseBatch.
 	eraseBatch int
 }

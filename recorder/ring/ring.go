@@ -271,11 +271,19 @@ func (r *Ring) checkSpace() (bool, error) {
 		}
 		dir = filepath.Dir(dir)
 	}
-	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return created, fmt.Errorf("ring: free space of %s: %w", dir, err)
+	var free int64
+	if r.o.freeSpace != nil {
+		var err error
+		if free, err = r.o.freeSpace(dir); err != nil {
+			return created, err
+		}
+	} else {
+		var st unix.Statfs_t
+		if err := unix.Statfs(dir, &st); err != nil {
+			return created, fmt.Errorf("ring: free space of %s: %w", dir, err)
+		}
+		free = int64(st.Bavail) * int64(st.Bsize)
 	}
-	free := int64(st.Bavail) * int64(st.Bsize)
 	need := r.size() - have + int64(r.nblocks)*slotSize + spaceMargin
 	if free < need {
 		return created, fmt.Errorf("%w: storage.capacity %d bytes needs %d more bytes in %s, %d are free",
