@@ -158,12 +158,7 @@ func (r *Ring) alerts(st core.RingStats) []core.RingAlert {
 			Detail: fmt.Sprintf("a disk operation has waited %s", now.Sub(o).Round(time.Second))})
 	}
 	r.mu.Lock()
-	keyless := 0
-	for _, m := range r.blocks {
-		if m.noKey && m.state != stateFree {
-			keyless++
-		}
-	}
+	keyless := r.keyless
 	for _, c := range r.cams {
 		if !c.starvedSince.IsZero() {
 			out = append(out, core.RingAlert{Kind: AlertStarved, Camera: c.name, Since: c.starvedSince,

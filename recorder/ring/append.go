@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -68,6 +69,7 @@ func (r *Ring) camera(name string) (*camera, error) {
 	}
 	c = newCamera(name, cr)
 	r.mu.Lock()
+	c.tree = r.newCameraTree()
 	r.cams[name] = c
 	r.camByNum[c.num] = c
 	r.mu.Unlock()
@@ -199,12 +201,29 @@ func (r *Ring) AppendFragment(f Fragment) error {
 	h.Sum(sum[:0])
 	_, _, err = r.appendRecord(c, kindFragment, flags, start, dur, f.InitID, parts,
 		func(b uint32, off int64, m *blockMeta, seq uint64, w int64) {
+			// appendRecord took a new block for a start before this one's
+			// first: first is set once, so the block keeps its place in
+			// the camera's tree.
 			if !m.hasFragments() {
 				m.first, m.last = start, start+dur
+				if m.flags&flagCam != 0 && m.hasFragments() {
+					c.tree.ReplaceOrInsert(b)
+				}
 			} else {
-				m.first, m.last = min(m.first, start), max(m.last, start+dur)
+				if start < m.first { // not expected (see above); keep the tree right anyway
+					inTree := m.flags&flagCam != 0
+					if inTree {
+						c.tree.Delete(b)
+					}
+					m.first = start
+					if inTree {
+						c.tree.ReplaceOrInsert(b)
+					}
+				}
+				m.last = max(m.last, start+dur)
 			}
-			m.addInit(f.InitID)
+			c.maxExtent = max(c.maxExtent, m.last-m.first)
+			r.addInitLocked(b, c, f.InitID)
 			e := fragEntry{block: b, offset: off, length: uint32(n), dur: dur,
 				flags: flags, initID: f.InitID, sha: sum, gen: m.gen}
 			r.pending = append(r.pending, pendingEntry{cam: c.num, block: b,
@@ -244,7 +263,7 @@ func (r *Ring) appendRecord(c *camera, kind uint8, flags uint16, start, dur int6
 	if !need {
 		m := r.blocks[c.open]
 		span := int64(r.o.MaxBlockSpan)
-		need = m.used+size > r.bs ||
+		need = int64(m.used)+size > r.bs ||
 			(kind == kindFragment && m.hasFragments() && (start-m.first >= span || start < m.first))
 	}
 	r.mu.Unlock()
@@ -264,7 +283,7 @@ func (r *Ring) appendRecord(c *camera, kind uint8, flags uint16, start, dur int6
 			return 0, 0, r.noteWriteError("append", fmt.Errorf("%w: no key for block %d generation %d", ErrCorrupt, b, m.gen))
 		}
 	}
-	off := int64(b)*r.bs + m.used
+	off := int64(b)*r.bs + int64(m.used)
 	if err := r.sealAndWrite(c, off, recHeader{Kind: kind, Flags: flags, Length: uint32(n), Camera: c.num, Gen: m.gen,
 		Seq: seq, Start: start, Dur: dur, InitID: initID, Nonce: rand.Uint64()}, size, parts); err != nil {
 		return 0, 0, r.noteWriteError("append", err)
@@ -273,18 +292,22 @@ func (r *Ring) appendRecord(c *camera, kind uint8, flags uint16, start, dur int6
 	now := r.clock.now()
 	r.mu.Lock()
 	if m.used == 0 {
-		r.blocks[b].openedE = now
+		c.openedE = now
 	}
-	r.blocks[b].used = m.used + size
+	r.blocks[b].used = m.used + uint32(size)
 	r.blocks[b].lastE = now
+	r.usedBytes += size
+	if r.blocks[b].flags&flagCam != 0 {
+		c.bytes += size
+	}
 	if written != nil {
-		written(b, m.used, &r.blocks[b], seq, w)
+		written(b, int64(m.used), &r.blocks[b], seq, w)
 	}
 	r.dirty[b] = struct{}{}
 	c.nextSeq++
 	r.camDirty[c.num] = struct{}{}
 	r.mu.Unlock()
-	return b, m.used, nil
+	return b, int64(m.used), nil
 }
 
 // sealAndWrite encrypts the parts (one payload) into a pooled scratch buffer and
@@ -337,9 +360,18 @@ func (r *Ring) takeBlock(c *camera) error {
 			r.mu.Unlock()
 			return nil
 		}
+		if r.free.len() > 0 {
+			// Free blocks, but none in the lease: lease them first.
+			r.mu.Unlock()
+			if err := r.renewLease(); err != nil {
+				return err
+			}
+			continue
+		}
 		// Holds read now, not before waiting for syncMu: one placed
 		// meanwhile protects its block.
-		v := r.oldestUnheldLocked(r.activeHoldsLocked())
+		r.activeHoldsLocked()
+		v := r.oldestUnheldLocked()
 		if v < 0 {
 			starved := c.starvedSince.IsZero()
 			if starved {
@@ -351,8 +383,7 @@ func (r *Ring) takeBlock(c *camera) error {
 			}
 			return r.noteWriteError("allocate block", fmt.Errorf("%w (camera %s)", ErrRingFull, c.name))
 		}
-		r.blocks[v].state = stateErasing
-		r.blocks[v].reason = reasonOverwrite
+		r.markErasingLocked(uint32(v), reasonOverwrite)
 		r.mu.Unlock()
 		r.inlineErasures.Add(1)
 		if err := r.eraseBlock(uint32(v)); err != nil {
@@ -372,7 +403,9 @@ func (r *Ring) sealLocked(c *camera) {
 	if c.open < 0 {
 		return
 	}
-	r.blocks[c.open].state = stateSealed
+	m := r.blocks[c.open]
+	m.state = stateSealed
+	r.setMetaLocked(uint32(c.open), m)
 	r.dirty[uint32(c.open)] = struct{}{}
 	c.open = -1
 	// Drop the sealed block's cipher: a camera that went quiet would
@@ -380,21 +413,46 @@ func (r *Ring) sealLocked(c *camera) {
 	c.aead, c.aeadBlock = nil, -1
 }
 
-// assignFreeLocked gives c the lowest free block. Caller holds r.mu.
+// assignFreeLocked gives c the lowest free block in the durable lease
+// (book.go); false when there is none. Caller holds r.mu.
 func (r *Ring) assignFreeLocked(c *camera) bool {
-	for i := range r.blocks {
-		m := &r.blocks[i]
-		if m.state != stateFree {
-			continue
-		}
-		*m = blockMeta{state: stateOpen, camera: c.num, gen: m.gen}
-		r.dirty[uint32(i)] = struct{}{}
-		c.open = int64(i)
-		if !c.starvedSince.IsZero() {
-			c.starvedSince = time.Time{}
-			r.eventLocked(c.name, "camera-starved-end", nil)
-		}
-		return true
+	b, ok := r.avail.next(0)
+	if !ok {
+		return false
 	}
-	return false
+	r.setMetaLocked(b, blockMeta{state: stateOpen, camera: c.num, gen: r.blocks[b].gen})
+	r.dirty[b] = struct{}{}
+	c.open = int64(b)
+	if !c.starvedSince.IsZero() {
+		c.starvedSince = time.Time{}
+		r.eventLocked(c.name, "camera-starved-end", nil)
+	}
+	return true
+}
+
+// renewLease commits a new lease of the lowest free blocks, for an
+// append that found the lease used up while free blocks remain. Caller
+// holds syncMu (leases are written under it).
+func (r *Ring) renewLease() error {
+	r.mu.Lock()
+	// Blocks taken under the current lease are still free in the index
+	// until the next Sync commits them: they stay leased, so recovery
+	// still reads them.
+	want := r.leaseWantLocked()
+	for b := range r.lease {
+		if r.blocks[b].state != stateFree {
+			want = append(want, b)
+		}
+	}
+	r.narrowLeaseLocked(want)
+	credits, clk := slices.Clone(r.credits), r.clock.state()
+	r.mu.Unlock()
+	err := r.db.Update(func(tx *bolt.Tx) error { return putState(tx.Bucket(bktMeta), clk, want, credits) })
+	if err != nil {
+		return r.noteWriteError("commit lease", err)
+	}
+	r.mu.Lock()
+	r.leaseCommittedLocked(want)
+	r.mu.Unlock()
+	return nil
 }

@@ -259,10 +259,10 @@ func plantPlaintextBlock(t *testing.T, r *Ring, cam string, initID uint32, b uin
 		}
 		m.last = start + int64(time.Second)
 	}
-	m.used = used
-	m.addInit(initID)
-	enc := m.encode()
-	legacy := enc[:44+4*len(m.inits)] // the previous release's layout
+	m.used = uint32(used)
+	m.init0 = initID
+	enc := m.encode([]uint32{initID})
+	legacy := enc[:44+4] // the previous release's layout
 	err := r.db.Update(func(tx *bolt.Tx) error {
 		for _, kv := range entries {
 			if err := tx.Bucket(bktFrags).Bucket(u32key(c.num)).Put(kv[0], kv[1]); err != nil {
@@ -275,7 +275,7 @@ func plantPlaintextBlock(t *testing.T, r *Ring, cam string, initID uint32, b uin
 		t.Fatal(err)
 	}
 	r.mu.Lock()
-	r.blocks[b] = m
+	r.setMetaLocked(b, m)
 	r.mu.Unlock()
 	if err := r.fdatasync(); err != nil {
 		t.Fatal(err)

@@ -37,8 +37,17 @@ type damagedFrag struct {
 
 type damageLog struct {
 	byKey   map[string]damagedFrag // camera u32 + timeKey(start, seq)
+	byBlock map[blockGen][]string  // the keys of each block's entries (erasure drops them)
+	perCam  map[uint32]int         // entries per camera
 	dirty   map[string]bool        // true: put, false: delete
 	overCap uint64                 // damaged fragments found beyond maxDamage
+}
+
+func (l *damageLog) add(k string, d damagedFrag) {
+	l.byKey[k] = d
+	bg := blockGen{d.block, d.gen}
+	l.byBlock[bg] = append(l.byBlock[bg], k)
+	l.perCam[d.cam]++
 }
 
 func damageKey(cam uint32, k []byte) string { return string(u32key(cam)) + string(k) }
@@ -65,13 +74,14 @@ func decodeDamaged(k, v []byte) (damagedFrag, error) {
 }
 
 func (r *Ring) loadDamage(tx *bolt.Tx) error {
-	r.damage = damageLog{byKey: map[string]damagedFrag{}, dirty: map[string]bool{}}
+	r.damage = damageLog{byKey: map[string]damagedFrag{}, byBlock: map[blockGen][]string{},
+		perCam: map[uint32]int{}, dirty: map[string]bool{}}
 	return tx.Bucket(bktDamaged).ForEach(func(k, v []byte) error {
 		d, err := decodeDamaged(k, v)
 		if err != nil {
 			return err
 		}
-		r.damage.byKey[string(k)] = d
+		r.damage.add(string(k), d)
 		return nil
 	})
 }
@@ -90,7 +100,7 @@ func (r *Ring) noteDamage(c *camera, ref FragmentRef, cause error) error {
 		if len(r.damage.byKey) >= maxDamage {
 			r.damage.overCap++
 		} else {
-			r.damage.byKey[k] = d
+			r.damage.add(k, d)
 			r.damage.dirty[k] = true
 		}
 	}
@@ -117,12 +127,7 @@ func reasonOf(err error) string {
 func (r *Ring) anyDamage(num uint32) bool {
 	r.damageMu.Lock()
 	defer r.damageMu.Unlock()
-	for _, d := range r.damage.byKey {
-		if d.cam == num {
-			return true
-		}
-	}
-	return false
+	return r.damage.perCam[num] > 0
 }
 
 // isDamaged reports whether the fragment of camera num at index key k is
@@ -138,12 +143,17 @@ func (r *Ring) isDamaged(num uint32, k []byte) bool {
 func (r *Ring) forgetDamage(b uint32, gen uint64) {
 	r.damageMu.Lock()
 	defer r.damageMu.Unlock()
-	for k, d := range r.damage.byKey {
-		if d.block == b && d.gen == gen {
+	bg := blockGen{b, gen}
+	for _, k := range r.damage.byBlock[bg] {
+		if d, ok := r.damage.byKey[k]; ok && d.block == b && d.gen == gen {
 			delete(r.damage.byKey, k)
+			if r.damage.perCam[d.cam]--; r.damage.perCam[d.cam] <= 0 {
+				delete(r.damage.perCam, d.cam)
+			}
 			r.damage.dirty[k] = false
 		}
 	}
+	delete(r.damage.byBlock, bg)
 }
 
 // takeDamageChanges returns the entries to write or delete in the next

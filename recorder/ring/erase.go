@@ -3,6 +3,7 @@ package ring
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -48,6 +49,7 @@ func (r *Ring) eraseBlocks(bs []uint32) error {
 	type victim struct {
 		b        uint32
 		m        blockMeta
+		enc      []byte // its index value, erasing
 		wasDirty bool
 		dropped  []pendingEntry
 		cam      string
@@ -71,7 +73,7 @@ func (r *Ring) eraseBlocks(bs []uint32) error {
 	clear(r.pending[len(kept):])
 	r.pending = kept
 	for _, b := range bs {
-		v := victim{b: b, m: r.blocks[b].clone(), dropped: dropped[b]}
+		v := victim{b: b, m: r.blocks[b], enc: r.blocks[b].encode(r.initsOf(b)), dropped: dropped[b]}
 		_, v.wasDirty = r.dirty[b]
 		delete(r.dirty, b)
 		if c := r.camByNum[v.m.camera]; c != nil {
@@ -100,7 +102,7 @@ func (r *Ring) eraseBlocks(bs []uint32) error {
 					return err
 				}
 			}
-			if err := tx.Bucket(bktBlocks).Put(u32key(v.b), v.m.encode()); err != nil {
+			if err := tx.Bucket(bktBlocks).Put(u32key(v.b), v.enc); err != nil {
 				return err
 			}
 			bk := tx.Bucket(bktFrags).Bucket(u32key(v.m.camera))
@@ -127,12 +129,12 @@ func (r *Ring) eraseBlocks(bs []uint32) error {
 	if err != nil {
 		r.mu.Lock()
 		for _, v := range vs {
-			if v.m.markedErasing {
+			if v.m.markedErasing() {
 				continue
 			}
-			if r.blocks[v.b].state == stateErasing {
-				r.blocks[v.b].state = stateSealed
-				r.blocks[v.b].reason = reasonNone
+			if m := r.blocks[v.b]; m.state == stateErasing {
+				m.state, m.reason = stateSealed, reasonNone
+				r.setMetaLocked(v.b, m)
 			}
 			r.pending = append(v.dropped, r.pending...)
 			if v.wasDirty {
@@ -144,7 +146,9 @@ func (r *Ring) eraseBlocks(bs []uint32) error {
 	}
 	r.mu.Lock()
 	for _, v := range vs {
-		r.blocks[v.b].markedErasing = true
+		m := r.blocks[v.b]
+		m.flags |= flagMarked
+		r.setMetaLocked(v.b, m) // out of its camera's tree: nothing of it is indexed now
 	}
 	r.mu.Unlock()
 	plain := false
@@ -182,31 +186,44 @@ func (r *Ring) eraseBlocks(bs []uint32) error {
 			from, to = time.Unix(0, v.m.first).UTC(), time.Unix(0, v.m.last).UTC()
 		}
 		proofs = append(proofs, core.Erasure{Camera: v.cam, From: from, To: to, ErasedAt: now,
-			Block: v.b, Generation: v.m.gen, Bytes: v.m.used, Reason: reasonString(v.m.reason)})
+			Block: v.b, Generation: v.m.gen, Bytes: int64(v.m.used), Reason: reasonString(v.m.reason)})
 	}
 	if err := r.recordErasures(proofs); err != nil {
 		return fail(err)
 	}
+	// Freed, and leased in the same commit: a camera may take them at once.
+	r.mu.Lock()
+	lease := r.leaseListLocked()
+	for _, v := range vs {
+		if _, ok := r.lease[v.b]; !ok {
+			lease = append(lease, v.b)
+		}
+	}
+	credits, clk := slices.Clone(r.credits), r.clock.state()
+	r.mu.Unlock()
 	err = r.db.Update(func(tx *bolt.Tx) error {
 		for _, v := range vs {
 			free := blockMeta{state: stateFree, gen: v.m.gen + 1}
-			if err := tx.Bucket(bktBlocks).Put(u32key(v.b), free.encode()); err != nil {
+			if err := tx.Bucket(bktBlocks).Put(u32key(v.b), free.encode(nil)); err != nil {
 				return err
 			}
 		}
-		return nil
+		return putState(tx.Bucket(bktMeta), clk, lease, credits)
 	})
 	if err != nil {
 		return fail(r.noteWriteError("erase: free block", err))
 	}
 	r.mu.Lock()
+	for _, b := range lease {
+		r.lease[b] = struct{}{}
+	}
 	for _, v := range vs {
-		r.blocks[v.b] = blockMeta{state: stateFree, gen: v.m.gen + 1}
+		r.setMetaLocked(v.b, blockMeta{state: stateFree, gen: v.m.gen + 1})
 	}
 	r.mu.Unlock()
 	for _, v := range vs {
 		if v.m.used > 0 || v.m.hasFragments() { // as proven to the ledger above
-			r.countErasure(reasonString(v.m.reason), v.m.used)
+			r.countErasure(reasonString(v.m.reason), int64(v.m.used))
 		}
 		r.forgetDamage(v.b, v.m.gen)
 		r.log.Debug("block erased", "block", v.b, "camera", v.cam, "gen", v.m.gen, "bytes", v.m.used, "reason", reasonString(v.m.reason))
@@ -267,10 +284,15 @@ func (r *Ring) destroyKeys(ks []blockGen) error {
 }
 
 // Sweep enforces retention on ring time: it seals idle open blocks,
-// erases every sealed, unheld block whose last append is more than
-// Retention of ring time ago, retries unfinished erasures, and drops init
+// retries unfinished erasures, erases every sealed, unheld block whose
+// last append is more than Retention of ring time ago, and drops init
 // segments no fragment references. The wall clock plays no part: a step
 // forward or back neither erases young footage nor ends a hold early.
+//
+// It reads no more of the block table than it erases: unfinished
+// erasures come from the erasing set, expired blocks from the front of
+// the erasure order (book.go), in batches of up to maxEraseBatch, syncMu
+// taken per batch so Sync (the 1 s durability) runs between batches.
 func (r *Ring) Sweep() error {
 	if r.isClosed() {
 		return ErrClosed
@@ -291,7 +313,7 @@ func (r *Ring) Sweep() error {
 		r.mu.Lock()
 		if c.open >= 0 {
 			m := r.blocks[c.open]
-			if m.used > 0 && now-m.openedE >= span {
+			if m.used > 0 && now-r.effE(c.openedE) >= span {
 				r.sealLocked(c)
 			}
 		}
@@ -299,39 +321,10 @@ func (r *Ring) Sweep() error {
 		c.mu.Unlock()
 	}
 
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return ErrClosed
-	}
-	holds := r.activeHoldsLocked()
-	var todo []uint32
-	expired := func(m blockMeta) bool {
-		return m.state == stateSealed && r.o.Retention > 0 && now-m.lastE >= int64(r.o.Retention)
-	}
-	for i, m := range r.blocks {
-		if m.state == stateErasing || (expired(m) && !r.heldLocked(m, holds)) {
-			todo = append(todo, uint32(i))
-		}
-	}
-	var held int64
-	for _, m := range r.blocks {
-		if m.state != stateFree && r.heldLocked(m, holds) {
-			held += r.bs
-		}
-	}
-	r.heldBytes = held
-	r.mu.Unlock()
-
-	// syncMu is taken per batch of at most maxEraseBatch blocks, so Sync
-	// (the 1 s durability) runs between batches instead of waiting for
-	// the whole sweep. Each candidate is checked again, against holds read
-	// right before its batch is marked.
 	var errs []error
-	for len(todo) > 0 {
-		n := min(len(todo), r.o.eraseBatch)
-		batch := todo[:n]
-		todo = todo[n:]
+	// Unfinished erasures, each once, in block order. Each batch is
+	// checked against holds read right before it.
+	for next := uint32(0); ; {
 		r.syncMu.Lock()
 		r.mu.Lock()
 		if r.closed {
@@ -339,35 +332,78 @@ func (r *Ring) Sweep() error {
 			r.syncMu.Unlock()
 			return errors.Join(append(errs, ErrClosed)...)
 		}
-		holds := r.activeHoldsLocked()
+		r.activeHoldsLocked()
 		var erase []uint32
-		for _, b := range batch {
+		for len(erase) < r.o.eraseBatch {
+			b, ok := r.erasing.next(next)
+			if !ok {
+				break
+			}
+			next = b + 1
 			m := r.blocks[b]
 			switch {
-			case m.state == stateErasing && m.markedErasing:
+			case m.markedErasing():
 				erase = append(erase, b) // committed: finish it, holds or not
-			case m.state == stateErasing:
+			case m.held():
 				// Step 1 never committed: the block is still indexed, so a
 				// hold placed since it was picked protects it.
-				if r.heldLocked(m, holds) {
-					r.blocks[b].state = stateSealed
-					r.blocks[b].reason = reasonNone
-				} else {
-					erase = append(erase, b)
-				}
-			case expired(m) && !r.heldLocked(m, holds):
-				r.blocks[b].state = stateErasing
-				r.blocks[b].reason = reasonRetention
+				m.state, m.reason = stateSealed, reasonNone
+				r.setMetaLocked(b, m)
+			default:
 				erase = append(erase, b)
 			}
 		}
 		r.mu.Unlock()
-		if len(erase) > 0 {
-			if err := r.eraseBlocks(erase); err != nil {
-				errs = append(errs, err)
-			}
+		if len(erase) == 0 {
+			r.syncMu.Unlock()
+			break
+		}
+		if err := r.eraseBlocks(erase); err != nil {
+			errs = append(errs, err)
 		}
 		r.syncMu.Unlock()
+	}
+	// Expired blocks, oldest first.
+	for r.o.Retention > 0 {
+		r.syncMu.Lock()
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			r.syncMu.Unlock()
+			return errors.Join(append(errs, ErrClosed)...)
+		}
+		r.activeHoldsLocked()
+		var erase []uint32
+		r.order.Ascend(func(b uint32) bool {
+			if now-r.effE(r.blocks[b].lastE) < int64(r.o.Retention) {
+				return false
+			}
+			erase = append(erase, b)
+			return len(erase) < r.o.eraseBatch
+		})
+		for _, b := range erase {
+			r.markErasingLocked(b, reasonRetention)
+		}
+		r.mu.Unlock()
+		if len(erase) == 0 {
+			r.syncMu.Unlock()
+			break
+		}
+		err := r.eraseBlocks(erase)
+		r.syncMu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+			// Blocks whose erasure never began are sealed again, and the
+			// front of the order again: stop rather than retry them now.
+			// (Blocks whose keys are gone stay erasing; the next batch
+			// goes on, so a ledger outage does not keep expired footage.)
+			r.mu.Lock()
+			back := r.blocks[erase[0]].state == stateSealed
+			r.mu.Unlock()
+			if back {
+				break
+			}
+		}
 	}
 	r.syncMu.Lock()
 	if err := r.gcInitsLocked(); err != nil {
@@ -385,8 +421,15 @@ func (r *Ring) checkClock() {
 		r.log.Warn("wall clock stepped; retention and holds keep ring time", "by", s.By, "now", s.At)
 		r.event("", "clock-step", map[string]string{"by": s.By.String(), "wall_now": s.At.Format(time.RFC3339Nano)})
 	}
-	if credit, bootE, ok := r.clock.confirm(); ok {
-		r.creditDowntime(credit, bootE)
+	// Under r.mu, so that a commit takes the clock and the credits
+	// (putState) both from before or both from after.
+	r.mu.Lock()
+	credit, bootE, ok := r.clock.confirm()
+	if ok {
+		r.creditDowntimeLocked(credit, bootE)
+	}
+	r.mu.Unlock()
+	if ok {
 		r.log.Info("wall clock confirmed after the reboot; downtime credited to retention and holds", "downtime", time.Duration(credit))
 	}
 }
@@ -399,26 +442,11 @@ func (r *Ring) gcInitsLocked() error {
 	r.regMu.Lock()
 	defer r.regMu.Unlock()
 	r.mu.Lock()
-	keep := map[uint32]map[uint32]struct{}{}
-	for _, c := range r.cams {
-		keep[c.num] = map[uint32]struct{}{c.lastInit: {}}
-	}
-	for _, m := range r.blocks {
-		if m.state == stateFree {
-			continue
-		}
-		if keep[m.camera] == nil {
-			keep[m.camera] = map[uint32]struct{}{}
-		}
-		for _, id := range m.inits {
-			keep[m.camera][id] = struct{}{}
-		}
-	}
 	type dead struct{ cam, id uint32 }
 	var drop []dead
 	for _, c := range r.cams {
 		for id := range c.inits {
-			if _, ok := keep[c.num][id]; !ok {
+			if id != c.lastInit && c.initRefs[id] == 0 {
 				drop = append(drop, dead{c.num, id})
 			}
 		}

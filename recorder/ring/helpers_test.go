@@ -283,7 +283,7 @@ func checkTailsZero(t testing.TB, r *Ring, dir string) {
 			t.Fatalf("block %d (%s, gen %d): no key for its generation", i, m.state, m.gen)
 		}
 		buf := readBlock(t, dir, uint32(i), r.bs)
-		for off := m.used; off+hdrV2 <= int64(len(buf)); off += 8 {
+		for off := int64(m.used); off+hdrV2 <= int64(len(buf)); off += 8 {
 			if h, err := decodeHeader(buf[off:]); err == nil && h.Gen == m.gen {
 				t.Fatalf("block %d (%s, used %d): a record of the current generation at %d", i, m.state, m.used, off)
 			}

@@ -3,6 +3,8 @@ package ring
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"sort"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -110,28 +112,26 @@ func (r *Ring) activeHoldsLocked() []core.HoldRange {
 			out = append(out, h)
 		}
 	}
+	r.applyHoldsLocked(out)
 	return out
 }
 
-// creditDowntime applies a reboot's downtime, credited once the wall
+// creditDowntimeLocked applies a reboot's downtime, credited once the wall
 // clock was confirmed (clock.go), to what was stamped before the reboot
 // (ring time ≤ bootE): those blocks and hold deadlines age by it. What was
 // recorded or held since the reboot is not aged.
-func (r *Ring) creditDowntime(credit, bootE int64) {
+// Caller holds r.mu.
+func (r *Ring) creditDowntimeLocked(credit, bootE int64) {
 	if credit <= 0 {
 		return
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for i := range r.blocks {
-		m := &r.blocks[i]
-		if m.state == stateFree || m.lastE > bootE {
-			continue
-		}
-		m.lastE -= credit
-		m.openedE -= credit
-		r.dirty[uint32(i)] = struct{}{}
-	}
+	// Blocks: recorded in the credits, applied when their stamps are
+	// read (Ring.effE), committed with the clock; the erasure order does
+	// not change (older stamps only grow older), nor does the table.
+	cs := append(slices.Clone(r.credits), creditEntry{bootE: bootE, credit: credit})
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].bootE < cs[j].bootE })
+	r.setCredits(cs)
+	r.creditsDirty = true
 	for k, d := range r.deadlines {
 		if d.fixedAt > bootE {
 			continue
@@ -178,25 +178,4 @@ func (r *Ring) takeDeadlineChanges() (put map[string]holdDeadline, del []string)
 		}
 	}
 	return put, del
-}
-
-// heldLocked reports whether one of holds (already judged active) covers
-// block m of its camera. Caller holds r.mu.
-func (r *Ring) heldLocked(m blockMeta, holds []core.HoldRange) bool {
-	if !m.hasFragments() {
-		return false
-	}
-	c := r.camByNum[m.camera]
-	if c == nil {
-		return false
-	}
-	for _, h := range holds {
-		if h.Camera != c.name {
-			continue
-		}
-		if h.From.UnixNano() < m.last && h.To.UnixNano() > m.first {
-			return true
-		}
-	}
-	return false
 }

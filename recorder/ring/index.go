@@ -3,6 +3,7 @@ package ring
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // index.db layout (bbolt):
@@ -66,61 +67,74 @@ func reasonString(r uint8) string {
 	return "overwrite"
 }
 
-// blockMeta is one block's state. first/last are unix ns of the earliest
-// fragment start and the latest fragment end; 0 when the block holds no
-// fragment yet.
+// blockMeta is one block's state, in memory for every block of the ring
+// (5.3 million at 20 TB), so it holds no pointer (the garbage collector
+// skips the whole table) and packs into 48 bytes. first/last are unix ns
+// of the earliest fragment start and the latest fragment end; 0 when the
+// block holds no fragment yet. The init ids its fragments reference are
+// init0 and, in the rare block whose camera changed init mid-block,
+// Ring.moreInits.
 type blockMeta struct {
+	gen   uint64
+	first int64
+	last  int64
+	// lastE is the ring time (clock.go) of the block's last append, as
+	// stamped: retention counts from it, never from the wall clock. A
+	// reboot's downtime credited later is applied when it is read
+	// (Ring.effE), so crediting never rewrites the table.
+	lastE  int64
+	used   uint32 // a block is at most 2 GiB (Options)
+	camera uint32
+	init0  uint32 // the first init id referenced, 0 if none
 	state  blockState
 	reason uint8
-	camera uint32
-	gen    uint64
-	used   int64
-	first  int64
-	last   int64
-	inits  []uint32 // init ids referenced by fragments in this block
-	// lastE is the ring time (clock.go) of the block's last append:
-	// retention counts from it, never from the wall clock.
-	lastE int64
 	// plain: the block holds version-1 (unencrypted) records written by an
 	// earlier release; erasing it means zeroing it.
 	plain bool
-
-	// openedE is the ring time of the block's first record, in memory
-	// only: the sweeper seals blocks of idle cameras by it.
-	openedE int64
-	// noKey, in memory only: an encrypted block whose key is missing from
-	// keys.dat; its records read as damaged.
-	noKey bool
-	// legacy, in memory only: decoded from the layout before ring time;
-	// lastE still has to be derived (Open does).
-	legacy bool
-	// markedErasing, in memory only: the erasing state is committed to the
-	// index (erasure step 1 done, or loaded as erasing). An erasing block
-	// without it may still be indexed and must not be erased if a hold
-	// now covers it.
-	markedErasing bool
+	flags metaFlags // in memory only
 }
+
+// metaFlags are a block's in-memory-only states.
+type metaFlags uint8
+
+const (
+	// flagNoKey: an encrypted block whose key is missing from keys.dat;
+	// its records read as damaged.
+	flagNoKey metaFlags = 1 << iota
+	// flagLegacy: decoded from the layout before ring time; lastE still
+	// has to be derived (Open does).
+	flagLegacy
+	// flagMarked: the erasing state is committed to the index (erasure
+	// step 1 done, or loaded as erasing). An erasing block without it
+	// may still be indexed and must not be erased if a hold now covers it.
+	flagMarked
+	// flagHeld: a hold applied (book.go) covers this sealed block.
+	flagHeld
+	// flagCam: booked with its camera (book.go): counted in its bytes,
+	// init references and, with footage, its tree.
+	flagCam
+)
 
 func (m blockMeta) hasFragments() bool { return m.last != 0 || m.first != 0 }
-
-func (m blockMeta) clone() blockMeta {
-	m.inits = append([]uint32(nil), m.inits...)
-	return m
+func (m blockMeta) noKey() bool        { return m.flags&flagNoKey != 0 }
+func (m blockMeta) markedErasing() bool {
+	return m.flags&flagMarked != 0
 }
+func (m blockMeta) held() bool { return m.flags&flagHeld != 0 }
 
-func (m *blockMeta) addInit(id uint32) {
-	for _, x := range m.inits {
-		if x == id {
-			return
-		}
+func (m *blockMeta) setFlag(f metaFlags, on bool) {
+	if on {
+		m.flags |= f
+	} else {
+		m.flags &^= f
 	}
-	m.inits = append(m.inits, id)
 }
 
 const metaPlain = 1 << 0
 
-func (m blockMeta) encode() []byte {
-	n := 44 + 4*len(m.inits)
+// encode is the index value of the block with the init ids inits.
+func (m blockMeta) encode(inits []uint32) []byte {
+	n := 44 + 4*len(inits)
 	b := make([]byte, n+9)
 	be := binary.BigEndian
 	be.PutUint64(b[n:], uint64(m.lastE))
@@ -134,47 +148,57 @@ func (m blockMeta) encode() []byte {
 	be.PutUint64(b[16:], uint64(m.used))
 	be.PutUint64(b[24:], uint64(m.first))
 	be.PutUint64(b[32:], uint64(m.last))
-	be.PutUint32(b[40:], uint32(len(m.inits)))
-	for i, id := range m.inits {
+	be.PutUint32(b[40:], uint32(len(inits)))
+	for i, id := range inits {
 		be.PutUint32(b[44+4*i:], id)
 	}
 	return b
 }
 
-func decodeBlockMeta(b []byte) (blockMeta, error) {
+// decodeBlockMeta decodes an index value; the init ids beyond init0 are
+// appended to more (nil when there are none, the usual case).
+func decodeBlockMeta(b []byte) (m blockMeta, more []uint32, err error) {
 	if len(b) < 44 {
-		return blockMeta{}, fmt.Errorf("%w: block meta of %d bytes", ErrCorrupt, len(b))
+		return blockMeta{}, nil, fmt.Errorf("%w: block meta of %d bytes", ErrCorrupt, len(b))
 	}
 	be := binary.BigEndian
-	m := blockMeta{
+	used := be.Uint64(b[16:])
+	m = blockMeta{
 		state:  blockState(b[0]),
 		reason: b[1],
 		camera: be.Uint32(b[4:]),
 		gen:    be.Uint64(b[8:]),
-		used:   int64(be.Uint64(b[16:])),
+		used:   uint32(used),
 		first:  int64(be.Uint64(b[24:])),
 		last:   int64(be.Uint64(b[32:])),
 	}
 	n := int(be.Uint32(b[40:]))
-	if m.state > stateErasing || n > (len(b)-44)/4 {
-		return blockMeta{}, fmt.Errorf("%w: block meta", ErrCorrupt)
+	if m.state > stateErasing || n > (len(b)-44)/4 || used > 1<<31 {
+		return blockMeta{}, nil, fmt.Errorf("%w: block meta", ErrCorrupt)
 	}
 	for i := range n {
-		m.inits = append(m.inits, be.Uint32(b[44+4*i:]))
+		id := be.Uint32(b[44+4*i:])
+		switch {
+		case id != 0 && (m.init0 == 0 || m.init0 == id):
+			m.init0 = id
+		case !slices.Contains(more, id):
+			more = append(more, id)
+		}
 	}
 	switch rest := b[44+4*n:]; len(rest) {
 	case 0:
 		// Written before ring time and encryption: its records are
 		// plaintext, and lastE is derived from the wall clock on open.
-		m.legacy, m.plain = true, m.state != stateFree
+		m.flags |= flagLegacy
+		m.plain = m.state != stateFree
 	case 9:
 		m.lastE = int64(be.Uint64(rest))
 		m.plain = rest[8]&metaPlain != 0
 	default:
-		return blockMeta{}, fmt.Errorf("%w: block meta tail of %d bytes", ErrCorrupt, len(rest))
+		return blockMeta{}, nil, fmt.Errorf("%w: block meta tail of %d bytes", ErrCorrupt, len(rest))
 	}
-	m.markedErasing = m.state == stateErasing
-	return m, nil
+	m.setFlag(flagMarked, m.state == stateErasing)
+	return m, more, nil
 }
 
 func u32key(v uint32) []byte {

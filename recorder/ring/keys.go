@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -63,19 +62,23 @@ func newAEAD(key *[keySize]byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(b)
 }
 
-// keyFile is keys.dat. Reads of the in-memory copy and slot writes are
-// serialized by Ring.keyMu.
+// keyFile is keys.dat. Keys are not kept in memory: a 20 TB ring has
+// 5.3 million of them (255 MB), and the ring needs one only to open a
+// block for appends (the camera keeps that cipher while the block is
+// open) and to read a fragment (one 64-byte pread, from the page cache
+// after the first). So an erased block's key is never left behind in the
+// process either. Slot reads and writes are serialized by Ring.keyMu.
 type keyFile struct {
-	f    *os.File
-	fd   int
-	keys []slotKey // in-memory copy, one per block
+	f  *os.File
+	fd int
+	n  int // slots
 	// noSync: Options.NoSync (simulations).
 	noSync bool
 }
 
 // openKeyFile opens (or creates) keys.dat for nblocks slots. A file of
 // another size (cut short by a repair, a bad copy) is not refused — that
-// would stop every camera: the slots it holds are read, the rest are
+// would stop every camera: the slots it holds are kept, the rest are
 // missing keys, and the file is brought to its size; resized reports
 // that an existing file had another size.
 func openKeyFile(dir string, nblocks int, create bool) (kf *keyFile, resized bool, err error) {
@@ -91,24 +94,13 @@ func openKeyFile(dir string, nblocks int, create bool) (kf *keyFile, resized boo
 	if err != nil {
 		return nil, false, fmt.Errorf("ring: %w", err)
 	}
-	kf = &keyFile{f: f, fd: int(f.Fd()), keys: make([]slotKey, nblocks)}
+	kf = &keyFile{f: f, fd: int(f.Fd()), n: nblocks}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
 		return nil, false, fmt.Errorf("ring: %w", err)
 	}
 	want := int64(nblocks) * slotSize
-	if have := min(fi.Size(), want) / slotSize * slotSize; have > 0 {
-		buf := make([]byte, have)
-		if _, err := io.ReadFull(io.NewSectionReader(f, 0, have), buf); err != nil {
-			f.Close()
-			return nil, false, fmt.Errorf("ring: read keys.dat: %w", err)
-		}
-		for i := range int(have / slotSize) {
-			kf.keys[i] = decodeSlot(buf[i*slotSize:])
-		}
-		clear(buf)
-	}
 	if fi.Size() != want {
 		resized = fi.Size() != 0
 		if err := f.Truncate(want); err != nil {
@@ -120,13 +112,21 @@ func openKeyFile(dir string, nblocks int, create bool) (kf *keyFile, resized boo
 	return kf, resized, nil
 }
 
-// keyFor returns block b's key if the slot holds one for generation gen.
+// keyFor returns block b's key if its slot holds one for generation gen.
 func (k *keyFile) keyFor(b uint32, gen uint64) (*[keySize]byte, bool) {
-	s := &k.keys[b]
-	if !s.ok || s.gen != gen {
+	if int(b) >= k.n {
 		return nil, false
 	}
-	return &s.key, true
+	var s [slotSize]byte
+	defer clear(s[:])
+	if _, err := k.f.ReadAt(s[:], int64(b)*slotSize); err != nil {
+		return nil, false
+	}
+	sk := decodeSlot(s[:])
+	if !sk.ok || sk.gen != gen {
+		return nil, false
+	}
+	return &sk.key, true
 }
 
 // put writes a fresh random key for (b, gen) into its slot, replacing
@@ -137,14 +137,53 @@ func (k *keyFile) put(b uint32, gen uint64) error {
 		return err
 	}
 	slot := encodeSlot(gen, &key)
-	if _, err := k.f.WriteAt(slot[:], int64(b)*slotSize); err != nil {
-		clear(key[:])
-		return err
-	}
-	k.keys[b] = slotKey{gen: gen, key: key, ok: true}
+	defer clear(slot[:])
 	clear(key[:])
-	clear(slot[:])
-	return nil
+	_, err := k.f.WriteAt(slot[:], int64(b)*slotSize)
+	return err
+}
+
+// keyScanChunk is how many slots scan reads at once (1 MiB).
+const keyScanChunk = 16384
+
+// scan reads every slot once, in order, and calls check with each; a
+// slot check asks to renew (returning true, and the generation) gets a
+// fresh key written in place (no sync). Open uses it to find missing keys
+// and give free blocks theirs: one sequential pass over the file.
+func (k *keyFile) scan(check func(b uint32, s slotKey) (renew bool, gen uint64)) (renewed int, err error) {
+	buf := make([]byte, keyScanChunk*slotSize)
+	defer clear(buf)
+	for lo := 0; lo < k.n; lo += keyScanChunk {
+		n := min(keyScanChunk, k.n-lo)
+		part := buf[:n*slotSize]
+		if _, err := k.f.ReadAt(part, int64(lo)*slotSize); err != nil {
+			return renewed, fmt.Errorf("ring: read keys.dat: %w", err)
+		}
+		dirty := false
+		for i := range n {
+			slot := part[i*slotSize : (i+1)*slotSize]
+			renew, gen := check(uint32(lo+i), decodeSlot(slot))
+			if !renew {
+				continue
+			}
+			var key [keySize]byte
+			if _, err := rand.Read(key[:]); err != nil {
+				return renewed, err
+			}
+			s := encodeSlot(gen, &key)
+			copy(slot, s[:])
+			clear(key[:])
+			clear(s[:])
+			dirty = true
+			renewed++
+		}
+		if dirty {
+			if _, err := k.f.WriteAt(part, int64(lo)*slotSize); err != nil {
+				return renewed, err
+			}
+		}
+	}
+	return renewed, nil
 }
 
 func (k *keyFile) sync() error {
@@ -154,9 +193,4 @@ func (k *keyFile) sync() error {
 	return unix.Fdatasync(k.fd)
 }
 
-func (k *keyFile) close() error {
-	for i := range k.keys {
-		k.keys[i] = slotKey{}
-	}
-	return k.f.Close()
-}
+func (k *keyFile) close() error { return k.f.Close() }

@@ -43,7 +43,6 @@ func (r *Ring) Fragments(camera string, from, to time.Time) ([]FragmentRef, erro
 	if !ok {
 		return nil, nil
 	}
-	plain := r.plainBlocks()
 	var out []FragmentRef
 	err := r.db.View(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bktFrags).Bucket(u32key(c.num))
@@ -77,7 +76,7 @@ func (r *Ring) Fragments(camera string, from, to time.Time) ([]FragmentRef, erro
 				Start:    time.Unix(0, keyStart(k)).UTC(),
 				Duration: time.Duration(e.dur),
 				Block:    e.block,
-				Offset:   e.offset + int64(hdrLen(plain.version(e.block))),
+				Offset:   e.offset, // + the header, below
 				Length:   int64(e.length),
 				Keyframe: e.flags&flagKeyframe != 0,
 				InitID:   e.initID,
@@ -88,6 +87,17 @@ func (r *Ring) Fragments(camera string, from, to time.Time) ([]FragmentRef, erro
 		}
 		return nil
 	})
+	// Payloads start after the header, whose size is the record version's
+	// (an earlier release's plaintext blocks have version 1).
+	r.mu.Lock()
+	for i := range out {
+		ver := recV2
+		if b := out[i].Block; int(b) < r.nblocks && r.blocks[b].plain && r.blocks[b].state != stateFree {
+			ver = recV1
+		}
+		out[i].Offset += int64(hdrLen(ver))
+	}
+	r.mu.Unlock()
 	return out, err
 }
 
@@ -125,7 +135,7 @@ func (r *Ring) ReadFragment(ref FragmentRef) ([]byte, error) {
 	if !current() {
 		return nil, fmt.Errorf("%w: block %d", ErrStale, ref.Block)
 	}
-	if m.noKey {
+	if m.noKey() {
 		return nil, r.noteDamage(c, ref, fmt.Errorf("the block's key is missing from keys.dat"))
 	}
 	aead := r.aeadFor(ref.Block, m.gen)
@@ -175,47 +185,24 @@ func (r *Ring) Init(camera string, initID uint32) ([]byte, error) {
 	return out, err
 }
 
-// keylessBlocks is the set of blocks holding footage whose key is missing
-// from keys.dat (nil when there is none, the usual case).
-func (r *Ring) keylessBlocks() map[uint32]struct{} {
+// keylessBlocks is the set of frags' blocks whose key is missing from
+// keys.dat (nil when there is none, the usual case).
+func (r *Ring) keylessBlocks(frags []FragmentRef) map[uint32]struct{} {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.keyless == 0 {
+		return nil
+	}
 	var out map[uint32]struct{}
-	for i, m := range r.blocks {
-		if m.noKey && m.state != stateFree {
+	for _, f := range frags {
+		if int(f.Block) < r.nblocks && r.blocks[f.Block].noKey() && r.blocks[f.Block].state != stateFree {
 			if out == nil {
 				out = map[uint32]struct{}{}
 			}
-			out[uint32(i)] = struct{}{}
+			out[f.Block] = struct{}{}
 		}
 	}
 	return out
-}
-
-// plainSet is the set of blocks holding version-1 records (an earlier
-// release's, until they expire).
-type plainSet map[uint32]struct{}
-
-func (p plainSet) version(b uint32) uint8 {
-	if _, ok := p[b]; ok {
-		return recV1
-	}
-	return recV2
-}
-
-func (r *Ring) plainBlocks() plainSet {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var p plainSet
-	for i, m := range r.blocks {
-		if m.plain && m.state != stateFree {
-			if p == nil {
-				p = plainSet{}
-			}
-			p[uint32(i)] = struct{}{}
-		}
-	}
-	return p
 }
 
 // Coverage merges a camera's indexed fragments in [from, to) into spans. A
@@ -238,7 +225,7 @@ func (r *Ring) Coverage(camera string, from, to time.Time) ([]core.Span, error) 
 	var prevDur time.Duration
 	broken := false // a damaged fragment since the last span: never merge across it
 	damage := r.anyDamage(c.num)
-	noKey := r.keylessBlocks()
+	noKey := r.keylessBlocks(frags)
 	for _, f := range frags {
 		if _, ok := noKey[f.Block]; ok {
 			// Its key is gone from keys.dat: unreadable, shown as damaged.
@@ -296,31 +283,26 @@ type Usage struct {
 	Bytes  int64     // bytes in its open and sealed blocks
 }
 
-// Usages reports every camera's oldest footage and bytes in one pass over
-// the block table (the console asks every second, for every camera).
+// Usages reports every camera's oldest footage and bytes from the
+// bookkeeping (book.go), without walking the blocks (the console asks
+// every second, for every camera).
 func (r *Ring) Usages() map[string]Usage {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	byNum := make(map[uint32]string, len(r.cams))
+	out := make(map[string]Usage, len(r.cams))
 	for name, c := range r.cams {
-		byNum[c.num] = name
-	}
-	first := map[uint32]int64{}
-	bytes := map[uint32]int64{}
-	for _, m := range r.blocks {
-		if m.state != stateOpen && m.state != stateSealed {
-			continue
-		}
-		bytes[m.camera] += m.used
-		if m.hasFragments() && (first[m.camera] == 0 || m.first < first[m.camera]) {
-			first[m.camera] = m.first
-		}
-	}
-	out := make(map[string]Usage, len(byNum))
-	for num, name := range byNum {
-		u := Usage{Bytes: bytes[num]}
-		if f := first[num]; f != 0 {
-			u.Oldest = time.Unix(0, f).UTC()
+		u := Usage{Bytes: c.bytes}
+		if c.tree != nil {
+			c.tree.Ascend(func(b uint32) bool {
+				m := &r.blocks[b]
+				if m.state == stateErasing { // chosen for erasure, being erased
+					return true
+				}
+				if m.first != 0 {
+					u.Oldest = time.Unix(0, m.first).UTC()
+				}
+				return false
+			})
 		}
 		out[name] = u
 	}
@@ -348,30 +330,20 @@ func (r *Ring) CheckHold(camera string, from, to time.Time, active []core.HoldRa
 	now := r.clock.trustedWall()
 	limit := int64(r.o.HoldShare * float64(r.size()))
 	r.mu.Lock()
-	blocks := map[int]struct{}{}
+	var holds []core.HoldRange
 	var future int64
-	add := func(cam string, from, to time.Time) {
-		c := r.cams[cam]
-		if c == nil {
-			future += r.futureBytesLocked(nil, from, to, now)
-			return
-		}
-		for i, m := range r.blocks {
-			if m.camera == c.num && m.state != stateFree && m.hasFragments() &&
-				from.UnixNano() < m.last && to.UnixNano() > m.first {
-				blocks[i] = struct{}{}
-			}
-		}
-		future += r.futureBytesLocked(c, from, to, now)
+	add := func(h core.HoldRange) {
+		holds = append(holds, h)
+		future += r.futureBytesLocked(r.cams[h.Camera], h.From, h.To, now)
 	}
 	for _, h := range active {
 		if h.Until.IsZero() || now.Before(h.Until) {
-			add(h.Camera, h.From, h.To)
+			add(h)
 		}
 	}
-	usedByActive := int64(len(blocks))*r.bs + future
-	add(camera, from, to)
-	total := int64(len(blocks))*r.bs + future
+	usedByActive := int64(r.countCoveredLocked(holds))*r.bs + future
+	add(core.HoldRange{Camera: camera, From: from, To: to})
+	total := int64(r.countCoveredLocked(holds))*r.bs + future
 	r.mu.Unlock()
 	if total > limit {
 		return fmt.Errorf("%w: holding %s [%s, %s) needs %d bytes; %d of the %d-byte hold limit are available",

@@ -3,6 +3,7 @@ package ring
 import (
 	"crypto/sha256"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -24,7 +25,7 @@ func (r *Ring) recover() error {
 	now, wall := r.clock.now(), r.o.Now().UnixNano()
 	for i := range r.blocks {
 		m := &r.blocks[i]
-		if !m.legacy {
+		if m.flags&flagLegacy == 0 {
 			continue
 		}
 		// Written before ring time: age it by the wall clock, once.
@@ -32,28 +33,43 @@ func (r *Ring) recover() error {
 		if m.hasFragments() {
 			m.lastE = now - max(wall-m.last, 0)
 		}
-		m.legacy = false
+		m.flags &^= flagLegacy
 		changed[uint32(i)] = struct{}{}
 	}
 
 	// A free block whose first record carries its current generation was
-	// taken after the last commit: it was that camera's open block.
+	// taken after the last commit: it was that camera's open block. Only
+	// blocks in the durable lease can have been taken (book.go); without
+	// one (an index of an earlier release) every free block is read.
+	var cands []uint32
+	if r.leaseOK {
+		for b := range r.lease {
+			if r.blocks[b].state == stateFree {
+				cands = append(cands, b)
+			}
+		}
+		slices.Sort(cands)
+	} else {
+		for i := range r.blocks {
+			if r.blocks[i].state == stateFree {
+				cands = append(cands, uint32(i))
+			}
+		}
+	}
 	adopted := map[uint32]bool{}
 	hdr := make([]byte, hdrV2)
-	for i, m := range r.blocks {
-		if m.state != stateFree {
-			continue
-		}
-		if err := r.readAt(hdr, int64(i)*r.bs); err != nil {
+	for _, b := range cands {
+		m := r.blocks[b]
+		if err := r.readAt(hdr, int64(b)*r.bs); err != nil {
 			return fmt.Errorf("ring: recovery read: %w", err)
 		}
 		h, err := decodeHeader(hdr)
 		if err != nil || h.Version != recV2 || h.Gen != m.gen || r.camByNum[h.Camera] == nil {
 			continue
 		}
-		r.blocks[i] = blockMeta{state: stateOpen, camera: h.Camera, gen: m.gen, lastE: now}
-		changed[uint32(i)] = struct{}{}
-		adopted[uint32(i)] = true
+		r.blocks[b] = blockMeta{state: stateOpen, camera: h.Camera, gen: m.gen, lastE: now, flags: m.flags}
+		changed[b] = struct{}{}
+		adopted[b] = true
 	}
 
 	var entries []pendingEntry
@@ -72,6 +88,7 @@ func (r *Ring) recover() error {
 			if n == 0 && adopted[uint32(i)] {
 				// Nothing valid in it after all: it stays free.
 				r.blocks[i] = blockMeta{state: stateFree, gen: m.gen}
+				delete(r.moreInits, uint32(i))
 				delete(changed, uint32(i))
 				continue
 			}
@@ -83,6 +100,24 @@ func (r *Ring) recover() error {
 		changed[uint32(i)] = struct{}{}
 	}
 
+	// Credited downtimes older than every stamp apply to nothing more.
+	if len(r.credits) > 0 {
+		oldest := int64(1<<63 - 1)
+		for i := range r.blocks {
+			if r.blocks[i].state != stateFree {
+				oldest = min(oldest, r.blocks[i].lastE)
+			}
+		}
+		cs := slices.DeleteFunc(slices.Clone(r.credits), func(c creditEntry) bool { return c.bootE < oldest })
+		r.setCredits(cs)
+	}
+	// Every block booked, then the lease: the lowest free blocks, durable
+	// with the commit below (Open is alone with the ring until it returns).
+	r.lease = map[uint32]struct{}{}
+	r.rebuild()
+	lease := r.leaseWantLocked()
+	r.leaseCommittedLocked(lease)
+
 	{ // always: the clock state is committed on every open
 		st := r.clock.state()
 		err := r.db.Update(func(tx *bolt.Tx) error {
@@ -92,7 +127,7 @@ func (r *Ring) recover() error {
 				}
 			}
 			for b := range changed {
-				if err := tx.Bucket(bktBlocks).Put(u32key(b), r.blocks[b].encode()); err != nil {
+				if err := tx.Bucket(bktBlocks).Put(u32key(b), r.blocks[b].encode(r.initsOf(b))); err != nil {
 					return err
 				}
 			}
@@ -102,7 +137,7 @@ func (r *Ring) recover() error {
 					return err
 				}
 			}
-			return st.put(tx.Bucket(bktMeta))
+			return putState(tx.Bucket(bktMeta), st, lease, r.credits)
 		})
 		if err != nil {
 			return r.noteWriteError("recovery commit", err)
@@ -113,10 +148,8 @@ func (r *Ring) recover() error {
 	}
 
 	var erasing []uint32
-	for i, m := range r.blocks {
-		if m.state == stateErasing {
-			erasing = append(erasing, uint32(i))
-		}
+	for b, ok := r.erasing.next(0); ok; b, ok = r.erasing.next(b + 1) {
+		erasing = append(erasing, b)
 	}
 	for len(erasing) > 0 {
 		n := min(len(erasing), r.o.eraseBatch)
@@ -135,8 +168,9 @@ func (r *Ring) recover() error {
 func (r *Ring) scanTail(b uint32, c *camera, entries *[]pendingEntry) (int, error) {
 	m := &r.blocks[b]
 	base := int64(b) * r.bs
-	buf := make([]byte, r.bs-m.used)
-	if err := r.readAt(buf, base+m.used); err != nil {
+	used := int64(m.used)
+	buf := make([]byte, r.bs-used)
+	if err := r.readAt(buf, base+used); err != nil {
 		return 0, fmt.Errorf("ring: recovery read block %d: %w", b, err)
 	}
 	want := recV2
@@ -162,8 +196,8 @@ func (r *Ring) scanTail(b uint32, c *camera, entries *[]pendingEntry) (int, erro
 			} else {
 				m.first, m.last = min(m.first, start), max(m.last, end)
 			}
-			m.addInit(h.InitID)
-			e := fragEntry{block: b, offset: m.used + pos, length: h.Length, dur: h.Dur,
+			r.addInitLocked(b, c, h.InitID)
+			e := fragEntry{block: b, offset: used + pos, length: h.Length, dur: h.Dur,
 				flags: h.Flags, initID: h.InitID, sha: sha256.Sum256(payload), gen: m.gen}
 			*entries = append(*entries, pendingEntry{cam: c.num, block: b, key: timeKey(start, h.Seq), val: e.encode()})
 		}
@@ -171,7 +205,7 @@ func (r *Ring) scanTail(b uint32, c *camera, entries *[]pendingEntry) (int, erro
 		pos += size
 		n++
 	}
-	m.used += pos
+	m.used += uint32(pos)
 	return n, nil
 }
 

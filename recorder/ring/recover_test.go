@@ -59,7 +59,7 @@ func TestRecoverDropsDamagedTail(t *testing.T) {
 			appendSeq(t, r, e, "cam1", id, 3, 5, fragSize)
 			r.mu.Lock()
 			b := uint32(r.cams["cam1"].open)
-			used := r.blocks[b].used
+			used := int64(r.blocks[b].used)
 			r.mu.Unlock()
 			crash(r)
 
@@ -122,7 +122,7 @@ func TestRecoverRejectsPreviousLap(t *testing.T) {
 				t.Fatalf("planted record does not check: %v", err)
 			}
 			f, _ := os.OpenFile(filepath.Join(e.dir, "ring.dat"), os.O_RDWR, 0)
-			f.WriteAt(rec, int64(b)*int64(64<<10)+m.used)
+			f.WriteAt(rec, int64(b)*int64(64<<10)+int64(m.used))
 			f.Close()
 
 			r = mustOpen(t, e.tinyOpts())

@@ -1,10 +1,5 @@
 package ring
 
-import (
-	"slices"
-
-	"mimamori/core"
-)
 
 // The reserve: once the ring is full, Run keeps a few blocks erased ahead
 // of need, so a camera that fills its block takes a free one at once
@@ -43,41 +38,33 @@ func (r *Ring) reserveLowLocked(want int) int { return want - max(1, want/2) }
 
 // oldestUnheldLocked is the sealed block recorded longest ago (by ring
 // time, not by its footage's stamps, which a wrong wall clock can put
-// years off) that no hold protects, or -1. Caller holds r.mu.
-func (r *Ring) oldestUnheldLocked(holds []core.HoldRange) int {
-	if vs := r.oldestUnheldNLocked(holds, 1); len(vs) > 0 {
-		return int(vs[0])
+// years off) that no applied hold protects, or -1: the first of the
+// erasure order (book.go). Caller holds r.mu and has applied the holds
+// just read (activeHoldsLocked).
+func (r *Ring) oldestUnheldLocked() int {
+	if b, ok := r.order.Min(); ok {
+		return int(b)
 	}
 	return -1
 }
 
 // oldestUnheldNLocked is up to n sealed, unheld blocks, oldest first (as
 // oldestUnheldLocked). Caller holds r.mu.
-func (r *Ring) oldestUnheldNLocked(holds []core.HoldRange, n int) []uint32 {
+func (r *Ring) oldestUnheldNLocked(n int) []uint32 {
 	var vs []uint32
-	older := func(i, j uint32) bool {
-		a, b := r.blocks[i], r.blocks[j]
-		return a.lastE < b.lastE || (a.lastE == b.lastE && a.last < b.last)
-	}
-	for i, m := range r.blocks {
-		if m.state != stateSealed || r.heldLocked(m, holds) {
-			continue
-		}
-		b := uint32(i)
-		if len(vs) == n && !older(b, vs[n-1]) {
-			continue
-		}
-		// Insert in order; n is small (a batch).
-		at := len(vs)
-		for at > 0 && older(b, vs[at-1]) {
-			at--
-		}
-		vs = slices.Insert(vs, at, b)
-		if len(vs) > n {
-			vs = vs[:n]
-		}
-	}
+	r.order.Ascend(func(b uint32) bool {
+		vs = append(vs, b)
+		return len(vs) < n
+	})
 	return vs
+}
+
+// markErasingLocked chooses sealed block b for erasure. Caller holds
+// r.mu (and syncMu: eraseBlocks follows).
+func (r *Ring) markErasingLocked(b uint32, reason uint8) {
+	m := r.blocks[b]
+	m.state, m.reason = stateErasing, reason
+	r.setMetaLocked(b, m)
 }
 
 // RefillReserve erases the oldest unheld sealed blocks (reason
@@ -94,12 +81,7 @@ func (r *Ring) RefillReserve() error {
 			r.mu.Unlock()
 			return ErrClosed
 		}
-		free := 0
-		for _, m := range r.blocks {
-			if m.state == stateFree {
-				free++
-			}
-		}
+		free := r.free.len()
 		want := r.reserveWantLocked()
 		if free >= want || (first && free > r.reserveLowLocked(want)) {
 			r.mu.Unlock()
@@ -107,14 +89,14 @@ func (r *Ring) RefillReserve() error {
 		}
 		// Holds re-read for every batch: one placed while the previous
 		// batch was being erased protects its blocks.
-		vs := r.oldestUnheldNLocked(r.activeHoldsLocked(), min(want-free, r.o.eraseBatch))
+		r.activeHoldsLocked()
+		vs := r.oldestUnheldNLocked(min(want-free, r.o.eraseBatch))
 		if len(vs) == 0 {
 			r.mu.Unlock()
 			return nil // everything left is open or held
 		}
 		for _, v := range vs {
-			r.blocks[v].state = stateErasing
-			r.blocks[v].reason = reasonOverwrite
+			r.markErasingLocked(v, reasonOverwrite)
 		}
 		r.mu.Unlock()
 		if err := r.eraseBlocks(vs); err != nil {

@@ -159,7 +159,7 @@ func TestErasureCoversBytesBeyondUsed(t *testing.T) {
 	key := blockKey(t, r, 0)
 	torn := sealRecord(t, r.aeadFor(0, m.gen), recHeader{Kind: kindFragment, Camera: 1, Gen: m.gen, Seq: 99,
 		Start: t0.Add(6 * time.Second).UnixNano(), Dur: 1e9, InitID: id, Nonce: 5}, payloadFor("cam1", 99, 2000))
-	if _, err := r.f.WriteAt(torn[:len(torn)/2], m.used+8); err != nil {
+	if _, err := r.f.WriteAt(torn[:len(torn)/2], int64(m.used)+8); err != nil {
 		t.Fatal(err)
 	}
 	if err := sweepAt(r, e, t0.Add(75*time.Second)); err != nil {

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/btree"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
 
@@ -46,16 +47,32 @@ type Ring struct {
 
 	mu        sync.Mutex // ring lock: everything below
 	closed    bool
-	blocks    []blockMeta
+	blocks    []blockMeta         // one per block, pointer-free (index.go)
+	moreInits map[uint32][]uint32 // init ids of a block beyond its init0 (rare)
 	dirty     map[uint32]struct{} // blocks whose meta changed since the last commit
 	pending   []pendingEntry      // written records not yet indexed
 	camDirty  map[uint32]struct{}
 	cams      map[string]*camera
 	camByNum  map[uint32]*camera
-	heldBytes int64
 	deadlines map[string]holdDeadline // holds.go
 	dlDirty   map[string]struct{}     // deadlines not yet committed
 	dlSeen    map[string]int64        // ring time core last handed each hold over (memory only)
+
+	// Bookkeeping kept as blocks change (book.go), so no path walks the
+	// block table.
+	free, avail, erasing *blockSet
+	order                *btree.BTreeG[uint32] // sealed, unheld, in erasure order
+	usedBytes            int64                 // used bytes of every block not free
+	heldN                int                   // sealed (and chosen) blocks an applied hold covers
+	keyless              int                   // blocks not free whose key is missing
+	holdsApplied         map[holdIdent]int     // the holds the held flags follow
+	holdsByCam           map[string][]holdSpan
+	probeFirst           int64 // the camera trees' search key (book.go)
+	lease                map[uint32]struct{}
+	leaseOK              bool // Open: the stored lease is this release's and current
+	credits              []creditEntry
+	creditFrom           []int64 // suffix sums of credits
+	creditsDirty         bool    // credits not yet committed
 
 	written         atomic.Int64 // bytes pwritten, for the write rate
 	dataSynced      atomic.Int64 // r.written as of the last successful data sync
@@ -120,6 +137,7 @@ type camera struct {
 	name         string
 	num          uint32
 	open         int64 // open block or -1
+	openedE      int64 // ring time of the open block's first record: the sweeper seals an idle camera's block by it
 	nextSeq      uint64
 	lastInit     uint32
 	maxInit      uint32 // highest init id given (ids are never reused)
@@ -127,6 +145,12 @@ type camera struct {
 	inits        map[uint32]struct{}
 	rate         rateWindow
 	starvedSince time.Time // wall time the camera first found no block; zero when it has one
+
+	// Bookkeeping (book.go).
+	tree      *btree.BTreeG[uint32] // its blocks with footage, by footage start
+	bytes     int64                 // used bytes of its open and sealed blocks
+	maxExtent int64                 // the longest footage span of a block (tree searches start this early)
+	initRefs  map[uint32]int32      // blocks referencing each init id
 }
 
 // rateWindow estimates a camera's byte rate from its recent fragments.
@@ -167,6 +191,9 @@ func Open(o Options) (*Ring, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Capacity/o.BlockSize >= int64(probe) {
+		return nil, fmt.Errorf("%w: Capacity %d holds more blocks than the index can number", ErrInvalid, o.Capacity)
+	}
 	r := &Ring{
 		o:         o,
 		log:       o.Logger.With("component", "ring"),
@@ -183,6 +210,7 @@ func Open(o Options) (*Ring, error) {
 		events:    make(chan eventReq, 256),
 	}
 	r.fsyncHist = core.NewHistogram(core.FsyncBuckets)
+	r.initBook()
 	r.zeros = make([]byte, min(r.bs, 1<<20))
 	r.scratch.New = func() any { b := make([]byte, 0, scratchSize); return &b }
 	created, err := r.checkSpace()
@@ -410,9 +438,11 @@ func (r *Ring) load() (*clockState, error) {
 			// A random generation base per index: records left in ring.dat by
 			// an earlier index (its generations) can never validate.
 			base := uint64(rand.Uint32()|1) << 32
+			bk := tx.Bucket(bktBlocks)
+			bk.FillPercent = 1 // written in key order: full pages, half the file
+			v := blockMeta{state: stateFree, gen: base}.encode(nil)
 			for i := range r.nblocks {
-				m := blockMeta{state: stateFree, gen: base}
-				if err := tx.Bucket(bktBlocks).Put(u32key(uint32(i)), m.encode()); err != nil {
+				if err := bk.Put(u32key(uint32(i)), v); err != nil {
 					return err
 				}
 			}
@@ -429,12 +459,36 @@ func (r *Ring) load() (*clockState, error) {
 			}
 			saved = &s
 		}
-		for i := range r.nblocks {
-			m, err := decodeBlockMeta(tx.Bucket(bktBlocks).Get(u32key(uint32(i))))
+		lease, leaseOK, credits, err := loadState(meta, saved)
+		if err != nil {
+			return err
+		}
+		r.leaseOK = leaseOK
+		for _, b := range lease {
+			if int(b) < r.nblocks {
+				r.lease[b] = struct{}{}
+			}
+		}
+		r.setCredits(credits)
+		// One pass in key order (big-endian block numbers).
+		cur := tx.Bucket(bktBlocks).Cursor()
+		i := 0
+		for k, v := cur.First(); k != nil; k, v = cur.Next() {
+			if len(k) != 4 || int(beU32(k)) != i || i >= r.nblocks {
+				return fmt.Errorf("%w: index blocks: key %x where block %d was due", ErrCorrupt, k, i)
+			}
+			m, more, err := decodeBlockMeta(v)
 			if err != nil {
 				return fmt.Errorf("block %d: %w", i, err)
 			}
 			r.blocks[i] = m
+			if more != nil {
+				r.moreInits[uint32(i)] = more
+			}
+			i++
+		}
+		if i != r.nblocks {
+			return fmt.Errorf("%w: index has %d of %d block metas", ErrCorrupt, i, r.nblocks)
 		}
 		if err := r.loadDeadlines(tx); err != nil {
 			return err
@@ -477,50 +531,50 @@ func (r *Ring) openKeys() error {
 	}
 	r.keys = kf
 	kf.noSync = r.o.NoSync
-	if r.freshIndex {
-		// A new index over a keys.dat that holds keys: index.db was lost or
-		// moved aside. The old footage's keys are replaced below, so it
-		// can no longer be read; say so once.
-		old := 0
-		for _, k := range kf.keys {
-			if k.ok {
-				old++
-			}
+	// One pass over keys.dat: a free block without its next key gets one,
+	// a block holding footage without its key is marked keyless.
+	old := 0
+	var lost []uint32
+	nlost := 0
+	renewed, err := kf.scan(func(b uint32, s slotKey) (bool, uint64) {
+		if s.ok {
+			old++
 		}
-		if old > 0 {
-			detail := fmt.Sprintf("index.db was created anew over a ring whose keys.dat held %d keys: "+
-				"the footage of the earlier index can no longer be read", old)
-			r.log.Error("new index over an existing ring; its footage is unreadable", "keys_replaced", old)
-			r.event("", "damaged", map[string]string{"reason": detail, "blocks": fmt.Sprint(old)})
-		}
-	}
-	var need, lost []uint32
-	for i := range r.blocks {
-		m := &r.blocks[i]
-		if _, ok := kf.keyFor(uint32(i), m.gen); ok {
-			continue
+		m := &r.blocks[b]
+		if s.ok && s.gen == m.gen {
+			return false, 0
 		}
 		switch {
 		case m.state == stateFree:
-			need = append(need, uint32(i))
+			return true, m.gen
 		case !m.plain && m.state != stateErasing:
-			m.noKey = true
-			lost = append(lost, uint32(i))
+			m.flags |= flagNoKey
+			if nlost++; len(lost) < 8 {
+				lost = append(lost, b)
+			}
 		}
+		return false, 0
+	})
+	if err != nil {
+		return r.noteWriteError("write keys.dat", err)
 	}
-	if len(lost) > 0 || resized {
-		detail := fmt.Sprintf("keys.dat lacks the keys of %d blocks holding footage; that footage cannot be read", len(lost))
+	if r.freshIndex && old > 0 {
+		// A new index over a keys.dat that holds keys: index.db was lost or
+		// moved aside. The old footage's keys were replaced above, so it
+		// can no longer be read; say so once.
+		detail := fmt.Sprintf("index.db was created anew over a ring whose keys.dat held %d keys: "+
+			"the footage of the earlier index can no longer be read", old)
+		r.log.Error("new index over an existing ring; its footage is unreadable", "keys_replaced", old)
+		r.event("", "damaged", map[string]string{"reason": detail, "blocks": fmt.Sprint(old)})
+	}
+	if nlost > 0 || resized {
+		detail := fmt.Sprintf("keys.dat lacks the keys of %d blocks holding footage; that footage cannot be read", nlost)
 		r.log.Error("block keys missing from keys.dat; their footage reads as damaged",
-			"blocks", len(lost), "first", lost[:min(len(lost), 8)], "keys_dat_resized", resized)
-		r.event("", "damaged", map[string]string{"reason": detail, "blocks": fmt.Sprint(len(lost))})
+			"blocks", nlost, "first", lost, "keys_dat_resized", resized)
+		r.event("", "damaged", map[string]string{"reason": detail, "blocks": fmt.Sprint(nlost)})
 	}
-	if len(need) == 0 && !resized {
+	if renewed == 0 && !resized {
 		return nil
-	}
-	for _, b := range need {
-		if err := kf.put(b, r.blocks[b].gen); err != nil {
-			return r.noteWriteError("write keys.dat", err)
-		}
 	}
 	if err := kf.sync(); err != nil {
 		return r.noteWriteError("sync keys.dat", err)
@@ -542,6 +596,7 @@ func (r *Ring) aeadFor(b uint32, gen uint64) cipher.AEAD {
 		return nil
 	}
 	a, err := newAEAD(k)
+	clear(k[:])
 	if err != nil {
 		return nil
 	}
@@ -559,6 +614,7 @@ func newCamera(name string, cr cameraRec) *camera {
 		maxInit:   max(cr.maxInit, cr.lastInit),
 		initBySHA: map[[32]byte]uint32{},
 		inits:     map[uint32]struct{}{},
+		initRefs:  map[uint32]int32{},
 	}
 }
 

@@ -30,11 +30,29 @@ func (r *Ring) syncLocked() error {
 	r.mu.Lock()
 	entries := r.pending
 	r.pending = nil
-	metas := make(map[uint32]blockMeta, len(r.dirty))
+	metas := make(map[uint32][]byte, len(r.dirty))
 	for b := range r.dirty {
-		metas[b] = r.blocks[b].clone()
+		metas[b] = r.blocks[b].encode(r.initsOf(b))
 	}
 	clear(r.dirty)
+	// The lease goes with every commit (book.go); until it is durable,
+	// appends take only blocks in both the old and the new one.
+	lease := r.leaseWantLocked()
+	leaseChanged := len(lease) != len(r.lease)
+	for _, b := range lease {
+		if _, ok := r.lease[b]; !ok {
+			leaseChanged = true
+		}
+	}
+	if leaseChanged {
+		r.narrowLeaseLocked(lease)
+	}
+	// The clock with the credits it stamps (putState): both from now,
+	// and after taking a step's mark, so the triple committed with it is
+	// from after the step.
+	stepped := r.clock.takeDirty()
+	credits, creditsDirty, clk := slices.Clone(r.credits), r.creditsDirty, r.clock.state()
+	r.creditsDirty = false
 	cams := make([]cameraRec, 0, len(r.camDirty))
 	names := make([]string, 0, len(r.camDirty))
 	for num := range r.camDirty {
@@ -59,8 +77,12 @@ func (r *Ring) syncLocked() error {
 		for k := range dlPut {
 			r.dlDirty[k] = struct{}{}
 		}
+		r.creditsDirty = r.creditsDirty || creditsDirty
 		r.mu.Unlock()
 		r.requeueDamage(dmg)
+		if stepped {
+			r.clock.markDirty()
+		}
 	}
 	if len(entries) > 0 || len(metas) > 0 || len(cams) > 0 {
 		// Block metas (used bytes) and camera records describe what was
@@ -75,18 +97,17 @@ func (r *Ring) syncLocked() error {
 		r.dataSynced.Store(written)
 	}
 	entries = r.dropUnsynced(entries)
-	stepped := r.clock.takeDirty()
 	if len(entries) == 0 && len(metas) == 0 && len(cams) == 0 && len(dlPut) == 0 && len(dlDel) == 0 &&
-		len(dmg) == 0 && !stepped {
+		len(dmg) == 0 && !stepped && !leaseChanged && !creditsDirty {
 		r.updateRate()
 		return nil
 	}
-	// Ring time goes with every commit: any (ring time, monotonic, wall)
-	// triple lets the next start on this boot measure the downtime, and one
-	// taken after a step keeps that step from being reported twice.
-	clk := r.clock.state()
+	// Ring time goes with every commit (clk, taken above): any (ring
+	// time, monotonic, wall) triple lets the next start on this boot
+	// measure the downtime, and one taken after a step keeps that step
+	// from being reported twice.
 	err := r.db.Update(func(tx *bolt.Tx) error {
-		if err := clk.put(tx.Bucket(bktMeta)); err != nil {
+		if err := putState(tx.Bucket(bktMeta), clk, lease, credits); err != nil {
 			return err
 		}
 		hb := tx.Bucket(bktHolds)
@@ -123,8 +144,8 @@ func (r *Ring) syncLocked() error {
 			}
 		}
 		blocks := tx.Bucket(bktBlocks)
-		for b, m := range metas {
-			if err := blocks.Put(u32key(b), m.encode()); err != nil {
+		for b, v := range metas {
+			if err := blocks.Put(u32key(b), v); err != nil {
 				return err
 			}
 		}
@@ -137,11 +158,11 @@ func (r *Ring) syncLocked() error {
 	})
 	if err != nil {
 		requeue()
-		if stepped {
-			r.clock.markDirty()
-		}
 		return r.noteWriteError("commit index", err)
 	}
+	r.mu.Lock()
+	r.leaseCommittedLocked(lease)
+	r.mu.Unlock()
 	r.updateRate()
 	return nil
 }
@@ -303,14 +324,9 @@ func (r *Ring) Stats() core.RingStats {
 		Blocks:         r.nblocks,
 	}
 	r.mu.Lock()
-	for _, m := range r.blocks {
-		if m.state == stateFree {
-			st.FreeBlocks++
-		} else {
-			st.UsedBytes += m.used
-		}
-	}
-	st.HeldBytes = r.heldBytes
+	st.FreeBlocks = r.free.len()
+	st.UsedBytes = r.usedBytes
+	st.HeldBytes = int64(r.heldN+r.heldOpenLocked()) * r.bs
 	r.mu.Unlock()
 	r.statsMu.Lock()
 	n := min(r.fsyncN, len(r.fsyncLat))
