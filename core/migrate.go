@@ -55,6 +55,7 @@ type migration struct {
 var migrations = []migration{
 	{To: 2, Name: "ledger-tree", Run: migrateLedgerTree},
 	{To: 3, Name: "erasure-dedup", Run: migrateErasureDedup},
+	{To: 4, Name: "erasure-window", Run: migrateErasureWindow},
 }
 
 func latestSchema() uint64 { return uint64(len(migrations)) + 1 }

@@ -100,10 +100,12 @@ func TestErasureProofsOnePerCameraPerHour(t *testing.T) {
 	if es := entriesOf(t, s, ActionErasure); len(es) != 3 || es[2].Details["blocks"] != "1" {
 		t.Fatalf("next lap: %+v", es[len(es)-1])
 	}
-	// The dedup bucket holds one key per block, whatever the laps.
+	// The dedup remembers the erasures recorded (201, within its window),
+	// one key each in the window and in the lookup.
 	_ = s.db.View(func(tx *bolt.Tx) error {
-		if n := tx.Bucket(bErasedBlocks).Stats().KeyN; n != 200 {
-			t.Errorf("dedup keys: %d, want 200 (one per block)", n)
+		w, r := tx.Bucket(bErasureWindow).Stats().KeyN, tx.Bucket(bErasureRecent).Stats().KeyN
+		if w != 201 || r != 201 || tx.Bucket(bErasedBlocks) != nil {
+			t.Errorf("dedup keys: window %d, lookup %d, want 201 each and no per-block bucket", w, r)
 		}
 		return nil
 	})

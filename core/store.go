@@ -30,7 +30,7 @@ var (
 	bLayoutFiles = []byte("layout_files") // layout plan files by id
 
 	allBuckets = [][]byte{bMeta, bLedger, bKeys, bRefused, bCameras, bRequests,
-		bHolds, bErasedBlocks, bErasurePending, bInquiries, bMaintenance, bGrants, bCounters,
+		bHolds, bErasureWindow, bErasureRecent, bErasurePending, bInquiries, bMaintenance, bGrants, bCounters,
 		bCustody, bLayouts, bLayoutFiles, bTlog}
 
 	kSchema     = []byte("schema")

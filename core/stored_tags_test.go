@@ -34,7 +34,7 @@ var storedJSON = map[string]any{
 
 // storedRaw are buckets whose values are not JSON records (their layout
 // is documented where they are written).
-var storedRaw = []string{"meta", "ledger", "erased_blocks", "counters", "layout_files", "tlog"}
+var storedRaw = []string{"meta", "ledger", "erasure_window", "erasure_recent", "counters", "layout_files", "tlog"}
 
 // TestStoredFieldsHaveExplicitTags walks every stored record type and
 // checks that each exported field has an explicit JSON name (so renaming
