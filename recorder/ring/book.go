@@ -284,7 +284,11 @@ func (r *Ring) setHeldLocked(b uint32, on bool) {
 
 // applyHoldsLocked makes the held flags follow holds, the holds now in
 // force. Only a change costs anything: each hold added or gone visits
-// the blocks of its camera and range.
+// the blocks of its camera and range, holdChunk at a time, letting go of
+// r.mu in between (a hold of a day on 64 cameras is 690,000 blocks at
+// 4 MiB: appends must not wait for all of them). Caller holds syncMu, so
+// no erasure is chosen before the flags are all set, and r.mu, which it
+// holds again on return.
 func (r *Ring) applyHoldsLocked(holds []core.HoldRange) {
 	if len(holds) == 0 && len(r.holdsApplied) == 0 {
 		return
@@ -312,15 +316,16 @@ func (r *Ring) applyHoldsLocked(holds []core.HoldRange) {
 	for k := range next {
 		r.holdsByCam[k.cam] = append(r.holdsByCam[k.cam], k.holdSpan)
 	}
+	// A block sealed meanwhile is judged against holdsByCam, already new.
 	for _, k := range added {
-		r.eachInRangeLocked(k.cam, k.holdSpan, func(b uint32, m *blockMeta) {
+		r.eachInRangeLocked(k.cam, k.holdSpan, true, func(b uint32, m *blockMeta) {
 			if m.state != stateOpen {
 				r.setHeldLocked(b, true)
 			}
 		})
 	}
 	for _, k := range gone {
-		r.eachInRangeLocked(k.cam, k.holdSpan, func(b uint32, m *blockMeta) {
+		r.eachInRangeLocked(k.cam, k.holdSpan, true, func(b uint32, m *blockMeta) {
 			if m.state != stateOpen && m.held() && !r.coveredLocked(k.cam, m) {
 				r.setHeldLocked(b, false)
 			}
@@ -328,31 +333,61 @@ func (r *Ring) applyHoldsLocked(holds []core.HoldRange) {
 	}
 }
 
+// holdChunk is how many blocks a hold change visits under one hold of
+// r.mu (a few ms).
+const holdChunk = 4096
+
 // eachInRangeLocked calls f for every tracked block of camera whose
-// footage overlaps span. f must not add or remove camera tree entries.
-func (r *Ring) eachInRangeLocked(camera string, span holdSpan, f func(b uint32, m *blockMeta)) {
+// footage overlaps span, in footage order. With yield it lets go of r.mu
+// every holdChunk blocks (and stops if the ring closed meanwhile); blocks
+// entering the tree meanwhile before the point reached are not visited.
+func (r *Ring) eachInRangeLocked(camera string, span holdSpan, yield bool, f func(b uint32, m *blockMeta)) {
 	c := r.cams[camera]
 	if c == nil || c.tree == nil || span.to <= span.from {
 		return
 	}
 	// A block starting up to maxExtent before the range can reach into it.
-	r.probeFirst = span.from - c.maxExtent
-	if r.probeFirst > span.from { // overflow
-		r.probeFirst = -1 << 63
+	from := span.from - c.maxExtent
+	if from > span.from { // overflow
+		from = -1 << 63
 	}
-	var hits []uint32
-	c.tree.AscendGreaterOrEqual(probe, func(b uint32) bool {
-		m := &r.blocks[b]
-		if m.first >= span.to {
-			return false
+	after := int64(-1) // the last block visited at footage start from
+	for {
+		var hits []uint32
+		more := false
+		r.probeFirst = from
+		c.tree.AscendGreaterOrEqual(probe, func(b uint32) bool {
+			m := &r.blocks[b]
+			if m.first >= span.to {
+				return false
+			}
+			if m.first == from && int64(b) <= after {
+				return true
+			}
+			if len(hits) == holdChunk {
+				more = true
+				return false
+			}
+			if m.last > span.from {
+				hits = append(hits, b)
+			}
+			from, after = m.first, int64(b)
+			return true
+		})
+		for _, b := range hits {
+			f(b, &r.blocks[b])
 		}
-		if m.last > span.from {
-			hits = append(hits, b)
+		if !more || !yield {
+			if more { // not yielding: go on without letting go
+				continue
+			}
+			return
 		}
-		return true
-	})
-	for _, b := range hits {
-		f(b, &r.blocks[b])
+		r.mu.Unlock()
+		r.mu.Lock()
+		if r.closed {
+			return
+		}
 	}
 }
 
@@ -389,7 +424,7 @@ func (r *Ring) countCoveredLocked(holds []core.HoldRange) int {
 			}
 		}
 		for i, s := range merged {
-			r.eachInRangeLocked(cam, s, func(_ uint32, m *blockMeta) {
+			r.eachInRangeLocked(cam, s, false, func(_ uint32, m *blockMeta) {
 				// Counted already if it reaches an earlier range.
 				if j := sort.Search(len(merged), func(j int) bool { return merged[j].to > m.first }); j >= i {
 					n++

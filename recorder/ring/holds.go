@@ -70,10 +70,12 @@ func (r *Ring) loadDeadlines(tx *bolt.Tx) error {
 }
 
 // activeHoldsLocked asks the HoldSource for the holds that may still be in
-// force and keeps those whose deadline on ring time has not passed. It is
-// read under r.mu right before a block is marked erasing, so a hold placed
-// meanwhile is seen. The HoldSource must not call back into the ring
-// (core's reads a snapshot). Caller holds r.mu.
+// force, keeps those whose deadline on ring time has not passed, and
+// applies them to the held flags (applyHoldsLocked). It is read right
+// before blocks are chosen for erasure, so a hold placed meanwhile is
+// seen. The HoldSource must not call back into the ring (core's reads a
+// snapshot). Caller holds syncMu and r.mu; a change of holds lets go of
+// r.mu for a moment now and then (appends go on), never of syncMu.
 func (r *Ring) activeHoldsLocked() []core.HoldRange {
 	if r.o.Holds == nil {
 		return nil
@@ -145,6 +147,8 @@ func (r *Ring) creditDowntimeLocked(credit, bootE int64) {
 // observeHolds fixes the deadline of any hold not seen before (Run calls
 // it every sync tick).
 func (r *Ring) observeHolds() {
+	r.syncMu.Lock() // applying a change of holds needs it (applyHoldsLocked)
+	defer r.syncMu.Unlock()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.closed {
