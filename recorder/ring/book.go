@@ -404,7 +404,9 @@ func (r *Ring) heldOpenLocked() int {
 }
 
 // countCoveredLocked counts the distinct blocks with footage that holds
-// cover (CheckHold), visiting each camera's tree once per merged range.
+// cover (CheckHold), visiting each camera's tree once per merged range,
+// letting go of r.mu every holdChunk blocks (a hold of every camera is
+// 690,000 blocks: an estimate, it need not stop the appends).
 func (r *Ring) countCoveredLocked(holds []core.HoldRange) int {
 	byCam := map[string][]holdSpan{}
 	for _, h := range holds {
@@ -424,7 +426,7 @@ func (r *Ring) countCoveredLocked(holds []core.HoldRange) int {
 			}
 		}
 		for i, s := range merged {
-			r.eachInRangeLocked(cam, s, false, func(_ uint32, m *blockMeta) {
+			r.eachInRangeLocked(cam, s, true, func(_ uint32, m *blockMeta) {
 				// Counted already if it reaches an earlier range.
 				if j := sort.Search(len(merged), func(j int) bool { return merged[j].to > m.first }); j >= i {
 					n++

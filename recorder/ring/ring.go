@@ -413,7 +413,6 @@ func checkIndex(db *bolt.DB) (err error) {
 // and clock state. It returns the persisted clock state, if any.
 func (r *Ring) load() (*clockState, error) {
 	r.blocks = make([]blockMeta, r.nblocks)
-	var saved *clockState
 	err := r.db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bktMeta, bktBlocks, bktCameras, bktFrags, bktInits, bktHolds, bktDamaged} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -429,24 +428,21 @@ func (r *Ring) load() (*clockState, error) {
 			}
 		} else {
 			r.freshIndex = true
-			if err := meta.Put([]byte("blockSize"), u64bytes(uint64(r.bs))); err != nil {
-				return err
-			}
-			if err := meta.Put([]byte("blocks"), u64bytes(uint64(r.nblocks))); err != nil {
-				return err
-			}
-			// A random generation base per index: records left in ring.dat by
-			// an earlier index (its generations) can never validate.
-			base := uint64(rand.Uint32()|1) << 32
-			bk := tx.Bucket(bktBlocks)
-			bk.FillPercent = 1 // written in key order: full pages, half the file
-			v := blockMeta{state: stateFree, gen: base}.encode(nil)
-			for i := range r.nblocks {
-				if err := bk.Put(u32key(uint32(i)), v); err != nil {
-					return err
-				}
+			if r.nblocks <= createChunk { // small enough for this transaction
+				return r.putNewBlocks(tx, 0, r.nblocks, newGenBase(), true)
 			}
 		}
+		return nil
+	})
+	if err == nil && r.freshIndex && r.nblocks > createChunk {
+		err = r.createBlocks()
+	}
+	if err != nil {
+		return nil, err
+	}
+	var saved *clockState
+	err = r.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bktMeta)
 		if v := meta.Get([]byte("clock")); v != nil {
 			s, err := decodeClockState(v)
 			if err != nil {
@@ -463,7 +459,8 @@ func (r *Ring) load() (*clockState, error) {
 		if err != nil {
 			return err
 		}
-		r.leaseOK = leaseOK
+		// Under a new index no block can have been taken yet.
+		r.leaseOK = leaseOK || r.freshIndex
 		for _, b := range lease {
 			if int(b) < r.nblocks {
 				r.lease[b] = struct{}{}
@@ -517,6 +514,51 @@ func (r *Ring) load() (*clockState, error) {
 		})
 	})
 	return saved, err
+}
+
+// createChunk bounds the block metas a new index writes in one
+// transaction: one for 5.3 million blocks would hold about 700 MB of
+// bbolt nodes.
+const createChunk = 1 << 18
+
+// newGenBase is a random generation base for a new index: records left
+// in ring.dat by an earlier index (its generations) can never validate.
+func newGenBase() uint64 { return uint64(rand.Uint32()|1) << 32 }
+
+// createBlocks writes a new index's block metas, every block free, in
+// transactions of createChunk, and the geometry with the last: until it
+// is written the index counts as new, so a crash midway starts over.
+func (r *Ring) createBlocks() error {
+	base := newGenBase()
+	for lo := 0; lo < r.nblocks; lo += createChunk {
+		hi := min(lo+createChunk, r.nblocks)
+		err := r.db.Update(func(tx *bolt.Tx) error { return r.putNewBlocks(tx, lo, hi, base, hi == r.nblocks) })
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// putNewBlocks writes blocks [lo, hi) free with generation base, and the
+// geometry if last.
+func (r *Ring) putNewBlocks(tx *bolt.Tx, lo, hi int, base uint64, last bool) error {
+	bk := tx.Bucket(bktBlocks)
+	bk.FillPercent = 1 // written in key order: full pages, half the file
+	v := blockMeta{state: stateFree, gen: base}.encode(nil)
+	for i := lo; i < hi; i++ {
+		if err := bk.Put(u32key(uint32(i)), v); err != nil {
+			return err
+		}
+	}
+	if !last {
+		return nil
+	}
+	meta := tx.Bucket(bktMeta)
+	if err := meta.Put([]byte("blockSize"), u64bytes(uint64(r.bs))); err != nil {
+		return err
+	}
+	return meta.Put([]byte("blocks"), u64bytes(uint64(r.nblocks)))
 }
 
 // openKeys opens (or creates) keys.dat and makes sure every free block

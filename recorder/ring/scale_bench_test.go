@@ -359,7 +359,7 @@ func TestRingScaleHelperProcess(t *testing.T) {
 	gc := time.Now()
 	runtime.GC()
 	res["gc-ms"] = float64(time.Since(gc).Microseconds()) / 1000
-	if os.Getenv("MIMAMORI_RING_SCALE_MODE") == "create" {
+	if m := os.Getenv("MIMAMORI_RING_SCALE_MODE"); m == "create" || m == "openonly" {
 		r.Close()
 		printScale(res)
 		return
@@ -506,6 +506,13 @@ func TestRingScaleHelperProcess(t *testing.T) {
 	}
 	res["hold-release-apply-ms"] = float64(time.Since(hs).Microseconds()) / 1000
 	mem("end")
+	gc = time.Now()
+	runtime.GC()
+	res["gc-end-ms"] = float64(time.Since(gc).Microseconds()) / 1000
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	res["gc-pause-total-ms"] = float64(ms.PauseTotalNs) / 1e6
+	res["gc-cycles"] = float64(ms.NumGC)
 	cs := time.Now()
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
@@ -526,4 +533,14 @@ func TestRingScaleHelperProcess(t *testing.T) {
 func printScale(res map[string]float64) {
 	b, _ := json.Marshal(res)
 	fmt.Printf("SCALE_RESULT %s\n", b)
+}
+
+// TestRingScaleBuild builds a full ring in MIMAMORI_RING_SCALE_BUILD
+// (for profiling Open by hand with the helper process).
+func TestRingScaleBuild(t *testing.T) {
+	dir := os.Getenv("MIMAMORI_RING_SCALE_BUILD")
+	if dir == "" {
+		t.Skip("set MIMAMORI_RING_SCALE_BUILD to a directory to build a full ring in")
+	}
+	buildScaleRing(t, dir, envInt("MIMAMORI_RING_BLOCKS", 1<<16), envInt("MIMAMORI_RING_FRAGS", 1))
 }
