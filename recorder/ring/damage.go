@@ -3,6 +3,7 @@ package ring
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -203,15 +204,25 @@ func (r *Ring) damagedSpans(name string, num uint32, from, to int64) []core.Span
 }
 
 // damageStats counts damaged fragments and returns the most recent few.
+// One pass keeping the newest few (Stats runs every second per console;
+// a failing disk may have up to maxDamage entries).
 func (r *Ring) damageStats(recent int) (uint64, []core.Span) {
+	recent = max(recent, 1)
 	r.damageMu.Lock()
-	all := make([]damagedFrag, 0, len(r.damage.byKey))
+	all := make([]damagedFrag, 0, recent+1)
 	for _, d := range r.damage.byKey {
-		all = append(all, d)
+		if len(all) == recent && !d.at.After(all[recent-1].at) {
+			continue
+		}
+		i := sort.Search(len(all), func(i int) bool { return d.at.After(all[i].at) })
+		all = slices.Insert(all, i, d)
+		if len(all) > recent {
+			all = all[:recent]
+		}
 	}
+	n := uint64(len(r.damage.byKey))
 	over := r.damage.overCap
 	r.damageMu.Unlock()
-	sort.Slice(all, func(i, j int) bool { return all[i].at.After(all[j].at) })
 	r.mu.Lock()
 	names := make(map[uint32]string, len(r.camByNum))
 	for n, c := range r.camByNum {
@@ -223,5 +234,5 @@ func (r *Ring) damageStats(recent int) (uint64, []core.Span) {
 		out = append(out, core.Span{Camera: names[d.cam], Start: time.Unix(0, d.start).UTC(),
 			End: time.Unix(0, d.end).UTC(), Damaged: true})
 	}
-	return uint64(len(all)) + over, out
+	return n + over, out
 }
