@@ -245,6 +245,7 @@ func Open(o Options) (*Ring, error) {
 	if err := checkIndex(db); err != nil {
 		return fail(err)
 	}
+	r.releaseIndexPages()
 	saved, err := r.load()
 	if err != nil {
 		return fail(err)
@@ -264,7 +265,21 @@ func Open(o Options) (*Ring, error) {
 	}
 	r.rateAt = time.Now()
 	r.refreshDiskFree()
+	r.releaseIndexPages()
 	return r, nil
+}
+
+// releaseIndexPages takes the pages of index.db that Open read (checking
+// every key, loading every block) out of the process's mapping: they stay
+// in the page cache and fault back in when used. At 5.3 million blocks
+// that is about a gigabyte of RSS otherwise held until memory runs short.
+func (r *Ring) releaseIndexPages() {
+	fi, err := os.Stat(r.db.Path())
+	if err != nil || fi.Size() == 0 {
+		return
+	}
+	// MADV_DONTNEED on bbolt's read-only shared file mapping only unmaps.
+	_, _, _ = unix.Syscall(unix.SYS_MADVISE, r.db.Info().Data, uintptr(fi.Size()), unix.MADV_DONTNEED)
 }
 
 func (r *Ring) size() int64 { return int64(r.nblocks) * r.bs }
