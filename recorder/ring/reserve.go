@@ -1,6 +1,5 @@
 package ring
 
-
 // The reserve: once the ring is full, Run keeps a few blocks erased ahead
 // of need, so a camera that fills its block takes a free one at once
 // instead of erasing inline on its RTP goroutine (where it would also wait
