@@ -11,21 +11,40 @@ import (
 // BuiltinCommands are the script commands sshd itself provides.
 func BuiltinCommands() []Command {
 	return append([]Command{
-		{Name: "help", Summary: "list commands", SummaryJa: "コマンド一覧", Run: runHelp},
-		{Name: "whoami", Usage: "[--json]", Summary: "who you are logged in as", SummaryJa: "ログイン中の利用者と役割", Run: runWhoami},
-		{Name: "health", Usage: "[--json]", Summary: "storage and camera health", SummaryJa: "ストレージとカメラの状態", Run: runHealth},
-		{Name: "cameras", Usage: "[--json]", Summary: "camera register", SummaryJa: "カメラ台帳", Run: runCameras},
-		{Name: "recordings", Usage: "CAMERA --from T --to T [--json]", Summary: "recorded spans of a camera", SummaryJa: "カメラの録画区間", Run: runRecordings},
-		{Name: "request", Usage: requestUsage, Summary: "police requests: register, instruct, result, approve/deny, export, provide, close", SummaryJa: "外部提供の申請 (受付・検索指示・結果・承認/不承認・書出し・提供・完了)", Run: runRequest},
-		{Name: "hold", Usage: holdUsage, Summary: "retention holds: add, list, release", SummaryJa: "保存期間の延長 (保全) の設定・一覧・解除", Run: runHold},
-		{Name: "export-passphrase", Usage: "set | clear   (set: new passphrase on stdin)", Summary: "the manager's lock on exports: set or clear the export passphrase", SummaryJa: "書出しパスワード（管理責任者の書出し錠）の設定・解除", Run: runExportPassphrase},
-		{Name: "ledger", Usage: "[--machine|--all] [--json] [--since SEQ] [--limit N] | ledger verify [--json] | ledger checkpoint [--json] | ledger --csv [--machine|--all]", Summary: "the ledger (people's acts; --machine: the appliance's records), verify it, or its signed checkpoint", SummaryJa: "操作記録簿の表示・検証・署名付きチェックポイント", Run: runLedger},
-		{Name: "form", Usage: formUsage, Summary: "print form 2 (application) or 3 (search ledger) of a request as HTML", SummaryJa: "様式第2号 (利用申請書)・第3号 (検索簿) を HTML で出力", Run: runForm},
-		{Name: "grant", Usage: grantUsage, Summary: "temporary viewer grants: add, list, revoke", SummaryJa: "一時閲覧者の許可 (付与・一覧・取消)", Run: runGrant},
-		{Name: "inquiry", Usage: inquiryUsage, Summary: "inquiries and complaints: add, answer, close, show, list", SummaryJa: "問い合わせ・苦情 (受付・回答・完了・表示・一覧)", Run: runInquiry},
-		{Name: "maintenance", Usage: maintenanceUsage, Summary: "inspections, replacement, removal, media disposal", SummaryJa: "保守点検・交換・撤去・記録媒体の廃棄", Run: runMaintenance},
-		{Name: "backup", Usage: backupUsage, Summary: "manager: consistent snapshot of the database on stdout", SummaryJa: "データベースの一貫したバックアップを標準出力へ (管理責任者)", Run: runBackup},
+		{Name: "help", Summary: "list commands", SummaryJa: "コマンド一覧", Run: runHelp, Access: access(core.ActionLogin, nil)},
+		{Name: "whoami", Usage: "[--json]", Summary: "who you are logged in as", SummaryJa: "ログイン中の利用者と役割", Run: runWhoami, Access: access(core.ActionLogin, nil)},
+		{Name: "health", Usage: "[--json]", Summary: "storage and camera health", SummaryJa: "ストレージとカメラの状態", Run: runHealth, Access: access(core.ActionHealthRead, nil)},
+		{Name: "cameras", Usage: "[--json]", Summary: "camera register", SummaryJa: "カメラ台帳", Run: runCameras, Access: access(core.ActionCamerasRead, nil)},
+		{Name: "recordings", Usage: "CAMERA --from T --to T [--json]", Summary: "recorded spans of a camera", SummaryJa: "カメラの録画区間", Run: runRecordings, Access: access(core.ActionRecordingsRead, nil)},
+		{Name: "request", Usage: requestUsage, Summary: "police requests: register, instruct, result, approve/deny, export, provide, close", SummaryJa: "外部提供の申請 (受付・検索指示・結果・承認/不承認・書出し・提供・完了)", Run: runRequest, Access: requestAccess},
+		{Name: "hold", Usage: holdUsage, Summary: "retention holds: add, list, release", SummaryJa: "保存期間の延長 (保全) の設定・一覧・解除", Run: runHold, Access: access(core.ActionHoldsRead, map[string]core.Action{
+			"add": core.ActionHoldAdd, "list": core.ActionHoldsRead, "release": core.ActionHoldRelease})},
+		{Name: "export-passphrase", Usage: "set | clear   (set: new passphrase on stdin)", Summary: "the manager's lock on exports: set or clear the export passphrase", SummaryJa: "書出しパスワード（管理責任者の書出し錠）の設定・解除", Run: runExportPassphrase, Access: access(core.ActionExportPassphrase, nil)},
+		{Name: "ledger", Usage: "[--machine|--all] [--json] [--since SEQ] [--limit N] | ledger verify [--json] | ledger checkpoint [--json] | ledger --csv [--machine|--all]", Summary: "the ledger (people's acts; --machine: the appliance's records), verify it, or its signed checkpoint", SummaryJa: "操作記録簿の表示・検証・署名付きチェックポイント", Run: runLedger, Access: access(core.ActionLedgerRead, map[string]core.Action{
+			"verify": core.ActionLedgerVerify, "checkpoint": core.ActionLedgerCheckpoint,
+			"export": core.ActionLedgerExport, "--csv": core.ActionLedgerExport})},
+		{Name: "form", Usage: formUsage, Summary: "print form 2 (application) or 3 (search ledger) of a request as HTML", SummaryJa: "様式第2号 (利用申請書)・第3号 (検索簿) を HTML で出力", Run: runForm, Access: access(core.ActionFormIssue, map[string]core.Action{
+			"1": core.ActionCamerasRead, "form1": core.ActionCamerasRead, "2": core.ActionFormIssue, "form2": core.ActionFormIssue,
+			"3": core.ActionFormIssue, "form3": core.ActionFormIssue, "receipt": core.ActionRequestsRead})},
+		{Name: "grant", Usage: grantUsage, Summary: "temporary viewer grants: add, list, revoke", SummaryJa: "一時閲覧者の許可 (付与・一覧・取消)", Run: runGrant, Access: access(core.ActionGrantsRead, map[string]core.Action{
+			"add": core.ActionViewerGrant, "list": core.ActionGrantsRead, "revoke": core.ActionViewerRevoke})},
+		{Name: "inquiry", Usage: inquiryUsage, Summary: "inquiries and complaints: add, answer, close, show, list", SummaryJa: "問い合わせ・苦情 (受付・回答・完了・表示・一覧)", Run: runInquiry, Access: access(core.ActionInquiriesRead, map[string]core.Action{
+			"add": core.ActionInquiryRegister, "answer": core.ActionInquiryAnswer, "close": core.ActionInquiryClose,
+			"show": core.ActionInquiriesRead, "list": core.ActionInquiriesRead})},
+		{Name: "maintenance", Usage: maintenanceUsage, Summary: "inspections, replacement, removal, media disposal", SummaryJa: "保守点検・交換・撤去・記録媒体の廃棄", Run: runMaintenance, Access: access(core.ActionMaintenanceRead, map[string]core.Action{
+			"add": core.ActionMaintenance, "list": core.ActionMaintenanceRead})},
+		{Name: "backup", Usage: backupUsage, Summary: "manager: consistent snapshot of the database on stdout", SummaryJa: "データベースの一貫したバックアップを標準出力へ (管理責任者)", Run: runBackup, Access: access(core.ActionBackup, nil)},
 	}, complianceCommands()...)
+}
+
+// access builds a Command.Access table: base for the command and every
+// subcommand not in subs.
+func access(base core.Action, subs map[string]core.Action) map[string]core.Action {
+	out := map[string]core.Action{"": base}
+	for k, v := range subs {
+		out[k] = v
+	}
+	return out
 }
 
 func runHelp(env *Env, args []string) int {

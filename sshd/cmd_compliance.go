@@ -645,11 +645,16 @@ func runCompliance(env *Env, args []string) int {
 // ComplianceCommands are the commands of this file, for BuiltinCommands.
 func complianceCommands() []Command {
 	return []Command{
-		{Name: "camera", Usage: cameraUsage, Summary: "camera register: removal, signs, police consultation", SummaryJa: "カメラ台帳 (撤去・標識・警察署長との協議)", Run: runCamera},
-		{Name: "staff", Usage: staffUsage, Summary: "people: job title, section, confidentiality pledge, manager handover", SummaryJa: "担当者 (職名・所属・守秘義務の誓約・管理責任者の引継ぎ)", Run: runStaff},
-		{Name: "custody", Usage: custodyUsage, Summary: "where the recorder is kept, cabinet and key holder", SummaryJa: "記録装置の保管 (設置場所・保管庫・鍵の管理者)", Run: runCustody},
-		{Name: "layout", Usage: layoutUsage, Summary: "layout plans of the sites (配置図)", SummaryJa: "配置図の登録・一覧・取出し", Run: runLayout},
-		{Name: "inspections", Usage: "[--json]", Summary: "periodic inspection schedule: due and overdue", SummaryJa: "定期点検の予定 (期限・期限超過)", Run: runInspections},
-		{Name: "compliance", Usage: "[--json]", Summary: "what the regulation expects that the records lack", SummaryJa: "規定上の確認事項 (標識・協議・点検・保管など)", Run: runCompliance},
+		{Name: "camera", Usage: cameraUsage, Summary: "camera register: removal, signs, police consultation", SummaryJa: "カメラ台帳 (撤去・標識・警察署長との協議)", Run: runCamera, Access: access(core.ActionCamerasRead, map[string]core.Action{
+			"remove": core.ActionCameraRemove, "sign": core.ActionMaintenance, "police": core.ActionCameraUpdate, "show": core.ActionCamerasRead})},
+		{Name: "staff", Usage: staffUsage, Summary: "people: job title, section, confidentiality pledge, manager handover", SummaryJa: "担当者 (職名・所属・守秘義務の誓約・管理責任者の引継ぎ)", Run: runStaff, Access: access(core.ActionKeysRead, map[string]core.Action{
+			"list": core.ActionKeysRead, "add": core.ActionKeyEnroll, "set": core.ActionKeyProfile, "pledge": core.ActionPledge,
+			"pledge-text": core.ActionLogin, "handover": core.ActionKeyRoleChange})},
+		{Name: "custody", Usage: custodyUsage, Summary: "where the recorder is kept, cabinet and key holder", SummaryJa: "記録装置の保管 (設置場所・保管庫・鍵の管理者)", Run: runCustody, Access: access(core.ActionMaintenanceRead, map[string]core.Action{
+			"set": core.ActionCustody, "show": core.ActionMaintenanceRead})},
+		{Name: "layout", Usage: layoutUsage, Summary: "layout plans of the sites (配置図)", SummaryJa: "配置図の登録・一覧・取出し", Run: runLayout, Access: access(core.ActionMaintenanceRead, map[string]core.Action{
+			"add": core.ActionLayoutPlan, "list": core.ActionMaintenanceRead, "get": core.ActionMaintenanceRead})},
+		{Name: "inspections", Usage: "[--json]", Summary: "periodic inspection schedule: due and overdue", SummaryJa: "定期点検の予定 (期限・期限超過)", Run: runInspections, Access: access(core.ActionMaintenanceRead, nil)},
+		{Name: "compliance", Usage: "[--json]", Summary: "what the regulation expects that the records lack", SummaryJa: "規定上の確認事項 (標識・協議・点検・保管など)", Run: runCompliance, Access: access(core.ActionHealthRead, nil)},
 	}
 }

@@ -40,6 +40,15 @@ var requestHelp = []string{
 	"every subcommand takes --json; times are RFC 3339",
 }
 
+// requestAccess is who may run each request subcommand (Command.Access).
+var requestAccess = access(core.ActionRequestsRead, map[string]core.Action{
+	"new": core.ActionRequestRegister, "show": core.ActionRequestsRead, "list": core.ActionRequestsRead,
+	"grounds": core.ActionRequestsRead, "instruct": core.ActionRequestInstruct, "result": core.ActionRequestResult,
+	"approve": core.ActionRequestApprove, "protect": core.ActionRequestProtect, "deny": core.ActionRequestDeny,
+	"export": core.ActionRequestExport, "provide": core.ActionRequestProvide, "receipt": core.ActionRequestsRead,
+	"close": core.ActionRequestClose, "form2": core.ActionFormIssue, "form3": core.ActionFormIssue,
+})
+
 func printRequestHelp(env *Env, w io.Writer) {
 	for _, l := range requestHelp {
 		fmt.Fprintln(w, "  "+l)

@@ -25,6 +25,7 @@ func ViewCommand(pb Playback) Command {
 		Summary:   "watch a recorded range or live through ssh -L (keeps the session open)",
 		SummaryJa: "録画・ライブを ssh -L 経由で閲覧（セッションを開いたまま）",
 		Run:       func(env *Env, args []string) int { return runView(env, pb, args) },
+		Access:    access(core.ActionView, nil),
 	}
 }
 

@@ -33,6 +33,49 @@ type Command struct {
 	Summary   string // one line, English
 	SummaryJa string // one line, Japanese
 	Run       func(env *Env, args []string) int
+	// Access is the core action a role needs to run the command, asked of
+	// core before any of the command line is read: a forbidden caller
+	// gets "forbidden" and one (coalesced) denied entry whatever follows
+	// the name, and learns nothing of the command's syntax. Keys: "" is
+	// the command itself, and every subcommand not listed; a word is a
+	// subcommand (the first argument that is not a flag); a key starting
+	// with "-" is a flag that changes what the command does (ledger
+	// --csv) and wins wherever it appears. Without Access the command is
+	// open to whoever may log in. Core checks again, with the input, for
+	// what depends on it (an operator's own requests, a technician's
+	// inspections).
+	Access map[string]core.Action
+}
+
+// action is what a role needs for cmd with args (the arguments after
+// its name), and the subject the refusal names: the command and the
+// subcommand, never the caller's text.
+func (cmd Command) action(args []string) (core.Action, string) {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		name, _, _ := strings.Cut(a, "=")
+		if act, ok := cmd.Access["--"+strings.TrimLeft(name, "-")]; ok && len(name) > 1 {
+			return act, cmd.Name + " " + "--" + strings.TrimLeft(name, "-")
+		}
+	}
+	for _, a := range args {
+		if a == "--" || strings.HasPrefix(a, "-") {
+			continue
+		}
+		if act, ok := cmd.Access[a]; ok && a != "" {
+			return act, cmd.Name + " " + a
+		}
+		break
+	}
+	if act, ok := cmd.Access[""]; ok {
+		return act, cmd.Name
+	}
+	return core.ActionLogin, cmd.Name
 }
 
 // Env is what a command runs with. Everything a command does to the
@@ -113,6 +156,12 @@ func (c *Commands) Run(env *Env, args []string) int {
 		fmt.Fprintf(env.Stderr, msg(env.Lang, msgUnknownCommand)+"\n", args[0])
 		c.printUsage(env, env.Stderr)
 		return ExitUsage
+	}
+	// Forbidden first: the role is asked about before a flag is parsed.
+	if action, subject := cmd.action(args[1:]); env.Core != nil {
+		if _, err := env.Core.Authorize(env.Actor, action, subject); err != nil {
+			return env.Fail(action, err)
+		}
 	}
 	return cmd.Run(env, args[1:])
 }

@@ -38,7 +38,7 @@ import (
 func EnableFileTransfer(o *Options) {
 	o.Commands = append(o.Commands, Command{Name: "scp", Usage: "(run by scp: scp HOST:PACKAGE .)",
 		Summary: "fetch an export package with scp (read-only)", SummaryJa: "scp で書出しパッケージを取り出す（読み取りのみ）",
-		Run: runSCP})
+		Run: runSCP, Access: access(core.ActionExportFetch, nil)})
 	o.ServerOptions = append(o.ServerOptions, func(srv *ssh.Server) error {
 		h := srv.Handler // the whole middleware chain: auth, session cap, login ledger
 		if srv.SubsystemHandlers == nil {
