@@ -16,6 +16,14 @@ var (
 	ErrLimited = errors.New("too many changes by this key in a short time; wait a moment")
 )
 
+// Refusal says why a role the permission table allows was refused this
+// one act (its scope or the policy: another operator's request). It is
+// wrapped together with ErrForbidden; the SSH commands and the console
+// print Reason under "forbidden".
+type Refusal struct{ Reason string }
+
+func (e *Refusal) Error() string { return e.Reason }
+
 // FieldError names the input field that is wrong and why.
 type FieldError struct {
 	Field  string

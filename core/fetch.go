@@ -59,6 +59,20 @@ func (s *Store) BeginFetch(actor Actor, f FetchRecord) error {
 	if f.Protocol != "scp" && f.Protocol != "sftp" {
 		return Invalid("protocol", "scp or sftp")
 	}
+	if f.RequestID != "" {
+		var r Request
+		err := s.db.View(func(tx *bolt.Tx) error {
+			var err error
+			r, err = getRequest(tx, f.RequestID)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if why := s.copyRefusal(actor, r); why != "" {
+			return s.refuseCopy(actor, ActionExportFetch, r, why)
+		}
+	}
 	det := fetchDetails(f)
 	det["phase"] = "started"
 	_, err := s.mutate(actor, ActionExportFetch, fetchSubject(f), func(tx *bolt.Tx) ([]draft, error) {
@@ -203,22 +217,32 @@ func (s *Store) packageOf(r Request) (ExportPackage, bool) {
 }
 
 // ExportPackages lists the packages the appliance still holds (managers
-// and operators).
+// and operators). A name is not a copy: fetching one is decided per
+// package (ExportPackageByName, BeginFetch: copyRefusal), and refused
+// with a ledger entry, so an attempt on another operator's package is on
+// record rather than hidden.
 func (s *Store) ExportPackages(actor Actor) ([]ExportPackage, error) {
 	if err := s.check(actor, ActionExportFetch, ""); err != nil {
 		return nil, err
 	}
-	var out []ExportPackage
+	ps, _, err := s.heldPackages()
+	return ps, err
+}
+
+// heldPackages is every package the appliance holds, each with its request.
+func (s *Store) heldPackages() ([]ExportPackage, []Request, error) {
+	var ps []ExportPackage
+	var reqs []Request
 	err := s.db.View(func(tx *bolt.Tx) error {
 		rs, err := listJSON[Request](tx, bRequests)
 		for _, r := range rs {
 			if p, ok := s.packageOf(r); ok {
-				out = append(out, p)
+				ps, reqs = append(ps, p), append(reqs, r)
 			}
 		}
 		return err
 	})
-	return out, err
+	return ps, reqs, err
 }
 
 // ExportPackageByName finds a held package by its file name. A name that
@@ -229,15 +253,19 @@ func (s *Store) ExportPackageByName(actor Actor, name string) (ExportPackage, er
 	if err := s.check(actor, ActionExportFetch, name); err != nil {
 		return ExportPackage{}, err
 	}
-	ps, err := s.ExportPackages(actor)
+	ps, rs, err := s.heldPackages()
 	if err != nil {
 		return ExportPackage{}, err
 	}
 	if name != "" && name == filepath.Base(name) {
-		for _, p := range ps {
-			if p.Name == name {
-				return p, nil
+		for i, p := range ps {
+			if p.Name != name {
+				continue
 			}
+			if why := s.copyRefusal(actor, rs[i]); why != "" {
+				return ExportPackage{}, s.refuseCopy(actor, ActionExportFetch, rs[i], why)
+			}
+			return p, nil
 		}
 	}
 	s.RefuseFetch(actor, name, "not a package this appliance holds")

@@ -24,6 +24,12 @@ type Policy struct {
 	// OperatorViewsOnInstruction: operators view recorded footage only for
 	// a request whose search the manager instructed to them (000 §9-2).
 	OperatorViewsOnInstruction bool
+	// OperatorCopiesOnInstruction: an operator exports and fetches a
+	// request's package only when the search was instructed to them (000
+	// §9-4: 取扱担当者は、管理責任者の指示に基づき…複写する); managers
+	// always may. Without it any operator may once the copy is approved
+	// (001 §5-2: the manager's prior approval is what a copy needs).
+	OperatorCopiesOnInstruction bool
 
 	// Regulation names the text the profile implements ("000", "001")
 	// and its title, as forms and docs/compliance.md cite it.
@@ -138,11 +144,12 @@ func CityStandard() Policy {
 		ProvisionalHoldDays:  60,
 		HoldShare:            0.25,
 
-		OperatorViewsOnInstruction: true,
-		Regulation:                 "000",
-		RegulationTitle:            "防犯カメラの設置及び運用に関する基準",
-		Terms:                      Terms{Manager: "管理責任者", Operator: "取扱担当者", Technician: "保守技術者", Viewer: "一時閲覧者"},
-		Organization:               Organization{Name: "四街道市"},
+		OperatorViewsOnInstruction:  true,
+		OperatorCopiesOnInstruction: true,
+		Regulation:                  "000",
+		RegulationTitle:             "防犯カメラの設置及び運用に関する基準",
+		Terms:                       Terms{Manager: "管理責任者", Operator: "取扱担当者", Technician: "保守技術者", Viewer: "一時閲覧者"},
+		Organization:                Organization{Name: "四街道市"},
 		Purposes: []Choice{
 			{Code: "arrest", Ja: "犯人検挙のため", En: "arrest of an offender"},
 			{Code: "investigation", Ja: "事後捜査のため", En: "investigation after the fact"},

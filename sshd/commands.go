@@ -245,6 +245,10 @@ func (e *Env) Fail(action core.Action, err error) int {
 	switch {
 	case errors.Is(err, core.ErrForbidden):
 		fmt.Fprintf(e.Stderr, msg(e.Lang, msgForbidden)+"\n", e.Actor.Role, action)
+		var why *core.Refusal
+		if errors.As(err, &why) {
+			fmt.Fprintf(e.Stderr, "  %s\n", clean(why.Reason))
+		}
 	case errors.Is(err, core.ErrUnavailable):
 		fmt.Fprintf(e.Stderr, msg(e.Lang, msgUnavailable)+"\n", err)
 	default:
