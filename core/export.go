@@ -51,12 +51,12 @@ func (s *Store) ExportRequest(ctx context.Context, actor Actor, id string, passp
 	if err != nil {
 		return Request{}, err
 	}
-	if why := s.copyRefusal(actor, r); why != "" {
-		return Request{}, s.refuseCopy(actor, ActionRequestExport, r, why)
-	}
 	ranges, err := s.ApprovedRange(actor, id)
 	if err != nil {
 		return Request{}, err
+	}
+	if why := s.copyRefusal(actor, r); why != "" {
+		return Request{}, s.refuseCopy(actor, ActionRequestExport, r, why)
 	}
 	cameras, from, to := rangeBounds(ranges)
 	if r.Protection == nil {

@@ -226,7 +226,7 @@ func TestLegacySCPEndsCleanly(t *testing.T) {
 		t.Skip("OpenSSH scp not installed (apt-get install openssh-client)")
 	}
 	f, name, want := heldPackage(t, 3<<20)
-	op := f.opensshUser("op-openssh", core.RoleOperator)
+	op := f.opensshKey(f.oper) // the operator the search was instructed to (000 §9-4)
 	out := t.TempDir()
 	const runs = 40
 	for i := 0; i < runs; i++ {

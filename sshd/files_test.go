@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"html"
 	"os"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	gossh "golang.org/x/crypto/ssh"
 
 	"mimamori/core"
 	"mimamori/keys"
@@ -46,6 +49,20 @@ func (f *fixture) opensshUser(name string, role core.Role) opensshUser {
 		f.t.Fatal(err)
 	}
 	if _, err := f.store.EnrollKey(core.SystemActor("test"), name, role, line); err != nil {
+		f.t.Fatal(err)
+	}
+	return opensshUser{key: p}
+}
+
+// opensshKey writes u's private key where the OpenSSH tools read it.
+func (f *fixture) opensshKey(u user) opensshUser {
+	f.t.Helper()
+	blk, err := gossh.MarshalPrivateKey(u.priv, "")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	p := filepath.Join(f.t.TempDir(), "id_"+u.actor.Name)
+	if err := os.WriteFile(p, pem.EncodeToMemory(blk), 0o600); err != nil {
 		f.t.Fatal(err)
 	}
 	return opensshUser{key: p}
@@ -271,7 +288,7 @@ func TestHandoverReceiptAndErasure(t *testing.T) {
 	pkg := strings.TrimSpace(f.mustRun(f.oper, "request export "+id))
 	raw, _ := os.ReadFile(pkg)
 	sum := sha256.Sum256(raw)
-	op := f.opensshUser("op-openssh", core.RoleOperator)
+	op := f.opensshKey(f.oper) // the operator the search was instructed to (000 §9-4)
 	if msg, code := f.tool(op, scpBin, "", "127.0.0.1:"+filepath.Base(pkg), filepath.Join(t.TempDir(), "p")); code != 0 {
 		t.Fatalf("fetch before the handover: %d\n%s", code, msg)
 	}

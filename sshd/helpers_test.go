@@ -27,9 +27,15 @@ type user struct {
 	signer gossh.Signer
 	line   string
 	actor  core.Actor
+	priv   ed25519.PrivateKey // for the OpenSSH tools (opensshKey)
 }
 
 func newSigner(t testing.TB) (gossh.Signer, string) {
+	s, line, _ := newSignerKey(t)
+	return s, line
+}
+
+func newSignerKey(t testing.TB) (gossh.Signer, string, ed25519.PrivateKey) {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -39,17 +45,17 @@ func newSigner(t testing.TB) (gossh.Signer, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, strings.TrimSpace(string(gossh.MarshalAuthorizedKey(s.PublicKey())))
+	return s, strings.TrimSpace(string(gossh.MarshalAuthorizedKey(s.PublicKey()))), priv
 }
 
 func enroll(t testing.TB, st *core.Store, name string, role core.Role) user {
 	t.Helper()
-	s, line := newSigner(t)
+	s, line, priv := newSignerKey(t)
 	k, err := st.EnrollKey(core.SystemActor("test"), name, role, line)
 	if err != nil {
 		t.Fatalf("enroll %s: %v", name, err)
 	}
-	return user{signer: s, line: line, actor: k.Actor()}
+	return user{signer: s, line: line, actor: k.Actor(), priv: priv}
 }
 
 // fakeFootage stands in for the recorder.
