@@ -61,9 +61,10 @@ func TestStartFailsOnTakenPort(t *testing.T) {
 // same host key and the camera register unchanged.
 func TestStartStopRestart(t *testing.T) {
 	cfg := testConfig(t)
-	log := slog.New(slog.DiscardHandler)
+	var logs lockedBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	var fps []string
-	for range 2 {
+	for i := range 2 {
 		app, err := Open(cfg, log)
 		if err != nil {
 			t.Fatal(err)
@@ -78,6 +79,14 @@ func TestStartStopRestart(t *testing.T) {
 		}
 		cancel()
 		run.Stop(log)
+		// Each start logged the signed checkpoint (checkpoint_log.go).
+		lines := logs.checkpointLines(t)
+		if len(lines) != i+1 {
+			t.Fatalf("start %d: %d checkpoint lines in the log, want one per start", i+1, len(lines))
+		}
+		if _, err := core.ParseCheckpoint([]byte(lines[i]["note"].(string)), app.HostKey.PublicKey()); err != nil {
+			t.Fatalf("start %d: logged checkpoint: %v", i+1, err)
+		}
 		if err := app.Close(); err != nil {
 			t.Fatal(err)
 		}

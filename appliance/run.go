@@ -129,8 +129,11 @@ func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, erro
 		defer close(r.recDone)
 		swept := make(chan struct{})
 		go func() { defer close(swept); sweepCopies(recCtx, a.Store, log) }()
+		logged := make(chan struct{})
+		go func() { defer close(logged); logCheckpoints(recCtx, a.Store, log, time.After) }()
 		rec.Run(recCtx)
 		<-swept
+		<-logged
 	}()
 	go func() { r.sshDone <- srv.ListenAndServe() }()
 	// Surface a listen error (port taken) at start rather than silently.

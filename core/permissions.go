@@ -140,7 +140,7 @@ var permissions = map[Action]uint8{
 	ActionLedgerVerify: pM,
 	ActionLedgerExport: pM,
 
-	ActionLedgerCheckpoint: pM,
+	ActionLedgerCheckpoint: pM | pS, // system: the daily checkpoint in the process log
 
 	ActionInquiryRegister: pM | pO,
 	ActionInquiryAnswer:   pM,
