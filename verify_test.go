@@ -48,6 +48,7 @@ type exportFixture struct {
 	secret *age.X25519Identity // the package secret the manager was shown
 	key    string              // file holding it, as the recipient saves it
 	fp     string              // the appliance key's fingerprint
+	op     core.Actor          // the operator the search was instructed to: the one who exports (000 §9-4)
 }
 
 func newExportFixture(t *testing.T) *exportFixture { return newExportFixtureIn(t, t.TempDir()) }
@@ -122,7 +123,7 @@ func newExportFixtureIn(t *testing.T, tmp string) *exportFixture {
 		t.Fatal(err)
 	}
 	f := &exportFixture{store: st, ex: ex, id: r.ID, dir: filepath.Join(tmp, "exports"), secret: secret,
-		key: filepath.Join(tmp, "key.txt"), fp: ssh.FingerprintSHA256(signer.PublicKey())}
+		key: filepath.Join(tmp, "key.txt"), fp: ssh.FingerprintSHA256(signer.PublicKey()), op: op.Actor()}
 	if err := os.MkdirAll(f.dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +135,7 @@ func newExportFixtureIn(t *testing.T, tmp string) *exportFixture {
 
 func (f *exportFixture) export(t *testing.T) core.Request {
 	t.Helper()
-	r, err := f.store.ExportRequest(context.Background(), vOperator, f.id, []byte(verifyPass), f.dir, nil)
+	r, err := f.store.ExportRequest(context.Background(), f.op, f.id, []byte(verifyPass), f.dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +367,7 @@ func TestExportFullTarget(t *testing.T) {
 		}
 		return &enospcFile{File: file, limit: 200 << 10}, nil
 	}
-	_, err := f.store.ExportRequest(context.Background(), vOperator, f.id, []byte(verifyPass), f.dir, nil)
+	_, err := f.store.ExportRequest(context.Background(), f.op, f.id, []byte(verifyPass), f.dir, nil)
 	if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "no space left") {
 		t.Fatalf("export to a full disk: %v", err)
 	}
@@ -384,7 +385,7 @@ func TestExportFullTarget(t *testing.T) {
 	// The target directory disappears.
 	f.ex.Create = nil
 	os.RemoveAll(f.dir)
-	_, err = f.store.ExportRequest(context.Background(), vOperator, f.id, []byte(verifyPass), f.dir, nil)
+	_, err = f.store.ExportRequest(context.Background(), f.op, f.id, []byte(verifyPass), f.dir, nil)
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("export into a removed directory: %v", err)
 	}
