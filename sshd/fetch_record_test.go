@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -295,5 +296,60 @@ func TestLegacySCPWaitsForTheLastAck(t *testing.T) {
 	ack()
 	if err := <-exited; err != nil {
 		t.Fatalf("exit after the last acknowledgement: %v", err)
+	}
+}
+
+// An sftp client that reads every open handle out of order — all of the
+// file but its first byte, on as many handles as a session may open —
+// makes the server hold nothing for it: what is served ahead of the
+// hashed prefix is noted as a range, never buffered (before, up to 16 MiB
+// per handle was kept for hashing, outside every input budget: 32 handles
+// of a 4 MiB package held 128 MiB). 32 handles: each fetch's start is a
+// change within the key's change rate.
+func TestOutOfOrderReadsHoldNoMemory(t *testing.T) {
+	const size = 4 << 20
+	f, name, want := heldPackage(t, size)
+	c, err := f.dial(f.oper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, err := sftp.NewClient(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	buf := make([]byte, size-1)
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse
+	}
+	before := heap()
+	var open []*sftp.File
+	for i := 0; i < 32; i++ {
+		fh, err := sc.Open(name)
+		if err != nil {
+			t.Fatalf("handle %d: %v", i, err)
+		}
+		open = append(open, fh)
+		if n, err := fh.ReadAt(buf, 1); n != len(buf) || err != nil && err != io.EOF || !bytes.Equal(buf, want[1:]) {
+			t.Fatalf("handle %d: read %d bytes from offset 1: %v", i, n, err)
+		}
+	}
+	grew := int64(heap()) - int64(before)
+	t.Logf("heap after %d handles × %d bytes read ahead of the prefix: %+d bytes", len(open), len(buf), grew)
+	if grew > 16<<20 {
+		t.Errorf("the server holds %d MiB for %d handles read out of order (%d MiB served)", grew>>20, len(open), len(open)*len(buf)>>20)
+	}
+	for _, fh := range open {
+		fh.Close()
+	}
+	es := f.waitFetchEnded(len(open))
+	for _, e := range es {
+		if e.Details["complete"] != "false" || e.Details["bytes"] != itoa(size-1) {
+			t.Fatalf("ended entry %+v", e.Details)
+		}
 	}
 }
