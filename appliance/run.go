@@ -52,7 +52,7 @@ func (a *Appliance) Start(ctx context.Context, log *slog.Logger) (*Running, erro
 			log.Info("camera removed from the register; not recording it", "camera", c.ID)
 			continue
 		}
-		cams = append(cams, recorder.Camera{ID: c.ID, URL: c.URL, Transport: c.Transport})
+		cams = append(cams, recorder.Camera{ID: c.ID, URL: c.URL, Transport: c.Transport, StallTimeout: c.StallTimeout})
 	}
 	rec, err := recorder.New(recorder.Options{
 		DataDir:   cfg.DataDir,

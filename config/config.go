@@ -125,6 +125,10 @@ type Camera struct {
 	Direction string // direction and range of view
 	URL       string // rtsp:// or rtsps://
 	Transport string // "tcp" (default) or "udp"
+	// StallTimeout: no frame for this long and the camera is reconnected
+	// (0: the recorder's 5 s, widened to the camera's own pace). Set it
+	// for a camera slower than a picture every 100 s.
+	StallTimeout time.Duration
 	// Register fields of seed 000 §4: sign posted (form 1) and the date the
 	// police were consulted about the installation (zero if not given).
 	SignPosted      bool

@@ -45,6 +45,7 @@ cameras:
     police_consulted: 2024-04-01
   - id: cam2
     url: rtsps://10.0.0.6/live
+    stall_timeout: 2m
 `
 
 func TestParseFull(t *testing.T) {
@@ -86,7 +87,8 @@ func TestParseFull(t *testing.T) {
 	if c.Cameras[0] != want0 {
 		t.Errorf("cam1 = %+v", c.Cameras[0])
 	}
-	want1 := Camera{ID: "cam2", Number: 2, Name: "cam2", URL: "rtsps://10.0.0.6/live", Transport: "tcp", Line: 33}
+	want1 := Camera{ID: "cam2", Number: 2, Name: "cam2", URL: "rtsps://10.0.0.6/live", Transport: "tcp", Line: 33,
+		StallTimeout: 2 * time.Minute}
 	if c.Cameras[1] != want1 {
 		t.Errorf("cam2 = %+v", c.Cameras[1])
 	}
@@ -194,6 +196,9 @@ func TestParseRejects(t *testing.T) {
 		{"camera police date", cams("  - id: a\n    url: rtsp://a/\n    police_consulted: last spring\n"), "cameras[0].police_consulted", 4, nil},
 		{"camera sign", cams("  - id: a\n    url: rtsp://a/\n    sign_posted: 1\n"), "cameras[0].sign_posted", 4, nil},
 		{"camera transport", cams("  - id: a\n    url: rtsp://a/\n    transport: quic\n"), "cameras[0].transport", 4, nil},
+		{"camera stall timeout short", cams("  - id: a\n    url: rtsp://a/\n    stall_timeout: 500ms\n"), "cameras[0].stall_timeout", 4, nil},
+		{"camera stall timeout long", cams("  - id: a\n    url: rtsp://a/\n    stall_timeout: 2h\n"), "cameras[0].stall_timeout", 4, nil},
+		{"camera stall timeout text", cams("  - id: a\n    url: rtsp://a/\n    stall_timeout: slow\n"), "cameras[0].stall_timeout", 4, nil},
 		{"camera number text", cams("  - id: a\n    url: rtsp://a/\n    number: one\n"), "cameras[0].number", 4, nil},
 		{"bad yaml", "ssh:\n  listen: [\n", "", 2, nil},
 	}

@@ -604,6 +604,15 @@ func (p *parser) cameras(n *yaml.Node, key string) []Camera {
 					cam.Transport = s
 				}
 			},
+			"stall_timeout": func(_, v *yaml.Node, key string) {
+				if d, ok := p.duration(v, key); ok {
+					if d < time.Second || d > time.Hour {
+						p.fail(v, key, "must be between 1s and 1h, got %s", d)
+						return
+					}
+					cam.StallTimeout = d
+				}
+			},
 		})
 		if item.Kind != yaml.MappingNode {
 			continue

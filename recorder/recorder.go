@@ -21,6 +21,9 @@ type Camera struct {
 	ID        string
 	URL       string
 	Transport string // "tcp" (default) or "udp"
+	// StallTimeout: no frame for this long reconnects (0: ingest's
+	// default, widened to the camera's own pace).
+	StallTimeout time.Duration
 }
 
 // Ledger is what the recorder needs from core/: somewhere to prove
@@ -117,14 +120,15 @@ func New(o Options) (*Recorder, error) {
 	sink := ringSink{ring: rg, live: r.live}
 	for _, c := range o.Cameras {
 		cam := ingest.New(ingest.Options{
-			Camera:     c.ID,
-			URL:        c.URL,
-			Transport:  c.Transport,
-			Sink:       sink,
-			Events:     o.Ledger,
-			Now:        o.Now,
-			ClockSteps: rg.ClockSteps, // the ring detects wall-clock steps; ingest re-anchors
-			Logger:     o.Logger.With("component", "ingest"),
+			Camera:       c.ID,
+			URL:          c.URL,
+			Transport:    c.Transport,
+			Sink:         sink,
+			StallTimeout: c.StallTimeout,
+			Events:       o.Ledger,
+			Now:          o.Now,
+			ClockSteps:   rg.ClockSteps, // the ring detects wall-clock steps; ingest re-anchors
+			Logger:       o.Logger.With("component", "ingest"),
 		})
 		r.cameras = append(r.cameras, cam)
 		r.byID[c.ID] = cam

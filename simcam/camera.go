@@ -58,8 +58,10 @@ type camera struct {
 	rng      *rand.Rand
 	garbage  []byte
 	pkt      rtp.Packet
-	sent     uint64 // packets numbered so far (DropPacketEvery)
-	idrs     int    // IDRs sent (SSRCChangeEvery)
+	sent     uint64    // packets numbered so far (DropPacketEvery)
+	idrs     int       // IDRs sent (SSRCChangeEvery)
+	lapse    time.Time // FrameInterval: when the first picture was due
+	lapsed   int64     // FrameInterval: pictures sent
 
 	src sources // SSRCChangeEvery: the SSRCs the connections write
 }
@@ -176,6 +178,10 @@ func sdpFormat(codec string, params [][]byte) format.Format {
 
 // send writes the camera's next access unit with NTP time ntp.
 func (c *camera) send(ntp time.Time) {
+	if c.fault.FrameInterval > 0 {
+		c.sendLapse(ntp)
+		return
+	}
 	au := &c.v.packets[c.pos]
 	if c.fault.BackwardsTimestamps && au.idr {
 		if c.sentIDR {
@@ -214,6 +220,34 @@ func (c *camera) send(ntp time.Time) {
 		}
 		return
 	}
+	last := len(au.payloads) - 1
+	for i, p := range au.payloads {
+		c.write(p, ts, i == last, ntp)
+	}
+}
+
+// sendLapse is send for a time-lapse camera (Fault.FrameInterval): the
+// clip's next keyframe, once every FrameInterval.
+func (c *camera) sendLapse(ntp time.Time) {
+	if c.lapse.IsZero() {
+		c.lapse = ntp
+	}
+	due := c.lapse.Add(time.Duration(c.lapsed) * c.fault.FrameInterval)
+	if ntp.Before(due) {
+		return
+	}
+	c.lapsed++
+	for i := 0; i < len(c.v.packets); i++ {
+		c.pos = (c.pos + 1) % len(c.v.packets)
+		if c.v.packets[c.pos].idr {
+			break
+		}
+	}
+	au := &c.v.packets[c.pos]
+	if c.players.Load() == 0 {
+		return
+	}
+	ts := c.tsBase + uint32(durTo90k(ntp.Sub(c.lapse)))
 	last := len(au.payloads) - 1
 	for i, p := range au.payloads {
 		c.write(p, ts, i == last, ntp)

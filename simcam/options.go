@@ -3,6 +3,7 @@ package simcam
 import (
 	"io"
 	"log/slog"
+	"time"
 )
 
 // Options configure a Server. Listen, Cameras and Codec are what
@@ -61,6 +62,10 @@ type Fault struct {
 	// BitrateFactor > 1 multiplies the camera's bitrate (Options.Bitrate, or
 	// the clip's own rate when that is 0).
 	BitrateFactor int
+	// FrameInterval > 0 makes a time-lapse camera: one picture every
+	// FrameInterval (at the pacer's 40 ms resolution), each a keyframe
+	// of the clip, its RTP timestamp on the wall clock.
+	FrameInterval time.Duration
 }
 
 // BackwardsStep is how far Fault.BackwardsTimestamps moves the RTP clock back

@@ -26,6 +26,7 @@ type Camera struct {
 	frag *fragmenter
 
 	evLog eventLogRate
+	stall stallClock // when no frame means stalled (stall.go)
 }
 
 // eventLogRate keeps a camera whose stream is broken all the time from
@@ -70,6 +71,7 @@ func New(o Options) *Camera {
 	o.setDefaults()
 	o.Logger = o.Logger.With("camera", o.Camera)
 	c := &Camera{o: o}
+	c.stall.base = o.StallTimeout
 	c.st.state = StateStopped
 	c.frag = newFragmenter(o.Camera, codecH264, o.MaxFragment, o.Sink, o.Now, o.Mono, &c.st, c.event)
 	c.frag.steps = o.ClockSteps

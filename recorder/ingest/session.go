@@ -69,11 +69,15 @@ func (c *Camera) runSession(ctx context.Context) (res sessionResult) {
 	changes := &sourceChanges{}
 	sourceLost := make(chan struct{}, 1)
 	dialer := &net.Dialer{Timeout: dialTimeout}
+	// The library's own timeout only backs ours up: a little longer than
+	// the stall window, so the stall is judged here (stall.go).
+	libTimeout := max(c.stall.window()*3/2, 2*time.Second)
 	client := &gortsplib.Client{
-		Scheme:      u.Scheme,
-		Host:        u.Host,
-		Transport:   &tr,
-		ReadTimeout: max(c.o.StallTimeout, 2*time.Second),
+		Scheme:                u.Scheme,
+		Host:                  u.Host,
+		Transport:             &tr,
+		ReadTimeout:           libTimeout,
+		InitialUDPReadTimeout: libTimeout,
 		DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
 			conn, err := dialer.DialContext(ctx, network, address)
 			if err != nil || !follow {
@@ -140,6 +144,7 @@ func (c *Camera) runSession(ctx context.Context) (res sessionResult) {
 	}
 
 	var lastAU atomic.Int64 // Mono() of the last decoded access unit
+	var frames atomic.Int64 // access units decoded on this connection
 	var firstStored atomic.Int64
 	firstStored.Store(-1)
 	lastAU.Store(int64(c.o.Mono()))
@@ -154,6 +159,9 @@ func (c *Camera) runSession(ctx context.Context) (res sessionResult) {
 			return
 		}
 		mono := c.o.Mono()
+		if frames.Add(1) > 1 {
+			c.stall.frameGap(mono - time.Duration(lastAU.Load()))
+		}
 		lastAU.Store(int64(mono))
 		if !c.writeAU(au, auPTS) {
 			return
@@ -210,7 +218,10 @@ func (c *Camera) runSession(ctx context.Context) (res sessionResult) {
 			return result(errSourceChanged)
 		case <-tick.C:
 			mono := c.o.Mono()
-			if mono-time.Duration(lastAU.Load()) > c.o.StallTimeout {
+			if mono-time.Duration(lastAU.Load()) > c.stall.window() {
+				if frames.Load() < 2 {
+					c.stall.stalledUnknown()
+				}
 				c.st.setState(StateStalled)
 				client.Close()
 				<-waitErr
