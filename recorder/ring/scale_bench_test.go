@@ -380,6 +380,14 @@ func TestRingScaleHelperProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+	// What the console's recordings tab asks per camera (tui loadCoverage):
+	// the whole retention of one camera (here one fragment entry per block;
+	// a real 4 MiB block has 8).
+	timeIt("coverage-retention-one-camera", 3, func() {
+		if _, err := r.Coverage("cam9", scaleT0, scaleT0.Add(time.Duration(perCam+1)*scaleSpan)); err != nil {
+			t.Fatal(err)
+		}
+	})
 	timeIt("sweep-idle", 5, func() {
 		if err := r.Sweep(); err != nil {
 			t.Fatal(err)
