@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/ssh"
 	bm "github.com/charmbracelet/wish/bubbletea"
+	"github.com/muesli/termenv"
 
 	"mimamori/core"
 )
@@ -61,7 +63,7 @@ func TUIProgram(build func(TUISession) tea.Model) ProgramFactory {
 		ts := TUISession{
 			Session:  s,
 			Ctx:      ctx,
-			Renderer: bm.MakeRenderer(s),
+			Renderer: consoleRenderer(s),
 			Actor:    actor,
 			Lang:     info.Lang,
 			Location: info.Location,
@@ -85,6 +87,57 @@ func TUIProgram(build func(TUISession) tea.Model) ProgramFactory {
 		ready <- prog
 		return prog
 	}
+}
+
+// consoleMinProfile is the fewest colours the console draws with: a client
+// reporting fewer gets these anyway (bubbletea's middleware is given the
+// same, runConsole).
+const consoleMinProfile = termenv.ANSI256
+
+// consoleRenderer is the session's lipgloss renderer, made without asking
+// the terminal anything. wish's MakeRenderer sends a background-colour
+// query and reads the session until the answer comes; the read cannot be
+// cancelled on an SSH channel, so a terminal that never answers got no
+// console at all.
+// The palette is chosen instead: a dark background, unless the client
+// sent COLORFGBG saying otherwise.
+func consoleRenderer(s ssh.Session) *lipgloss.Renderer {
+	pty, _, ok := s.Pty()
+	if !ok || pty.Term == "" || pty.Term == "dumb" {
+		return lipgloss.NewRenderer(s, termenv.WithProfile(termenv.Ascii))
+	}
+	env := sessionEnviron(append(s.Environ(), "TERM="+pty.Term))
+	r := lipgloss.NewRenderer(s, termenv.WithEnvironment(env), termenv.WithUnsafe())
+	if r.ColorProfile() > consoleMinProfile {
+		r.SetColorProfile(consoleMinProfile)
+	}
+	r.SetHasDarkBackground(darkBackground(env.Getenv("COLORFGBG")))
+	return r
+}
+
+// darkBackground reads COLORFGBG ("fg;bg", as rxvt and others set it):
+// background 7 or 15 is light, anything else or nothing is dark.
+func darkBackground(colorfgbg string) bool {
+	if i := strings.LastIndexByte(colorfgbg, ';'); i >= 0 {
+		bg := colorfgbg[i+1:]
+		return bg != "7" && bg != "15"
+	}
+	return true
+}
+
+// sessionEnviron is a session's environment for termenv.
+type sessionEnviron []string
+
+func (e sessionEnviron) Environ() []string { return e }
+
+func (e sessionEnviron) Getenv(k string) string {
+	v := ""
+	for _, kv := range e {
+		if name, val, ok := strings.Cut(kv, "="); ok && name == k {
+			v = val // the last one wins, as in a shell
+		}
+	}
+	return v
 }
 
 // sendOnce returns a Send that waits for the program to exist. Safe for

@@ -9,7 +9,6 @@ import (
 	"github.com/charmbracelet/ssh"
 	"github.com/charmbracelet/wish"
 	bm "github.com/charmbracelet/wish/bubbletea"
-	"github.com/muesli/termenv"
 	gossh "golang.org/x/crypto/ssh"
 
 	"mimamori/core"
@@ -193,5 +192,5 @@ func (s *Server) runConsole(sess ssh.Session, info Info, l *liveSession) {
 		}
 		return p
 	}
-	bm.MiddlewareWithProgramHandler(handler, termenv.ANSI256)(func(ssh.Session) {})(sess)
+	bm.MiddlewareWithProgramHandler(handler, consoleMinProfile)(func(ssh.Session) {})(sess)
 }

@@ -78,3 +78,15 @@ func BenchmarkUpkeepKeypress(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkResize: a window change (the terminal dragged a column wider
+// or narrower) and the frame it causes, with 64 cameras on every tab.
+func BenchmarkResize(b *testing.B) {
+	u := syncUI(b, newFake(64), core.RoleManager, "ja", 160, 48)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		u.Update(tea.WindowSizeMsg{Width: 160 - i%2, Height: 48})
+		_ = u.View()
+	}
+}

@@ -18,7 +18,7 @@ import (
 // Common is what a session's console needs. sshd fills it per session.
 type Common struct {
 	Ctx      context.Context    // the session's context; the console stops with it
-	Renderer *lipgloss.Renderer // bm.MakeRenderer(s): colours for this client
+	Renderer *lipgloss.Renderer // sshd.TUISession.Renderer: colours for this client
 	Actor    core.Actor
 	Core     Backend
 	Lang     string         // "ja" or "en"

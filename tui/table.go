@@ -31,6 +31,10 @@ type listTable struct {
 	raw    [][]string
 	mark   int
 	w, h   int
+	// dirty: the table holds placeholder rows since SetSize; they are
+	// filled (apply) when first needed. A page sets its size and then
+	// its rows: the table's rows are rendered once, not twice.
+	dirty bool
 }
 
 func newListTable(s *session, specs []colSpec) *listTable {
@@ -129,7 +133,7 @@ func (lt *listTable) SetSize(w, h int) {
 	lt.t.SetHeight(max(h, 2))
 	lt.t.SetRows(make([]table.Row, len(lt.raw)))
 	lt.t.SetCursor(cur)
-	lt.apply()
+	lt.dirty = true
 }
 
 // SetRows takes cells for every spec column (shown or not).
@@ -138,7 +142,15 @@ func (lt *listTable) SetRows(raw [][]string) {
 	lt.apply()
 }
 
+// fill applies the rows if SetSize left placeholders.
+func (lt *listTable) fill() {
+	if lt.dirty {
+		lt.apply()
+	}
+}
+
 func (lt *listTable) apply() {
+	lt.dirty = false
 	cur := lt.t.Cursor()
 	if cur >= len(lt.raw) {
 		cur = len(lt.raw) - 1
@@ -182,6 +194,7 @@ func (lt *listTable) Update(msg tea.Msg) tea.Cmd {
 	if !ok || !lt.t.Focused() {
 		return nil
 	}
+	lt.fill()
 	rows := lt.t.Rows()
 	n := len(rows)
 	if n == 0 {
@@ -233,7 +246,10 @@ func (lt *listTable) SetCursor(i int) {
 }
 
 // View is exactly w×h.
-func (lt *listTable) View() string { return block(lt.t.View(), lt.w, lt.h) }
+func (lt *listTable) View() string {
+	lt.fill()
+	return block(lt.t.View(), lt.w, lt.h)
+}
 
 func (lt *listTable) Focus() { lt.t.Focus() }
 func (lt *listTable) Blur()  { lt.t.Blur() }

@@ -82,6 +82,7 @@ type UI struct {
 
 	loads       map[loadKind]*loadState
 	stale       map[int]bool // pages that missed data while hidden
+	sizeDue     map[int]bool // pages that missed a window change while hidden
 	sub         <-chan core.Change
 	lastVerify  time.Time
 	verifyDirty bool
@@ -100,7 +101,7 @@ type UI struct {
 // New builds the console for c.Actor's role.
 func New(c Common) tea.Model {
 	s := newSession(c)
-	u := &UI{s: s, loads: map[loadKind]*loadState{}, stale: map[int]bool{}}
+	u := &UI{s: s, loads: map[loadKind]*loadState{}, stale: map[int]bool{}, sizeDue: map[int]bool{}}
 	u.tabs = tabsFor(c.Actor.Role)
 	for _, t := range u.tabs {
 		u.pages = append(u.pages, u.newPage(t))
@@ -108,6 +109,9 @@ func New(c Common) tea.Model {
 	u.help = help.New()
 	u.help.Styles = s.st.Help
 	u.resize()
+	for i := range u.pages { // every page starts sized
+		u.sizePage(i)
+	}
 	return u
 }
 
@@ -171,15 +175,24 @@ func (u *UI) Init() tea.Cmd {
 
 type policyMsg struct{ p core.Policy }
 
+// resize lays out the page on screen now and the others when they come
+// on screen: a window change (or a drag of the window, a change a moment)
+// redraws one page, not all seven.
 func (u *UI) resize() {
-	w, h := u.s.c.Width, u.s.c.Height-chromeLines
-	if h < 1 {
-		h = 1
+	for i := range u.pages {
+		u.sizeDue[i] = true
 	}
-	for _, p := range u.pages {
-		p.SetSize(w, h)
+	u.sizePage(u.active)
+	u.help.Width = u.s.c.Width
+}
+
+// sizePage gives page i the window's size if it missed a change.
+func (u *UI) sizePage(i int) {
+	if i < 0 || i >= len(u.pages) || !u.sizeDue[i] {
+		return
 	}
-	u.help.Width = w
+	u.sizeDue[i] = false
+	u.pages[i].SetSize(u.s.c.Width, max(u.s.c.Height-chromeLines, 1))
 }
 
 func (u *UI) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
@@ -441,6 +454,7 @@ func (u *UI) switchTo(i int) tea.Cmd {
 	u.active = i % len(u.tabs)
 	u.full = false
 	u.status = "" // a message belongs to the tab it came from
+	u.sizePage(u.active)
 	var refresh tea.Cmd
 	if u.stale[u.active] {
 		u.stale[u.active] = false
