@@ -52,6 +52,7 @@ var accessCases = []struct {
 	{"ledger checkpoint", core.ActionLedgerCheckpoint},
 	{"ledger export", core.ActionLedgerExport},
 	{"ledger --machine --csv", core.ActionLedgerExport},
+	{"ledger -- --csv", core.ActionLedgerExport}, // runLedger finds --csv past "--" too
 	{"form", core.ActionFormIssue},
 	{"form 1", core.ActionCamerasRead},
 	{"form --json 2", core.ActionFormIssue},

@@ -51,16 +51,16 @@ type Command struct {
 // its name), and the subject the refusal names: the command and the
 // subcommand, never the caller's text.
 func (cmd Command) action(args []string) (core.Action, string) {
+	// Flags anywhere, even after "--": a command may look for them so
+	// (ledger --csv), and the stricter action is the safe guess.
 	for _, a := range args {
-		if a == "--" {
-			break
-		}
-		if !strings.HasPrefix(a, "-") {
+		name, _, _ := strings.Cut(a, "=")
+		if !strings.HasPrefix(name, "-") || strings.TrimLeft(name, "-") == "" {
 			continue
 		}
-		name, _, _ := strings.Cut(a, "=")
-		if act, ok := cmd.Access["--"+strings.TrimLeft(name, "-")]; ok && len(name) > 1 {
-			return act, cmd.Name + " " + "--" + strings.TrimLeft(name, "-")
+		flag := "--" + strings.TrimLeft(name, "-")
+		if act, ok := cmd.Access[flag]; ok {
+			return act, cmd.Name + " " + flag
 		}
 	}
 	for _, a := range args {

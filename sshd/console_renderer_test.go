@@ -8,6 +8,7 @@ import (
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/muesli/termenv"
 	gossh "golang.org/x/crypto/ssh"
 )
 
@@ -61,6 +62,9 @@ func TestConsoleDrawsForATerminalThatNeverAnswers(t *testing.T) {
 			t.Errorf("the console queried the terminal: %q", q)
 		}
 		ts := <-rendered
+		if p := ts.Renderer.ColorProfile(); p != termenv.ANSI256 {
+			t.Errorf("xterm-256color: colour profile %v, want ANSI256", p)
+		}
 		if ts.Renderer.HasDarkBackground() != c.dark {
 			t.Errorf("COLORFGBG %q: dark background %v, want %v", c.env, ts.Renderer.HasDarkBackground(), c.dark)
 		}

@@ -118,6 +118,10 @@ func (s *session) errText(err error) string {
 	case errors.As(err, &fe):
 		return fmt.Sprintf(s.T("err.field"), fe.Field, fe.Reason)
 	case errors.Is(err, core.ErrForbidden):
+		var why *core.Refusal
+		if errors.As(err, &why) { // allowed the act, not this one: say why
+			return s.T("err.forbidden") + ": " + oneLine(why.Reason)
+		}
 		return s.T("err.forbidden")
 	case errors.Is(err, core.ErrNotFound):
 		return s.T("err.notfound")
