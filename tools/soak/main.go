@@ -12,6 +12,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -85,8 +87,12 @@ func main() {
 	flag.StringVar(&p.CSV, "csv", "", "write the per-day rows to this CSV file")
 	flag.StringVar(&p.ApplianceID, "appliance-id", "soak-box", "appliance id")
 	dedup := flag.Int("dedup-blocks", 0, "instead of the soak: two laps of erasure proofs of a ring of this many blocks through core alone (mimamori.db's deduplication bucket at full size)")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:29100) while running")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
+	if *pprofAddr != "" {
+		go func() { fmt.Fprintln(os.Stderr, "soak: pprof:", http.ListenAndServe(*pprofAddr, nil)) }()
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
