@@ -339,6 +339,7 @@ func BenchmarkConsoleKeypressSoak(b *testing.B) {
 	operator := []keyStep{{"3", "[3 Storage]"}, {"1", "[1 Cameras]"}}
 	var mu sync.Mutex
 	lat := map[string][]time.Duration{}
+	byKey := map[string][]time.Duration{} // "manager 5": that key's presses
 	var wg sync.WaitGroup
 	errs := make(chan error, 1+len(g.OperatorKeys))
 	b.ResetTimer()
@@ -353,6 +354,10 @@ func BenchmarkConsoleKeypressSoak(b *testing.B) {
 			}
 			mu.Lock()
 			lat[who] = append(lat[who], d...)
+			for i, x := range d {
+				k := who + " " + steps[i%len(steps)].key
+				byKey[k] = append(byKey[k], x)
+			}
 			mu.Unlock()
 		}()
 	}
@@ -378,10 +383,22 @@ func BenchmarkConsoleKeypressSoak(b *testing.B) {
 		b.ReportMetric(pct(1), prefix+"max-ms")
 	}
 	report(lat["manager"], "manager-")
+	var names []string
+	for k := range byKey {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		ds := byKey[k]
+		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+		b.Logf("%-12s n=%3d p50 %6.1f ms  p99 %6.1f ms  max %6.1f ms", k, len(ds), ms(ds[len(ds)/2]), ms(ds[(len(ds)-1)*99/100]), ms(ds[len(ds)-1]))
+	}
 	report(all, "all-")
 	b.ReportMetric(float64(len(lat["manager"])), "manager-keypresses")
 	b.ReportMetric(float64(app.Store.LedgerHead()), "ledger-entries")
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // recordSynthetic appends one fragment a second for each camera to the
 // ring until ctx is done, as the soak did (and as serve's ingest would).

@@ -86,6 +86,9 @@ func main() {
 	flag.BoolVar(&p.Keep, "keep", false, "keep the data directory (for the console benchmark)")
 	flag.StringVar(&p.CSV, "csv", "", "write the per-day rows to this CSV file")
 	flag.StringVar(&p.ApplianceID, "appliance-id", "soak-box", "appliance id")
+	synthYear := flag.Bool("synthetic-year", false, "instead of the soak: write -dir with a synthetic ledger of -days (core.BuildSyntheticLedger, the soak's daily mix) for the console benchmark")
+	synthMachine := flag.Int("synthetic-machine", 10, "with -synthetic-year: machine entries a day besides erasure proofs")
+	synthPeople := flag.Int("synthetic-people", 25, "with -synthetic-year: people's acts a day")
 	dedup := flag.Int("dedup-blocks", 0, "instead of the soak: two laps of erasure proofs of a ring of this many blocks through core alone (mimamori.db's deduplication bucket at full size)")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address (e.g. 127.0.0.1:29100) while running")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
@@ -109,6 +112,17 @@ func main() {
 	if err := p.derive(start, retention); err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
 		os.Exit(2)
+	}
+	if *synthYear {
+		if p.Dir == "" {
+			fmt.Fprintln(os.Stderr, "soak: -synthetic-year needs -dir")
+			os.Exit(2)
+		}
+		if err := syntheticYear(p, *synthMachine, *synthPeople, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))); err != nil {
+			fmt.Fprintln(os.Stderr, "soak:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if *dedup > 0 {
 		if err := dedupLaps(p, *dedup, 2, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))); err != nil {
