@@ -44,6 +44,7 @@ type dayRow struct {
 	RSSAnon     int64
 	RSSFile     int64
 	HeapInuse   uint64
+	HeapLive    uint64 // after a forced GC: what is really kept
 	FreeBlocks  int
 	Notes       []string
 }
@@ -51,7 +52,7 @@ type dayRow struct {
 var csvHeader = []string{"day", "date", "real_s", "entries", "erasure", "event_state", "event_summary", "machine_other",
 	"people", "recorder_events", "erased_blocks", "ledger_size", "mimamori_db_mib", "index_db_mib", "keys_dat_mib",
 	"verify_ms", "offline_verify_ms", "standing_p50_us", "standing_p99_us", "standing_max_us", "rss_mib", "rss_anon_mib", "rss_file_mib",
-	"heap_inuse_mib", "free_blocks", "by_action", "notes"}
+	"heap_inuse_mib", "heap_live_mib", "free_blocks", "by_action", "notes"}
 
 func mib(n int64) string { return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) }
 
@@ -78,7 +79,7 @@ func (r dayRow) record() []string {
 		strconv.FormatUint(r.ErasedBlocks, 10), strconv.FormatUint(r.LedgerEntries, 10),
 		mib(r.DBBytes), mib(r.IndexBytes), mib(r.KeysBytes), ms(r.VerifyTime), ms(r.OfflineTime),
 		us(r.StandingP50), us(r.StandingP99), us(r.StandingMax), mib(r.RSS), mib(r.RSSAnon), mib(r.RSSFile), mib(int64(r.HeapInuse)),
-		strconv.Itoa(r.FreeBlocks), strings.Join(acts, ";"), strings.Join(r.Notes, "; ")}
+		mib(int64(r.HeapLive)), strconv.Itoa(r.FreeBlocks), strings.Join(acts, ";"), strings.Join(r.Notes, "; ")}
 }
 
 type csvOut struct {
@@ -183,6 +184,9 @@ func memory(row *dayRow) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	row.HeapInuse = ms.HeapInuse
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	row.HeapLive = ms.HeapAlloc
 }
 
 // percentiles summarises timings: p50, p99, max.
@@ -196,8 +200,8 @@ func percentiles(ds []time.Duration) (time.Duration, time.Duration, time.Duratio
 }
 
 func (r dayRow) line() string {
-	return fmt.Sprintf("day %3d %s  %5.1fs  entries %5d (erasure %4d, events %3d+%3d, people %3d, other %d)  db %s MiB  index %s MiB  verify %s ms  standing p50 %s p99 %s max %s µs  rss %s MiB (anon %s)  %s",
+	return fmt.Sprintf("day %3d %s  %5.1fs  entries %5d (erasure %4d, events %3d+%3d, people %3d, other %d)  db %s MiB  index %s MiB  verify %s ms  standing p50 %s p99 %s max %s µs  rss %s MiB (anon %s, heap live %s)  %s",
 		r.Day, r.Date, r.Real.Seconds(), r.Entries, r.Erasure, r.EventState, r.EventSummary, r.People, r.MachineOther,
 		mib(r.DBBytes), mib(r.IndexBytes), ms(r.VerifyTime), us(r.StandingP50), us(r.StandingP99), us(r.StandingMax), mib(r.RSS), mib(r.RSSAnon),
-		strings.Join(r.Notes, "; "))
+		mib(int64(r.HeapLive)), strings.Join(r.Notes, "; "))
 }
