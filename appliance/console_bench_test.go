@@ -307,7 +307,8 @@ func BenchmarkConsoleKeypressSoak(b *testing.B) {
 	}
 	wctx, stopWriting := context.WithCancel(ctx)
 	written := make(chan error, 1)
-	go func() { written <- recordSynthetic(wctx, rg, g.Cameras, init, payload) }()
+	fragSecs := max(g.FragmentSeconds, 1)
+	go func() { written <- recordSynthetic(wctx, rg, g.Cameras, fragSecs, init, payload) }()
 	defer func() {
 		stopWriting()
 		if err := <-written; err != nil {
@@ -400,9 +401,10 @@ func BenchmarkConsoleKeypressSoak(b *testing.B) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// recordSynthetic appends one fragment a second for each camera to the
-// ring until ctx is done, as the soak did (and as serve's ingest would).
-func recordSynthetic(ctx context.Context, rg *ring.Ring, cameras int, init, payload []byte) error {
+// recordSynthetic appends one fragment of secs seconds every secs
+// seconds for each camera to the ring until ctx is done, as the soak did
+// (and as serve's ingest would).
+func recordSynthetic(ctx context.Context, rg *ring.Ring, cameras, secs int, init, payload []byte) error {
 	ids := make([]uint32, cameras)
 	for i := range cameras {
 		id, err := rg.AppendInit(fmt.Sprintf("cam%d", i+1), init)
@@ -411,9 +413,10 @@ func recordSynthetic(ctx context.Context, rg *ring.Ring, cameras int, init, payl
 		}
 		ids[i] = id
 	}
-	t := time.NewTicker(time.Second)
+	d := time.Duration(secs) * time.Second
+	t := time.NewTicker(d)
 	defer t.Stop()
-	next := time.Now().UTC().Add(-time.Second)
+	next := time.Now().UTC().Add(-d)
 	for {
 		select {
 		case <-ctx.Done():
@@ -421,12 +424,12 @@ func recordSynthetic(ctx context.Context, rg *ring.Ring, cameras int, init, payl
 		case <-t.C:
 		}
 		for i := range cameras {
-			if err := rg.AppendFragment(ring.Fragment{Camera: fmt.Sprintf("cam%d", i+1), Start: next, Duration: time.Second,
+			if err := rg.AppendFragment(ring.Fragment{Camera: fmt.Sprintf("cam%d", i+1), Start: next, Duration: d,
 				Keyframe: true, InitID: ids[i], Payload: payload}); err != nil {
 				return err
 			}
 		}
-		next = next.Add(time.Second)
+		next = next.Add(d)
 	}
 }
 

@@ -10,17 +10,23 @@ import (
 	"mimamori/recorder/ring"
 )
 
-// Camera behaviour. A healthy camera sends one keyframe-led fragment a
-// second, anchored once per connection on the wall clock and advanced by
-// its own timestamps, as recorder/ingest does. Two cameras misbehave for
-// a week each, producing exactly the events ingest produces for them:
+// Camera behaviour. A healthy camera sends a keyframe every second (a
+// one-second GOP) and the recorder cuts a fragment every FragSeconds
+// (-fragment-seconds; 1 by default, as ingest does), anchored once per
+// connection on the wall clock and advanced by the stream's own
+// timestamps, as recorder/ingest does. The soak steps every camera every
+// simulated second whatever the fragment length, so what happens per
+// GOP happens as often with any fragment length. Two cameras misbehave
+// for a week each, producing exactly the events ingest produces for them:
 //
 //   - backwards: the stream's timestamps go backwards at every GOP;
 //     ingest re-anchors, flags the fragment and sends a "discontinuity"
-//     event (reason timestamp-backwards) every GOP;
+//     event (reason timestamp-backwards) every GOP — every second;
 //   - noblock: every fragment is larger than a ring block, so the ring
 //     refuses it (ErrTooLarge) and ingest sends a "write-error" event for
-//     every fragment: the camera can get no block for a week.
+//     every fragment. This camera's refused fragments are one second
+//     each whatever -fragment-seconds is (they cost the index nothing),
+//     so it sends a write-error every second, as with 1-s fragments.
 type fault int
 
 const (
@@ -36,6 +42,7 @@ type simCamera struct {
 	up       bool      // this connection's first frame was written (camera-up sent)
 	next     time.Time // start of the next fragment (the stream's timeline)
 	disc     bool      // flag the next fragment as a discontinuity
+	pending  int       // seconds of footage since next, not yet cut into a fragment
 	fault    fault
 	written  uint64
 	refused  uint64
@@ -47,7 +54,8 @@ type recorder struct {
 	w        *world
 	cams     []*simCamera
 	init     []byte
-	payload  []byte // one fragment, the scaled size
+	payload  [][]byte // payload[k]: a fragment of k seconds, the scaled size
+	fragSecs int
 	tooLarge []byte // a fragment no block can hold
 	events   atomic.Uint64
 	parallel int
@@ -62,7 +70,8 @@ func (r *recorder) connect() error {
 			return err
 		}
 		c.initID = id
-		c.anchored, c.up = false, false
+		// A fragment not yet cut died with the process.
+		c.anchored, c.up, c.pending = false, false, 0
 	}
 	return nil
 }
@@ -108,9 +117,14 @@ func (r *recorder) second(now time.Time) error {
 	return errors.Join(errs...)
 }
 
+// write is one second of a camera's stream: the GOP that ended at now.
 func (r *recorder) write(c *simCamera, now time.Time) error {
 	if !c.anchored {
-		// The timeline starts at the frame's arrival, a second ago.
+		// Re-anchoring cuts what came before (on the old timeline); the
+		// new timeline starts at the frame's arrival, a second ago.
+		if err := r.cut(c); err != nil {
+			return err
+		}
 		c.next = now.Add(-time.Second)
 		c.anchored = true
 	}
@@ -118,7 +132,6 @@ func (r *recorder) write(c *simCamera, now time.Time) error {
 		c.up = true
 		r.event(c.id, "camera-up", now, map[string]string{"codec": "H264"})
 	}
-	start := c.next
 	switch c.fault {
 	case faultBackwards:
 		// The GOP's timestamps went back: a new anchor on the wall
@@ -126,6 +139,10 @@ func (r *recorder) write(c *simCamera, now time.Time) error {
 		r.event(c.id, "discontinuity", now, map[string]string{"reason": "timestamp-backwards", "delta": "-2s"})
 		c.disc = true
 	case faultNoBlock:
+		if err := r.cut(c); err != nil {
+			return err
+		}
+		start := c.next
 		err := r.w.rg.AppendFragment(ring.Fragment{Camera: c.id, Start: start, Duration: time.Second,
 			Keyframe: true, InitID: c.initID, Payload: r.tooLarge})
 		if err == nil {
@@ -137,14 +154,28 @@ func (r *recorder) write(c *simCamera, now time.Time) error {
 		c.next = start.Add(time.Second)
 		return nil
 	}
-	err := r.w.rg.AppendFragment(ring.Fragment{Camera: c.id, Start: start, Duration: time.Second,
-		Keyframe: true, Discontinuity: c.disc, InitID: c.initID, Payload: r.payload})
+	c.pending++
+	if c.pending < r.fragSecs {
+		return nil
+	}
+	return r.cut(c)
+}
+
+// cut writes the camera's pending seconds as one fragment.
+func (r *recorder) cut(c *simCamera) error {
+	if c.pending == 0 {
+		return nil
+	}
+	d := time.Duration(c.pending) * time.Second
+	err := r.w.rg.AppendFragment(ring.Fragment{Camera: c.id, Start: c.next, Duration: d,
+		Keyframe: true, Discontinuity: c.disc, InitID: c.initID, Payload: r.payload[c.pending]})
 	if err != nil {
 		return err
 	}
 	c.disc = false
 	c.written++
-	c.next = start.Add(time.Second)
+	c.next = c.next.Add(d)
+	c.pending = 0
 	return nil
 }
 

@@ -29,10 +29,10 @@ func dedupLaps(p params, blocks, laps int, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	perSecond := float64(p.Cameras) / float64(p.FragsPerBlock) // blocks erased a second at the full rate
+	perSecond := float64(p.Cameras) / float64(p.BlockSeconds) // blocks erased a second at the full rate
 	const batch = 512
 	footage := p.Start.Add(-7 * 24 * time.Hour)
-	blockDur := time.Duration(p.FragsPerBlock) * time.Second
+	blockDur := time.Duration(p.BlockSeconds) * time.Second
 	t0 := time.Now()
 	for lap := range laps {
 		es := make([]core.Erasure, 0, batch)

@@ -38,8 +38,10 @@ type params struct {
 	RealBlock     int64 // the real block size
 	Scale         int64 // real bytes per simulated byte
 	BlockSize     int64 // RealBlock / Scale
+	FragSeconds   int   // seconds of footage one fragment stands for
 	FragsPerBlock int   // fragments a block holds at the real rate (and here)
-	Payload       int   // simulated fragment bytes
+	Payload       int   // simulated bytes of a whole fragment (FragSeconds of footage)
+	BlockSeconds  int   // seconds of one camera's footage a block holds: FragsPerBlock × FragSeconds
 	CapacityDays  float64
 	HoldShare     float64
 	Capacity      int64
@@ -70,6 +72,7 @@ func main() {
 	flag.StringVar(&start, "start", "", "first simulated day, YYYY-MM-DD UTC (default: so that the last day ends today)")
 	flag.Int64Var(&p.Bitrate, "bitrate", 4_000_000, "bits/s per camera")
 	flag.Int64Var(&p.RealBlock, "block-size", 4<<20, "the real ring block size in bytes")
+	flag.IntVar(&p.FragSeconds, "fragment-seconds", 1, "seconds of footage one fragment stands for (N× the bytes of a 1-s fragment; index entries and appends drop by N, bytes, blocks, erasures and events per hour do not)")
 	flag.Int64Var(&p.Scale, "scale", 1024, "bytes of the real rate per byte written: payload and block are both divided by it")
 	flag.Float64Var(&p.CapacityDays, "capacity-days", 0, "ring capacity in days of footage at the full rate (default: retention × 1.1)")
 	flag.Float64Var(&p.HoldShare, "hold-share", 0.05, "storage.hold_share")
@@ -155,27 +158,33 @@ func (p *params) derive(start string, retention float64) error {
 	}
 	pol.HoldShare = p.HoldShare
 	p.Policy = pol
-	if p.Cameras < 3 || p.Days < 1 || p.Scale < 1 || p.SyncEvery < 1 || p.SweepEvery < 1 || p.Parallel < 1 {
-		return fmt.Errorf("need at least 3 cameras, 1 day, scale ≥ 1, sync-every, sweep-every and parallel ≥ 1")
+	if p.Cameras < 3 || p.Days < 1 || p.Scale < 1 || p.SyncEvery < 1 || p.SweepEvery < 1 || p.Parallel < 1 || p.FragSeconds < 1 || p.FragSeconds > 3600 {
+		return fmt.Errorf("need at least 3 cameras, 1 day, scale ≥ 1, sync-every, sweep-every and parallel ≥ 1, fragment-seconds 1..3600")
 	}
 	p.BlockSize = p.RealBlock / p.Scale
 	if p.BlockSize < 4096 || p.BlockSize%4096 != 0 {
 		return fmt.Errorf("block size %d / scale %d = %d: the ring needs a multiple of 4096", p.RealBlock, p.Scale, p.BlockSize)
 	}
-	real := p.Bitrate / 8
+	real := p.Bitrate / 8 * int64(p.FragSeconds)
 	p.FragsPerBlock = int(p.RealBlock / recordSize(real))
-	if p.FragsPerBlock < 1 {
-		return fmt.Errorf("a %d-byte fragment does not fit a %d-byte block", real, p.RealBlock)
+	if p.FragsPerBlock < 1 || (p.FragSeconds > 1 && p.FragsPerBlock < 2) {
+		return fmt.Errorf("%d-s fragments of %d bytes: %d fit a %d-byte block, want at least %d", p.FragSeconds, real,
+			p.FragsPerBlock, p.RealBlock, min(p.FragSeconds, 2))
 	}
-	p.Payload = int(p.BlockSize/int64(p.FragsPerBlock)) - recordOverhead
-	p.Payload -= p.Payload % 8
-	if int(p.BlockSize/recordSize(int64(p.Payload))) != p.FragsPerBlock {
+	p.Payload = scaledPayload(p.BlockSize / int64(p.FragsPerBlock))
+	if p.Payload <= 0 || int(p.BlockSize/recordSize(int64(p.Payload))) != p.FragsPerBlock {
 		return fmt.Errorf("cannot scale: %d-byte fragments in %d-byte blocks", p.Payload, p.BlockSize)
 	}
+	// A partial fragment (a camera re-anchored mid-fragment) must still
+	// hold its fMP4 boxes.
+	if p.Payload/p.FragSeconds < 256 {
+		return fmt.Errorf("%d-byte fragments of %d s: under 256 bytes a second", p.Payload, p.FragSeconds)
+	}
+	p.BlockSeconds = p.FragsPerBlock * p.FragSeconds
 	if p.CapacityDays == 0 {
 		p.CapacityDays = pol.RetentionDays * 1.1
 	}
-	perCamDayBlocks := float64(24*3600) / float64(p.FragsPerBlock)
+	perCamDayBlocks := float64(24*3600) / float64(p.BlockSeconds)
 	blocks := int64(p.CapacityDays*perCamDayBlocks*float64(p.Cameras)) + int64(4*p.Cameras)
 	p.Capacity = blocks * p.BlockSize
 	if start == "" {
@@ -188,9 +197,27 @@ func (p *params) derive(start string, retention float64) error {
 	return nil
 }
 
-// recordOverhead is the ring's bytes per record beside the payload for
-// payloads up to one 64 KiB sealing chunk: header 64 + GCM tag 16.
-const recordOverhead = 64 + 16
+// scaledPayload is the largest payload whose record fits in slot bytes
+// (8-byte aligned).
+func scaledPayload(slot int64) int {
+	chunks := (slot + 65535) / 65536
+	n := slot - 64 - 16*chunks
+	n -= n % 8
+	for n > 0 && recordSize(n) > slot {
+		n -= 8
+	}
+	return int(n)
+}
+
+// payloadFor is the simulated bytes of a fragment of secs seconds: the
+// whole fragment's bytes in proportion, 8-byte aligned.
+func (p params) payloadFor(secs int) int {
+	if secs >= p.FragSeconds {
+		return p.Payload
+	}
+	n := p.Payload * secs / p.FragSeconds
+	return n - n%8
+}
 
 // recordSize is a record's size in the ring (recorder/ring/record.go):
 // header, payload, a 16-byte tag per 64 KiB chunk, padded to 8 bytes.
@@ -223,9 +250,11 @@ func run(ctx context.Context, p params) error {
 		return err
 	}
 	defer out.close()
-	fmt.Printf("soak: %d days from %s, %d cameras at %d bit/s, policy %s (retention %.0f days), scale 1/%d: %d-byte fragments, %d-byte blocks (%d fragments a block), ring %d blocks = %.1f GiB (%.1f days), data %s\n",
+	fmt.Printf("soak: %d days from %s, %d cameras at %d bit/s, policy %s (retention %.0f days), scale 1/%d: %d-s fragments of %d bytes (real %d B + %d B record overhead), %d-byte blocks (real %d: %d fragments = %d s a block, %.1f blocks per camera-hour), ring %d blocks = %.1f GiB (%.1f days), data %s\n",
 		p.Days, p.Start.Format("2006-01-02"), p.Cameras, p.Bitrate, p.Policy.Name, p.Policy.RetentionDays, p.Scale,
-		p.Payload, p.BlockSize, p.FragsPerBlock, p.Capacity/p.BlockSize, float64(p.Capacity)/(1<<30), p.CapacityDays, p.Dir)
+		p.FragSeconds, p.Payload, p.Bitrate/8*int64(p.FragSeconds), recordSize(p.Bitrate/8*int64(p.FragSeconds))-p.Bitrate/8*int64(p.FragSeconds),
+		p.BlockSize, p.RealBlock, p.FragsPerBlock, p.BlockSeconds, 3600/float64(p.BlockSeconds),
+		p.Capacity/p.BlockSize, float64(p.Capacity)/(1<<30), p.CapacityDays, p.Dir)
 	s, err := newSim(p, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		return err

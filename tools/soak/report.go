@@ -30,6 +30,7 @@ type dayRow struct {
 	ByAction      map[string]int
 	EventsSent    uint64 // RecordEvent calls that day (what the recorder reported)
 	ErasedBlocks  uint64 // RecordErasure calls that day (blocks the ring proved erased)
+	Fragments     uint64 // fragments appended that day (index entries written)
 	LedgerEntries uint64 // the ledger's size at the end of the day
 
 	DBBytes     int64
@@ -50,7 +51,7 @@ type dayRow struct {
 }
 
 var csvHeader = []string{"day", "date", "real_s", "entries", "erasure", "event_state", "event_summary", "machine_other",
-	"people", "recorder_events", "erased_blocks", "ledger_size", "mimamori_db_mib", "index_db_mib", "keys_dat_mib",
+	"people", "recorder_events", "erased_blocks", "fragments", "ledger_size", "mimamori_db_mib", "index_db_mib", "keys_dat_mib",
 	"verify_ms", "offline_verify_ms", "standing_p50_us", "standing_p99_us", "standing_max_us", "rss_mib", "rss_anon_mib", "rss_file_mib",
 	"heap_inuse_mib", "heap_live_mib", "free_blocks", "by_action", "notes"}
 
@@ -76,7 +77,7 @@ func (r dayRow) record() []string {
 	return []string{strconv.Itoa(r.Day), r.Date, strconv.FormatFloat(r.Real.Seconds(), 'f', 1, 64),
 		strconv.Itoa(r.Entries), strconv.Itoa(r.Erasure), strconv.Itoa(r.EventState), strconv.Itoa(r.EventSummary),
 		strconv.Itoa(r.MachineOther), strconv.Itoa(r.People), strconv.FormatUint(r.EventsSent, 10),
-		strconv.FormatUint(r.ErasedBlocks, 10), strconv.FormatUint(r.LedgerEntries, 10),
+		strconv.FormatUint(r.ErasedBlocks, 10), strconv.FormatUint(r.Fragments, 10), strconv.FormatUint(r.LedgerEntries, 10),
 		mib(r.DBBytes), mib(r.IndexBytes), mib(r.KeysBytes), ms(r.VerifyTime), ms(r.OfflineTime),
 		us(r.StandingP50), us(r.StandingP99), us(r.StandingMax), mib(r.RSS), mib(r.RSSAnon), mib(r.RSSFile), mib(int64(r.HeapInuse)),
 		mib(int64(r.HeapLive)), strconv.Itoa(r.FreeBlocks), strings.Join(acts, ";"), strings.Join(r.Notes, "; ")}

@@ -26,6 +26,7 @@ type sim struct {
 	lastSeq  uint64
 	events0  uint64
 	erased0  uint64
+	frags0   uint64
 	lastStep int64
 	began    time.Time
 	ctx      context.Context
@@ -43,7 +44,7 @@ func newSim(p params, log *slog.Logger) (*sim, error) {
 		return nil, err
 	}
 	s.ppl = ppl
-	g := synth.Geometry{Cameras: p.Cameras, Capacity: p.Capacity, BlockSize: p.BlockSize, FragmentBytes: p.Payload,
+	g := synth.Geometry{Cameras: p.Cameras, Capacity: p.Capacity, BlockSize: p.BlockSize, FragmentBytes: p.Payload, FragmentSeconds: p.FragSeconds,
 		Policy: p.Policy.Name, RetentionDays: p.Policy.RetentionDays, HoldShare: p.Policy.HoldShare,
 		ApplianceID: p.ApplianceID, Start: p.Start, Days: p.Days, ManagerKey: managerKeyFile, OperatorKeys: operatorKeyFiles}
 	if err := g.Save(p.Dir); err != nil {
@@ -53,15 +54,17 @@ func newSim(p params, log *slog.Logger) (*sim, error) {
 	if err != nil {
 		return nil, err
 	}
-	payload, err := synth.Fragment(p.Payload)
-	if err != nil {
-		return nil, err
+	payload := make([][]byte, p.FragSeconds+1)
+	for k := 1; k <= p.FragSeconds; k++ {
+		if payload[k], err = synth.Fragment(p.payloadFor(k)); err != nil {
+			return nil, err
+		}
 	}
 	tooLarge, err := synth.Fragment(int(p.BlockSize) + 512)
 	if err != nil {
 		return nil, err
 	}
-	s.rec = &recorder{w: w, init: init, payload: payload, tooLarge: tooLarge, parallel: p.Parallel}
+	s.rec = &recorder{w: w, init: init, payload: payload, fragSecs: p.FragSeconds, tooLarge: tooLarge, parallel: p.Parallel}
 	for i := range p.Cameras {
 		s.rec.cams = append(s.rec.cams, &simCamera{id: cameraID(i)})
 	}
@@ -281,6 +284,11 @@ func (s *sim) measure(day int, real time.Duration) (dayRow, error) {
 	}
 	row.ErasedBlocks, s.erased0 = erased-s.erased0, erased
 	row.FreeBlocks = st.FreeBlocks
+	var frags uint64
+	for _, c := range s.rec.cams {
+		frags += c.written
+	}
+	row.Fragments, s.frags0 = frags-s.frags0, frags
 	// The manager's full verification (the console's V): the same
 	// streaming pass `mimamori ledger verify` runs offline.
 	t0 := time.Now()

@@ -50,7 +50,7 @@ func syntheticYear(p params, machinePerDay, peoplePerDay int, log *slog.Logger) 
 	if err := w.close(); err != nil {
 		return err
 	}
-	g := synth.Geometry{Cameras: p.Cameras, Capacity: p.Capacity, BlockSize: p.BlockSize, FragmentBytes: p.Payload,
+	g := synth.Geometry{Cameras: p.Cameras, Capacity: p.Capacity, BlockSize: p.BlockSize, FragmentBytes: p.Payload, FragmentSeconds: p.FragSeconds,
 		Policy: p.Policy.Name, RetentionDays: p.Policy.RetentionDays, HoldShare: p.Policy.HoldShare,
 		ApplianceID: p.ApplianceID, Start: p.Start, Days: p.Days, ManagerKey: managerKeyFile, OperatorKeys: operatorKeyFiles}
 	if err := g.Save(p.Dir); err != nil {

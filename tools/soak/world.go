@@ -65,7 +65,7 @@ func (w *world) open() error {
 		BlockSize: w.p.BlockSize,
 		// A block fills before it is sealed by age, as a real 4 MiB block
 		// at 4 Mbit/s does (8 s < 30 s), also with coarser blocks.
-		MaxBlockSpan: max(30*time.Second, time.Duration(w.p.FragsPerBlock+2)*time.Second),
+		MaxBlockSpan: max(30*time.Second, time.Duration(w.p.BlockSeconds+2*w.p.FragSeconds)*time.Second),
 		Retention:    w.p.Policy.Retention(),
 		HoldShare:    w.p.Policy.HoldShare,
 		Now:          w.clk.Now,

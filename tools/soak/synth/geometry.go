@@ -13,16 +13,18 @@ import (
 // on the directory with the same ring and policy, and keeps recording
 // fragments of the same size.
 type Geometry struct {
-	Cameras       int       `json:"Cameras"`
-	Capacity      int64     `json:"Capacity"`
-	BlockSize     int64     `json:"BlockSize"`
-	FragmentBytes int       `json:"FragmentBytes"`
-	Policy        string    `json:"Policy"`
-	RetentionDays float64   `json:"RetentionDays"`
-	HoldShare     float64   `json:"HoldShare"`
-	ApplianceID   string    `json:"ApplianceID"`
-	Start         time.Time `json:"Start"`
-	Days          int       `json:"Days"`
+	Cameras       int   `json:"Cameras"`
+	Capacity      int64 `json:"Capacity"`
+	BlockSize     int64 `json:"BlockSize"`
+	FragmentBytes int   `json:"FragmentBytes"`
+	// FragmentSeconds is the footage one fragment stands for (absent: 1).
+	FragmentSeconds int       `json:"FragmentSeconds,omitempty"`
+	Policy          string    `json:"Policy"`
+	RetentionDays   float64   `json:"RetentionDays"`
+	HoldShare       float64   `json:"HoldShare"`
+	ApplianceID     string    `json:"ApplianceID"`
+	Start           time.Time `json:"Start"`
+	Days            int       `json:"Days"`
 	// Keys in the directory, for the benchmark's console sessions.
 	ManagerKey   string   `json:"ManagerKey"`
 	OperatorKeys []string `json:"OperatorKeys"`
