@@ -307,9 +307,9 @@ func (s *Store) RecordFetch(actor Actor, f FetchRecord) error {
 }
 
 // SweepExportCopies erases the appliance's copies that must go: after the
-// handover (unless a hold other than the request's own provisional one
-// keeps the footage), or once the request's footage would have expired
-// by retention (unless any hold keeps it). now must be a trusted time
+// handover (unless a manager's hold keeps the footage), or once the
+// request's footage would have expired by retention (unless a manager's
+// hold or the request's own provisional hold keeps it: heldBeyond). now must be a trusted time
 // (the caller's monotonic-anchored clock), never a raw wall clock that
 // may have stepped. It returns how many copies were erased. Only the
 // system (the appliance's sweeper) erases copies.
@@ -381,15 +381,18 @@ func (s *Store) sweepExports(now time.Time, only string) (int, error) {
 	return n, nil
 }
 
-// heldBeyond: an active hold covers some of r's footage. After the
-// handover the request's own provisional holds do not count: they kept
-// the footage for the paperwork, which is done.
+// heldBeyond: an active hold covers some of r's footage. A provisional
+// hold keeps footage for its own request's paperwork: r's own count until
+// the handover (then the paperwork is done); another request's never do,
+// or an operator could keep a handed-over copy on the appliance, and
+// fetchable, by registering a second request over the same footage (which
+// needs no approval). A manager's hold counts.
 func heldBeyond(hs []Hold, r Request, from, to, now time.Time, handedOver bool) bool {
 	for _, h := range hs {
 		if !h.ActiveAt(now) || !h.From.Before(to) || !from.Before(h.To) {
 			continue
 		}
-		if handedOver && h.Kind == HoldProvisional && h.RequestID == r.ID {
+		if h.Kind == HoldProvisional && (handedOver || h.RequestID != r.ID) {
 			continue
 		}
 		for _, c := range r.Cameras {

@@ -266,3 +266,42 @@ func TestExportCopyInAMovedExportDir(t *testing.T) {
 		t.Fatalf("erasure proof %+v", es)
 	}
 }
+
+// Another request's provisional hold over the same footage keeps that
+// request's paperwork going, not this request's copy: an operator must not
+// be able to keep a handed-over package on the appliance (and fetchable)
+// by registering a second request, which needs no approval. Only a
+// manager's hold keeps a copy past its handover or expiry.
+func TestExportCopyNotKeptByAnotherRequestsProvisionalHold(t *testing.T) {
+	t.Run("handover", func(t *testing.T) {
+		s, _ := newExportStore(t)
+		r := exportedRequest(t, s)
+		other, err := s.RegisterRequest(operator, requestInput("cam1"))
+		if err != nil || len(other.HoldIDs) == 0 {
+			t.Fatalf("second request: %v, holds %v", err, other.HoldIDs)
+		}
+		handover(t, s, r.ID)
+		if _, err := os.Stat(r.Export.Path); !os.IsNotExist(err) {
+			t.Fatalf("package kept after the handover by another request's provisional hold: %v", err)
+		}
+		if ps, _ := s.ExportPackages(operator); len(ps) != 0 {
+			t.Fatalf("a handed-over package is still offered for fetching: %+v", ps)
+		}
+	})
+	t.Run("expiry", func(t *testing.T) {
+		s, clk := newExportStoreClock(t)
+		r := exportedRequest(t, s)
+		// Registered late, so its provisional hold outlives r's own.
+		clk.Advance(30 * 24 * time.Hour)
+		if _, err := s.RegisterRequest(operator, requestInput("cam1")); err != nil {
+			t.Fatal(err)
+		}
+		late := t0.Add(time.Duration(s.Policy().ProvisionalHoldDays+1) * 24 * time.Hour)
+		if n, err := s.SweepExportCopies(system, late); err != nil || n != 1 {
+			t.Fatalf("sweep after the request's own holds lapsed, another request's provisional hold active: erased %d, %v", n, err)
+		}
+		if _, err := os.Stat(r.Export.Path); !os.IsNotExist(err) {
+			t.Fatalf("package kept: %v", err)
+		}
+	})
+}
