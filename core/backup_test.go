@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -80,18 +81,21 @@ func TestBackupOneAtATime(t *testing.T) {
 }
 
 // stallWriter blocks its first Write until released, then fails or passes.
+// Its channels are never reassigned: the test waits on started while
+// Backup's goroutine writes (the field used to be set to nil there, a
+// data race with the test reading it).
 type stallWriter struct {
 	started, release chan struct{}
+	once             sync.Once
 	fail             error
 	n                int
 }
 
 func (w *stallWriter) Write(p []byte) (int, error) {
-	if w.started != nil {
+	w.once.Do(func() {
 		close(w.started)
-		w.started = nil
 		<-w.release
-	}
+	})
 	if w.fail != nil {
 		return 0, w.fail
 	}
