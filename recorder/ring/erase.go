@@ -105,7 +105,7 @@ func (r *Ring) eraseBlocks(bs []uint32) error {
 			if err := tx.Bucket(bktBlocks).Put(u32key(v.b), v.enc); err != nil {
 				return err
 			}
-			bk := tx.Bucket(bktFrags).Bucket(u32key(v.m.camera))
+			bk := fragBucket(tx, v.m.camera)
 			if bk == nil || !v.m.hasFragments() {
 				continue
 			}

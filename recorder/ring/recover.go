@@ -122,7 +122,7 @@ func (r *Ring) recover() error {
 		st := r.clock.state()
 		err := r.db.Update(func(tx *bolt.Tx) error {
 			for _, e := range entries {
-				if err := tx.Bucket(bktFrags).Bucket(u32key(e.cam)).Put(e.key, e.val); err != nil {
+				if err := putFrag(fragBucket(tx, e.cam), e.key, e.val); err != nil {
 					return err
 				}
 			}

@@ -133,13 +133,12 @@ func (r *Ring) syncLocked() error {
 				return err
 			}
 		}
-		frags := tx.Bucket(bktFrags)
 		for _, e := range entries {
-			bk := frags.Bucket(u32key(e.cam))
+			bk := fragBucket(tx, e.cam)
 			if bk == nil {
 				return fmt.Errorf("%w: no fragment bucket for camera %d", ErrCorrupt, e.cam)
 			}
-			if err := bk.Put(e.key, e.val); err != nil {
+			if err := putFrag(bk, e.key, e.val); err != nil {
 				return err
 			}
 		}
