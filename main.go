@@ -69,7 +69,7 @@ Usage:
   mimamori demo
   mimamori serve --config FILE [--log-level debug|info|warn|error]
   mimamori simcam --listen ADDR --cameras N [--codec h264|h265] [--bitrate 4M]
-  mimamori verify PATH --identity FILE --key FINGERPRINT [--extract DIR]
+  mimamori verify PATH --identity FILE --key FINGERPRINT [--package-sha256 HEX] [--extract DIR]
   mimamori ledger verify (--data DIR | --db FILE [--host-key PUBFILE]) [--checkpoint FILE ...] [--anchor SIZE:ROOT ...] [--key FINGERPRINT]
   mimamori keys add --data DIR --role ROLE --name NAME PUBKEY_FILE
   mimamori keys list --data DIR

@@ -468,3 +468,52 @@ func TestVerifyBindsTheManifestToTheLedger(t *testing.T) {
 		})
 	}
 }
+
+// The recipient holds a package and its handover receipt, whose SHA-256
+// names the very file handed over. verify prints the file's own SHA-256
+// and, given the receipt's, refuses any other file: here the same package
+// re-encrypted (as anyone able to decrypt it can), which is otherwise
+// authentic and intact, since its content is the appliance's.
+func TestVerifyChecksThePackageAgainstTheReceipt(t *testing.T) {
+	f := newExportFixture(t)
+	r := f.export(t)
+	sum := r.Export.PackageSHA256
+	if len(sum) != 64 {
+		t.Fatalf("export record without the package's SHA-256: %+v", r.Export)
+	}
+	code, stdout, stderr := runCmd(t, context.Background(), "verify", r.Export.Path, "--identity", f.key, "--key", f.fp,
+		"--package-sha256", strings.ToUpper(sum))
+	if code != 0 || !strings.Contains(stdout, "package     sha256 "+sum) {
+		t.Fatalf("the receipt's package: code %d\n%s\n%s", code, stdout, stderr)
+	}
+	other := f.reencrypt(t, r.Export.Path, func(_ string, b []byte) []byte { return b })
+	code, stdout, stderr = runCmd(t, context.Background(), "verify", other, "--identity", f.key, "--key", f.fp, "--package-sha256", sum)
+	if code != 1 || !strings.Contains(stderr, "not the package that was handed over") || strings.Contains(stdout, "package authentic") {
+		t.Fatalf("another file than the receipt's: code %d\n%s\n%s", code, stdout, stderr)
+	}
+	if code, stdout, _ := runCmd(t, context.Background(), "verify", other, "--identity", f.key, "--key", f.fp); code != 0 ||
+		strings.Contains(stdout, "package     sha256 "+sum) {
+		t.Fatalf("re-encrypted package without the receipt's hash: code %d\n%s", code, stdout)
+	}
+}
+
+// A forged package's manifest is printed before its signature is judged:
+// its strings reach the reader's terminal cleaned, without escape
+// sequences or bidirectional controls.
+func TestVerifyPrintsNoEscapesFromAForgedManifest(t *testing.T) {
+	f := newExportFixture(t)
+	r := f.export(t)
+	p := f.reencrypt(t, r.Export.Path, func(name string, b []byte) []byte {
+		if name == export.ManifestName {
+			return bytes.Replace(b, []byte("Operator Suzuki"), []byte(`\u001b]0;PWNED\u0007\u001b[2J\u202eOperator`), 1)
+		}
+		return b
+	})
+	code, stdout, stderr := runCmd(t, context.Background(), "verify", p, "--identity", f.key, "--key", f.fp)
+	if code != 1 || !strings.Contains(stdout, "PWNED") {
+		t.Fatalf("forged manifest: code %d\n%s\n%s", code, stdout, stderr)
+	}
+	if strings.ContainsAny(stdout+stderr, "\x1b\x07\u202e") {
+		t.Fatalf("escape or bidi control printed from a forged manifest: %q", stdout)
+	}
+}

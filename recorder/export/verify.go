@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -43,7 +44,11 @@ type Report struct {
 	// ledger entries proven in it.
 	Checkpoint *core.Checkpoint
 	Proven     int
-	signer     ssh.PublicKey
+	// PackageSHA256 and PackageBytes are of the package file itself, as the
+	// handover receipt lists it ("" if it could not be read to its end).
+	PackageSHA256 string
+	PackageBytes  int64
+	signer        ssh.PublicKey
 }
 
 // FoundFile is one tar entry as read.
@@ -70,6 +75,10 @@ type Options struct {
 	// ExtractDir, if set, receives the checked files, only if the package
 	// is intact and authentic.
 	ExtractDir string
+	// PackageSHA256, if set, is the package's SHA-256 from the handover
+	// receipt: the file must be that very package, not another (or a
+	// re-encryption of it, which anyone who can decrypt it can make).
+	PackageSHA256 string
 }
 
 // Verify decrypts a package, checks the signature on the manifest, the
@@ -81,7 +90,11 @@ type Options struct {
 func Verify(src io.Reader, o Options) (*Report, error) {
 	identities, extractDir := o.Identities, o.ExtractDir
 	rep := &Report{Found: map[string]FoundFile{}}
-	plain, err := age.Decrypt(bufio.NewReaderSize(src, 1<<20), identities...)
+	// The package file's own hash, as the receipt lists it: everything
+	// read from src passes through it exactly once, in order.
+	whole := &hashCounter{h: sha256.New()}
+	in := bufio.NewReaderSize(io.TeeReader(src, whole), 1<<20)
+	plain, err := age.Decrypt(in, identities...)
 	if err != nil {
 		var nm *age.NoIdentityMatchError
 		if errors.As(err, &nm) {
@@ -169,6 +182,7 @@ func Verify(src io.Reader, o Options) (*Report, error) {
 		rep.Found[name] = FoundFile{SHA256: hex.EncodeToString(h.Sum(nil)), Bytes: n}
 	}
 	rep.check(manifestBytes, sigBytes)
+	rep.checkPackageHash(plain, in, whole, o.PackageSHA256)
 	rep.Intact = len(rep.Problems) == 0
 	rep.KeyGiven = strings.TrimSpace(o.Key) != ""
 	if rep.KeyGiven && rep.Fingerprint != "" {
@@ -191,6 +205,41 @@ func Verify(src io.Reader, o Options) (*Report, error) {
 		}
 	}
 	return rep, nil
+}
+
+// hashCounter hashes and counts what is written to it.
+type hashCounter struct {
+	h hash.Hash
+	n int64
+}
+
+func (c *hashCounter) Write(b []byte) (int, error) {
+	c.n += int64(len(b))
+	return c.h.Write(b)
+}
+
+// checkPackageHash reads the package to its end (past the tar's end the
+// decrypted stream and the file may go on: both count) and compares the
+// file's SHA-256 with the receipt's, if given.
+func (rep *Report) checkPackageHash(plain, in io.Reader, whole *hashCounter, want string) {
+	_, err := io.Copy(io.Discard, plain)
+	if err == nil {
+		_, err = io.Copy(io.Discard, in)
+	}
+	want = strings.ToLower(strings.TrimSpace(want))
+	if err != nil {
+		if len(rep.Problems) == 0 {
+			rep.fail("the package is damaged after its last file: %v", err)
+		}
+		if want != "" {
+			rep.fail("the package could not be read to its end to compare its SHA-256 with the receipt's")
+		}
+		return
+	}
+	rep.PackageSHA256, rep.PackageBytes = hex.EncodeToString(whole.h.Sum(nil)), whole.n
+	if want != "" && want != rep.PackageSHA256 {
+		rep.fail("the package file's SHA-256 is %s, the receipt's %s: this is not the package that was handed over", rep.PackageSHA256, want)
+	}
 }
 
 func (rep *Report) check(manifestBytes, sigBytes []byte) {
