@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"mimamori/core"
 )
@@ -43,5 +44,48 @@ func TestHealthAnswersWhenTheLedgerCannotWrite(t *testing.T) {
 	failing.Store(false)
 	if _, _, code := f.run(f.tech, "health"); code != 0 {
 		t.Fatal("health after the ledger recovered")
+	}
+}
+
+// The ledger's disk stalls: a login entry does not commit. `health`
+// answers without waiting for it (healthLoginWait), says so, and its
+// login is committed when the disk responds, followed by a logout that
+// says the login was recorded after the command ran. Every other command
+// still waits for its login.
+func TestHealthAnswersWhileTheLedgerIsStalled(t *testing.T) {
+	f := newFixture(t, nil)
+	real := f.srv.recordSession
+	release := make(chan struct{})
+	var loginDone atomic.Bool
+	logouts := make(chan map[string]string, 4)
+	f.srv.recordSession = func(a core.Actor, act core.Action, remote string, d map[string]string) error {
+		if act == core.ActionLogin {
+			select { // the stalled disk; a generous bound so a regression fails instead of hanging
+			case <-release:
+			case <-time.After(20 * time.Second):
+			}
+			defer loginDone.Store(true)
+		}
+		err := real(a, act, remote, d)
+		if act == core.ActionLogout {
+			logouts <- d
+		}
+		return err
+	}
+	out, errOut, code := f.run(f.tech, "health --json")
+	if loginDone.Load() {
+		t.Fatal("health waited for its login entry while the ledger was stalled")
+	}
+	if code != 0 || !strings.Contains(out, `"alerts"`) || !strings.Contains(errOut, "entered in the ledger once it does") {
+		t.Fatalf("health with the ledger stalled: code %d out %q err %q", code, out, errOut)
+	}
+	close(release)
+	select {
+	case d := <-logouts:
+		if !loginDone.Load() || !strings.HasPrefix(d["login_recorded"], "after the command ran") {
+			t.Fatalf("logout %v (login committed: %v)", d, loginDone.Load())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no logout entry after the ledger recovered")
 	}
 }
