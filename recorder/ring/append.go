@@ -191,14 +191,6 @@ func (r *Ring) AppendFragment(f Fragment) error {
 		flags |= flagDiscontinuity
 	}
 	start, dur := f.Start.UnixNano(), int64(f.Duration)
-	// The index keeps a SHA-256 of the plaintext: a read checks that the
-	// bytes decrypted are the ones indexed.
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write(p)
-	}
-	var sum [32]byte
-	h.Sum(sum[:0])
 	_, _, err = r.appendRecord(c, kindFragment, flags, start, dur, f.InitID, parts,
 		func(b uint32, off int64, m *blockMeta, seq uint64, w int64) {
 			// appendRecord took a new block for a start before this one's
@@ -225,7 +217,7 @@ func (r *Ring) AppendFragment(f Fragment) error {
 			c.maxExtent = max(c.maxExtent, m.last-m.first)
 			r.addInitLocked(b, c, f.InitID)
 			e := fragEntry{block: b, offset: off, length: uint32(n), dur: dur,
-				flags: flags, initID: f.InitID, sha: sum, gen: m.gen}
+				flags: flags, initID: f.InitID, gen: m.gen}
 			r.pending = append(r.pending, pendingEntry{cam: c.num, block: b,
 				key: timeKey(start, seq), val: e.encode(), w: w})
 			c.rate.add(int64(n), dur)

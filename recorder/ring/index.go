@@ -262,7 +262,14 @@ func timeKey(ns int64, seq uint64) []byte {
 
 func keyStart(k []byte) int64 { return int64(binary.BigEndian.Uint64(k) ^ (1 << 63)) }
 
-// fragEntry is one fragment's index value (72 bytes).
+// fragEntry is one fragment's index value: 40 bytes, or 72 as written
+// by earlier releases, which also kept a SHA-256 of the plaintext (bytes
+// 32–63, the generation after it). The record's GCM tags, under a key of
+// the block's generation and with the header as additional data, already
+// prove a read returns the bytes written for that header, and the read
+// checks the header against this entry: the hash cost 16 % of the
+// recorder's CPU and 32 of every entry's bytes for nothing more. An old
+// entry's hash is still checked.
 type fragEntry struct {
 	block  uint32
 	offset int64 // record start within the block
@@ -270,12 +277,20 @@ type fragEntry struct {
 	dur    int64
 	flags  uint16
 	initID uint32
-	sha    [32]byte
 	gen    uint64
+	sha    [32]byte // only in an earlier release's entry (hasSHA)
+	hasSHA bool
 }
 
+const (
+	fragEntrySize    = 40
+	fragEntrySizeOld = 72
+)
+
+// encode writes the 40-byte form (an entry decoded from the old form
+// keeps its hash only in memory; entries are never rewritten).
 func (e fragEntry) encode() []byte {
-	b := make([]byte, 72)
+	b := make([]byte, fragEntrySize)
 	be := binary.BigEndian
 	be.PutUint32(b[0:], e.block)
 	be.PutUint64(b[4:], uint64(e.offset))
@@ -283,13 +298,12 @@ func (e fragEntry) encode() []byte {
 	be.PutUint64(b[16:], uint64(e.dur))
 	be.PutUint16(b[24:], e.flags)
 	be.PutUint32(b[28:], e.initID)
-	copy(b[32:64], e.sha[:])
-	be.PutUint64(b[64:], e.gen)
+	be.PutUint64(b[32:], e.gen)
 	return b
 }
 
 func decodeFragEntry(b []byte) (fragEntry, error) {
-	if len(b) != 72 {
+	if len(b) != fragEntrySize && len(b) != fragEntrySizeOld {
 		return fragEntry{}, fmt.Errorf("%w: fragment entry of %d bytes", ErrCorrupt, len(b))
 	}
 	be := binary.BigEndian
@@ -300,9 +314,14 @@ func decodeFragEntry(b []byte) (fragEntry, error) {
 		dur:    int64(be.Uint64(b[16:])),
 		flags:  be.Uint16(b[24:]),
 		initID: be.Uint32(b[28:]),
-		gen:    be.Uint64(b[64:]),
 	}
-	copy(e.sha[:], b[32:64])
+	if len(b) == fragEntrySizeOld {
+		copy(e.sha[:], b[32:64])
+		e.hasSHA = true
+		e.gen = be.Uint64(b[64:])
+	} else {
+		e.gen = be.Uint64(b[32:])
+	}
 	return e, nil
 }
 

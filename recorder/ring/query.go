@@ -24,10 +24,11 @@ type FragmentRef struct {
 	Length   int64
 	Keyframe bool
 	InitID   uint32
-	SHA256   [32]byte
 
-	gen uint64 // block generation when indexed; 0 if unknown
-	seq uint64 // per-camera sequence (index key)
+	gen    uint64   // block generation when indexed; 0 if unknown
+	seq    uint64   // per-camera sequence (index key)
+	sha    [32]byte // plaintext hash, in an earlier release's entry only
+	hasSHA bool
 }
 
 // Seq is the fragment's place in the camera's recording order. Fragments
@@ -80,8 +81,9 @@ func (r *Ring) Fragments(camera string, from, to time.Time) ([]FragmentRef, erro
 				Length:   int64(e.length),
 				Keyframe: e.flags&flagKeyframe != 0,
 				InitID:   e.initID,
-				SHA256:   e.sha,
 				gen:      e.gen,
+				sha:      e.sha,
+				hasSHA:   e.hasSHA,
 				seq:      binary.BigEndian.Uint64(k[8:]),
 			})
 		}
@@ -153,14 +155,14 @@ func (r *Ring) ReadFragment(ref FragmentRef) ([]byte, error) {
 		return nil, r.noteDamage(c, ref, err)
 	}
 	if h.Kind != kindFragment || h.Version != ver || h.Camera != c.num || h.Gen != m.gen ||
-		int64(h.Length) != ref.Length || h.Start != ref.Start.UnixNano() {
+		int64(h.Length) != ref.Length || h.Start != ref.Start.UnixNano() || h.Seq != ref.seq {
 		return nil, r.noteDamage(c, ref, fmt.Errorf("offset %d holds another record", ref.Offset))
 	}
 	payload, err := openBody(h, buf[:hl], body, aead)
 	if err != nil {
 		return nil, r.noteDamage(c, ref, err)
 	}
-	if sha256.Sum256(payload) != ref.SHA256 {
+	if ref.hasSHA && sha256.Sum256(payload) != ref.sha {
 		return nil, r.noteDamage(c, ref, fmt.Errorf("SHA-256 mismatch in block %d offset %d", ref.Block, ref.Offset))
 	}
 	return payload, nil

@@ -1,7 +1,6 @@
 package ring
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"slices"
 
@@ -185,8 +184,7 @@ func (r *Ring) scanTail(b uint32, c *camera, entries *[]pendingEntry) (int, erro
 			break
 		}
 		hl := int64(hdrLen(h.Version))
-		payload, err := openBody(h, buf[pos:pos+hl], body, aead)
-		if err != nil {
+		if _, err := openBody(h, buf[pos:pos+hl], body, aead); err != nil {
 			break
 		}
 		if h.Kind == kindFragment {
@@ -198,7 +196,7 @@ func (r *Ring) scanTail(b uint32, c *camera, entries *[]pendingEntry) (int, erro
 			}
 			r.addInitLocked(b, c, h.InitID)
 			e := fragEntry{block: b, offset: used + pos, length: h.Length, dur: h.Dur,
-				flags: h.Flags, initID: h.InitID, sha: sha256.Sum256(payload), gen: m.gen}
+				flags: h.Flags, initID: h.InitID, gen: m.gen}
 			*entries = append(*entries, pendingEntry{cam: c.num, block: b, key: timeKey(start, h.Seq), val: e.encode()})
 		}
 		c.nextSeq = max(c.nextSeq, h.Seq+1)
