@@ -63,9 +63,14 @@ func (s *Store) ExportRequest(ctx context.Context, actor Actor, id string, passp
 		err := fmt.Errorf("%w: the manager has not yet chosen how the package of %s is protected (request protect %s)", ErrConflict, id, id)
 		return Request{}, s.exportFailed(actor, id, "no-protection", err)
 	}
-	if s.HasExportPassphrase() && !s.CheckExportPassphrase(passphrase) {
-		err := fmt.Errorf("%w: %w for request %s", ErrForbidden, ErrWrongPassphrase, id)
-		return Request{}, s.exportFailed(actor, id, "wrong-passphrase", err)
+	if s.HasExportPassphrase() {
+		waiting, wrong := s.checkExportLock(actor, id, passphrase) // passphrase.go: guessing waits
+		if waiting != nil {
+			return Request{}, waiting
+		}
+		if wrong != nil {
+			return Request{}, s.exportFailed(actor, id, "wrong-passphrase", wrong)
+		}
 	}
 	sl := s.exportSlot()
 	sl.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -121,4 +122,88 @@ func (s *Store) ClearExportPassphrase(actor Actor) error {
 		return []draft{{Subject: "export-passphrase", Details: map[string]string{"cleared": "true"}}}, nil
 	})
 	return err
+}
+
+// Guessing the export passphrase. One console session can submit the
+// export form any number of times, and a script can open a session every
+// few seconds: after passFreeTries wrong passphrases in a row a key waits
+// passBackoff before its next check, doubling with each further wrong one
+// up to passBackoffMax. While it waits nothing is checked (the right
+// passphrase is refused too) and the refusals are coalesced, so a key
+// gets about 30 guesses a day and writes about as many entries. It is
+// per key: one key's guessing never holds up another's export (the
+// manager's included). Kept in memory: a restart forgives, but restarts
+// are the manager's.
+const (
+	passFreeTries  = 3
+	passBackoff    = time.Minute
+	passBackoffMax = time.Hour
+)
+
+// passGuard counts each key's wrong export passphrases in a row. It holds
+// at most one small record per enrolled key that ever guessed wrong.
+type passGuard struct {
+	mu   sync.Mutex
+	keys map[string]*passFails
+}
+
+type passFails struct {
+	n     int       // wrong in a row
+	until time.Time // no check before this
+}
+
+// waitUntil says until when fp may not have a passphrase checked.
+func (g *passGuard) waitUntil(fp string, now time.Time) (time.Time, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	f := g.keys[fp]
+	if f == nil || !now.Before(f.until) {
+		return time.Time{}, false
+	}
+	return f.until, true
+}
+
+// failed notes a wrong passphrase of fp at now.
+func (g *passGuard) failed(fp string, now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.keys == nil {
+		g.keys = map[string]*passFails{}
+	}
+	f := g.keys[fp]
+	if f == nil {
+		f = &passFails{}
+		g.keys[fp] = f
+	}
+	f.n++
+	if f.n >= passFreeTries {
+		wait := passBackoff << min(f.n-passFreeTries, 6)
+		f.until = now.Add(min(wait, passBackoffMax))
+	}
+}
+
+// passed forgets fp's wrong passphrases.
+func (g *passGuard) passed(fp string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.keys, fp)
+}
+
+// checkExportLock checks the passphrase actor gave for exporting request
+// id against the manager's lock, under actor's key's wait. It returns a
+// refusal (ErrForbidden) during the wait, ErrWrongPassphrase (ledgered by
+// the caller) for a wrong one, nil for the right one.
+func (s *Store) checkExportLock(actor Actor, id string, pass []byte) (waiting, wrong error) {
+	now := s.nowUTC()
+	if until, ok := s.passGuard.waitUntil(actor.Fingerprint, now); ok {
+		s.refuse(actor, string(ActionRequestExport), "waiting after wrong export passphrases", "", id)
+		return fmt.Errorf("%w: role %s may not %s now: %w", ErrForbidden, actor.Role, ActionRequestExport, &Refusal{Reason: fmt.Sprintf(
+			"after wrong export passphrases this key may try again at %s", fmtTime(until))}), nil
+	}
+	if !s.CheckExportPassphrase(pass) {
+		s.passGuard.failed(actor.Fingerprint, now)
+		return nil, fmt.Errorf("%w: %w for request %s", ErrForbidden, ErrWrongPassphrase, id)
+	}
+	s.passGuard.passed(actor.Fingerprint)
+	return nil, nil
 }

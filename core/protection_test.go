@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"filippo.io/age"
 	bolt "go.etcd.io/bbolt"
@@ -212,5 +214,37 @@ func TestOperatorCannotChooseThePackageKey(t *testing.T) {
 	}
 	if j := fe.jobs[len(fe.jobs)-1]; j.Recipients[0] != idt.Recipient().String() {
 		t.Fatalf("job %+v", j)
+	}
+}
+
+// Guessing the manager's export lock: one console session can submit the
+// export form any number of times (and a script can open a session every
+// few seconds), each wrong guess a ledger entry. After a few wrong
+// passphrases in a row a key is made to wait, doubling, and while it
+// waits nothing is checked (the right passphrase is refused too) and the
+// refusals are coalesced. Another key — the manager's — is not held up.
+func TestExportPassphraseGuessingWaits(t *testing.T) {
+	s, clk := newExportStoreClock(t)
+	r := approvedRequest(t, s)
+	ctx := context.Background()
+	for i := range 50 {
+		_, err := s.ExportRequest(ctx, operator, r.ID, []byte(fmt.Sprintf("guess %d", i)), t.TempDir(), nil)
+		if !errors.Is(err, ErrForbidden) {
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	if n := len(entriesOf(t, s, ActionRequestExportFailed)); n > passFreeTries {
+		t.Fatalf("50 wrong guesses in a row wrote %d export-failed entries (checked %d), want ≤ %d", n, n, passFreeTries)
+	}
+	if _, err := s.ExportRequest(ctx, operator, r.ID, []byte(exportPass), t.TempDir(), nil); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("the right passphrase was checked while the key waits: %v", err)
+	}
+	// The manager's key is another key: not held up.
+	if _, err := s.ExportRequest(ctx, manager, r.ID, []byte("manager typo"), t.TempDir(), nil); !errors.Is(err, ErrWrongPassphrase) {
+		t.Fatalf("manager's attempt during the operator's wait: %v", err)
+	}
+	clk.Advance(passBackoff + time.Second)
+	if _, err := s.ExportRequest(ctx, operator, r.ID, []byte(exportPass), t.TempDir(), nil); err != nil {
+		t.Fatalf("after the wait, the right passphrase: %v", err)
 	}
 }

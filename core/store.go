@@ -60,12 +60,13 @@ type Store struct {
 	log    *slog.Logger
 	policy Policy
 
-	footMu   sync.RWMutex
-	footage  Footage
-	trusted  TrustedClock // decides hold lapses and copies' expiry (trustedclock.go)
-	exports  exportSlot   // export engine and running exports (export.go)
-	passMu   sync.Mutex   // one export-passphrase check at a time (passphrase.go)
-	backupMu sync.Mutex   // one online backup at a time (backup.go)
+	footMu    sync.RWMutex
+	footage   Footage
+	trusted   TrustedClock // decides hold lapses and copies' expiry (trustedclock.go)
+	exports   exportSlot   // export engine and running exports (export.go)
+	passMu    sync.Mutex   // one export-passphrase check at a time (passphrase.go)
+	passGuard passGuard    // each key's wrong export passphrases in a row (passphrase.go)
+	backupMu  sync.Mutex   // one online backup at a time (backup.go)
 
 	hub     hub
 	holds   atomic.Pointer[[]HoldRange] // active holds, rebuilt after each hold change
