@@ -15,11 +15,12 @@ import (
 //
 // Not counted: logins and logouts (the SSH layer's per-key session rate
 // bounds them), and records of what has already happened — a viewing
-// that ended, an export that was written or failed — which must be
-// ledgered whatever the rate (viewings and exports start from one
-// command per session, so the session rate bounds them too).
+// that ended (RecordViewing writes it with mutateHappened), an export
+// that was written or failed — which must be ledgered whatever the rate.
+// A view's authorization is counted: the console can ask for one view
+// after another in one session, so the session rate does not bound it.
 var exemptFromChangeRate = map[Action]bool{
-	ActionLogin: true, ActionLogout: true, ActionView: true, ActionRequestExport: true,
+	ActionLogin: true, ActionLogout: true, ActionRequestExport: true,
 }
 
 // Per key at most changeBurst at once, then one per changeEvery: at

@@ -218,7 +218,8 @@ func (s *Store) RecordViewing(actor Actor, v ViewRecord) error {
 	if v.Reason != "" {
 		det["reason"] = v.Reason
 	}
-	_, err := s.mutate(actor, ActionView, v.Camera, func(tx *bolt.Tx) ([]draft, error) {
+	// What happened is recorded whatever the key's change rate.
+	_, err := s.mutateHappened(actor, ActionView, v.Camera, func(tx *bolt.Tx) ([]draft, error) {
 		return []draft{{Subject: v.Camera, Details: det}}, nil
 	})
 	return err

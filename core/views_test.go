@@ -248,3 +248,36 @@ func TestViewPurposeCompany(t *testing.T) {
 		t.Fatalf("with a reason: %v", err)
 	}
 }
+
+// The console can mint a view from one session again and again (the SSH
+// "view" command is one per session, bounded by the session rate; the
+// console's view form is not). Each authorization is a ledger entry, so
+// it is held to the key's change rate like any other change; the end of
+// a viewing is a record of what happened and is written whatever the rate.
+func TestViewAuthorizationsHeldToTheChangeRate(t *testing.T) {
+	s, _, _ := newTestStore(t, CompanyTemplate())
+	mustCamera(t, s, "cam1")
+	from, to := t0.Add(-2*time.Hour), t0.Add(-time.Hour)
+	limited := 0
+	for range 500 {
+		err := s.AuthorizeView(operator, ViewInput{Camera: "cam1", From: from, To: to, Reason: "loop"})
+		switch {
+		case errors.Is(err, ErrLimited):
+			limited++
+		case err != nil:
+			t.Fatal(err)
+		}
+	}
+	if n := len(entriesOf(t, s, ActionView)); n > changeBurst+1 || limited == 0 {
+		t.Fatalf("500 view authorizations at once: %d view entries, %d limited; want ≤ %d entries", n, limited, changeBurst+1)
+	}
+	before := len(entriesOf(t, s, ActionView))
+	for range 100 {
+		if err := s.RecordViewing(operator, ViewRecord{Camera: "cam1", From: from, To: to, Started: t0, Ended: t0.Add(time.Second)}); err != nil {
+			t.Fatalf("the end of a viewing over the rate: %v", err)
+		}
+	}
+	if n := len(entriesOf(t, s, ActionView)) - before; n != 100 {
+		t.Fatalf("%d of 100 viewing ends recorded", n)
+	}
+}
