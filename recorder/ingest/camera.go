@@ -27,6 +27,10 @@ type Camera struct {
 
 	evLog eventLogRate
 	stall stallClock // when no frame means stalled (stall.go)
+	// quietConnect: this connection is one more of a run of failures
+	// that already logged a connect (failureLog.connectQuiet), so
+	// "ingest connected" goes to debug. Set by Run before each session.
+	quietConnect bool
 }
 
 // eventLogRate keeps a camera whose stream is broken all the time from
@@ -111,6 +115,7 @@ func (c *Camera) Run(ctx context.Context) {
 		if !failing.active() {
 			c.st.setState(StateConnecting)
 		}
+		c.quietConnect = failing.connectQuiet()
 		res := c.runSession(ctx)
 		c.st.connected.Store(false)
 
@@ -128,7 +133,10 @@ func (c *Camera) Run(ctx context.Context) {
 			} else {
 				c.st.setState(StateError)
 			}
-			failing.note(c.o.Logger, res.err, res.recorded, c.o.Mono())
+			// A connection ends a run of failures only once it stayed
+			// up healthyAfter: one dropping every few seconds after it
+			// recorded is one run, logged by rate, not twice a cycle.
+			failing.note(c.o.Logger, res.err, res.healthy >= healthyAfter, c.o.Mono())
 		}
 		if res.recorded && !errors.Is(res.err, errSourceChanged) {
 			c.event(EventCameraDown, c.o.Now().UTC(), map[string]string{"error": errString(res.err)})
@@ -171,22 +179,35 @@ func lastingFailure(err error) bool {
 
 // failureLog keeps a camera that keeps failing from flooding the log:
 // the first failure of a run is logged, then only a changed error or a
-// reminder every failureLogEvery.
+// reminder every failureLogEvery. A run ends with a connection that stays
+// up healthyAfter; its first connect is logged, later ones at debug.
 type failureLog struct {
-	started  bool          // a run of failures is going on
-	since    time.Duration // Mono() of its first failure
-	last     string        // the error last logged
-	lastLog  time.Duration // when
-	attempts int
+	started   bool          // a run of failures is going on
+	since     time.Duration // Mono() of its first failure
+	last      string        // the error last logged
+	lastLog   time.Duration // when
+	attempts  int
+	connected bool // a connect of this run was logged
+}
+
+// connectQuiet reports whether the next connect is to be logged at debug
+// only, and counts it as logged.
+func (f *failureLog) connectQuiet() bool {
+	if !f.started {
+		return false
+	}
+	quiet := f.connected
+	f.connected = true
+	return quiet
 }
 
 const failureLogEvery = 5 * time.Minute
 
 func (f *failureLog) active() bool { return f.started }
 
-func (f *failureLog) note(log *slog.Logger, err error, recorded bool, mono time.Duration) {
+func (f *failureLog) note(log *slog.Logger, err error, healthy bool, mono time.Duration) {
 	msg := err.Error()
-	if recorded || !f.started {
+	if healthy || !f.started {
 		*f = failureLog{since: mono, last: msg, lastLog: mono, attempts: 1, started: true}
 		log.Warn("ingest connection ended", "err", err)
 		return

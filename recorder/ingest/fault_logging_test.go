@@ -95,3 +95,52 @@ func TestFaultyCamerasLogByRate(t *testing.T) {
 		}
 	}
 }
+
+// TestFlappingCameraLogsByRate: a camera whose connection drops every few
+// seconds after it recorded (a flaky link, a camera rebooting) is one run
+// of failures, not a new one per connection: its first drop and first
+// reconnect are logged, the rest only as the 5-minute reminder — not two
+// lines per cycle (40 lines a minute before, at one drop every 3 s).
+func TestFlappingCameraLogsByRate(t *testing.T) {
+	srv, err := simcam.New(simcam.Options{Listen: "127.0.0.1:0", Cameras: 1, Codec: "h264", Bitrate: 1_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	logs := &syncBuf{}
+	sink := newMemSink()
+	c := New(Options{Camera: "cam1", URL: srv.URL(1), Sink: sink, Events: &memEvents{},
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	t.Cleanup(runCamera(c))
+	const cycles = 5
+	for i := 0; i <= cycles; i++ {
+		_, frags := sink.snapshot()
+		if !waitFrags(sink, len(frags)+1, 30*time.Second) {
+			t.Fatalf("cycle %d: nothing recorded after the reconnect", i)
+		}
+		if i == cycles {
+			break
+		}
+		srv.SetOffline(1, true)
+		if !waitUntil(10*time.Second, func() bool { return !c.Stats().Connected }) {
+			t.Fatalf("cycle %d: the drop was not noticed", i)
+		}
+		srv.SetOffline(1, false)
+	}
+	var lines []string
+	for _, ln := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(ln, `msg="ingest `) {
+			lines = append(lines, ln)
+		}
+	}
+	// connected, connection ended, connected again: then quiet.
+	if len(lines) > 3 {
+		t.Errorf("%d connection log lines for %d drops:\n%s", len(lines), cycles, strings.Join(lines, "\n"))
+	}
+	if len(lines) < 2 || !strings.Contains(lines[0], "ingest connected") || !strings.Contains(lines[1], "ingest connection ended") {
+		t.Errorf("the first connect and the first drop must be logged:\n%s", strings.Join(lines, "\n"))
+	}
+}

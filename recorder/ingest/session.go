@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -180,7 +181,11 @@ func (c *Camera) runSession(ctx context.Context) (res sessionResult) {
 	}
 	c.st.connected.Store(true)
 	c.st.resetRate()
-	c.o.Logger.Info("ingest connected", "codec", codec.String(), "transport", c.o.Transport)
+	lvl := slog.LevelInfo
+	if c.quietConnect {
+		lvl = slog.LevelDebug
+	}
+	c.o.Logger.Log(ctx, lvl, "ingest connected", "codec", codec.String(), "transport", c.o.Transport)
 
 	var since time.Duration // when the stream turned invalid
 	endInvalid := func(why string) {
