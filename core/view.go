@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -212,7 +213,22 @@ func (s *Store) Recordings(actor Actor, camera string, from, to time.Time) ([]Sp
 	if f == nil {
 		return nil, fmt.Errorf("%w: recorder not attached", ErrUnavailable)
 	}
-	return f.Coverage(camera, from.UTC(), to.UTC())
+	return f.Coverage(camera, footageTime(from), footageTime(to))
+}
+
+// Footage is keyed by Unix nanoseconds, which reach from 1677 to 2262: a
+// query beyond is cut there, or its conversion overflows and it finds
+// nothing ("nothing recorded" over 0001 … 9999, the widest range asked).
+var footageFirst, footageLast = time.Unix(0, math.MinInt64).UTC(), time.Unix(0, math.MaxInt64).UTC()
+
+func footageTime(t time.Time) time.Time {
+	switch t = t.UTC(); {
+	case t.Before(footageFirst):
+		return footageFirst
+	case t.After(footageLast):
+		return footageLast
+	}
+	return t
 }
 
 // Coverage is Recordings under the name the console uses.
