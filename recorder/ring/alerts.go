@@ -140,6 +140,7 @@ func (r *Ring) alerts(st core.RingStats) []core.RingAlert {
 	var out []core.RingAlert
 	r.statsMu.Lock()
 	lastErrAt, lastErr, noSpaceAt, fsType := r.lastErrAt, r.lastErr, r.noSpaceAt, r.fsType
+	indexFaults, indexFaultAt, indexFaultMsg := r.indexFaults, r.indexFaultAt, r.indexFaultMsg
 	r.statsMu.Unlock()
 	if st.DiskFreeBytes < lowSpace || (!noSpaceAt.IsZero() && now.Sub(noSpaceAt) < errorWindow) {
 		since := noSpaceAt
@@ -174,12 +175,19 @@ func (r *Ring) alerts(st core.RingStats) []core.RingAlert {
 		out = append(out, core.RingAlert{Kind: AlertClockStep, Since: st.LastClockStep,
 			Detail: fmt.Sprintf("%d wall-clock steps; last by %s (erasure and holds follow ring time)", st.ClockSteps, st.LastClockStepBy)})
 	}
-	if st.DamagedFragments > 0 || keyless > 0 {
+	if st.DamagedFragments > 0 || keyless > 0 || indexFaults > 0 {
 		since := now.UTC()
 		if len(st.Damaged) > 0 {
 			since = st.Damaged[0].Start
 		}
+		if indexFaults > 0 {
+			since = indexFaultAt.UTC()
+		}
 		var parts []string
+		if indexFaults > 0 {
+			parts = append(parts, fmt.Sprintf("index.db is damaged (%d operations failed on it; first: %s). %s",
+				indexFaults, indexFaultMsg, indexDamageAdvice))
+		}
 		if st.DamagedFragments > 0 {
 			parts = append(parts, fmt.Sprintf("%d damaged fragments skipped in playback and exports", st.DamagedFragments))
 		}

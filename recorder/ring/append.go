@@ -53,7 +53,7 @@ func (r *Ring) camera(name string) (*camera, error) {
 		return c, nil
 	}
 	var cr cameraRec
-	err := r.db.Update(func(tx *bolt.Tx) error {
+	err := r.update(func(tx *bolt.Tx) error {
 		seq, err := tx.Bucket(bktCameras).NextSequence()
 		if err != nil {
 			return err
@@ -117,7 +117,7 @@ func (r *Ring) AppendInit(cameraName string, init []byte) (uint32, error) {
 		c.lastInit = id
 		cr := cameraRec{num: c.num, nextSeq: c.nextSeq, lastInit: id, maxInit: c.maxInit}
 		r.mu.Unlock()
-		err := r.db.Update(func(tx *bolt.Tx) error {
+		err := r.update(func(tx *bolt.Tx) error {
 			return tx.Bucket(bktCameras).Put([]byte(c.name), cr.encode())
 		})
 		if err != nil {
@@ -137,7 +137,7 @@ func (r *Ring) AppendInit(cameraName string, init []byte) (uint32, error) {
 		return 0, err
 	}
 	r.regMu.Lock()
-	err = r.db.Update(func(tx *bolt.Tx) error {
+	err = r.update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bktInits).Put(initKey(c.num, id), init); err != nil {
 			return err
 		}
@@ -439,7 +439,7 @@ func (r *Ring) renewLease() error {
 	r.narrowLeaseLocked(want)
 	credits, clk := slices.Clone(r.credits), r.clock.state()
 	r.mu.Unlock()
-	err := r.db.Update(func(tx *bolt.Tx) error { return putState(tx.Bucket(bktMeta), clk, want, credits) })
+	err := r.update(func(tx *bolt.Tx) error { return putState(tx.Bucket(bktMeta), clk, want, credits) })
 	if err != nil {
 		return r.noteWriteError("commit lease", err)
 	}

@@ -95,7 +95,7 @@ func (r *Ring) eraseBlocks(bs []uint32) error {
 	}
 	fail := func(err error) error { return errors.Join(append(errs, err)...) }
 
-	err := r.db.Update(func(tx *bolt.Tx) error {
+	err := r.update(func(tx *bolt.Tx) error {
 		for _, v := range vs {
 			if r.failEraseMark != nil {
 				if err := r.failEraseMark(v.b); err != nil {
@@ -201,7 +201,7 @@ func (r *Ring) eraseBlocks(bs []uint32) error {
 	}
 	credits, clk := slices.Clone(r.credits), r.clock.state()
 	r.mu.Unlock()
-	err = r.db.Update(func(tx *bolt.Tx) error {
+	err = r.update(func(tx *bolt.Tx) error {
 		for _, v := range vs {
 			free := blockMeta{state: stateFree, gen: v.m.gen + 1}
 			if err := tx.Bucket(bktBlocks).Put(u32key(v.b), free.encode(nil)); err != nil {
@@ -455,7 +455,7 @@ func (r *Ring) gcInitsLocked() error {
 	if len(drop) == 0 {
 		return nil
 	}
-	err := r.db.Update(func(tx *bolt.Tx) error {
+	err := r.update(func(tx *bolt.Tx) error {
 		for _, d := range drop {
 			if err := tx.Bucket(bktInits).Delete(initKey(d.cam, d.id)); err != nil {
 				return err

@@ -153,3 +153,39 @@ func BenchmarkIndexPages(b *testing.B) {
 		b.ReportMetric(float64(p.highWaterMark)/float64(p.entries), "index-B/entry")
 	}
 }
+
+// BenchmarkOpenIndex: Open and Close of a ring whose index holds
+// MIMAMORI_INDEX_HOURS (default 6) of 64 cameras' one-second fragments
+// (1.4 M entries at 6 h), not wrapped. MIMAMORI_OPEN_DIR keeps the ring
+// there between runs (built when it has no index.db yet). Reported: the
+// time of one Open (warm page cache) and the entries.
+func BenchmarkOpenIndex(b *testing.B) {
+	hours := envInt("MIMAMORI_INDEX_HOURS", 6)
+	secs := hours * 3600
+	capacity := int64(secs) * 64 * 700 / (16 << 10) * (16 << 10)
+	dir := os.Getenv("MIMAMORI_OPEN_DIR")
+	if dir == "" {
+		dir = b.TempDir()
+	}
+	var p indexPages
+	if _, err := os.Stat(dir + "/index.db"); err != nil {
+		p = fillIndex(b, dir, 64, secs, capacity, 0)
+	} else {
+		p = readIndexPages(b, dir)
+	}
+	clk := &fakeClock{t: t0.Add(time.Duration(secs) * time.Second)}
+	b.ResetTimer()
+	for range b.N {
+		r, err := Open(Options{Dir: dir, Capacity: capacity, BlockSize: 16 << 10, Erasures: &fakeErasures{dedup: true},
+			Now: clk.Now, Mono: clk.Mono, NoSync: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := r.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(p.entries), "entries")
+}

@@ -45,7 +45,7 @@ func (r *Ring) Fragments(camera string, from, to time.Time) ([]FragmentRef, erro
 		return nil, nil
 	}
 	var out []FragmentRef
-	err := r.db.View(func(tx *bolt.Tx) error {
+	err := r.view(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bktFrags).Bucket(u32key(c.num))
 		if bk == nil {
 			return nil
@@ -175,7 +175,7 @@ func (r *Ring) Init(camera string, initID uint32) ([]byte, error) {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownCamera, camera)
 	}
 	var out []byte
-	err := r.db.View(func(tx *bolt.Tx) error {
+	err := r.view(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bktInits).Get(initKey(c.num, initID)); v != nil {
 			out = bytes.Clone(v)
 		}

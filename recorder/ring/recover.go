@@ -119,7 +119,7 @@ func (r *Ring) recover() error {
 
 	{ // always: the clock state is committed on every open
 		st := r.clock.state()
-		err := r.db.Update(func(tx *bolt.Tx) error {
+		err := r.update(func(tx *bolt.Tx) error {
 			for _, e := range entries {
 				if err := putFrag(fragBucket(tx, e.cam), e.key, e.val); err != nil {
 					return err

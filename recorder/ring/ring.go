@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -106,13 +107,19 @@ type Ring struct {
 	writeErrs uint64
 	lastErr   string
 	lastErrAt time.Time
-	errLog    map[string]*errLogState // per operation, for logging by rate
-	noSpaceAt time.Time
-	rate      float64
-	rateAt    time.Time
-	rateBytes int64
-	diskFree  int64
-	fsType    int64
+	// Damaged index pages met by a transaction (index_guard.go): how
+	// many, the first's time and panic.
+	indexFaults   uint64
+	indexFaultAt  time.Time
+	indexFaultMsg string
+	opening       bool                    // set by Open until it returns (Open is alone with the ring)
+	errLog        map[string]*errLogState // per operation, for logging by rate
+	noSpaceAt     time.Time
+	rate          float64
+	rateAt        time.Time
+	rateBytes     int64
+	diskFree      int64
+	fsType        int64
 }
 
 type pendingEntry struct {
@@ -246,6 +253,7 @@ func Open(o Options) (*Ring, error) {
 		return fail(err)
 	}
 	r.releaseIndexPages()
+	r.opening = true // a damaged page met until Open returns fails Open
 	saved, err := r.load()
 	if err != nil {
 		return fail(err)
@@ -266,6 +274,7 @@ func Open(o Options) (*Ring, error) {
 	r.rateAt = time.Now()
 	r.refreshDiskFree()
 	r.releaseIndexPages()
+	r.opening = false
 	return r, nil
 }
 
@@ -392,43 +401,47 @@ func syncDir(dir string) {
 	}
 }
 
-// checkIndex walks every page of index.db: bbolt panics on a damaged
-// page when it meets it, which at start would crash serve again at every
-// restart, and later would crash it mid-recording. A damaged index is an
-// error that says what to do.
+// checkIndex reads, at Open, what of index.db the load does not: each
+// camera's fragment bucket at both ends, the pages erasure and appends
+// touch next. load reads every other bucket (block metas, cameras, inits,
+// holds, damage), guarded. The middle of the fragment buckets (tens of
+// millions of entries, 5 s to read at 20 TB) is read only by queries and
+// erasure, whose transactions are guarded too (index_guard.go): a damaged
+// page there fails that operation, not the process.
 func checkIndex(db *bolt.DB) (err error) {
+	prev := debug.SetPanicOnFault(true)
 	defer func() {
+		debug.SetPanicOnFault(prev)
 		if x := recover(); x != nil {
-			err = fmt.Errorf("%v", x)
-		}
-		if err != nil {
-			err = fmt.Errorf("%w: index.db is damaged (%v); recording cannot start. Stop mimamori and move index.db "+
-				"aside: the ring then starts afresh and the footage it held can no longer be read (docs/install.md)", ErrCorrupt, err)
+			err = indexStartError(x)
 		}
 	}()
-	// Every key of every bucket, here: tx.Check would walk the pages on a
-	// goroutine of its own, where bbolt's panic cannot be recovered.
-	var walk func(b *bolt.Bucket) error
-	walk = func(b *bolt.Bucket) error {
-		return b.ForEach(func(k, v []byte) error {
-			if v == nil {
-				if nb := b.Bucket(k); nb != nil {
-					return walk(nb)
-				}
+	return db.View(func(tx *bolt.Tx) error {
+		frags := tx.Bucket(bktFrags)
+		if frags == nil {
+			return nil
+		}
+		return frags.ForEachBucket(func(k []byte) error {
+			if b := frags.Bucket(k); b != nil {
+				c := b.Cursor()
+				c.First()
+				c.Last()
 			}
 			return nil
 		})
-	}
-	return db.View(func(tx *bolt.Tx) error {
-		return tx.ForEach(func(_ []byte, b *bolt.Bucket) error { return walk(b) })
 	})
+}
+
+// indexStartError is the error of an Open that met a damaged index page.
+func indexStartError(x any) error {
+	return fmt.Errorf("%w: index.db is damaged (%v); recording cannot start. %s", ErrCorrupt, x, indexDamageAdvice)
 }
 
 // load creates or checks the index and reads block, camera, hold-deadline
 // and clock state. It returns the persisted clock state, if any.
 func (r *Ring) load() (*clockState, error) {
 	r.blocks = make([]blockMeta, r.nblocks)
-	err := r.db.Update(func(tx *bolt.Tx) error {
+	err := r.update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bktMeta, bktBlocks, bktCameras, bktFrags, bktInits, bktHolds, bktDamaged} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
@@ -456,7 +469,7 @@ func (r *Ring) load() (*clockState, error) {
 		return nil, err
 	}
 	var saved *clockState
-	err = r.db.View(func(tx *bolt.Tx) error {
+	err = r.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bktMeta)
 		if v := meta.Get([]byte("clock")); v != nil {
 			s, err := decodeClockState(v)
@@ -547,7 +560,7 @@ func (r *Ring) createBlocks() error {
 	base := newGenBase()
 	for lo := 0; lo < r.nblocks; lo += createChunk {
 		hi := min(lo+createChunk, r.nblocks)
-		err := r.db.Update(func(tx *bolt.Tx) error { return r.putNewBlocks(tx, lo, hi, base, hi == r.nblocks) })
+		err := r.update(func(tx *bolt.Tx) error { return r.putNewBlocks(tx, lo, hi, base, hi == r.nblocks) })
 		if err != nil {
 			return err
 		}

@@ -106,7 +106,7 @@ func (r *Ring) syncLocked() error {
 	// time, monotonic, wall) triple lets the next start on this boot
 	// measure the downtime, and one taken after a step keeps that step
 	// from being reported twice.
-	err := r.db.Update(func(tx *bolt.Tx) error {
+	err := r.update(func(tx *bolt.Tx) error {
 		if err := putState(tx.Bucket(bktMeta), clk, lease, credits); err != nil {
 			return err
 		}
