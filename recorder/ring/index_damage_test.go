@@ -185,7 +185,7 @@ func fragLeafStarting(t *testing.T, path string, from, to int) int64 {
 			continue
 		}
 		pos, ks, vs := le.Uint32(pg[20:]), le.Uint32(pg[24:]), le.Uint32(pg[28:])
-		if ks != 16 || vs != 72 {
+		if ks != 16 || (vs != fragEntrySize && vs != fragEntrySizeOld) {
 			continue
 		}
 		k := pg[16+pos : 16+pos+ks]
