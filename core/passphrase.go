@@ -150,21 +150,13 @@ type passGuard struct {
 type passFails struct {
 	n     int       // wrong in a row
 	until time.Time // no check before this
+	busy  bool      // a check is running: one at a time per key
 }
 
-// waitUntil says until when fp may not have a passphrase checked.
-func (g *passGuard) waitUntil(fp string, now time.Time) (time.Time, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	f := g.keys[fp]
-	if f == nil || !now.Before(f.until) {
-		return time.Time{}, false
-	}
-	return f.until, true
-}
-
-// failed notes a wrong passphrase of fp at now.
-func (g *passGuard) failed(fp string, now time.Time) {
+// begin reserves fp's next check, or says until when it must wait (zero
+// while another check of fp runs: parallel sessions of one key must not
+// get their guesses in before the first wrong one is counted).
+func (g *passGuard) begin(fp string, now time.Time) (time.Time, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.keys == nil {
@@ -175,18 +167,31 @@ func (g *passGuard) failed(fp string, now time.Time) {
 		f = &passFails{}
 		g.keys[fp] = f
 	}
+	if f.busy {
+		return time.Time{}, false
+	}
+	if now.Before(f.until) {
+		return f.until, false
+	}
+	f.busy = true
+	return time.Time{}, true
+}
+
+// end records the outcome of the check begin reserved.
+func (g *passGuard) end(fp string, ok bool, now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	f := g.keys[fp]
+	if ok {
+		delete(g.keys, fp)
+		return
+	}
+	f.busy = false
 	f.n++
 	if f.n >= passFreeTries {
 		wait := passBackoff << min(f.n-passFreeTries, 6)
 		f.until = now.Add(min(wait, passBackoffMax))
 	}
-}
-
-// passed forgets fp's wrong passphrases.
-func (g *passGuard) passed(fp string) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	delete(g.keys, fp)
 }
 
 // checkExportLock checks the passphrase actor gave for exporting request
@@ -195,15 +200,18 @@ func (g *passGuard) passed(fp string) {
 // the caller) for a wrong one, nil for the right one.
 func (s *Store) checkExportLock(actor Actor, id string, pass []byte) (waiting, wrong error) {
 	now := s.nowUTC()
-	if until, ok := s.passGuard.waitUntil(actor.Fingerprint, now); ok {
+	if until, ok := s.passGuard.begin(actor.Fingerprint, now); !ok {
+		why := "another export passphrase of this key is being checked"
+		if !until.IsZero() {
+			why = "after wrong export passphrases this key may try again at " + fmtTime(until)
+		}
 		s.refuse(actor, string(ActionRequestExport), "waiting after wrong export passphrases", "", id)
-		return fmt.Errorf("%w: role %s may not %s now: %w", ErrForbidden, actor.Role, ActionRequestExport, &Refusal{Reason: fmt.Sprintf(
-			"after wrong export passphrases this key may try again at %s", fmtTime(until))}), nil
+		return fmt.Errorf("%w: role %s may not %s now: %w", ErrForbidden, actor.Role, ActionRequestExport, &Refusal{Reason: why}), nil
 	}
-	if !s.CheckExportPassphrase(pass) {
-		s.passGuard.failed(actor.Fingerprint, now)
+	ok := s.CheckExportPassphrase(pass)
+	s.passGuard.end(actor.Fingerprint, ok, s.nowUTC())
+	if !ok {
 		return nil, fmt.Errorf("%w: %w for request %s", ErrForbidden, ErrWrongPassphrase, id)
 	}
-	s.passGuard.passed(actor.Fingerprint)
 	return nil, nil
 }

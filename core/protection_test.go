@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -227,7 +228,25 @@ func TestExportPassphraseGuessingWaits(t *testing.T) {
 	s, clk := newExportStoreClock(t)
 	r := approvedRequest(t, s)
 	ctx := context.Background()
-	for i := range 50 {
+	// Parallel sessions of one key first, then one after another.
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.ExportRequest(ctx, operator, r.ID, []byte(fmt.Sprintf("parallel guess %d", i)), t.TempDir(), nil)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, ErrForbidden) {
+			t.Fatalf("parallel guess: %v", err)
+		}
+	}
+	for i := range 30 {
 		_, err := s.ExportRequest(ctx, operator, r.ID, []byte(fmt.Sprintf("guess %d", i)), t.TempDir(), nil)
 		if !errors.Is(err, ErrForbidden) {
 			t.Fatalf("guess %d: %v", i, err)
