@@ -41,7 +41,7 @@ func fillLedger(b *testing.B, s *Store, n int) {
 // commit while the backup ran, next to the same writer's for 300 ms with
 // no backup. Run with -benchtime 3x.
 func BenchmarkBackup(b *testing.B) {
-	s, _, _ := newTestStore(b, CityStandard())
+	s, clk, _ := newTestStore(b, CityStandard())
 	fillLedger(b, s, 200_000)
 	ctx := context.Background()
 
@@ -58,6 +58,9 @@ func BenchmarkBackup(b *testing.B) {
 				return
 			default:
 			}
+			// The store's clock moves on a key's change interval per
+			// write, so the per-key change rate never refuses the writer.
+			clk.Advance(changeEvery)
 			t0 := time.Now()
 			if _, err := s.RegisterInquiry(operator, InquiryInput{From: "resident " + strconv.Itoa(i), Summary: "noise"}); err != nil {
 				b.Error(err)
