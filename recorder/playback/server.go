@@ -41,6 +41,12 @@ type Core interface {
 	RecordViewing(actor core.Actor, v core.ViewRecord) error
 }
 
+// keyLookup is the part of *core.Store that says when a key expires; a
+// Core that has it ends every link with its key.
+type keyLookup interface {
+	LookupKey(fingerprint string) (core.Key, error)
+}
+
 // Options configure a Server. Footage and Core are required.
 type Options struct {
 	Footage clip.Source      // the ring

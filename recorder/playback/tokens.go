@@ -84,6 +84,13 @@ func (s *Server) Mint(g Grant) (Ticket, error) {
 	if !g.Expires.IsZero() && g.Expires.Before(exp) {
 		exp = g.Expires.UTC()
 	}
+	// A link ends with its key (a viewer's grant), whoever asked for it:
+	// the SSH view command and the console alike.
+	if kl, ok := s.o.Core.(keyLookup); ok {
+		if k, err := kl.LookupKey(g.Actor.Fingerprint); err == nil && !k.ExpiresAt.IsZero() && k.ExpiresAt.Before(exp) {
+			exp = k.ExpiresAt.UTC()
+		}
+	}
 	if !exp.After(now) {
 		return Ticket{}, fmt.Errorf("%w: already expired", ErrInvalid)
 	}
