@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -304,4 +305,33 @@ func TestExportCopyNotKeptByAnotherRequestsProvisionalHold(t *testing.T) {
 			t.Fatalf("package kept: %v", err)
 		}
 	})
+}
+
+// A copy a manager's hold keeps after the handover stays for the hold's
+// sake, not to be copied again: the approval was for the copy that was
+// handed over. Only a manager fetches it afterwards (and it is ledgered).
+func TestHandedOverCopyFetchedOnlyByAManager(t *testing.T) {
+	s, _ := newExportStore(t)
+	r := exportedRequest(t, s)
+	if _, err := s.AddHold(manager, HoldInput{Camera: "cam1", From: r.From, To: r.To, Until: t0.Add(10 * 24 * time.Hour),
+		Reason: "court case"}); err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Base(r.Export.Path)
+	if _, err := s.ExportPackageByName(operator, name); err != nil {
+		t.Fatalf("before the handover the operator fetches: %v", err)
+	}
+	handover(t, s, r.ID)
+	if _, err := os.Stat(r.Export.Path); err != nil {
+		t.Fatalf("held copy erased: %v", err)
+	}
+	if _, err := s.ExportPackageByName(operator, name); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("operator fetches a handed-over copy: %v", err)
+	}
+	if err := s.BeginFetch(operator, FetchRecord{Name: name, RequestID: r.ID, Protocol: "sftp"}); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("operator begins a fetch of a handed-over copy: %v", err)
+	}
+	if _, err := s.ExportPackageByName(manager, name); err != nil {
+		t.Fatalf("manager fetches the held copy: %v", err)
+	}
 }
