@@ -143,14 +143,8 @@ func (u *UI) start(k loadKind) tea.Cmd {
 		if !s.data.camsLoaded {
 			return nil
 		}
-		ids := make([]string, 0, len(s.data.cams))
-		for _, c := range s.data.cams {
-			if c.Status != core.CameraRemoved {
-				ids = append(ids, c.ID)
-			}
-		}
 		to := s.now()
-		return s.loadCoverage(ids, to.Add(-s.data.retention()), to)
+		return s.loadCoverage(s.data.coverIDs(), to.Add(-s.data.retention()), to)
 	}
 	return nil
 }

@@ -48,6 +48,7 @@ func newRecordingsPage(s *session) *recordingsPage {
 func (p *recordingsPage) SetSize(w, h int) {
 	p.w, p.h = w, h
 	p.sc.set(len(p.rows), p.listH())
+	p.noteShown()
 	p.holds.specs = titled(p.s, holdSpecs())
 	p.holds.SetSize(w, max(h-1, 2))
 	p.rebuildHolds()
@@ -99,6 +100,18 @@ func (p *recordingsPage) rebuild() {
 		p.rows = append(p.rows, r)
 	}
 	p.sc.set(len(p.rows), p.listH())
+	p.noteShown()
+}
+
+// noteShown tells the coverage load which rows are on screen; it asks
+// for a load when one of them has none yet (scrolled into view).
+func (p *recordingsPage) noteShown() tea.Cmd {
+	d := &p.s.data
+	d.coverFirst, d.coverRows = p.sc.offset, p.listH()
+	if d.camsLoaded && d.coverMissing() {
+		return func() tea.Msg { return wantLoadMsg(loadCoverage) }
+	}
+	return nil
 }
 
 // eraseAt is when the oldest footage goes: oldest + retention, unless a
@@ -153,8 +166,11 @@ func (p *recordingsPage) View() string {
 		if r.cam.Number != "" {
 			name = r.cam.Number + " " + name
 		}
-		line := mark + fit(oneLine(name), recNameW) + " " +
-			timeline(d.cover[r.cam.ID], r.holds, from, to, tw, st) + " " +
+		tl := st.Dim.Render(fit(s.T("loading"), tw)) // not loaded yet: no gap is shown that is not one
+		if sp, ok := d.cover[r.cam.ID]; ok {
+			tl = timeline(sp, r.holds, from, to, tw, st)
+		}
+		line := mark + fit(oneLine(name), recNameW) + " " + tl + " " +
 			fit(s.fmtShort(r.oldest), recDateW) + " " + fit(p.eraseText(r), recDateW) + " " +
 			fitRight(holdCount(len(r.holds)), recHoldsW)
 		lines = append(lines, line)

@@ -130,7 +130,9 @@ func (p *recordingsPage) key(msg tea.KeyMsg) tea.Cmd {
 		}
 		return p.holds.Update(msg)
 	}
-	p.sc.key(msg, k)
+	if p.sc.key(msg, k) {
+		return p.noteShown()
+	}
 	return nil
 }
 

@@ -312,7 +312,13 @@ func (u *UI) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		d := &u.s.data
 		if msg.spans != nil {
 			d.coverErr = msg.err
-			d.cover, d.coverFrom, d.coverTo = msg.spans, msg.from, msg.to
+			if d.cover == nil {
+				d.cover = map[string][]core.Span{}
+			}
+			for id, sp := range msg.spans { // the rows loaded before stay until shown again
+				d.cover[id] = sp
+			}
+			d.coverFrom, d.coverTo = msg.from, msg.to
 			d.coverLoaded, d.coverLoadedAt = true, u.s.now()
 		}
 		cmds = append(cmds, u.done(loadCoverage))
@@ -534,7 +540,7 @@ const (
 
 func (u *UI) coverageStale() bool {
 	at := u.s.data.coverLoadedAt
-	return at.IsZero() || u.s.now().Sub(at) >= coverageEvery
+	return at.IsZero() || u.s.now().Sub(at) >= coverageEvery || u.s.data.coverMissing()
 }
 
 // onTick refreshes health every second and the slower things when due.

@@ -198,10 +198,16 @@ func (r *Ring) AppendFragment(f Fragment) error {
 			// the camera's tree.
 			if !m.hasFragments() {
 				m.first, m.last = start, start+dur
+				m.flags |= flagRun
 				if m.flags&flagCam != 0 && m.hasFragments() {
 					c.tree.ReplaceOrInsert(b)
 				}
 			} else {
+				// Coverage's rule (query.go), against the camera's
+				// previous fragment, which is in this block.
+				if start < c.runStart || start-m.last > runGap(c.runDur, dur) {
+					m.flags &^= flagRun
+				}
 				if start < m.first { // not expected (see above); keep the tree right anyway
 					inTree := m.flags&flagCam != 0
 					if inTree {
@@ -214,6 +220,7 @@ func (r *Ring) AppendFragment(f Fragment) error {
 				}
 				m.last = max(m.last, start+dur)
 			}
+			c.runStart, c.runDur = start, dur
 			c.maxExtent = max(c.maxExtent, m.last-m.first)
 			r.addInitLocked(b, c, f.InitID)
 			e := fragEntry{block: b, offset: off, length: uint32(n), dur: dur,

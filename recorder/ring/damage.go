@@ -131,6 +131,14 @@ func (r *Ring) anyDamage(num uint32) bool {
 	return r.damage.perCam[num] > 0
 }
 
+// blockDamaged reports whether block b of generation gen has a known
+// damaged fragment. damageMu is a leaf: callers may hold r.mu.
+func (r *Ring) blockDamaged(b uint32, gen uint64) bool {
+	r.damageMu.Lock()
+	defer r.damageMu.Unlock()
+	return len(r.damage.byBlock[blockGen{b, gen}]) > 0
+}
+
 // isDamaged reports whether the fragment of camera num at index key k is
 // known damaged.
 func (r *Ring) isDamaged(num uint32, k []byte) bool {

@@ -97,7 +97,7 @@ type blockMeta struct {
 	flags metaFlags // in memory only
 }
 
-// metaFlags are a block's in-memory-only states.
+// metaFlags are a block's in-memory states; flagRun is also persisted.
 type metaFlags uint8
 
 const (
@@ -116,6 +116,14 @@ const (
 	// flagCam: booked with its camera (book.go): counted in its bytes,
 	// init references and, with footage, its tree.
 	flagCam
+	// flagRun: the block's fragments are one run by Coverage's rule,
+	// each appended in start order within the gap tolerance of the one
+	// before, all indexed, so its coverage is [first, last) without
+	// reading them. Set at its first fragment, cleared by the first that
+	// breaks the run and for entries recovery indexed or a failed sync
+	// dropped. Persisted (metaRun); absent in blocks of earlier releases,
+	// whose coverage is read from their fragments.
+	flagRun
 )
 
 func (m blockMeta) hasFragments() bool { return m.last != 0 || m.first != 0 }
@@ -133,7 +141,12 @@ func (m *blockMeta) setFlag(f metaFlags, on bool) {
 	}
 }
 
-const metaPlain = 1 << 0
+// Bits of the block meta's flag byte. An earlier release reads only
+// metaPlain, and writes metaRun as 0 (unknown: Coverage reads fragments).
+const (
+	metaPlain = 1 << 0
+	metaRun   = 1 << 1
+)
 
 // encode is the index value of the block with the init ids inits.
 func (m blockMeta) encode(inits []uint32) []byte {
@@ -143,6 +156,9 @@ func (m blockMeta) encode(inits []uint32) []byte {
 	be.PutUint64(b[n:], uint64(m.lastE))
 	if m.plain {
 		b[n+8] |= metaPlain
+	}
+	if m.flags&flagRun != 0 {
+		b[n+8] |= metaRun
 	}
 	b[0] = byte(m.state)
 	b[1] = m.reason
@@ -197,6 +213,9 @@ func decodeBlockMeta(b []byte) (m blockMeta, more []uint32, err error) {
 	case 9:
 		m.lastE = int64(be.Uint64(rest))
 		m.plain = rest[8]&metaPlain != 0
+		if rest[8]&metaRun != 0 {
+			m.flags |= flagRun
+		}
 	default:
 		return blockMeta{}, nil, fmt.Errorf("%w: block meta tail of %d bytes", ErrCorrupt, len(rest))
 	}

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
-	"sort"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -185,98 +184,6 @@ func (r *Ring) Init(camera string, initID uint32) ([]byte, error) {
 		err = fmt.Errorf("%w: camera %s init %d", ErrUnknownInit, camera, initID)
 	}
 	return out, err
-}
-
-// keylessBlocks is the set of frags' blocks whose key is missing from
-// keys.dat (nil when there is none, the usual case).
-func (r *Ring) keylessBlocks(frags []FragmentRef) map[uint32]struct{} {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.keyless == 0 {
-		return nil
-	}
-	var out map[uint32]struct{}
-	for _, f := range frags {
-		if int(f.Block) < r.nblocks && r.blocks[f.Block].noKey() && r.blocks[f.Block].state != stateFree {
-			if out == nil {
-				out = map[uint32]struct{}{}
-			}
-			out[f.Block] = struct{}{}
-		}
-	}
-	return out
-}
-
-// Coverage merges a camera's indexed fragments in [from, to) into spans. A
-// gap between one fragment's end and the next start longer than 1.5 × the
-// longer of the two fragments starts a new span, so a restart or a short
-// outage shows; merging for display is the console timeline's business.
-// Fragments known to be damaged are left out of the recorded spans and
-// listed as spans of their own with Damaged set, in start order with the
-// others. Spans are not clipped to [from, to).
-func (r *Ring) Coverage(camera string, from, to time.Time) ([]core.Span, error) {
-	frags, err := r.Fragments(camera, from, to)
-	if err != nil {
-		return nil, err
-	}
-	c, ok := r.lookupCamera(camera)
-	if !ok {
-		return nil, nil
-	}
-	var spans, keyless []core.Span
-	var prevDur time.Duration
-	broken := false // a damaged fragment since the last span: never merge across it
-	damage := r.anyDamage(c.num)
-	noKey := r.keylessBlocks(frags)
-	for _, f := range frags {
-		if _, ok := noKey[f.Block]; ok {
-			// Its key is gone from keys.dat: unreadable, shown as damaged.
-			keyless = append(keyless, core.Span{Camera: camera, Start: f.Start, End: f.Start.Add(f.Duration), Damaged: true})
-			broken = true
-			continue
-		}
-		if damage && r.isDamaged(c.num, timeKey(f.Start.UnixNano(), f.seq)) {
-			broken = true
-			continue
-		}
-		end := f.Start.Add(f.Duration)
-		if n := len(spans); n > 0 && !broken {
-			s := &spans[n-1]
-			if f.Start.Sub(s.End) <= max(prevDur, f.Duration)*3/2 {
-				if end.After(s.End) {
-					s.End = end
-				}
-				s.Bytes += f.Length
-				prevDur = f.Duration
-				continue
-			}
-		}
-		spans = append(spans, core.Span{Camera: camera, Start: f.Start, End: end, Bytes: f.Length})
-		prevDur = f.Duration
-		broken = false
-	}
-	dmg := r.damagedSpans(camera, c.num, from.UnixNano(), to.UnixNano())
-	if len(keyless) > 0 {
-		dmg = append(dmg, keyless...)
-		sort.SliceStable(dmg, func(i, j int) bool { return dmg[i].Start.Before(dmg[j].Start) })
-	}
-	if len(dmg) == 0 {
-		return spans, nil
-	}
-	// Adjacent damaged fragments read as one damaged span.
-	var merged []core.Span
-	for _, d := range dmg {
-		if n := len(merged); n > 0 && !d.Start.After(merged[n-1].End) {
-			if d.End.After(merged[n-1].End) {
-				merged[n-1].End = d.End
-			}
-			continue
-		}
-		merged = append(merged, d)
-	}
-	spans = append(spans, merged...)
-	sort.SliceStable(spans, func(i, j int) bool { return spans[i].Start.Before(spans[j].Start) })
-	return spans, nil
 }
 
 // Usage is what the ring holds of one camera.

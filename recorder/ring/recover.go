@@ -189,6 +189,7 @@ func (r *Ring) scanTail(b uint32, c *camera, entries *[]pendingEntry) (int, erro
 		}
 		if h.Kind == kindFragment {
 			start, end := h.Start, h.Start+h.Dur
+			m.flags &^= flagRun // not checked against the run: Coverage reads this block
 			if !m.hasFragments() {
 				m.first, m.last = start, end
 			} else {

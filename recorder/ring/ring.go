@@ -157,7 +157,10 @@ type camera struct {
 	tree      *btree.BTreeG[uint32] // its blocks with footage, by footage start
 	bytes     int64                 // used bytes of its open and sealed blocks
 	maxExtent int64                 // the longest footage span of a block (tree searches start this early)
-	initRefs  map[uint32]int32      // blocks referencing each init id
+	// runStart, runDur: the start and duration of the camera's last
+	// fragment this run, for the open block's flagRun (under r.mu).
+	runStart, runDur int64
+	initRefs         map[uint32]int32 // blocks referencing each init id
 }
 
 // rateWindow estimates a camera's byte rate from its recent fragments.

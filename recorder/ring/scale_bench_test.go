@@ -175,6 +175,7 @@ func buildScaleRing(tb testing.TB, dir string, n, fragsPer int) {
 				be.PutUint32(v[40:], 1)
 				be.PutUint32(v[44:], 1)
 				be.PutUint64(v[48:], uint64(int64(k+1)*int64(scaleSpan)))
+				v[56] = metaRun // its fragments are one run (Coverage answers from the table)
 				bk.Put(u32key(uint32(i)), v)
 			}
 			return nil
@@ -385,6 +386,12 @@ func TestRingScaleHelperProcess(t *testing.T) {
 	// a real 4 MiB block has 8).
 	timeIt("coverage-retention-one-camera", 3, func() {
 		if _, err := r.Coverage("cam9", scaleT0, scaleT0.Add(time.Duration(perCam+1)*scaleSpan)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// The same, merging every fragment (Coverage before the block table).
+	timeIt("coverage-fragments-retention-one-camera", 3, func() {
+		if _, err := r.coverageFromFragments("cam9", scaleT0, scaleT0.Add(time.Duration(perCam+1)*scaleSpan)); err != nil {
 			t.Fatal(err)
 		}
 	})

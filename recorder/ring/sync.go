@@ -177,9 +177,11 @@ func (r *Ring) dropUnsynced(entries []pendingEntry) []pendingEntry {
 	}
 	kept := entries[:0]
 	lost := map[uint32]int{}
+	var lostIn []uint32
 	for _, e := range entries {
 		if e.w <= bad {
 			lost[e.cam]++
+			lostIn = append(lostIn, e.block)
 			continue
 		}
 		kept = append(kept, e)
@@ -188,6 +190,10 @@ func (r *Ring) dropUnsynced(entries []pendingEntry) []pendingEntry {
 		return kept
 	}
 	r.mu.Lock()
+	for _, b := range lostIn { // their meta covers footage no longer indexed
+		r.blocks[b].flags &^= flagRun
+		r.dirty[b] = struct{}{}
+	}
 	names := make([]string, 0, len(lost))
 	n := 0
 	for num, k := range lost {
