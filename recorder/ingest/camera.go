@@ -27,10 +27,10 @@ type Camera struct {
 
 	evLog eventLogRate
 	stall stallClock // when no frame means stalled (stall.go)
-	// quietConnect: this connection is one more of a run of failures
-	// that already logged a connect (failureLog.connectQuiet), so
-	// "ingest connected" goes to debug. Set by Run before each session.
-	quietConnect bool
+	// quietConnect: a run of failures already logged one of its
+	// connects, so "ingest connected" goes to debug; connectLogged: this
+	// session logged its connect at info. Both belong to Run's goroutine.
+	quietConnect, connectLogged bool
 }
 
 // eventLogRate keeps a camera whose stream is broken all the time from
@@ -115,7 +115,8 @@ func (c *Camera) Run(ctx context.Context) {
 		if !failing.active() {
 			c.st.setState(StateConnecting)
 		}
-		c.quietConnect = failing.connectQuiet()
+		inRun := failing.active()
+		c.quietConnect, c.connectLogged = inRun && failing.connected, false
 		res := c.runSession(ctx)
 		c.st.connected.Store(false)
 
@@ -136,7 +137,11 @@ func (c *Camera) Run(ctx context.Context) {
 			// A connection ends a run of failures only once it stayed
 			// up healthyAfter: one dropping every few seconds after it
 			// recorded is one run, logged by rate, not twice a cycle.
-			failing.note(c.o.Logger, res.err, res.healthy >= healthyAfter, c.o.Mono())
+			healthy := res.healthy >= healthyAfter
+			failing.note(c.o.Logger, res.err, healthy, c.o.Mono())
+			if inRun && !healthy && c.connectLogged {
+				failing.connected = true // later connects of this run: debug
+			}
 		}
 		if res.recorded && !errors.Is(res.err, errSourceChanged) {
 			c.event(EventCameraDown, c.o.Now().UTC(), map[string]string{"error": errString(res.err)})
@@ -188,17 +193,6 @@ type failureLog struct {
 	lastLog   time.Duration // when
 	attempts  int
 	connected bool // a connect of this run was logged
-}
-
-// connectQuiet reports whether the next connect is to be logged at debug
-// only, and counts it as logged.
-func (f *failureLog) connectQuiet() bool {
-	if !f.started {
-		return false
-	}
-	quiet := f.connected
-	f.connected = true
-	return quiet
 }
 
 const failureLogEvery = 5 * time.Minute

@@ -144,3 +144,38 @@ func TestFlappingCameraLogsByRate(t *testing.T) {
 		t.Errorf("the first connect and the first drop must be logged:\n%s", strings.Join(lines, "\n"))
 	}
 }
+
+// TestCameraBackAfterAnOutageIsLogged: the reconnect that ends an outage
+// (after failed attempts) is logged at info, whatever the attempts before
+// it: rate-limiting a flapping camera must not hide a camera coming back.
+func TestCameraBackAfterAnOutageIsLogged(t *testing.T) {
+	srv, err := simcam.New(simcam.Options{Listen: "127.0.0.1:0", Cameras: 1, Codec: "h264", Bitrate: 1_000_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	logs := &syncBuf{}
+	sink := newMemSink()
+	c := New(Options{Camera: "cam1", URL: srv.URL(1), Sink: sink, Events: &memEvents{},
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	t.Cleanup(runCamera(c))
+	if !waitFrags(sink, 1, 30*time.Second) {
+		t.Fatal("never recorded")
+	}
+	srv.SetOffline(1, true)
+	before := c.Stats().Reconnects
+	if !waitUntil(30*time.Second, func() bool { return c.Stats().Reconnects >= before+3 }) {
+		t.Fatal("no failed attempts during the outage")
+	}
+	srv.SetOffline(1, false)
+	_, frags := sink.snapshot()
+	if !waitFrags(sink, len(frags)+1, 30*time.Second) {
+		t.Fatal("nothing recorded after the outage")
+	}
+	if n := strings.Count(logs.String(), `msg="ingest connected"`); n != 2 {
+		t.Errorf("%d info lines \"ingest connected\", want 2 (the first connect and the one after the outage):\n%s", n, logs.String())
+	}
+}

@@ -184,6 +184,8 @@ func (c *Camera) runSession(ctx context.Context) (res sessionResult) {
 	lvl := slog.LevelInfo
 	if c.quietConnect {
 		lvl = slog.LevelDebug
+	} else {
+		c.connectLogged = true
 	}
 	c.o.Logger.Log(ctx, lvl, "ingest connected", "codec", codec.String(), "transport", c.o.Transport)
 
