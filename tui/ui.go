@@ -540,7 +540,10 @@ const (
 
 func (u *UI) coverageStale() bool {
 	at := u.s.data.coverLoadedAt
-	return at.IsZero() || u.s.now().Sub(at) >= coverageEvery || u.s.data.coverMissing()
+	// A row scrolled into view loads at once; after a failed load, not
+	// before the 30 s are up (the failure is on screen meanwhile).
+	d := &u.s.data
+	return at.IsZero() || u.s.now().Sub(at) >= coverageEvery || (d.coverErr == nil && d.coverMissing())
 }
 
 // onTick refreshes health every second and the slower things when due.

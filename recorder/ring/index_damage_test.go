@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // A damaged index.db (a page overwritten) made Open panic inside bbolt:
@@ -218,5 +220,39 @@ func damagePage(t *testing.T, path string, page int64, fault string) {
 	}
 	if _, err := f.WriteAt(junk, at); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A panic in an index transaction that is not bbolt reading a damaged
+// page (a bug in the ring's own code) is not taken for damage: advising
+// to move index.db aside would lose the footage and fix nothing.
+func TestIndexGuardLetsBugsPanic(t *testing.T) {
+	e := newEnv(t)
+	r := mustOpen(t, e.tinyOpts())
+	defer r.Close()
+	for _, bug := range []func(){
+		func() { var m map[string]int; m["x"] = 1 },
+		func() { panic("invariant broken") },
+	} {
+		func() {
+			defer func() {
+				if x := recover(); x == nil {
+					t.Fatal("the bug's panic was swallowed")
+				}
+			}()
+			_ = r.view(func(*bolt.Tx) error { bug(); return nil })
+		}()
+	}
+	if st := r.Stats(); len(st.Alerts) > 0 {
+		for _, a := range st.Alerts {
+			if strings.Contains(a.Detail, "index.db is damaged") {
+				t.Fatalf("a bug raised the damage alert: %+v", a)
+			}
+		}
+	}
+	// A bounds error decoding a key in this package is damage.
+	err := r.view(func(*bolt.Tx) error { _ = keyStart([]byte{1, 2}); return nil })
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("short key: %v", err)
 	}
 }

@@ -2,7 +2,9 @@ package ring
 
 import (
 	"fmt"
+	"runtime"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -36,10 +38,65 @@ func (r *Ring) guard(run func(func(*bolt.Tx) error) error, fn func(*bolt.Tx) err
 	defer func() {
 		debug.SetPanicOnFault(prev)
 		if x := recover(); x != nil {
+			if !fromIndexData(x) {
+				panic(x) // a bug, not damage: moving index.db aside would not fix it
+			}
 			err = r.indexFault(x)
 		}
 	}()
 	return run(fn)
+}
+
+// fromIndexData reports whether the panic being recovered (called from
+// the deferred function) was raised reading index.db's pages: in bbolt,
+// or a bounds error or a fault on the mapping in this package's decoding
+// of keys and values. Anything else (a nil map, a nil pointer, an
+// explicit panic) is a bug and is not taken for damage.
+func fromIndexData(x any) bool {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	panicking := false
+	for {
+		f, more := frames.Next()
+		switch {
+		case f.Function == "runtime.gopanic":
+			panicking = true
+		case !panicking || stdlib(f.Function):
+			// the deferred function, then the runtime and the standard
+			// library (bytes.Compare, encoding/binary) between the panic
+			// and the code that called them
+		default:
+			return strings.HasPrefix(f.Function, "go.etcd.io/bbolt") ||
+				(strings.HasPrefix(f.Function, "mimamori/recorder/ring.") && readError(x))
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
+// readError: an index or slice out of range, or a fault reading memory
+// (SetPanicOnFault's error has the address).
+func readError(x any) bool {
+	if _, ok := x.(interface{ Addr() uintptr }); ok {
+		return true
+	}
+	e, ok := x.(runtime.Error)
+	return ok && strings.Contains(e.Error(), "out of range")
+}
+
+// stdlib: a function of the runtime or the standard library, whose
+// import path's first element has no dot ("bytes.Compare",
+// "internal/bytealg.Compare"); this module's is "mimamori".
+func stdlib(fn string) bool {
+	if strings.HasPrefix(fn, "mimamori/") {
+		return false
+	}
+	first, _, _ := strings.Cut(fn, "/")
+	if !strings.Contains(fn, "/") {
+		first, _, _ = strings.Cut(fn, ".")
+	}
+	return !strings.Contains(first, ".")
 }
 
 // indexDamageAdvice is what a technician does about a damaged index.db.
