@@ -97,7 +97,11 @@ func (f *forwarder) handle(_ *ssh.Server, _ *gossh.ServerConn, nc gossh.NewChann
 				f.rlog.Log(slog.LevelError, "cannot ledger refused forward", "err", err)
 			}
 		}
-		_ = nc.Reject(gossh.Prohibited, "only the playback address "+f.pb.Addr()+" may be forwarded")
+		why := "only the playback address " + f.pb.Addr() + " may be forwarded"
+		if !core.Allowed(actor.Role, core.ActionView) {
+			why = "role " + actor.Role.String() + " may not view footage"
+		}
+		_ = nc.Reject(gossh.Prohibited, why)
 		return
 	}
 	ch, reqs, err := nc.Accept()

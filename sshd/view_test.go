@@ -346,6 +346,9 @@ func TestViewThroughSSHForward(t *testing.T) {
 	if c, err := techConn.Dial("tcp", r.pb.Addr()); err == nil {
 		c.Close()
 		t.Fatal("technician forward to playback accepted")
+	} else if !strings.Contains(err.Error(), "technician may not view") {
+		// Not "only the playback address may be forwarded": it was.
+		t.Fatalf("technician's refused forward says: %v", err)
 	}
 	techConn.Close()
 
