@@ -186,7 +186,7 @@ const receiptHTML = `{{define "receipt"}}{{template "head" .}}
 <tr><th>提供者<small>handed over by</small></th><td>{{.HandedBy}}</td></tr>
 {{if .Erased}}<tr><th>装置内の複製<small>appliance copy</small></th><td>{{.Erased}} 消去 (erased)</td></tr>{{end}}
 </table>
-<p class="lead">上記の画像データを受領しました。受領者は <span class="mono">mimamori verify PACKAGE --identity KEY --key {{.ApplianceKey}}</span> で、装置の鍵による署名とファイルの一致を確認できます。</p>
+<p class="lead">上記の画像データを受領しました。受領者は <span class="mono">mimamori verify PACKAGE --identity KEY --key {{.ApplianceKey}}{{if .SHA256}} --package-sha256 {{.SHA256}}{{end}}</span> で、装置の鍵による署名とファイルの一致、受領したパッケージがこの受領書のものであることを確認できます。</p>
 <table class="grid" style="margin-top:8mm">
 <tr><th>受領者 署名<small>recipient's signature</small></th><td style="height:14mm"></td></tr>
 <tr><th>管理責任者 署名<small>manager's signature</small></th><td style="height:14mm"></td></tr>

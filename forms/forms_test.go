@@ -378,3 +378,19 @@ func TestFormsPassTheSanitiser(t *testing.T) {
 		t.Error("form 1 prints a bidi override raw")
 	}
 }
+
+// The receipt's verify line carries both things the recipient checks
+// against it: the appliance key and the package file's SHA-256, so the
+// check binds the very file handed over (not only its content).
+func TestReceiptVerifyLineNamesThePackage(t *testing.T) {
+	d := sample()
+	sum := strings.Repeat("3f", 32)
+	d.Request.Export.PackageSHA256 = sum
+	var b bytes.Buffer
+	if err := RenderReceipt(&b, Receipt{Request: d.Request, ApplianceKey: "SHA256:x", Issuer: "四街道市"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "--key SHA256:x --package-sha256 "+sum) {
+		t.Errorf("the receipt's verify line lacks --package-sha256 %s", sum)
+	}
+}
