@@ -23,7 +23,7 @@ func BuiltinCommands() []Command {
 		{Name: "ledger", Usage: "[--machine|--all] [--json] [--since SEQ] [--limit N] | ledger verify [--json] | ledger checkpoint [--json] | ledger --csv [--machine|--all]", Summary: "the ledger (people's acts; --machine: the appliance's records), verify it, or its signed checkpoint", SummaryJa: "操作記録簿の表示・検証・署名付きチェックポイント", Run: runLedger, Access: access(core.ActionLedgerRead, map[string]core.Action{
 			"verify": core.ActionLedgerVerify, "checkpoint": core.ActionLedgerCheckpoint,
 			"export": core.ActionLedgerExport, "--csv": core.ActionLedgerExport})},
-		{Name: "form", Usage: formUsage, Summary: "print form 2 (application) or 3 (search ledger) of a request as HTML", SummaryJa: "様式第2号 (利用申請書)・第3号 (検索簿) を HTML で出力", Run: runForm, Access: access(core.ActionFormIssue, map[string]core.Action{
+		{Name: "form", Usage: formUsage, Summary: "print the sign (form 1), form 2 (application), form 3 (search ledger) or the handover receipt as HTML", SummaryJa: "form 1 標識・form 2 申請書・form 3 検索簿・受領書を HTML で出力", Run: runForm, Access: access(core.ActionFormIssue, map[string]core.Action{
 			"1": core.ActionCamerasRead, "form1": core.ActionCamerasRead, "2": core.ActionFormIssue, "form2": core.ActionFormIssue,
 			"3": core.ActionFormIssue, "form3": core.ActionFormIssue, "receipt": core.ActionRequestsRead})},
 		{Name: "grant", Usage: grantUsage, Summary: "temporary viewer grants: add, list, revoke", SummaryJa: "一時閲覧者の許可 (付与・一覧・取消)", Run: runGrant, Access: access(core.ActionGrantsRead, map[string]core.Action{

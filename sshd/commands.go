@@ -168,15 +168,15 @@ func (c *Commands) Run(env *Env, args []string) int {
 
 func (c *Commands) printUsage(env *Env, w io.Writer) {
 	fmt.Fprintln(w, msg(env.Lang, msgCommands))
-	t := newTable()
+	// The usage on its line, what it does under it: a table padded every
+	// summary out past the longest usage (some 240 columns).
 	for _, cmd := range c.List() {
 		sum := cmd.Summary
 		if env.Lang == LangJA && cmd.SummaryJa != "" {
 			sum = cmd.SummaryJa
 		}
-		t.row("  "+strings.TrimSpace(cmd.Name+" "+cmd.Usage), sum)
+		fmt.Fprintf(w, "  %s\n      %s\n", strings.TrimSpace(cmd.Name+" "+cmd.Usage), sum)
 	}
-	t.write(w)
 }
 
 // stripLang removes "--lang X" / "--lang=X" from args.
