@@ -47,6 +47,11 @@ func (s *Store) ExportRequest(ctx context.Context, actor Actor, id string, passp
 	if !Allowed(actor.Role, ActionRequestExport) {
 		return Request{}, s.deny(actor, ActionRequestExport, id)
 	}
+	// Each attempt counts against the key's change rate: a failing export
+	// (a full export_dir) tried again and again must not flood the ledger.
+	if err := s.limitAttempt(actor, ActionRequestExport, id); err != nil {
+		return Request{}, err
+	}
 	r, err := s.Request(actor, id)
 	if err != nil {
 		return Request{}, err

@@ -273,3 +273,27 @@ func TestManifestProvesTheStepsOfARequestFirst(t *testing.T) {
 		t.Fatalf("%d proofs: %v", len(proofs), got)
 	}
 }
+
+// An export that keeps failing (export_dir's disk full, footage gone) must
+// not let one key flood the ledger by trying again and again: the
+// console's export form can be submitted any number of times in one
+// session. Each attempt counts against the key's change rate; what an
+// attempt did is then ledgered whatever the rate.
+func TestFailingExportAttemptsHeldToTheChangeRate(t *testing.T) {
+	s, fe := newExportStore(t)
+	r := approvedRequest(t, s)
+	fe.err = errors.New("write /exports: no space left on device")
+	limited := 0
+	for range 300 {
+		_, err := s.ExportRequest(context.Background(), operator, r.ID, []byte(exportPass), t.TempDir(), nil)
+		switch {
+		case errors.Is(err, ErrLimited):
+			limited++
+		case err == nil:
+			t.Fatal("a failing export succeeded")
+		}
+	}
+	if n := len(entriesOf(t, s, ActionRequestExportFailed)); n > changeBurst+1 || limited == 0 {
+		t.Fatalf("300 failing export attempts at once: %d export-failed entries, %d limited; want ≤ %d", n, limited, changeBurst+1)
+	}
+}
