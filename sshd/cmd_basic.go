@@ -54,20 +54,14 @@ func runHelp(env *Env, args []string) int {
 	return ExitOK
 }
 
-// roleLabelsJa names the roles in Japanese (a label table, not a check).
-var roleLabelsJa = map[core.Role]string{
-	core.RoleManager:    "manager (管理責任者)",
-	core.RoleOperator:   "operator (取扱担当者)",
-	core.RoleTechnician: "technician (保守技術者)",
-	core.RoleViewer:     "viewer (一時閲覧者)",
-}
-
-func roleLabel(lang string, r core.Role) string {
+// roleLabel names a role; in Japanese with the regulation's own word
+// (取扱担当者 under 000, 操作担当者 under 001).
+func roleLabel(lang string, p core.Policy, r core.Role) string {
 	if lang != LangJA {
 		return r.String()
 	}
-	if l, ok := roleLabelsJa[r]; ok {
-		return l
+	if t := p.RoleTerm(r); t != "" && t != r.String() {
+		return r.String() + " (" + t + ")"
 	}
 	return r.String()
 }
@@ -92,7 +86,7 @@ func runWhoami(env *Env, args []string) int {
 	}
 	t := newTable()
 	t.row(env.T("name", "名前"), dash(env.Actor.Name))
-	t.row(env.T("role", "役割"), roleLabel(env.Lang, env.Actor.Role))
+	t.row(env.T("role", "役割"), roleLabel(env.Lang, env.Core.Policy(), env.Actor.Role))
 	t.row(env.T("fingerprint", "鍵指紋"), env.Actor.Fingerprint)
 	if env.SessionID != "" {
 		t.row(env.T("session", "セッション"), env.SessionID)
