@@ -108,11 +108,10 @@ func (w *stallWriter) Write(p []byte) (int, error) {
 func TestBackupStalledClientHoldsNoTransaction(t *testing.T) {
 	s, _, _ := newTestStore(t, CityStandard())
 	mustCamera(t, s, "cam1")
-	started := make(chan struct{}) // the writer clears its field: wait on a copy
-	w := &stallWriter{started: started, release: make(chan struct{}), fail: errors.New("client went away")}
+	w := &stallWriter{started: make(chan struct{}), release: make(chan struct{}), fail: errors.New("client went away")}
 	done := make(chan error, 1)
 	go func() { _, err := s.Backup(context.Background(), manager, w); done <- err }()
-	<-started
+	<-w.started
 	if n := s.db.Stats().OpenTxN; n != 0 {
 		t.Fatalf("%d read transactions open while the client stalls", n)
 	}
