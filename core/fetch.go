@@ -309,9 +309,9 @@ func (s *Store) RecordFetch(actor Actor, f FetchRecord) error {
 // SweepExportCopies erases the appliance's copies that must go: after the
 // handover (unless a manager's hold keeps the footage), or once the
 // request's footage would have expired by retention (unless a manager's
-// hold or the request's own provisional hold keeps it: heldBeyond). now must be a trusted time
-// (the caller's monotonic-anchored clock), never a raw wall clock that
-// may have stepped. It returns how many copies were erased. Only the
+// hold or the request's own provisional hold keeps it: heldBeyond). now
+// must be a trusted time (the caller's monotonic-anchored clock), never a
+// raw wall clock that may have stepped. It returns how many copies were erased. Only the
 // system (the appliance's sweeper) erases copies.
 func (s *Store) SweepExportCopies(actor Actor, now time.Time) (int, error) {
 	if !Allowed(actor.Role, ActionExportErase) {
