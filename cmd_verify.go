@@ -143,7 +143,7 @@ func printReport(w io.Writer, rep *export.Report) {
 	if m == nil {
 		return
 	}
-	t := func(x time.Time) string { return x.UTC().Format(time.RFC3339) }
+	t := func(x time.Time) string { return x.UTC().Format(time.RFC3339Nano) }
 	// Every string below is the package's own claim, printed before (and
 	// whether or not) its signature checks out: a forged package must not
 	// reach the reader's terminal with escapes or reordered text.

@@ -517,3 +517,21 @@ func TestVerifyPrintsNoEscapesFromAForgedManifest(t *testing.T) {
 		t.Fatalf("escape or bidi control printed from a forged manifest: %q", stdout)
 	}
 }
+
+// The recipient compares the approved range with what the package holds
+// (which starts at a keyframe, so before it): both must be printed to the
+// precision they have, or "approved 10:00:00" hides that 10:00:00.5 was
+// approved and the footage begins half a second before.
+func TestVerifyPrintsRangesToTheirPrecision(t *testing.T) {
+	from := time.Date(2026, 12, 1, 5, 52, 40, 500_000_000, time.UTC)
+	rep := &export.Report{Manifest: &export.Manifest{Cameras: []export.CameraRange{{Camera: "cam2",
+		ApprovedFrom: from, ApprovedTo: from.Add(2700 * time.Millisecond),
+		Actual: []export.ActualRange{{File: "cam2.mp4", From: from.Add(-1300 * time.Millisecond), To: from.Add(2800 * time.Millisecond)}}}}}}
+	var b bytes.Buffer
+	printReport(&b, rep)
+	for _, want := range []string{"cam2 2026-12-01T05:52:40.5Z .. 2026-12-01T05:52:43.2Z", "cam2: 2026-12-01T05:52:39.2Z .. 2026-12-01T05:52:43.3Z"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("verify's report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
