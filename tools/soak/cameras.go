@@ -43,6 +43,7 @@ type simCamera struct {
 	next     time.Time // start of the next fragment (the stream's timeline)
 	disc     bool      // flag the next fragment as a discontinuity
 	pending  int       // seconds of footage since next, not yet cut into a fragment
+	stepped  bool      // re-anchoring after a clock step: flag the new timeline's first fragment
 	fault    fault
 	written  uint64
 	refused  uint64
@@ -82,7 +83,7 @@ func (r *recorder) clockStepped() {
 	for _, c := range r.cams {
 		if c.anchored {
 			c.anchored = false
-			c.disc = true
+			c.stepped = true
 		}
 	}
 }
@@ -124,6 +125,9 @@ func (r *recorder) write(c *simCamera, now time.Time) error {
 		// new timeline starts at the frame's arrival, a second ago.
 		if err := r.cut(c); err != nil {
 			return err
+		}
+		if c.stepped {
+			c.disc, c.stepped = true, false
 		}
 		c.next = now.Add(-time.Second)
 		c.anchored = true
