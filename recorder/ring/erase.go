@@ -292,10 +292,30 @@ func (r *Ring) destroyKeys(ks []blockGen) error {
 // It reads no more of the block table than it erases: unfinished
 // erasures come from the erasing set, expired blocks from the front of
 // the erasure order (book.go), in batches of up to maxEraseBatch, syncMu
-// taken per batch so Sync (the 1 s durability) runs between batches.
+// taken per batch so appends go on between batches.
 func (r *Ring) Sweep() error {
+	_, err := r.sweep(0)
+	return err
+}
+
+// sweepSlice is how many batches of expired blocks Run erases before it
+// lets its other work run (sweep's maxBatches). After hours switched off
+// a ring has thousands of expired blocks; erasing them in one go held up
+// the data and index syncs of Run's loop for the whole catch-up, so the
+// power-loss bound (≤ 1.5 s of footage) did not hold while it lasted.
+const sweepSlice = 4
+
+// catchUpPause is how long Run waits between slices of a catch-up, so the
+// burst of erasures shares the disk and CPU with recording and consoles.
+// At 64 expired blocks per slice it still erases far faster than footage
+// expires (8 blocks/s at 64 cameras × 4 Mbit/s with 4 MiB blocks).
+const catchUpPause = 50 * time.Millisecond
+
+// sweep is Sweep erasing at most maxBatches batches of expired blocks
+// (0: all); more reports that expired blocks remain.
+func (r *Ring) sweep(maxBatches int) (more bool, _ error) {
 	if r.isClosed() {
-		return ErrClosed
+		return false, ErrClosed
 	}
 	r.checkClock()
 	now := r.clock.now()
@@ -330,7 +350,7 @@ func (r *Ring) Sweep() error {
 		if r.closed {
 			r.mu.Unlock()
 			r.syncMu.Unlock()
-			return errors.Join(append(errs, ErrClosed)...)
+			return false, errors.Join(append(errs, ErrClosed)...)
 		}
 		r.activeHoldsLocked()
 		var erase []uint32
@@ -364,13 +384,23 @@ func (r *Ring) Sweep() error {
 		r.syncMu.Unlock()
 	}
 	// Expired blocks, oldest first.
-	for r.o.Retention > 0 {
+	for batches := 0; r.o.Retention > 0; batches++ {
+		if maxBatches > 0 && batches == maxBatches {
+			r.mu.Lock()
+			b, ok := r.order.Min()
+			more = ok && now-r.effE(r.blocks[b].lastE) >= int64(r.o.Retention)
+			r.mu.Unlock()
+			if more {
+				return true, errors.Join(errs...)
+			}
+			break
+		}
 		r.syncMu.Lock()
 		r.mu.Lock()
 		if r.closed {
 			r.mu.Unlock()
 			r.syncMu.Unlock()
-			return errors.Join(append(errs, ErrClosed)...)
+			return false, errors.Join(append(errs, ErrClosed)...)
 		}
 		r.activeHoldsLocked()
 		var erase []uint32
@@ -410,7 +440,7 @@ func (r *Ring) Sweep() error {
 		errs = append(errs, err)
 	}
 	r.syncMu.Unlock()
-	return errors.Join(errs...)
+	return false, errors.Join(errs...)
 }
 
 // checkClock looks for a wall-clock step; a step found is queued for the

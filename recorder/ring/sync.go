@@ -259,6 +259,21 @@ func (r *Ring) Run(ctx context.Context) {
 	sweepEvery := min(max(r.o.MaxBlockSpan/2, time.Second), 30*time.Second)
 	sweepT := time.NewTicker(sweepEvery)
 	defer sweepT.Stop()
+	// A catch-up (more expired than one slice) goes on after a pause,
+	// the syncs and the reserve getting their turns in between.
+	var again <-chan time.Time
+	sweep := func() {
+		more, err := r.sweep(sweepSlice)
+		if err != nil && err != ErrClosed {
+			r.errorByRate("sweep failed", "sweep failed", "err", err)
+		}
+		again = nil
+		if more {
+			again = time.After(catchUpPause)
+			return
+		}
+		r.refreshDiskFree()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -277,10 +292,9 @@ func (r *Ring) Run(ctx context.Context) {
 		case <-r.refill:
 			r.refillReserveLogged()
 		case <-sweepT.C:
-			if err := r.Sweep(); err != nil && err != ErrClosed {
-				r.errorByRate("sweep failed", "sweep failed", "err", err)
-			}
-			r.refreshDiskFree()
+			sweep()
+		case <-again:
+			sweep()
 		}
 	}
 }
