@@ -193,19 +193,22 @@ func (r *rig) checkMP4(camera, path string, from, to, actFrom, actTo time.Time) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Only approved footage leaves: from the first keyframe at or after
+	// the approved start, whole fragments that end by the approved end.
 	first := -1
 	for i, ref := range refs {
-		if ref.Keyframe && !ref.Start.After(from) {
+		if ref.Keyframe && !ref.Start.Before(from) {
 			first = i
+			break
 		}
 	}
 	if first < 0 {
-		t.Fatalf("%s: no keyframe recorded at or before %v", camera, from)
+		t.Fatalf("%s: no keyframe recorded at or after %v", camera, from)
 	}
 	var want [][]byte
 	var sel []ring.FragmentRef
 	for _, ref := range refs[first:] {
-		if !ref.Start.Before(to) {
+		if ref.Start.Add(ref.Duration).After(to) {
 			break
 		}
 		sel = append(sel, ref)
@@ -238,13 +241,13 @@ func (r *rig) checkMP4(camera, path string, from, to, actFrom, actTo time.Time) 
 	approved := to.Sub(from)
 	recStart, recEnd := sel[0].Start, sel[len(sel)-1].Start.Add(sel[len(sel)-1].Duration)
 	slack := simFrame // one frame of rounding
-	if d := from.Sub(recStart); d < 0 || d > gop+slack {
-		t.Errorf("%s: export starts %v before the approved start, want within one GOP", camera, d)
+	if d := recStart.Sub(from); d < 0 || d > gop+slack {
+		t.Errorf("%s: export starts %v after the approved start, want inside it and within one GOP", camera, d)
 	}
-	if d := recEnd.Sub(to); d < 0 || d > gop+slack {
-		t.Errorf("%s: export ends %v after the approved end, want within one GOP", camera, d)
+	if d := to.Sub(recEnd); d < 0 || d > gop+slack {
+		t.Errorf("%s: export ends %v before the approved end, want inside it and within one GOP", camera, d)
 	}
-	if dur < approved || dur > approved+2*gop+slack {
+	if dur > approved+slack || dur < approved-2*gop-slack {
 		t.Errorf("%s: exported %v for an approved %v", camera, dur, approved)
 	}
 	if !actFrom.Equal(recStart) || actTo.Sub(recEnd).Abs() > slack {

@@ -133,9 +133,14 @@ func (e *Exporter) Export(ctx context.Context, job core.ExportJob, progress func
 	for _, rg := range jobRanges(job) {
 		cam := rg.Camera
 		cr := CameraRange{Camera: cam, ApprovedFrom: rg.From.UTC(), ApprovedTo: rg.To.UTC(), Actual: []ActualRange{}}
-		pieces, err := clip.Plan(e.Source, cam, rg.From, rg.To)
+		// Only approved footage leaves: fragments crossing either edge are
+		// left out (footage is never cut inside a fragment), so a file
+		// starts at the first keyframe inside the range. Rounding outward
+		// to the keyframe before put up to a GOP of unapproved footage in
+		// every package.
+		pieces, err := clip.PlanWithin(e.Source, cam, rg.From, rg.To)
 		if errors.Is(err, clip.ErrNoFootage) {
-			cr.NoFootageNote = "no decodable footage recorded in the approved range"
+			cr.NoFootageNote = "no decodable footage inside the approved range (none recorded, or no keyframe in it)"
 			m.Cameras = append(m.Cameras, cr)
 			continue
 		}

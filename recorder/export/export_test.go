@@ -142,7 +142,7 @@ func TestExportRoundTrip(t *testing.T) {
 	}
 	m := rep.Manifest
 	if m.Request.ID != "R-20261101-0001" || m.Approver != "manager1" || m.Operator != "operator1" || m.LedgerSeq != 42 ||
-		len(m.Cameras) != 2 || m.Cameras[0].Actual[0].From.After(t0.Add(2*time.Second)) || m.Cameras[0].Actual[0].To.Before(t0.Add(6*time.Second)) {
+		len(m.Cameras) != 2 || !m.Cameras[0].Actual[0].From.Equal(t0.Add(2*time.Second)) || !m.Cameras[0].Actual[0].To.Equal(t0.Add(6*time.Second)) {
 		t.Fatalf("manifest: %+v", m)
 	}
 	for _, f := range rec.Files {
@@ -596,5 +596,45 @@ func TestExportSkipsDamagedFragment(t *testing.T) {
 	d := rep.Manifest.Cameras[0].Damaged
 	if len(d) != 1 || d[0].File != "cam1.mp4" || !d[0].From.Equal(bad.Start) || !d[0].To.After(bad.Start) || d[0].Reason != "damaged" {
 		t.Fatalf("manifest damaged ranges %+v, want the fragment at %s", d, bad.Start)
+	}
+}
+
+// Only approved footage leaves. An approved range that starts and ends
+// inside GOPs exports from the first keyframe inside it to the last whole
+// fragment inside it; rounding outward to the keyframe before put a GOP
+// of footage nobody approved into the package.
+func TestExportHoldsOnlyTheApprovedRange(t *testing.T) {
+	rg := filledRing(t, map[string]time.Duration{"cam1": 10 * time.Second})
+	signer := newSigner(t)
+	j := job(t.TempDir(), "cam1")
+	j.From, j.To = t0.Add(2500*time.Millisecond), t0.Add(5500*time.Millisecond)
+	j.Request.From, j.Request.To = j.From, j.To
+	rec, err := newExporter(rg, signer).Export(context.Background(), j, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := verifyFile(t, rec.Path, secret(), ssh.FingerprintSHA256(signer.PublicKey()), t.TempDir())
+	if !rep.Intact || !rep.Authentic {
+		t.Fatalf("package not intact: %v", rep.Problems)
+	}
+	c := rep.Manifest.Cameras[0]
+	if len(c.Actual) != 1 {
+		t.Fatalf("actual ranges %+v", c.Actual)
+	}
+	a := c.Actual[0]
+	if a.From.Before(j.From) || a.To.After(j.To) {
+		t.Fatalf("exported %s..%s, approved %s..%s: footage outside the approval left",
+			a.From.Format(time.StampMilli), a.To.Format(time.StampMilli), j.From.Format(time.StampMilli), j.To.Format(time.StampMilli))
+	}
+	if !a.From.Equal(t0.Add(3*time.Second)) || !a.To.Equal(t0.Add(5*time.Second)) {
+		t.Fatalf("exported %s..%s, want the whole GOPs inside: 3 s..5 s", a.From.Format(time.StampMilli), a.To.Format(time.StampMilli))
+	}
+
+	// A range inside one GOP holds no keyframe: nothing of that camera
+	// leaves, and the manifest says why.
+	j.From, j.To = t0.Add(3200*time.Millisecond), t0.Add(3800*time.Millisecond)
+	j.Request.From, j.Request.To = j.From, j.To
+	if _, err := newExporter(rg, signer).Export(context.Background(), j, nil); !errors.Is(err, export.ErrNoFootage) {
+		t.Fatalf("a range without a keyframe: %v, want ErrNoFootage", err)
 	}
 }
