@@ -12,7 +12,7 @@ import (
 // Code outside this file asks Allowed or the scope, never "role == x".
 type Scope struct {
 	AllLedger       bool // every ledger entry (otherwise only the actor's own)
-	CameraState     bool // cameras: state only, no place, view or URL
+	CameraState     bool // cameras: state and where it is (to service it); no stream URL, no police consultation
 	GrantOnly       bool // footage only within an active grant naming it
 	AssignedOnly    bool // search results only on requests assigned to the actor
 	InspectionsOnly bool // maintenance: inspections only
