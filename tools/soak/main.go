@@ -46,18 +46,21 @@ type params struct {
 	HoldShare     float64
 	Capacity      int64
 
-	SyncEvery    int // simulated seconds between ring steps (Run's tick is 1 s)
-	SweepEvery   int // simulated seconds between retention sweeps (Run's: 15 s)
-	Parallel     int // goroutines writing the cameras' fragments
-	RestartEvery int // days
-	ClockStepDay int
-	BackwardsDay int
-	NoBlockDay   int
-	HoldEvery    int
-	Keep         bool
-	ShowErasures string
-	Progress     bool
-	CSV          string
+	SyncEvery  int // simulated seconds between ring steps (Run's tick is 1 s)
+	SweepEvery int // simulated seconds between retention sweeps (Run's: 15 s)
+	// ExportSweepEvery is simulated seconds between core's export-copy
+	// sweeps (serve: 1 min).
+	ExportSweepEvery int
+	Parallel         int // goroutines writing the cameras' fragments
+	RestartEvery     int // days
+	ClockStepDay     int
+	BackwardsDay     int
+	NoBlockDay       int
+	HoldEvery        int
+	Keep             bool
+	ShowErasures     string
+	Progress         bool
+	CSV              string
 }
 
 func main() {
@@ -78,6 +81,7 @@ func main() {
 	flag.Float64Var(&p.HoldShare, "hold-share", 0.05, "storage.hold_share")
 	flag.IntVar(&p.SyncEvery, "sync-every", 10, "simulated seconds between ring steps (sync, holds, reserve; Run's tick is 1 s)")
 	flag.IntVar(&p.SweepEvery, "sweep-every", 15, "simulated seconds between retention sweeps (Run's: 15 s)")
+	flag.IntVar(&p.ExportSweepEvery, "export-sweep-every", 60, "simulated seconds between core's export-copy sweeps (serve: 60)")
 	flag.IntVar(&p.Parallel, "parallel", 2, "goroutines writing the cameras' fragments (each camera has its own in serve)")
 	flag.IntVar(&p.RestartEvery, "restart-every", 30, "days between restarts (close and reopen ring and core); 0: none")
 	flag.IntVar(&p.ClockStepDay, "clock-step-day", 100, "day the wall clock is stepped +1 h (and back 6 h later); -1: never")
@@ -158,8 +162,8 @@ func (p *params) derive(start string, retention float64) error {
 	}
 	pol.HoldShare = p.HoldShare
 	p.Policy = pol
-	if p.Cameras < 3 || p.Days < 1 || p.Scale < 1 || p.SyncEvery < 1 || p.SweepEvery < 1 || p.Parallel < 1 || p.FragSeconds < 1 || p.FragSeconds > 3600 {
-		return fmt.Errorf("need at least 3 cameras, 1 day, scale ≥ 1, sync-every, sweep-every and parallel ≥ 1, fragment-seconds 1..3600")
+	if p.Cameras < 3 || p.Days < 1 || p.Scale < 1 || p.SyncEvery < 1 || p.SweepEvery < 1 || p.ExportSweepEvery < 1 || p.Parallel < 1 || p.FragSeconds < 1 || p.FragSeconds > 3600 {
+		return fmt.Errorf("need at least 3 cameras, 1 day, scale ≥ 1, sync-every, sweep-every, export-sweep-every and parallel ≥ 1, fragment-seconds 1..3600")
 	}
 	p.BlockSize = p.RealBlock / p.Scale
 	if p.BlockSize < 4096 || p.BlockSize%4096 != 0 {

@@ -101,7 +101,7 @@ func (s *sim) tick() error {
 	if s.sec%30 == 0 {
 		s.w.st.TickMachineRecords()
 	}
-	if s.sec%60 == 0 {
+	if s.sec%int64(s.p.ExportSweepEvery) == 0 {
 		if _, err := s.w.st.SweepExportCopies(core.SystemActor("custody"), s.w.rg.TrustedNow()); err != nil {
 			return fmt.Errorf("export copies: %w", err)
 		}

@@ -50,7 +50,7 @@ func soakDay2(t *testing.T, secs, perBlock, payload int) map[string]int {
 	t.Helper()
 	dir := t.TempDir()
 	p := params{Dir: filepath.Join(dir, "data"), Days: 2, Cameras: 4, PolicyName: "city-standard", ApplianceID: "soak-test",
-		Bitrate: 4_000_000, RealBlock: 4 << 20, Scale: 1024, FragSeconds: secs, SyncEvery: 10, SweepEvery: 15, Parallel: 2,
+		Bitrate: 4_000_000, RealBlock: 4 << 20, Scale: 1024, FragSeconds: secs, SyncEvery: 10, SweepEvery: 15, ExportSweepEvery: 60, Parallel: 2,
 		RestartEvery: 1, HoldShare: 0.5, ClockStepDay: 1, BackwardsDay: 0, NoBlockDay: 1, HoldEvery: 1, CSV: filepath.Join(dir, "days.csv")}
 	if err := p.derive("2026-03-01", 0.1); err != nil {
 		t.Fatal(err)
