@@ -48,7 +48,7 @@ soak days="365" *flags="":
     set -euo pipefail
     dir=$(mktemp -d "${TMPDIR:-/var/tmp}/mimamori-soak.XXXXXX")
     trap 'rm -rf "$dir"' EXIT
-    go run ./tools/soak -days {{days}} -block-size 67108864 -fragment-seconds 60 -sync-every 60 -sweep-every 60 -progress -keep -dir "$dir" -csv docs/soak-{{days}}d.csv {{flags}}
+    go run ./tools/soak -days {{days}} -block-size 67108864 -fragment-seconds 60 -sync-every 60 -sweep-every 60 -export-sweep-every 600 -progress -keep -dir "$dir" -csv docs/soak-{{days}}d.csv {{flags}}
     for run in 1 2; do
         MIMAMORI_SOAK_DIR="$dir" go test -run '^$' -bench BenchmarkConsoleKeypressSoak -benchtime 1x -timeout 30m ./appliance/
     done
