@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"io"
-	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 
 	"mimamori/appliance"
@@ -36,7 +34,6 @@ with its key and line. Stops cleanly on SIGINT or SIGTERM.`)
 	// A long-running appliance must not die because whoever read its
 	// output went away (a closed pipe, a restarted log collector).
 	signal.Ignore(syscall.SIGPIPE)
-	tuneGC()
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return c.fail(stderr, err)
@@ -64,19 +61,4 @@ with its key and line. Stops cleanly on SIGINT or SIGTERM.`)
 	log.Info("mimamori stopping")
 	r.Stop(log)
 	return 0
-}
-
-// serveGCPercent is the GC target of serve unless GOGC is set. Recording
-// allocates about twice the stream rate in short-lived packet buffers
-// (gortsplib) while the live heap stays small (the fragments being cut),
-// so the default of 100 let the heap idle at twice the live size: at 64
-// cameras × 4 Mbit/s, 50 lowers the peak RSS from 87 to 73 MiB at no
-// measurable CPU cost (BenchmarkServe). Unlike a fixed memory limit it
-// scales with the cameras' bit rates instead of thrashing above it.
-const serveGCPercent = 50
-
-func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(serveGCPercent)
-	}
 }
