@@ -234,6 +234,7 @@ func (s *Store) VerifyLedgerProgress(actor Actor, progress func(done, total uint
 	}
 	cv := newChainVerifier()
 	rep, err := verifyAll(s.db, cv, progress, s.closed)
+	s.releaseMapping()
 	if err != nil {
 		return rep, err
 	}
