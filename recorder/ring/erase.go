@@ -294,7 +294,7 @@ func (r *Ring) destroyKeys(ks []blockGen) error {
 // the erasure order (book.go), in batches of up to maxEraseBatch, syncMu
 // taken per batch so appends go on between batches.
 func (r *Ring) Sweep() error {
-	_, err := r.sweep(0)
+	_, err := r.sweep(0, nil)
 	return err
 }
 
@@ -311,9 +311,26 @@ const sweepSlice = 4
 // expires (8 blocks/s at 64 cameras × 4 Mbit/s with 4 MiB blocks).
 const catchUpPause = 50 * time.Millisecond
 
-// sweep is Sweep erasing at most maxBatches batches of expired blocks
-// (0: all); more reports that expired blocks remain.
-func (r *Ring) sweep(maxBatches int) (more bool, _ error) {
+// sweepRound is where Run's sliced sweep resumes: the unfinished
+// erasures are retried once per round (a round ends when a slice reports
+// nothing more), a slice at a time like the expired blocks. After a
+// ledger outage of hours thousands of blocks are left erasing; finishing
+// them in one go held up Run's syncs as a catch-up did, and retrying
+// them all in every slice would be quadratic while the outage lasts.
+type sweepRound struct {
+	next    uint32 // the unfinished erasures' pass resumes at this block
+	retried bool   // that pass is done for this round
+}
+
+// sweep is Sweep erasing at most maxBatches batches (0: all, round
+// unused) of unfinished erasures and expired blocks together, resuming
+// round; more reports that work remains.
+func (r *Ring) sweep(maxBatches int, round *sweepRound) (more bool, _ error) {
+	if maxBatches <= 0 {
+		round = &sweepRound{}
+	}
+	batches := 0
+	budget := func() bool { return maxBatches > 0 && batches >= maxBatches }
 	if r.isClosed() {
 		return false, ErrClosed
 	}
@@ -342,9 +359,13 @@ func (r *Ring) sweep(maxBatches int) (more bool, _ error) {
 	}
 
 	var errs []error
-	// Unfinished erasures, each once, in block order. Each batch is
-	// checked against holds read right before it.
-	for next := uint32(0); ; {
+	// Unfinished erasures, each once a round, in block order. Each batch
+	// is checked against holds read right before it.
+	for next := round.next; !round.retried; {
+		if budget() {
+			round.next = next
+			return true, errors.Join(errs...)
+		}
 		r.syncMu.Lock()
 		r.mu.Lock()
 		if r.closed {
@@ -376,16 +397,18 @@ func (r *Ring) sweep(maxBatches int) (more bool, _ error) {
 		r.mu.Unlock()
 		if len(erase) == 0 {
 			r.syncMu.Unlock()
+			round.retried = true
 			break
 		}
 		if err := r.eraseBlocks(erase); err != nil {
 			errs = append(errs, err)
 		}
 		r.syncMu.Unlock()
+		batches++
 	}
 	// Expired blocks, oldest first.
-	for batches := 0; r.o.Retention > 0; batches++ {
-		if maxBatches > 0 && batches == maxBatches {
+	for ; r.o.Retention > 0; batches++ {
+		if budget() {
 			r.mu.Lock()
 			b, ok := r.order.Min()
 			more = ok && now-r.effE(r.blocks[b].lastE) >= int64(r.o.Retention)
@@ -435,6 +458,7 @@ func (r *Ring) sweep(maxBatches int) (more bool, _ error) {
 			}
 		}
 	}
+	*round = sweepRound{} // the round is over: the next one retries from the start
 	r.syncMu.Lock()
 	if err := r.gcInitsLocked(); err != nil {
 		errs = append(errs, err)

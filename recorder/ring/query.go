@@ -103,7 +103,9 @@ func (r *Ring) Fragments(camera string, from, to time.Time) ([]FragmentRef, erro
 }
 
 // ReadFragment reads a fragment's payload, decrypts it and verifies its
-// record CRC, GCM tags and SHA-256. It fails with ErrStale if the block was
+// record CRC, its header against the index entry (camera, generation,
+// length, start, seq), its GCM tags and, in an earlier release's entry,
+// its SHA-256. It fails with ErrStale if the block was
 // erased or reused since the ref was made, and with ErrDamaged if the
 // stored bytes fail a check while the block is still current (the damage
 // is then remembered, ledgered once and shown in Coverage and Stats).

@@ -262,8 +262,9 @@ func (r *Ring) Run(ctx context.Context) {
 	// A catch-up (more expired than one slice) goes on after a pause,
 	// the syncs and the reserve getting their turns in between.
 	var again <-chan time.Time
+	var round sweepRound
 	sweep := func() {
-		more, err := r.sweep(sweepSlice)
+		more, err := r.sweep(sweepSlice, &round)
 		if err != nil && err != ErrClosed {
 			r.errorByRate("sweep failed", "sweep failed", "err", err)
 		}
