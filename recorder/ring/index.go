@@ -238,11 +238,18 @@ func decodeBlockMeta(b []byte) (m blockMeta, more []uint32, err error) {
 // few keys a day; meta and cameras are a few keys.
 func fragBucket(tx *bolt.Tx, cam uint32) *bolt.Bucket {
 	b := tx.Bucket(bktFrags).Bucket(u32key(cam))
-	if b != nil {
+	// bbolt hands out the same handle for the rest of a transaction: one
+	// putFrag lowered stays lowered.
+	if b != nil && b.FillPercent != outOfOrderFill {
 		b.FillPercent = 1
 	}
 	return b
 }
+
+// outOfOrderFill is bbolt's default half fill, set apart from it by a
+// hair so fragBucket can tell a handle putFrag lowered in this
+// transaction from a fresh one (both would read 0.5).
+const outOfOrderFill = bolt.DefaultFillPercent + 0.001
 
 // putFrag puts a fragment entry into bucket b (from fragBucket). A key
 // that does not sort after the bucket's last one (timestamps that went
@@ -251,9 +258,9 @@ func fragBucket(tx *bolt.Tx, cam uint32) *bolt.Bucket {
 // leave a near-empty page per insert, so the bucket is split at bbolt's
 // default fill for the rest of this transaction.
 func putFrag(b *bolt.Bucket, key, val []byte) error {
-	if b.FillPercent != bolt.DefaultFillPercent {
+	if b.FillPercent != outOfOrderFill {
 		if last, _ := b.Cursor().Last(); last != nil && bytes.Compare(key, last) <= 0 {
-			b.FillPercent = bolt.DefaultFillPercent
+			b.FillPercent = outOfOrderFill
 		}
 	}
 	return b.Put(key, val)

@@ -189,3 +189,39 @@ func BenchmarkOpenIndex(b *testing.B) {
 	}
 	b.ReportMetric(float64(p.entries), "entries")
 }
+
+// A commit that puts a key out of order keeps the bucket at bbolt's half
+// fill for the rest of its transaction, even when later entries of the
+// same commit come in order: bbolt hands out the same bucket handle for
+// the whole transaction, and taking it again (fragBucket, once per entry
+// in Sync and recovery) set it back to full.
+func TestOutOfOrderPutKeepsHalfFillForTheCommit(t *testing.T) {
+	db, err := bolt.Open(t.TempDir()+"/index.db", 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cam := uint32(1)
+	err = db.Update(func(tx *bolt.Tx) error {
+		frags, err := tx.CreateBucket(bktFrags)
+		if err != nil {
+			return err
+		}
+		if _, err := frags.CreateBucket(u32key(cam)); err != nil {
+			return err
+		}
+		for i, ts := range []int64{100, 200, 50, 300} { // 50: the wall clock went back
+			b := fragBucket(tx, cam)
+			if err := putFrag(b, timeKey(ts, uint64(i+1)), make([]byte, fragEntrySize)); err != nil {
+				return err
+			}
+			if i >= 2 && b.FillPercent == 1 {
+				t.Errorf("after the out-of-order key, entry %d put at full fill", i)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
