@@ -274,6 +274,7 @@ func (r *Ring) Run(ctx context.Context) {
 			return
 		}
 		r.refreshDiskFree()
+		r.releaseIndexPages()
 	}
 	for {
 		select {
