@@ -24,6 +24,7 @@ func (r *Ring) Step(sweep bool) error {
 		if err := r.Sweep(); err != nil {
 			return err
 		}
+		r.releaseIndexPages() // as Run does after a sweep round
 	}
 	for {
 		select {
