@@ -75,7 +75,7 @@ func main() {
 	flag.StringVar(&start, "start", "", "first simulated day, YYYY-MM-DD UTC (default: so that the last day ends today)")
 	flag.Int64Var(&p.Bitrate, "bitrate", 4_000_000, "bits/s per camera")
 	flag.Int64Var(&p.RealBlock, "block-size", 4<<20, "the real ring block size in bytes")
-	flag.IntVar(&p.FragSeconds, "fragment-seconds", 1, "seconds of footage one fragment stands for (N× the bytes of a 1-s fragment; index entries and appends drop by N, bytes, blocks, erasures and events per hour do not)")
+	flag.IntVar(&p.FragSeconds, "fragment-seconds", 1, "seconds of footage one fragment stands for (N× the bytes of a 1-s fragment): index entries and appends drop by N; bytes, ledger entries and per-second fault events do not, blocks per hour change only by how whole fragments pack a block")
 	flag.Int64Var(&p.Scale, "scale", 1024, "bytes of the real rate per byte written: payload and block are both divided by it")
 	flag.Float64Var(&p.CapacityDays, "capacity-days", 0, "ring capacity in days of footage at the full rate (default: retention × 1.1)")
 	flag.Float64Var(&p.HoldShare, "hold-share", 0.05, "storage.hold_share")
