@@ -1,44 +1,13 @@
 package ring
 
 import (
-	"bufio"
 	"context"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
-)
 
-// residentBytes is the resident size of this process's mappings of path
-// (/proc/self/smaps).
-func residentBytes(t *testing.T, path string) int64 {
-	t.Helper()
-	f, err := os.Open("/proc/self/smaps")
-	if err != nil {
-		t.Skip("no /proc/self/smaps:", err)
-	}
-	defer f.Close()
-	var rss int64
-	in := false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) == 0 {
-			continue
-		}
-		if strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
-			in = len(fields) >= 6 && fields[len(fields)-1] == path
-			continue
-		}
-		if in && fields[0] == "Rss:" && len(fields) >= 2 {
-			kb, _ := strconv.ParseInt(fields[1], 10, 64)
-			rss += kb << 10
-		}
-	}
-	return rss
-}
+	"mimamori/boltmap"
+)
 
 // Index pages read while the ring runs (erasing deletes entries in the
 // pages that hold them; queries read them) used to stay in the process's
@@ -64,7 +33,7 @@ func TestRunReleasesIndexPagesAfterASweep(t *testing.T) {
 	if err != nil || len(refs) < 7000 {
 		t.Fatalf("%d fragments, %v", len(refs), err)
 	}
-	read := residentBytes(t, path)
+	read := resident(t, path)
 	if read < 256<<10 {
 		t.Fatalf("only %d KiB of index.db resident after reading %d entries: the test shows nothing", read>>10, len(refs))
 	}
@@ -74,10 +43,20 @@ func TestRunReleasesIndexPagesAfterASweep(t *testing.T) {
 	go func() { defer close(done); r.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 	deadline := time.Now().Add(10 * time.Second) // a safety net: a sweep comes every second
-	for residentBytes(t, path) > read/8 {
+	for resident(t, path) > read/8 {
 		if time.Now().After(deadline) {
-			t.Fatalf("index.db: %d KiB resident after reading, still %d KiB after 10 s of sweeps", read>>10, residentBytes(t, path)>>10)
+			t.Fatalf("index.db: %d KiB resident after reading, still %d KiB after 10 s of sweeps", read>>10, resident(t, path)>>10)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// resident is boltmap.Resident, skipping where /proc/self/smaps is missing.
+func resident(t *testing.T, path string) int64 {
+	t.Helper()
+	n, err := boltmap.Resident(path)
+	if err != nil {
+		t.Skip("no /proc/self/smaps:", err)
+	}
+	return n
 }

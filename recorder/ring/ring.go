@@ -19,6 +19,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
 
+	"mimamori/boltmap"
 	"mimamori/core"
 )
 
@@ -290,42 +291,7 @@ func Open(o Options) (*Ring, error) {
 // (a fragment's entries are deleted in the pages that hold them), which
 // otherwise stay resident — at 64 cameras with 1-s fragments RSS swung
 // between 0.5 and 1.2 GB of index.db pages (the soak, 2.8 GB index).
-// The read transaction holds bbolt's mapping in place while it is
-// released (a remap waits for it).
-func (r *Ring) releaseIndexPages() {
-	_ = r.db.View(func(tx *bolt.Tx) error {
-		n := mappedPart(tx, r.db.Path())
-		if n > 0 {
-			// MADV_DONTNEED on bbolt's read-only shared file mapping only unmaps.
-			_, _, _ = unix.Syscall(unix.SYS_MADVISE, r.db.Info().Data, uintptr(n), unix.MADV_DONTNEED)
-		}
-		return nil
-	})
-}
-
-// indexMapped is how much of index.db's mapping releaseIndexPages may
-// drop: the database's high-water mark, which bbolt always maps. Not the
-// file's size: bbolt grows the file ahead of its mapping (by AllocSize,
-// 16 MiB), and DONTNEED past the mapping's end zeroes whatever the
-// process has mapped there — the Go heap (a 355,072-block index: 36.4 MB
-// file, 32 MiB mapped; the soak crashed at start, "bad sweepgen").
-func (r *Ring) indexMapped() int64 {
-	var n int64
-	_ = r.db.View(func(tx *bolt.Tx) error { n = mappedPart(tx, r.db.Path()); return nil })
-	return n
-}
-
-// mappedPart is indexMapped inside a read transaction (one must not open
-// another: a remap waiting between the two would deadlock).
-func mappedPart(tx *bolt.Tx, path string) int64 {
-	n := tx.Size()
-	if fi, err := os.Stat(path); err != nil {
-		return 0
-	} else if fi.Size() < n {
-		n = fi.Size()
-	}
-	return n
-}
+func (r *Ring) releaseIndexPages() { boltmap.Release(r.db) }
 
 func (r *Ring) size() int64 { return int64(r.nblocks) * r.bs }
 
