@@ -93,3 +93,60 @@ func TestOldFragmentEntriesStillReadAndCheckTheirHash(t *testing.T) {
 		}
 	}
 }
+
+// A read checks the whole record header against the index entry: with no
+// hash in the entry, an entry whose duration, init or keyframe flag is not
+// the record's is damage, not footage.
+func TestReadChecksTheRecordHeaderAgainstTheEntry(t *testing.T) {
+	for _, field := range []string{"duration", "init", "keyframe"} {
+		e := newEnv(t)
+		r := mustOpen(t, e.tinyOpts())
+		id, _ := r.AppendInit("cam1", initFor("cam1"))
+		appendSeq(t, r, e, "cam1", id, 0, 4, fragSize)
+		if err := r.Close(); err != nil {
+			t.Fatal(err)
+		}
+		db, err := bolt.Open(filepath.Join(e.dir, "index.db"), 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.Update(func(tx *bolt.Tx) error {
+			frags := tx.Bucket(bktFrags)
+			return frags.ForEachBucket(func(name []byte) error {
+				b := frags.Bucket(name)
+				k, v := b.Cursor().First() // the fragment at 0 s
+				fe, err := decodeFragEntry(v)
+				if err != nil {
+					return err
+				}
+				switch field {
+				case "duration":
+					fe.dur += int64(time.Millisecond)
+				case "init":
+					fe.initID++
+				case "keyframe":
+					fe.flags ^= flagKeyframe
+				}
+				return b.Put(bytes.Clone(k), fe.encode())
+			})
+		})
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = mustOpen(t, e.tinyOpts())
+		refs, err := r.Fragments("cam1", t0, t0.Add(time.Minute))
+		if err != nil || len(refs) != 4 {
+			t.Fatalf("%s: %d fragments, %v", field, len(refs), err)
+		}
+		for _, f := range refs {
+			_, err := r.ReadFragment(f)
+			if i := fragIndex(f); i == 0 && !errors.Is(err, ErrDamaged) {
+				t.Fatalf("an entry with another %s than its record read as %v, want ErrDamaged", field, err)
+			} else if i != 0 && err != nil {
+				t.Fatalf("%s: fragment %d: %v", field, i, err)
+			}
+		}
+		r.Close()
+	}
+}

@@ -156,7 +156,8 @@ func (r *Ring) ReadFragment(ref FragmentRef) ([]byte, error) {
 		return nil, r.noteDamage(c, ref, err)
 	}
 	if h.Kind != kindFragment || h.Version != ver || h.Camera != c.num || h.Gen != m.gen ||
-		int64(h.Length) != ref.Length || h.Start != ref.Start.UnixNano() || h.Seq != ref.seq {
+		int64(h.Length) != ref.Length || h.Start != ref.Start.UnixNano() || h.Seq != ref.seq ||
+		h.Dur != int64(ref.Duration) || h.InitID != ref.InitID || (h.Flags&flagKeyframe != 0) != ref.Keyframe {
 		return nil, r.noteDamage(c, ref, fmt.Errorf("offset %d holds another record", ref.Offset))
 	}
 	payload, err := openBody(h, buf[:hl], body, aead)
